@@ -1,0 +1,434 @@
+//! Aggregate stage: per-destination statistics and the accounting of every line read.
+//!
+//! Everything here is a mergeable value: `Default` is the identity and `merge` is associative
+//! and commutative, so one thread, many threads and many files in any order give the same
+//! [`Summary`]. Examples of malformed lines keep the smallest locations, not the first seen.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
+use std::io::Write as _;
+use std::net::IpAddr;
+
+use indexmap::{Equivalent, IndexMap};
+
+use crate::classify::{Category, Class, Destination, Protocol, Verdict};
+use crate::parse::time::{Millis, parse_rfc3339};
+use crate::parse::{Format, Malformed, Record};
+
+/// How many example locations each malformed reason keeps.
+pub const EXAMPLES: usize = 5;
+
+/// Identifies a destination: host name (or address text), port and protocol.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DestKey {
+    /// Lower-case host name, or the canonical text of the address.
+    pub name: Box<str>,
+    /// True when `name` is an address.
+    pub is_address: bool,
+    pub port: u16,
+    pub protocol: Protocol,
+}
+
+/// Borrowed form of [`DestKey`] for lookups that must not allocate.
+#[derive(Debug, Clone, Copy)]
+struct KeyRef<'a> {
+    name: &'a str,
+    is_address: bool,
+    port: u16,
+    protocol: Protocol,
+}
+
+impl Hash for DestKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        KeyRef {
+            name: &self.name,
+            is_address: self.is_address,
+            port: self.port,
+            protocol: self.protocol,
+        }
+        .hash(h)
+    }
+}
+
+impl Hash for KeyRef<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.name.hash(h);
+        self.is_address.hash(h);
+        self.port.hash(h);
+        self.protocol.hash(h);
+    }
+}
+
+impl Equivalent<DestKey> for KeyRef<'_> {
+    fn equivalent(&self, k: &DestKey) -> bool {
+        *self.name == *k.name
+            && self.is_address == k.is_address
+            && self.port == k.port
+            && self.protocol == k.protocol
+    }
+}
+
+/// Statistics of one destination.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DestStats {
+    /// Where the destination sits; the most "mesh" category any line gave wins.
+    pub category: Option<Category>,
+    /// Entries sent to `PassthroughCluster`.
+    pub passthrough: u64,
+    /// Entries refused by the mesh.
+    pub blocked: u64,
+    /// Entries sent to a ServiceEntry's cluster.
+    pub registered: u64,
+    /// Passthrough or blocked entries to a destination the mesh knows (auto-allocated address).
+    pub internal: u64,
+    /// Bytes sent to the workload (`%BYTES_SENT%`).
+    pub bytes_sent: u64,
+    /// Bytes received from the workload (`%BYTES_RECEIVED%`).
+    pub bytes_received: u64,
+    /// Earliest `%START_TIME%`, in ms since the epoch; `None` when no line had a readable one.
+    pub first_seen: Option<Millis>,
+    /// Latest `%START_TIME%`.
+    pub last_seen: Option<Millis>,
+    /// Entries per response code.
+    pub codes: BTreeMap<u16, u64>,
+    /// Entries per response flag (`UF`, `UH`, ...).
+    pub flags: BTreeMap<Box<str>, u64>,
+    /// Entries per original destination address.
+    pub addresses: BTreeMap<IpAddr, u64>,
+    /// Address-only entries folded into this host because the same address and port were seen
+    /// with this host's SNI or authority: address -> entries.
+    pub attributed: BTreeMap<IpAddr, u64>,
+    /// For an address-only destination: hosts seen on the same address and port elsewhere.
+    pub seen_as: BTreeSet<Box<str>>,
+}
+
+impl DestStats {
+    pub fn lines(&self) -> u64 {
+        self.passthrough + self.blocked + self.registered + self.internal
+    }
+
+    /// Entries that went, or tried to go, to an undeclared destination.
+    pub fn undeclared(&self) -> u64 {
+        self.passthrough + self.blocked
+    }
+
+    fn add(
+        &mut self,
+        verdict: Verdict,
+        class: Class,
+        category: Category,
+        r: &Record<'_>,
+        addr: Option<IpAddr>,
+    ) {
+        match (class, verdict) {
+            (Class::Internal, _) => self.internal += 1,
+            (_, Verdict::Passthrough) => self.passthrough += 1,
+            (_, Verdict::Blocked) => self.blocked += 1,
+            (_, Verdict::Registered) => self.registered += 1,
+        }
+        self.category = Some(self.category.map_or(category, |c| c.max(category)));
+        self.bytes_sent += r.bytes_sent;
+        self.bytes_received += r.bytes_received;
+        if let Some(t) = r.start_time.and_then(parse_rfc3339) {
+            self.first_seen = Some(self.first_seen.map_or(t, |f| f.min(t)));
+            self.last_seen = Some(self.last_seen.map_or(t, |l| l.max(t)));
+        }
+        if let Some(code) = r.response_code {
+            *self.codes.entry(code).or_default() += 1;
+        }
+        if let Some(flags) = r.response_flags {
+            for f in flags.split(',').filter(|f| !f.is_empty()) {
+                match self.flags.get_mut(f) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.flags.insert(f.into(), 1);
+                    }
+                }
+            }
+        }
+        if let Some(a) = addr {
+            *self.addresses.entry(a).or_default() += 1;
+        }
+    }
+
+    pub fn merge(&mut self, o: DestStats) {
+        self.category = match (self.category, o.category) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.passthrough += o.passthrough;
+        self.blocked += o.blocked;
+        self.registered += o.registered;
+        self.internal += o.internal;
+        self.bytes_sent += o.bytes_sent;
+        self.bytes_received += o.bytes_received;
+        self.first_seen = min_opt(self.first_seen, o.first_seen);
+        self.last_seen = max_opt(self.last_seen, o.last_seen);
+        merge_counts(&mut self.codes, o.codes);
+        merge_counts(&mut self.flags, o.flags);
+        merge_counts(&mut self.addresses, o.addresses);
+        merge_counts(&mut self.attributed, o.attributed);
+        self.seen_as.extend(o.seen_as);
+    }
+}
+
+fn min_opt(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_opt(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn merge_counts<K: Ord>(a: &mut BTreeMap<K, u64>, b: BTreeMap<K, u64>) {
+    for (k, v) in b {
+        *a.entry(k).or_default() += v;
+    }
+}
+
+/// Where a line is: source index (sources are sorted by path), the split of the source it was
+/// read in, and its line number within that split (1-based). Ordered like file:line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Location {
+    pub source: u32,
+    pub split: u32,
+    pub line: u64,
+}
+
+/// Malformed lines of one reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MalformedStats {
+    pub count: u64,
+    /// The smallest locations, at most [`EXAMPLES`].
+    pub examples: Vec<Location>,
+}
+
+impl MalformedStats {
+    fn note(&mut self, loc: Location) {
+        self.count += 1;
+        if self.examples.len() < EXAMPLES || loc < *self.examples.last().expect("non-empty") {
+            let at = self.examples.partition_point(|e| *e < loc);
+            self.examples.insert(at, loc);
+            self.examples.truncate(EXAMPLES);
+        }
+    }
+
+    fn merge(&mut self, o: MalformedStats) {
+        self.count += o.count;
+        self.examples.extend(o.examples);
+        self.examples.sort_unstable();
+        self.examples.dedup();
+        self.examples.truncate(EXAMPLES);
+    }
+}
+
+type Hasher_ = foldhash::fast::FixedState;
+
+/// Everything one run learned. Built per worker and merged.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Bytes read (after decompression).
+    pub bytes: u64,
+    /// Lines per class; they add up to every line read.
+    pub classes: [u64; 8],
+    /// Formats recognised in each source (from the entries parsed whole).
+    pub formats: BTreeMap<u32, BTreeSet<Format>>,
+    pub malformed: BTreeMap<Malformed, MalformedStats>,
+    /// Lines in each split of each source: (source, split) -> lines. Turns a [`Location`] into
+    /// a line number of its source.
+    pub split_lines: BTreeMap<(u32, u32), u64>,
+    /// Sources that could not be read, or not to the end: source -> reason.
+    pub read_errors: BTreeMap<u32, String>,
+    pub destinations: IndexMap<DestKey, DestStats, Hasher_>,
+}
+
+impl Summary {
+    pub fn lines(&self) -> u64 {
+        self.classes.iter().sum()
+    }
+
+    pub fn count(&mut self, class: Class) {
+        self.classes[class.index()] += 1;
+    }
+
+    pub fn malformed(&mut self, reason: Malformed, loc: Location) {
+        self.count(Class::Malformed);
+        self.malformed.entry(reason).or_default().note(loc);
+    }
+
+    /// Adds one classified entry with a destination.
+    pub fn destination(&mut self, class: Class, d: &Destination<'_>, r: &Record<'_>) {
+        self.count(class);
+        let mut buf = [0u8; 48];
+        let (name, is_address) = match (&d.host, d.address) {
+            (Some(h), _) => (&**h, false),
+            (None, Some(ip)) => {
+                let mut cur = std::io::Cursor::new(&mut buf[..]);
+                write!(cur, "{ip}").expect("an IP address fits in 48 bytes");
+                let n = cur.position() as usize;
+                (std::str::from_utf8(&buf[..n]).expect("ASCII"), true)
+            }
+            (None, None) => unreachable!("classify gives a host or an address"),
+        };
+        let key = KeyRef {
+            name,
+            is_address,
+            port: d.port,
+            protocol: d.protocol,
+        };
+        let stats = match self.destinations.get_mut(&key) {
+            Some(s) => s,
+            None => {
+                let owned = DestKey {
+                    name: name.into(),
+                    is_address,
+                    port: d.port,
+                    protocol: d.protocol,
+                };
+                self.destinations.entry(owned).or_default()
+            }
+        };
+        stats.add(d.verdict, class, d.category, r, d.address);
+    }
+
+    pub fn merge(&mut self, o: Summary) {
+        self.bytes += o.bytes;
+        for (a, b) in self.classes.iter_mut().zip(o.classes) {
+            *a += b;
+        }
+        for (k, v) in o.formats {
+            self.formats.entry(k).or_default().extend(v);
+        }
+        for (k, v) in o.malformed {
+            self.malformed.entry(k).or_default().merge(v);
+        }
+        merge_counts(&mut self.split_lines, o.split_lines);
+        for (k, v) in o.read_errors {
+            // Two ranges of one file may fail differently: keep one, whatever the merge order.
+            let e = self.read_errors.entry(k).or_insert_with(|| v.clone());
+            if v < *e {
+                *e = v;
+            }
+        }
+        let (big, small) = if self.destinations.len() >= o.destinations.len() {
+            (&mut self.destinations, o.destinations)
+        } else {
+            let mine = std::mem::replace(&mut self.destinations, o.destinations);
+            (&mut self.destinations, mine)
+        };
+        for (k, v) in small {
+            big.entry(k).or_default().merge(v);
+        }
+    }
+
+    /// The line number of a location within its source.
+    pub fn line_number(&self, loc: Location) -> u64 {
+        let before: u64 = self
+            .split_lines
+            .range((loc.source, 0)..(loc.source, loc.split))
+            .map(|(_, n)| n)
+            .sum();
+        before + loc.line
+    }
+
+    /// Folds address-only destinations into the one host seen with the same address and port
+    /// (TLS through `virtualOutbound` is logged without SNI), and notes the candidates when there
+    /// are several. Only hosts with undeclared traffic take part: folding into a host that a
+    /// ServiceEntry already declares would hide traffic the entry does not cover.
+    pub fn attribute_addresses(&mut self) {
+        let mut by_addr: BTreeMap<(IpAddr, u16), BTreeSet<usize>> = BTreeMap::new();
+        for (i, (k, s)) in self.destinations.iter().enumerate() {
+            if k.is_address || s.registered > 0 || s.category != Some(Category::External) {
+                continue;
+            }
+            for ip in s.addresses.keys() {
+                by_addr.entry((*ip, k.port)).or_default().insert(i);
+            }
+        }
+        let mut moves: Vec<(usize, usize)> = Vec::new();
+        let mut notes: Vec<(usize, BTreeSet<Box<str>>)> = Vec::new();
+        for (i, (k, s)) in self.destinations.iter().enumerate() {
+            if !k.is_address || k.protocol != Protocol::Tcp || s.registered > 0 {
+                continue;
+            }
+            let Ok(ip) = k.name.parse::<IpAddr>() else {
+                continue;
+            };
+            let hosts: BTreeSet<usize> = by_addr.get(&(ip, k.port)).cloned().unwrap_or_default();
+            match hosts.len() {
+                0 => {
+                    // Not on this port: still worth saying which hosts used the address.
+                    let names: BTreeSet<Box<str>> = by_addr
+                        .range((ip, 0)..=(ip, u16::MAX))
+                        .flat_map(|(_, hs)| hs.iter())
+                        .map(|h| {
+                            self.destinations
+                                .get_index(*h)
+                                .expect("index")
+                                .0
+                                .name
+                                .clone()
+                        })
+                        .collect();
+                    if !names.is_empty() {
+                        notes.push((i, names));
+                    }
+                }
+                1 => moves.push((i, *hosts.first().expect("one"))),
+                _ => notes.push((
+                    i,
+                    hosts
+                        .iter()
+                        .map(|h| {
+                            self.destinations
+                                .get_index(*h)
+                                .expect("index")
+                                .0
+                                .name
+                                .clone()
+                        })
+                        .collect(),
+                )),
+            }
+        }
+        for (i, names) in notes {
+            self.destinations[i].seen_as.extend(names);
+        }
+        // Move stats from address entries into hosts, then drop the address entries.
+        let mut taken: Vec<usize> = Vec::with_capacity(moves.len());
+        for (from, to) in moves {
+            let stats = std::mem::take(&mut self.destinations[from]);
+            let ip: IpAddr = self
+                .destinations
+                .get_index(from)
+                .expect("index")
+                .0
+                .name
+                .parse()
+                .expect("address");
+            let host = &mut self.destinations[to];
+            *host.attributed.entry(ip).or_default() += stats.lines();
+            let keep_category = host.category;
+            host.merge(stats);
+            host.category = keep_category;
+            taken.push(from);
+        }
+        taken.sort_unstable();
+        for i in taken.into_iter().rev() {
+            self.destinations.swap_remove_index(i);
+        }
+    }
+
+    /// Destinations in a stable order: by key.
+    pub fn sorted_destinations(&self) -> Vec<(&DestKey, &DestStats)> {
+        let mut v: Vec<_> = self.destinations.iter().collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+}

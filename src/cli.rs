@@ -1,0 +1,136 @@
+//! The command-line surface, all of it. Nothing outside this file and `config.rs` sees clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Turns Istio sidecar access logs into least-privilege ServiceEntries.
+///
+/// Reads exported access logs (files, directories, gzip or zstd, stdin), classifies every line
+/// (passthrough, blocked, registered, internal, inbound), aggregates the external destinations
+/// the workloads really use, and writes ServiceEntries Istio accepts as they are, each with the
+/// evidence behind it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "egress-advisor",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Report the external destinations in the logs, with usage statistics and an
+    /// accounting of every line read.
+    Analyze(AnalyzeArgs),
+    /// Write least-privilege ServiceEntries for the undeclared external destinations, as one
+    /// multi-document YAML stream with the evidence as comments.
+    Recommend(RecommendArgs),
+    /// Print how each line was read and classified, one JSON object per line.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Log files, directories (walked recursively in sorted order) or `-` for stdin.
+    /// With no path, standard input is read.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// The log format. `auto` recognises each line: Istio text of any version, Istio JSON,
+    /// and noise (agent and Envoy application logs).
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto, value_name = "FORMAT")]
+    pub format: FormatArg,
+
+    /// The Kubernetes cluster domain: names under it are in-mesh, never external.
+    #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
+    pub cluster_domain: String,
+
+    /// Worker threads (default: one per core).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Lines longer than this are counted as malformed and skipped unread.
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    pub max_line_bytes: usize,
+
+    /// Exit 1 when any line is malformed, not only when an input cannot be read.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// Also treat private destination addresses (RFC 1918, CGNAT, link-local, ULA) as external.
+    /// They are usually pods or nodes, so they are only reported by default.
+    #[arg(long)]
+    pub include_private: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Print the report as one JSON document instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write the destinations table as CSV to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Write the YAML to FILE instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Recognise each line.
+    Auto,
+    /// Istio text, any version.
+    Text,
+    /// Istio JSON (`accessLogEncoding: JSON`).
+    Json,
+    /// Istio 1.0 text.
+    #[value(name = "istio-1.0")]
+    Istio10,
+    /// Istio 1.1 text (Mixer status, no route).
+    #[value(name = "istio-1.1")]
+    Istio11,
+    /// Istio 1.2 text.
+    #[value(name = "istio-1.2")]
+    Istio12,
+    /// Istio 1.3 to 1.7 text.
+    #[value(name = "istio-1.3")]
+    Istio13,
+    /// Istio 1.8 text.
+    #[value(name = "istio-1.8")]
+    Istio18,
+    /// Istio 1.9 and later text.
+    #[value(name = "istio-1.9")]
+    Istio19,
+}

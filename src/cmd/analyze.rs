@@ -1,0 +1,43 @@
+//! `egress-advisor analyze`: the report.
+
+use std::io::Write;
+
+use crate::cli::AnalyzeArgs;
+use crate::config::{Selection, Settings};
+use crate::exit::Exit;
+use crate::pipeline;
+use crate::render::{csv, report::Report, table};
+
+use super::{Error, finish, io_err, output};
+
+pub fn run(a: &AnalyzeArgs) -> Result<Exit, Error> {
+    let settings = Settings::from_args(&a.input)?;
+    let csv_to_stdout = a.csv.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    if csv_to_stdout && a.json {
+        return Err(Error::Usage(
+            "--csv - and --json both write to stdout: give --csv a file".into(),
+        ));
+    }
+    let run = pipeline::run(&settings).map_err(Error::Other)?;
+    let report = Report::build(&run, Selection::from(&a.select));
+    if let Some(path) = &a.csv {
+        let w = output(Some(path))?;
+        csv::write(w, &report).map_err(|e| match e.into_kind() {
+            ::csv::ErrorKind::Io(e) => Error::Io(format!("writing {}", path.display()), e),
+            other => Error::Other(format!("writing {}: {other:?}", path.display())),
+        })?;
+    }
+    if !csv_to_stdout {
+        let mut out = output(None)?;
+        if a.json {
+            serde_json::to_writer_pretty(&mut out, &report)
+                .map_err(|e| Error::Io("writing the report".into(), e.into()))?;
+            writeln!(out).map_err(io_err("writing the report"))?;
+        } else {
+            table::write(&mut out, &report).map_err(io_err("writing the report"))?;
+        }
+        out.flush().map_err(io_err("writing the report"))?;
+    }
+    // The table already lists unreadable inputs; JSON and CSV readers get them on stderr.
+    Ok(finish(&run, &settings, !a.json && !csv_to_stdout))
+}

@@ -1,0 +1,119 @@
+//! `egress-advisor explain`: how each line was read, one JSON object per line.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::cli::ExplainArgs;
+use crate::config::Settings;
+use crate::exit::Exit;
+use crate::ingest::{self, lines::Event};
+use crate::parse::Malformed;
+use crate::pipeline::{self, Outcome};
+
+use super::{Error, output};
+
+#[derive(Serialize)]
+struct Explained<'a> {
+    path: &'a str,
+    line: u64,
+    format: Option<&'static str>,
+    class: &'static str,
+    host: Option<&'a str>,
+    address: Option<String>,
+    port: Option<u16>,
+    protocol: Option<&'static str>,
+    reason: &'a str,
+}
+
+pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
+    let settings = Settings::from_args(&a.input)?;
+    let sources = ingest::discover(&settings.paths);
+    let mut out = output(None)?;
+    let mut write_error: Option<std::io::Error> = None;
+    let mut malformed = 0u64;
+    let errors = pipeline::for_each_line(&sources, settings.max_line_bytes, |src, line, ev| {
+        let path = sources[src as usize].name.as_str();
+        let blank = |class: &'static str, reason: &'static str| Explained {
+            path,
+            line,
+            format: None,
+            class,
+            host: None,
+            address: None,
+            port: None,
+            protocol: None,
+            reason,
+        };
+        let result = match ev {
+            Event::TooLong => {
+                malformed += 1;
+                emit(
+                    &mut out,
+                    &blank("malformed", Malformed::LineTooLong.describe()),
+                )
+            }
+            Event::Truncated(_) => {
+                malformed += 1;
+                emit(
+                    &mut out,
+                    &blank("malformed", Malformed::Truncated.describe()),
+                )
+            }
+            Event::Line(l) => pipeline::inspect(l, &settings, false, |o| match o {
+                Outcome::Noise => emit(&mut out, &blank("noise", "not an access-log entry")),
+                Outcome::Malformed(m) => {
+                    malformed += 1;
+                    emit(&mut out, &blank("malformed", m.describe()))
+                }
+                Outcome::Quick(class, reason) => emit(&mut out, &blank(class.name(), reason)),
+                Outcome::Entry {
+                    format, classified, ..
+                } => {
+                    let d = classified.destination.as_ref();
+                    emit(
+                        &mut out,
+                        &Explained {
+                            path,
+                            line,
+                            format: Some(format.name()),
+                            class: classified.class.name(),
+                            host: d.and_then(|d| d.host.as_deref()),
+                            address: d.and_then(|d| d.address).map(|a| a.to_string()),
+                            port: d.map(|d| d.port),
+                            protocol: d.map(|d| d.protocol.istio_name()),
+                            reason: classified.reason,
+                        },
+                    )
+                }
+            }),
+        };
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                write_error = Some(e);
+                false
+            }
+        }
+    });
+    if let Some(e) = write_error {
+        return Err(Error::Io("writing the explanation".into(), e));
+    }
+    out.flush()
+        .map_err(|e| Error::Io("writing the explanation".into(), e))?;
+    for (i, reason) in &errors {
+        eprintln!("egress-advisor: {}: {reason}", sources[*i as usize].name);
+    }
+    Ok(
+        if !errors.is_empty() || (settings.strict && malformed > 0) {
+            Exit::Failure
+        } else {
+            Exit::Ok
+        },
+    )
+}
+
+fn emit(out: &mut dyn Write, e: &Explained<'_>) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, e).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")
+}

@@ -1,0 +1,83 @@
+//! One module per subcommand. Each takes its parsed arguments and returns an [`Exit`].
+
+pub mod analyze;
+pub mod explain;
+pub mod recommend;
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use crate::classify::Class;
+use crate::config::{Settings, UsageError};
+use crate::exit::Exit;
+use crate::pipeline::Run;
+
+/// Why a command stopped early.
+#[derive(Debug)]
+pub enum Error {
+    Usage(String),
+    Io(String, io::Error),
+    Other(String),
+}
+
+impl From<UsageError> for Error {
+    fn from(e: UsageError) -> Self {
+        Error::Usage(e.0)
+    }
+}
+
+impl Error {
+    /// Prints the error (nothing for a closed pipe) and gives the exit code.
+    pub fn report(self) -> Exit {
+        match self {
+            Error::Io(_, e) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Ok,
+            Error::Usage(m) => {
+                eprintln!("egress-advisor: {m}");
+                Exit::Usage
+            }
+            Error::Io(what, e) => {
+                eprintln!("egress-advisor: {what}: {}", crate::ingest::io_reason(&e));
+                Exit::Failure
+            }
+            Error::Other(m) => {
+                eprintln!("egress-advisor: {m}");
+                Exit::Failure
+            }
+        }
+    }
+}
+
+/// Standard output, or a file created at `path` (`-` is standard output too).
+pub fn output(path: Option<&Path>) -> Result<Box<dyn Write>, Error> {
+    match path {
+        None => Ok(Box::new(BufWriter::new(io::stdout().lock()))),
+        Some(p) if p.as_os_str() == "-" => Ok(Box::new(BufWriter::new(io::stdout().lock()))),
+        Some(p) => File::create(p)
+            .map(|f| Box::new(BufWriter::new(f)) as Box<dyn Write>)
+            .map_err(|e| Error::Io(format!("cannot write {}", p.display()), e)),
+    }
+}
+
+pub fn io_err(what: &str) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |e| Error::Io(what.to_owned(), e)
+}
+
+/// Reports what could not be read on stderr and decides the exit code of a finished run.
+pub fn finish(run: &Run, settings: &Settings, quiet_errors: bool) -> Exit {
+    let s = &run.summary;
+    if !quiet_errors {
+        for (i, reason) in &s.read_errors {
+            eprintln!("egress-advisor: {}: {reason}", run.source_name(*i));
+        }
+    }
+    let malformed = s.classes[Class::Malformed.index()];
+    if !s.read_errors.is_empty() || (settings.strict && malformed > 0) {
+        if settings.strict && malformed > 0 && !quiet_errors {
+            eprintln!("egress-advisor: {malformed} malformed lines (--strict)");
+        }
+        Exit::Failure
+    } else {
+        Exit::Ok
+    }
+}

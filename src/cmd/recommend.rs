@@ -1,0 +1,34 @@
+//! `egress-advisor recommend`: ServiceEntries as YAML.
+
+use std::io::Write;
+
+use crate::classify::Class;
+use crate::cli::RecommendArgs;
+use crate::config::{Selection, Settings};
+use crate::exit::Exit;
+use crate::pipeline;
+use crate::recommend;
+
+use super::{Error, finish, io_err, output};
+
+pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
+    let settings = Settings::from_args(&a.input)?;
+    let run = pipeline::run(&settings).map_err(Error::Other)?;
+    let plan = recommend::plan(&run.summary, Selection::from(&a.select));
+    let yaml =
+        recommend::render_yaml(&plan, &run.summary, run.sources.len()).map_err(Error::Other)?;
+    let mut out = output(a.output.as_deref())?;
+    out.write_all(yaml.as_bytes())
+        .map_err(io_err("writing the ServiceEntries"))?;
+    out.flush().map_err(io_err("writing the ServiceEntries"))?;
+    let malformed = run.summary.classes[Class::Malformed.index()];
+    if malformed > 0 {
+        eprintln!(
+            "egress-advisor: {malformed} malformed lines were skipped ('analyze' lists them)"
+        );
+    }
+    if plan.entries.is_empty() {
+        eprintln!("egress-advisor: no undeclared external destinations: no ServiceEntry to write");
+    }
+    Ok(finish(&run, &settings, false))
+}

@@ -1,0 +1,92 @@
+//! Validated settings. Clap's structs become these, and no stage sees clap.
+
+use std::path::PathBuf;
+
+use crate::classify::Rules;
+use crate::cli::{FormatArg, InputArgs, SelectArgs};
+use crate::parse::{Format, FormatChoice};
+
+/// How inputs are read and classified.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub paths: Vec<PathBuf>,
+    pub format: FormatChoice,
+    pub rules: Rules,
+    /// Worker threads.
+    pub threads: usize,
+    pub max_line_bytes: usize,
+    pub strict: bool,
+}
+
+/// Which destinations become recommendations.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Selection {
+    pub include_private: bool,
+}
+
+impl From<&SelectArgs> for Selection {
+    fn from(a: &SelectArgs) -> Self {
+        Selection {
+            include_private: a.include_private,
+        }
+    }
+}
+
+/// A usage error: the message names the flag and the value.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl Settings {
+    pub fn from_args(a: &InputArgs) -> Result<Settings, UsageError> {
+        let domain = a.cluster_domain.trim_matches('.').to_ascii_lowercase();
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if domain.is_empty() || !domain.split('.').all(label_ok) {
+            return Err(UsageError(format!(
+                "--cluster-domain {:?} is not a DNS domain (for example: cluster.local)",
+                a.cluster_domain
+            )));
+        }
+        let threads = match a.threads {
+            Some(0) => return Err(UsageError("--threads 0: give at least 1".into())),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        if a.max_line_bytes < 256 {
+            return Err(UsageError(format!(
+                "--max-line-bytes {}: too small for an access-log entry (use at least 256)",
+                a.max_line_bytes
+            )));
+        }
+        let paths = if a.paths.is_empty() {
+            vec![PathBuf::from("-")]
+        } else {
+            a.paths.clone()
+        };
+        Ok(Settings {
+            paths,
+            format: match a.format {
+                FormatArg::Auto => FormatChoice::Auto,
+                FormatArg::Text => FormatChoice::Text,
+                FormatArg::Json => FormatChoice::Exact(Format::Json),
+                FormatArg::Istio10 => FormatChoice::Exact(Format::Text10),
+                FormatArg::Istio11 => FormatChoice::Exact(Format::Text11),
+                FormatArg::Istio12 => FormatChoice::Exact(Format::Text12),
+                FormatArg::Istio13 => FormatChoice::Exact(Format::Text13),
+                FormatArg::Istio18 => FormatChoice::Exact(Format::Text18),
+                FormatArg::Istio19 => FormatChoice::Exact(Format::Text19),
+            },
+            rules: Rules {
+                cluster_domain: domain,
+            },
+            threads,
+            max_line_bytes: a.max_line_bytes,
+            strict: a.strict,
+        })
+    }
+}

@@ -1,0 +1,277 @@
+//! Ingest stage: turns the paths on the command line into sources, opens them (decompressing
+//! gzip and zstd, recognised by their magic bytes, not their names) and plans the work: big
+//! plain files are split into newline-aligned ranges so that one file keeps every core busy.
+
+pub mod lines;
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// Where lines come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Stdin,
+    File(PathBuf),
+    /// A path that could not even be listed: reported, never read.
+    Unreadable(String),
+}
+
+/// One input, named as the user will see it in reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The path as given (joined with the names found below a directory), or `-` for stdin.
+    pub name: String,
+    pub origin: Origin,
+}
+
+/// Expands the command line: files as given, directories walked recursively (entries in
+/// sorted order, hidden entries and `*.md` files skipped), `-` for stdin. The result is sorted
+/// by name and free of duplicates, so the order of the arguments never changes the output.
+pub fn discover(paths: &[PathBuf]) -> Vec<Source> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push(Source {
+                name: "-".into(),
+                origin: Origin::Stdin,
+            });
+            continue;
+        }
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => walk(p, &mut out, 0),
+            Ok(_) => out.push(file(p)),
+            Err(e) => out.push(Source {
+                name: display(p),
+                origin: Origin::Unreadable(io_reason(&e)),
+            }),
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out.dedup_by(|a, b| a.name == b.name);
+    out
+}
+
+fn display(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn file(p: &Path) -> Source {
+    Source {
+        name: display(p),
+        origin: Origin::File(p.to_path_buf()),
+    }
+}
+
+/// Directories nested deeper than this are reported instead of walked (symlink loops).
+const MAX_DEPTH: usize = 64;
+
+fn walk(dir: &Path, out: &mut Vec<Source>, depth: usize) {
+    if depth > MAX_DEPTH {
+        out.push(Source {
+            name: display(dir),
+            origin: Origin::Unreadable(format!(
+                "more than {MAX_DEPTH} directories deep (a symlink loop?)"
+            )),
+        });
+        return;
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            out.push(Source {
+                name: display(dir),
+                origin: Origin::Unreadable(io_reason(&e)),
+            });
+            return;
+        }
+    };
+    let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    names.sort();
+    for p in names {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with('.') || name.ends_with(".md") {
+            continue;
+        }
+        match std::fs::metadata(&p) {
+            Ok(m) if m.is_dir() => walk(&p, out, depth + 1),
+            Ok(m) if m.is_file() => out.push(file(&p)),
+            Ok(_) => {}
+            Err(e) => out.push(Source {
+                name: display(&p),
+                origin: Origin::Unreadable(io_reason(&e)),
+            }),
+        }
+    }
+}
+
+/// An I/O error in words, without the OS error number.
+pub fn io_reason(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+/// How a source's bytes are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Plain,
+    Gzip,
+    Zstd,
+}
+
+fn sniff_encoding(head: &[u8]) -> Encoding {
+    match head {
+        [0x1f, 0x8b, ..] => Encoding::Gzip,
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Encoding::Zstd,
+        _ => Encoding::Plain,
+    }
+}
+
+/// Wraps a reader in the decoder its first bytes call for.
+pub fn decode<'a, R: Read + 'a>(r: R) -> io::Result<(Encoding, Box<dyn Read + 'a>)> {
+    let mut r = BufReader::with_capacity(256 * 1024, r);
+    let head = io::BufRead::fill_buf(&mut r)?;
+    let head = if head.len() < 4 && !head.is_empty() {
+        // A short first read: make sure four bytes, if the source has them, are looked at.
+        let mut h = head.to_vec();
+        io::BufRead::consume(&mut r, h.len());
+        let mut more = Vec::new();
+        r.by_ref().take(4 - h.len() as u64).read_to_end(&mut more)?;
+        h.extend_from_slice(&more);
+        let enc = sniff_encoding(&h);
+        let chained: Box<dyn Read + 'a> = Box::new(io::Cursor::new(h).chain(r));
+        return Ok((enc, wrap(enc, chained)?));
+    } else {
+        head
+    };
+    let enc = sniff_encoding(head);
+    Ok((enc, wrap(enc, Box::new(r))?))
+}
+
+fn wrap<'a>(enc: Encoding, r: Box<dyn Read + 'a>) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match enc {
+        Encoding::Plain => r,
+        // Rotated logs are often several gzip members back to back.
+        Encoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            256 * 1024,
+            r,
+        ))),
+        Encoding::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
+    })
+}
+
+/// Plain files at least this large are split into ranges read in parallel.
+pub const SPLIT_BYTES: u64 = 32 * 1024 * 1024;
+
+/// One unit of work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Task {
+    /// The whole source, as one stream (stdin, compressed files, small files).
+    Whole { source: u32 },
+    /// Lines of a plain file that start in `start..end`.
+    Range {
+        source: u32,
+        split: u32,
+        start: u64,
+        end: u64,
+    },
+    /// A source that cannot be read, with the reason.
+    Failed { source: u32, reason: String },
+}
+
+/// Plans the tasks for the sources, in source order.
+pub fn plan(sources: &[Source], split_bytes: u64) -> Vec<Task> {
+    let mut tasks = Vec::new();
+    for (i, s) in sources.iter().enumerate() {
+        let source = i as u32;
+        match &s.origin {
+            Origin::Stdin => tasks.push(Task::Whole { source }),
+            Origin::Unreadable(reason) => tasks.push(Task::Failed {
+                source,
+                reason: reason.clone(),
+            }),
+            Origin::File(p) => match plain_size(p) {
+                Ok(Some(size)) if size >= split_bytes.saturating_mul(2) => {
+                    let n = size.div_ceil(split_bytes);
+                    for k in 0..n {
+                        tasks.push(Task::Range {
+                            source,
+                            split: k as u32,
+                            start: k * split_bytes,
+                            end: ((k + 1) * split_bytes).min(size),
+                        });
+                    }
+                }
+                Ok(_) => tasks.push(Task::Whole { source }),
+                Err(e) => tasks.push(Task::Failed {
+                    source,
+                    reason: io_reason(&e),
+                }),
+            },
+        }
+    }
+    tasks
+}
+
+/// The size of a file if it is plain (not compressed), else `None`.
+fn plain_size(p: &Path) -> io::Result<Option<u64>> {
+    let mut f = File::open(p)?;
+    let size = f.metadata()?.len();
+    let mut head = [0u8; 4];
+    let mut n = 0;
+    while n < 4 {
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((sniff_encoding(&head[..n]) == Encoding::Plain).then_some(size))
+}
+
+/// Opens a plain file positioned one byte before `start` (so the reader can tell whether
+/// `start` begins a line), or at 0.
+pub fn open_range(p: &Path, start: u64) -> io::Result<File> {
+    let mut f = File::open(p)?;
+    if start > 0 {
+        f.seek(SeekFrom::Start(start - 1))?;
+    }
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn decodes_by_magic_bytes() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"hello\n").unwrap();
+        let gz = gz.finish().unwrap();
+        let (enc, mut r) = decode(&gz[..]).unwrap();
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!((enc, s.as_str()), (Encoding::Gzip, "hello\n"));
+
+        let z = zstd::encode_all(&b"zz\n"[..], 1).unwrap();
+        let (enc, mut r) = decode(&z[..]).unwrap();
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!((enc, s.as_str()), (Encoding::Zstd, "zz\n"));
+
+        for plain in [&b""[..], b"a", b"ab\n", b"\x1f"] {
+            let (enc, mut r) = decode(plain).unwrap();
+            let mut v = Vec::new();
+            r.read_to_end(&mut v).unwrap();
+            assert_eq!((enc, &v[..]), (Encoding::Plain, plain));
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! egress-advisor turns Istio sidecar access logs into least-privilege ServiceEntries.
+//!
+//! The library is the pipeline; the binary only parses arguments and dispatches. Data flows
+//! one way, one stage per module:
+//!
+//! ```text
+//! ingest   ->  parse        ->  classify      ->  aggregate       ->  recommend     ->  render
+//! files,       Istio text       passthrough,      per-destination     ServiceEntry      table,
+//! dirs, gz,    (all versions),  blocked,          stats, mergeable    manifests,        JSON, CSV
+//! zstd, stdin  JSON             registered, ...   (Default + merge)   validated         YAML
+//! ```
+//!
+//! [`pipeline`] wires the stages over many sources in parallel; [`cmd`] holds one module per
+//! subcommand.
+
+#![forbid(unsafe_code)]
+
+pub mod aggregate;
+pub mod classify;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod exit;
+pub mod ingest;
+pub mod parse;
+pub mod pipeline;
+pub mod recommend;
+pub mod render;
+pub mod validate;

@@ -1,0 +1,15 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use egress_advisor::cli::{Cli, Command};
+use egress_advisor::cmd;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Analyze(a) => cmd::analyze::run(a),
+        Command::Recommend(a) => cmd::recommend::run(a),
+        Command::Explain(a) => cmd::explain::run(a),
+    };
+    result.unwrap_or_else(cmd::Error::report).into()
+}

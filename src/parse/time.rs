@@ -1,0 +1,173 @@
+//! Timestamps: Envoy's default `%START_TIME%` rendering (`2022-04-26T13:14:30.905Z`) and the
+//! RFC 3339 variants log shippers produce, to milliseconds since the Unix epoch and back.
+//!
+//! Hand-written rather than pulled from a date crate: the hot path needs one shape, no
+//! allocation and no time zone database.
+
+use nom::{
+    IResult, Parser,
+    bytes::complete::take_while_m_n,
+    character::complete::{char, one_of},
+    combinator::{map_res, opt},
+};
+
+/// Milliseconds since 1970-01-01T00:00:00Z.
+pub type Millis = i64;
+
+fn digits(n: usize) -> impl Fn(&[u8]) -> IResult<&[u8], u32> {
+    move |i| {
+        map_res(
+            take_while_m_n(n, n, |c: u8| c.is_ascii_digit()),
+            |d: &[u8]| {
+                d.iter()
+                    .try_fold(0u32, |acc, &c| {
+                        acc.checked_mul(10)?.checked_add(u32::from(c - b'0'))
+                    })
+                    .ok_or(())
+            },
+        )
+        .parse(i)
+    }
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; a space may stand for the `T`.
+/// Returns `None` for anything else: a timestamp that cannot be read is not an error,
+/// it only leaves first/last seen unknown for that line.
+pub fn parse_rfc3339(s: &str) -> Option<Millis> {
+    let (rest, (y, _, mo, _, d, _, h, _, mi, _, sec)) = (
+        digits(4),
+        char('-'),
+        digits(2),
+        char('-'),
+        digits(2),
+        one_of("Tt "),
+        digits(2),
+        char(':'),
+        digits(2),
+        char(':'),
+        digits(2),
+    )
+        .parse(s.as_bytes())
+        .ok()?;
+    let (rest, frac) = opt((
+        char::<_, nom::error::Error<&[u8]>>('.'),
+        take_while_m_n(1, 18, |c: u8| c.is_ascii_digit()),
+    ))
+    .parse(rest)
+    .ok()?;
+    let millis_frac = frac.map_or(0, |(_, f): (char, &[u8])| {
+        let mut ms = 0i64;
+        for i in 0..3 {
+            ms = ms * 10 + f.get(i).map_or(0, |&c| i64::from(c - b'0'));
+        }
+        ms
+    });
+    let offset_secs: i64 = match rest {
+        b"Z" | b"z" => 0,
+        [sign @ (b'+' | b'-'), oh1, oh2, b':', om1, om2] => {
+            let two = |a: u8, b: u8| -> Option<i64> {
+                (a.is_ascii_digit() && b.is_ascii_digit())
+                    .then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
+            };
+            let v = two(*oh1, *oh2)? * 3600 + two(*om1, *om2)? * 60;
+            if *sign == b'+' { v } else { -v }
+        }
+        _ => return None,
+    };
+    if !(1..=12).contains(&mo)
+        || d == 0
+        || d > days_in_month(y, mo)
+        || h > 23
+        || mi > 59
+        || sec > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(i64::from(y), mo, d);
+    let secs =
+        days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(sec) - offset_secs;
+    Some(secs * 1000 + millis_frac)
+}
+
+/// Renders milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`, Envoy's own default shape.
+pub fn format_millis(ms: Millis) -> String {
+    let secs = ms.div_euclid(1000);
+    let frac = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let tod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:03}Z",
+        tod / 3600,
+        tod % 3600 / 60,
+        tod % 60
+    )
+}
+
+fn is_leap(y: u32) -> bool {
+    (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
+}
+
+fn days_in_month(y: u32, m: u32) -> u32 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+// Howard Hinnant's days_from_civil / civil_from_days (public domain algorithms).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envoy_default_shape_round_trips() {
+        let ms = parse_rfc3339("2022-04-26T13:14:30.905Z").unwrap();
+        assert_eq!(ms, 1_650_978_870_905);
+        assert_eq!(format_millis(ms), "2022-04-26T13:14:30.905Z");
+    }
+
+    #[test]
+    fn variants() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(
+            parse_rfc3339("2022-04-26T12:47:30.333876Z"),
+            parse_rfc3339("2022-04-26T12:47:30.333Z")
+        );
+        assert_eq!(
+            parse_rfc3339("2024-02-29 00:00:00.1Z"),
+            Some(1_709_164_800_100)
+        );
+        assert_eq!(parse_rfc3339("2023-02-29T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("2023-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("-"), None);
+        assert_eq!(parse_rfc3339("2023-01-01T00:00:00"), None);
+        assert_eq!(format_millis(-1), "1969-12-31T23:59:59.999Z");
+    }
+}

@@ -1,0 +1,333 @@
+//! Wires the stages together for a set of sources: ingest, parse, classify, aggregate.
+//!
+//! Work is parallel at the coarsest natural unit: a file, or a newline-aligned range of a big
+//! plain file. Each rayon worker keeps one [`Summary`] and one line buffer; summaries are
+//! merged at the end. Merging is commutative, so the result does not depend on the thread
+//! count or on which worker read what.
+
+use std::io;
+
+use rayon::prelude::*;
+
+use crate::aggregate::{Location, Summary};
+use crate::classify::{Class, Classified, by_cluster, classify};
+use crate::config::Settings;
+use crate::ingest::lines::{Event, LineReader};
+use crate::ingest::{self, Encoding, Origin, Source, Task};
+use crate::parse::json::JsonEntry;
+use crate::parse::{Format, FormatChoice, Malformed, Record, Sniff, sniff, text};
+
+/// What one line turned out to be.
+pub enum Outcome<'a> {
+    Noise,
+    Malformed(Malformed),
+    /// Decided from the upstream cluster alone (in-mesh and inbound traffic).
+    Quick(Class, &'static str),
+    Entry {
+        format: Format,
+        record: &'a Record<'a>,
+        classified: Classified<'a>,
+    },
+}
+
+/// True for `[<timestamp>] ...`, Istio's text entries; Envoy's own application log lines
+/// (`[ts][thread][level]...`) fail this and are noise.
+fn text_entry_start(line: &[u8]) -> bool {
+    let head = &line[..line.len().min(64)];
+    memchr::memchr(b']', head).is_some_and(|i| head.get(i + 1) == Some(&b' '))
+}
+
+/// Reads and classifies one line and hands the outcome to `f`. With `quick`, in-mesh and
+/// inbound text entries are decided from the end of the line without parsing the rest.
+pub fn inspect<T>(line: &[u8], s: &Settings, quick: bool, f: impl FnOnce(Outcome<'_>) -> T) -> T {
+    let line = crate::parse::trim_line(line);
+    match sniff(line) {
+        Sniff::Json => match JsonEntry::parse(line) {
+            Err(m) => f(Outcome::Malformed(m)),
+            Ok(None) => f(Outcome::Noise),
+            Ok(Some(e)) => match e.record() {
+                Err(m) => f(Outcome::Malformed(m)),
+                Ok(_) if !s.format.allows(Format::Json) => {
+                    f(Outcome::Malformed(Malformed::WrongFormat))
+                }
+                Ok(record) => {
+                    let classified = classify(&record, &s.rules);
+                    f(Outcome::Entry {
+                        format: Format::Json,
+                        record: &record,
+                        classified,
+                    })
+                }
+            },
+        },
+        Sniff::Text if text_entry_start(line) => {
+            let tail = match text::parse_tail(line) {
+                Ok(t) => t,
+                Err(m) => return f(Outcome::Malformed(m)),
+            };
+            if quick
+                && !matches!(s.format, FormatChoice::Exact(_))
+                && let Some((class, reason)) = by_cluster(tail.upstream_cluster, &s.rules)
+            {
+                return f(Outcome::Quick(class, reason));
+            }
+            match text::parse_full(line, &tail) {
+                Err(m) => f(Outcome::Malformed(m)),
+                Ok((format, _)) if !s.format.allows(format) => {
+                    f(Outcome::Malformed(Malformed::WrongFormat))
+                }
+                Ok((format, record)) => {
+                    let classified = classify(&record, &s.rules);
+                    f(Outcome::Entry {
+                        format,
+                        record: &record,
+                        classified,
+                    })
+                }
+            }
+        }
+        _ => f(Outcome::Noise),
+    }
+}
+
+/// The result of a run.
+#[derive(Debug)]
+pub struct Run {
+    /// Sources, sorted by name; [`Location::source`] indexes this.
+    pub sources: Vec<Source>,
+    pub summary: Summary,
+}
+
+impl Run {
+    pub fn source_name(&self, i: u32) -> &str {
+        self.sources
+            .get(i as usize)
+            .map_or("?", |s| s.name.as_str())
+    }
+
+    /// `path:line` of a location.
+    pub fn locate(&self, loc: Location) -> String {
+        format!(
+            "{}:{}",
+            self.source_name(loc.source),
+            self.summary.line_number(loc)
+        )
+    }
+}
+
+struct Worker<'s> {
+    settings: &'s Settings,
+    summary: Summary,
+    reader: LineReader,
+}
+
+impl<'s> Worker<'s> {
+    fn new(settings: &'s Settings) -> Self {
+        Worker {
+            settings,
+            summary: Summary::default(),
+            reader: LineReader::new(settings.max_line_bytes),
+        }
+    }
+
+    fn run(&mut self, task: &Task, sources: &[Source]) {
+        let (source, split) = match task {
+            Task::Failed { source, reason } => {
+                self.summary.read_errors.insert(*source, reason.clone());
+                return;
+            }
+            Task::Whole { source } => (*source, 0),
+            Task::Range { source, split, .. } => (*source, *split),
+        };
+        let origin = &sources[source as usize].origin;
+        let result = match (task, origin) {
+            (Task::Range { start, end, .. }, Origin::File(p)) => {
+                match ingest::open_range(p, *start) {
+                    Ok(f) => self.read(
+                        f,
+                        source,
+                        split,
+                        start.saturating_sub(1),
+                        *start > 0,
+                        *end,
+                        None,
+                    ),
+                    Err(e) => Err(e),
+                }
+            }
+            (_, Origin::Stdin) => self.read_decoded(io::stdin().lock(), source),
+            (_, Origin::File(p)) => match std::fs::File::open(p) {
+                Ok(f) => self.read_decoded(f, source),
+                Err(e) => Err(e),
+            },
+            (_, Origin::Unreadable(reason)) => Err(io::Error::other(reason.clone())),
+        };
+        if let Err(e) = result {
+            self.summary
+                .read_errors
+                .insert(source, ingest::io_reason(&e));
+        }
+    }
+
+    fn read_decoded<R: io::Read>(&mut self, r: R, source: u32) -> io::Result<()> {
+        let (enc, r) = ingest::decode(r)?;
+        let enc = (enc != Encoding::Plain).then_some(enc);
+        self.read(r, source, 0, 0, false, u64::MAX, enc)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn read<R: io::Read>(
+        &mut self,
+        r: R,
+        source: u32,
+        split: u32,
+        offset: u64,
+        skip_first: bool,
+        end: u64,
+        encoding: Option<Encoding>,
+    ) -> io::Result<()> {
+        let Worker {
+            settings,
+            summary,
+            reader,
+        } = self;
+        let mut line = 0u64;
+        let mut parsed_one = false;
+        let (consumed, result) = reader.read(r, offset, skip_first, end, |ev| {
+            line += 1;
+            let loc = Location {
+                source,
+                split,
+                line,
+            };
+            match ev {
+                Event::Line(l) => account(summary, settings, l, loc, &mut parsed_one),
+                Event::TooLong => summary.malformed(Malformed::LineTooLong, loc),
+                Event::Truncated(_) => summary.malformed(Malformed::Truncated, loc),
+            }
+            true
+        });
+        summary.bytes += consumed.bytes;
+        summary.split_lines.insert((source, split), line);
+        result.map_err(|e| match encoding {
+            Some(enc) => io::Error::other(format!(
+                "{} stream ended early or is corrupt after {} lines ({}); the lines before were read",
+                match enc {
+                    Encoding::Gzip => "gzip",
+                    Encoding::Zstd => "zstd",
+                    Encoding::Plain => "plain",
+                },
+                line,
+                ingest::io_reason(&e)
+            )),
+            None => e,
+        })
+    }
+}
+
+/// Counts one line into the summary. `parsed_one` says whether an entry of this split was
+/// already parsed whole (until one is, the quick path stays off so the format is recorded).
+pub fn account(
+    summary: &mut Summary,
+    s: &Settings,
+    line: &[u8],
+    loc: Location,
+    parsed_one: &mut bool,
+) {
+    // The first entry of each split is always parsed whole, so every source's format is known.
+    inspect(line, s, *parsed_one, |o| match o {
+        Outcome::Noise => summary.count(Class::Noise),
+        Outcome::Malformed(m) => summary.malformed(m, loc),
+        Outcome::Quick(class, _) => summary.count(class),
+        Outcome::Entry {
+            format,
+            record,
+            classified,
+        } => {
+            *parsed_one = true;
+            summary
+                .formats
+                .entry(loc.source)
+                .or_default()
+                .insert(format);
+            match &classified.destination {
+                Some(d) => summary.destination(classified.class, d, record),
+                None => summary.count(classified.class),
+            }
+        }
+    })
+}
+
+/// Reads every source and returns the merged summary.
+pub fn run(s: &Settings) -> Result<Run, String> {
+    run_with_split(s, ingest::SPLIT_BYTES)
+}
+
+/// [`run`] with a chosen range size for big plain files (tests use tiny ones).
+pub fn run_with_split(s: &Settings, split_bytes: u64) -> Result<Run, String> {
+    let sources = ingest::discover(&s.paths);
+    let tasks = ingest::plan(&sources, split_bytes.max(1));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(s.threads)
+        .build()
+        .map_err(|e| format!("cannot start {} worker threads: {e}", s.threads))?;
+    let mut summary = pool.install(|| {
+        tasks
+            .par_iter()
+            .with_max_len(1)
+            .fold(
+                || Worker::new(s),
+                |mut w, t| {
+                    w.run(t, &sources);
+                    w
+                },
+            )
+            .map(|w| w.summary)
+            .reduce(Summary::default, |mut a, b| {
+                a.merge(b);
+                a
+            })
+    });
+    summary.attribute_addresses();
+    Ok(Run { sources, summary })
+}
+
+/// Reads every source in order on this thread and calls `f` with the source index, the line
+/// number and the event; `f` returns false to stop. Returns the sources that could not be read
+/// (to the end). For `explain`, where order matters more than speed.
+pub fn for_each_line(
+    sources: &[Source],
+    max_line_bytes: usize,
+    mut f: impl FnMut(u32, u64, Event<'_>) -> bool,
+) -> Vec<(u32, String)> {
+    let mut reader = LineReader::new(max_line_bytes);
+    let mut errors = Vec::new();
+    for (i, src) in sources.iter().enumerate() {
+        let i = i as u32;
+        let mut line = 0u64;
+        let mut go_on = true;
+        let mut read = |r: Box<dyn io::Read + '_>| {
+            reader
+                .read(r, 0, false, u64::MAX, |ev| {
+                    line += 1;
+                    go_on = f(i, line, ev);
+                    go_on
+                })
+                .1
+        };
+        let result = match &src.origin {
+            Origin::Unreadable(reason) => Err(io::Error::other(reason.clone())),
+            Origin::Stdin => ingest::decode(io::stdin().lock()).and_then(|(_, r)| read(r)),
+            Origin::File(p) => std::fs::File::open(p)
+                .and_then(ingest::decode)
+                .and_then(|(_, r)| read(r)),
+        };
+        if let Err(e) = result {
+            errors.push((i, ingest::io_reason(&e)));
+        }
+        if !go_on {
+            break;
+        }
+    }
+    errors
+}

@@ -1,0 +1,483 @@
+//! Recommend stage: the aggregated destinations to least-privilege ServiceEntries.
+//!
+//! One ServiceEntry per external host, its observed ports merged, `exportTo: ["."]`,
+//! `location: MESH_EXTERNAL`, `resolution: DNS`. A destination known only by its address gets
+//! an entry of its own with `addresses: [IP/32]`, `resolution: NONE` and a synthetic host under
+//! `.internal` (a top-level domain reserved for private use), so no port is ever opened to
+//! every address. Every manifest is checked with [`crate::validate`] before it is written.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::aggregate::{DestKey, DestStats, Summary};
+use crate::classify::{Category, Class, Protocol};
+use crate::config::Selection;
+use crate::parse::time::format_millis;
+use crate::render::{human_bytes, thousands};
+use crate::validate;
+
+/// Why a destination gets no ServiceEntry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Skip {
+    /// Only registered (or in-mesh) traffic: nothing undeclared to allow.
+    Declared,
+    /// A cluster-local name or an auto-allocated address.
+    Mesh,
+    /// A private address, without `--include-private`.
+    Private,
+    /// The host cannot be a ServiceEntry host; the reason says why.
+    InvalidHost(String),
+}
+
+impl Skip {
+    pub fn describe(&self) -> String {
+        match self {
+            Skip::Declared => "already declared: only registered traffic".into(),
+            Skip::Mesh => {
+                "in-mesh destination (cluster-local name or auto-allocated address)".into()
+            }
+            Skip::Private => "private address (pass --include-private to include it)".into(),
+            Skip::InvalidHost(why) => format!("not a valid ServiceEntry host: {why}"),
+        }
+    }
+}
+
+/// Whether `recommend` writes an entry for a destination.
+pub fn eligibility(k: &DestKey, s: &DestStats, sel: Selection) -> Result<(), Skip> {
+    if s.category == Some(Category::Mesh) {
+        return Err(Skip::Mesh);
+    }
+    if s.undeclared() == 0 {
+        return Err(Skip::Declared);
+    }
+    if s.category == Some(Category::Private) && !sel.include_private {
+        return Err(Skip::Private);
+    }
+    if !k.is_address {
+        if k.name.contains('*') {
+            return Err(Skip::InvalidHost("wildcard".into()));
+        }
+        if let Some(e) = validate::wildcard_domain_error(&k.name) {
+            return Err(Skip::InvalidHost(e));
+        }
+    }
+    Ok(())
+}
+
+/// One port of a recommended entry.
+#[derive(Debug)]
+pub struct PortPlan<'a> {
+    pub number: u16,
+    pub protocol: Protocol,
+    /// The destinations on this port, the chosen protocol's first.
+    pub dests: Vec<(&'a DestKey, &'a DestStats)>,
+}
+
+/// One recommended ServiceEntry.
+#[derive(Debug)]
+pub struct Recommendation<'a> {
+    pub name: String,
+    pub host: String,
+    /// Set for entries of address-only destinations.
+    pub address: Option<IpAddr>,
+    pub ports: Vec<PortPlan<'a>>,
+}
+
+/// Everything `recommend` decided.
+#[derive(Debug, Default)]
+pub struct Plan<'a> {
+    pub entries: Vec<Recommendation<'a>>,
+    pub skipped: Vec<(&'a DestKey, &'a DestStats, Skip)>,
+}
+
+/// The host name given to an address-only destination.
+pub fn synthetic_host(ip: IpAddr) -> String {
+    format!("{}.egress.internal", address_label(ip))
+}
+
+fn address_label(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("ip-{}-{}-{}-{}", o[0], o[1], o[2], o[3])
+        }
+        IpAddr::V6(v6) => {
+            let mut s = String::from("ip6");
+            for seg in v6.segments() {
+                let _ = write!(s, "-{seg:04x}");
+            }
+            s
+        }
+    }
+}
+
+/// An object name for a host: the host itself when it is short enough (hosts are DNS-1123
+/// subdomains once validated and lower-cased), else a prefix and a stable hash.
+fn object_name(host: &str) -> String {
+    let h = host.strip_suffix('.').unwrap_or(host);
+    if validate::is_dns1123_subdomain(h) {
+        return h.to_owned();
+    }
+    // FNV-1a: stable across versions and platforms.
+    let hash = h.bytes().fold(0xcbf29ce484222325u64, |a, b| {
+        (a ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    });
+    let mut prefix: String = h.chars().take(200).collect();
+    while prefix.ends_with(['.', '-']) {
+        prefix.pop();
+    }
+    format!("{prefix}-{hash:016x}")
+}
+
+fn protocol_rank(p: Protocol) -> u8 {
+    match p {
+        Protocol::Http => 0,
+        Protocol::Tls => 1,
+        Protocol::Tcp => 2,
+    }
+}
+
+type Group<'a> = BTreeMap<u16, Vec<(&'a DestKey, &'a DestStats)>>;
+
+/// Groups the eligible destinations into entries.
+pub fn plan(summary: &Summary, sel: Selection) -> Plan<'_> {
+    let mut plan = Plan::default();
+    // (is_address, sort key) -> port -> destinations
+    let mut hosts: BTreeMap<&str, Group<'_>> = BTreeMap::new();
+    let mut addrs: BTreeMap<IpAddr, Group<'_>> = BTreeMap::new();
+    for (k, s) in summary.sorted_destinations() {
+        if let Err(skip) = eligibility(k, s, sel) {
+            plan.skipped.push((k, s, skip));
+            continue;
+        }
+        let group = if k.is_address {
+            match k.name.parse::<IpAddr>() {
+                Ok(ip) => addrs.entry(ip).or_default(),
+                Err(_) => continue,
+            }
+        } else {
+            hosts.entry(&k.name).or_default()
+        };
+        group.entry(k.port).or_default().push((k, s));
+    }
+    fn ports(g: Group<'_>) -> Vec<PortPlan<'_>> {
+        g.into_iter()
+            .map(|(number, mut dests)| {
+                dests.sort_by(|a, b| {
+                    b.1.undeclared()
+                        .cmp(&a.1.undeclared())
+                        .then(protocol_rank(a.0.protocol).cmp(&protocol_rank(b.0.protocol)))
+                });
+                PortPlan {
+                    number,
+                    protocol: dests[0].0.protocol,
+                    dests,
+                }
+            })
+            .collect()
+    }
+    for (host, g) in hosts {
+        plan.entries.push(Recommendation {
+            name: object_name(host),
+            host: host.to_owned(),
+            address: None,
+            ports: ports(g),
+        });
+    }
+    for (ip, g) in addrs {
+        plan.entries.push(Recommendation {
+            name: address_label(ip),
+            host: synthetic_host(ip),
+            address: Some(ip),
+            ports: ports(g),
+        });
+    }
+    plan
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceEntry<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: Metadata<'a>,
+    spec: Spec<'a>,
+}
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    name: &'a str,
+    labels: BTreeMap<&'static str, &'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Spec<'a> {
+    hosts: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    addresses: Vec<String>,
+    ports: Vec<Port>,
+    location: &'static str,
+    resolution: &'static str,
+    export_to: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+struct Port {
+    number: u16,
+    name: String,
+    protocol: &'static str,
+}
+
+impl Recommendation<'_> {
+    fn manifest(&self) -> ServiceEntry<'_> {
+        ServiceEntry {
+            api_version: "networking.istio.io/v1",
+            kind: "ServiceEntry",
+            metadata: Metadata {
+                name: &self.name,
+                labels: BTreeMap::from([("app.kubernetes.io/managed-by", "egress-advisor")]),
+            },
+            spec: Spec {
+                hosts: vec![&self.host],
+                addresses: self
+                    .address
+                    .map(|ip| vec![format!("{ip}/{}", if ip.is_ipv4() { 32 } else { 128 })])
+                    .unwrap_or_default(),
+                ports: self
+                    .ports
+                    .iter()
+                    .map(|p| Port {
+                        number: p.number,
+                        name: format!("{}-{}", p.protocol.name(), p.number),
+                        protocol: p.protocol.istio_name(),
+                    })
+                    .collect(),
+                location: "MESH_EXTERNAL",
+                resolution: if self.address.is_some() {
+                    "NONE"
+                } else {
+                    "DNS"
+                },
+                export_to: vec!["."],
+            },
+        }
+    }
+
+    /// The manifest as a JSON value, for validation and tests.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self.manifest()).expect("a ServiceEntry serialises")
+    }
+
+    fn evidence(&self, out: &mut String) {
+        let total: u64 = self
+            .ports
+            .iter()
+            .flat_map(|p| &p.dests)
+            .map(|(_, s)| s.lines())
+            .sum();
+        let what = match self.address {
+            Some(ip) => format!("address {ip} (no host name was seen for it)"),
+            None => self.host.clone(),
+        };
+        comment(out, &format!("{what}: {}", entries(total)));
+        for p in &self.ports {
+            for (i, (k, s)) in p.dests.iter().enumerate() {
+                let head = if i == 0 {
+                    format!("port {}/{}", p.number, p.protocol.istio_name())
+                } else {
+                    format!(
+                        "port {} also seen as {}, declared as {} above",
+                        p.number,
+                        k.protocol.istio_name(),
+                        p.protocol.istio_name()
+                    )
+                };
+                comment(out, &format!("  {head}: {}", verdicts(s)));
+                if let (Some(f), Some(l)) = (s.first_seen, s.last_seen) {
+                    comment(
+                        out,
+                        &format!("    seen {} .. {}", format_millis(f), format_millis(l)),
+                    );
+                }
+                comment(
+                    out,
+                    &format!(
+                        "    bytes sent {}, received {}",
+                        human_bytes(s.bytes_sent),
+                        human_bytes(s.bytes_received)
+                    ),
+                );
+                if !s.addresses.is_empty() {
+                    comment(
+                        out,
+                        &format!(
+                            "    addresses: {}",
+                            counted(s.addresses.iter().map(|(a, n)| (a.to_string(), *n)))
+                        ),
+                    );
+                }
+                if !s.attributed.is_empty() {
+                    comment(
+                        out,
+                        &format!(
+                            "    attributed by address (logged without SNI or host): {}",
+                            counted(s.attributed.iter().map(|(a, n)| (a.to_string(), *n)))
+                        ),
+                    );
+                }
+                if !s.seen_as.is_empty() {
+                    let names: Vec<&str> = s.seen_as.iter().map(|n| &**n).collect();
+                    comment(
+                        out,
+                        &format!("    same address seen as: {}", names.join(", ")),
+                    );
+                }
+                // Code 0 is "no response": every TCP entry has it; it says nothing here.
+                if s.codes.keys().any(|c| *c != 0) {
+                    comment(
+                        out,
+                        &format!(
+                            "    response codes: {}",
+                            counted(
+                                s.codes
+                                    .iter()
+                                    .filter(|(c, _)| **c != 0)
+                                    .map(|(c, n)| (c.to_string(), *n))
+                            )
+                        ),
+                    );
+                }
+                if !s.flags.is_empty() {
+                    comment(
+                        out,
+                        &format!(
+                            "    response flags: {}",
+                            counted(s.flags.iter().map(|(f, n)| (f.to_string(), *n)))
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `1 entry`, `1,234 entries`.
+fn entries(n: u64) -> String {
+    format!(
+        "{} {}",
+        thousands(n),
+        if n == 1 { "entry" } else { "entries" }
+    )
+}
+
+fn verdicts(s: &DestStats) -> String {
+    let mut parts = Vec::new();
+    for (name, n) in [
+        ("passthrough", s.passthrough),
+        ("blocked", s.blocked),
+        ("registered", s.registered),
+        ("internal", s.internal),
+    ] {
+        if n > 0 {
+            parts.push(format!("{name} {}", thousands(n)));
+        }
+    }
+    format!("{} ({})", entries(s.lines()), parts.join(", "))
+}
+
+/// `a (3), b (2), +4 more`, most frequent first.
+fn counted(items: impl Iterator<Item = (String, u64)>) -> String {
+    const SHOWN: usize = 8;
+    let mut v: Vec<(String, u64)> = items.collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut parts: Vec<String> = v
+        .iter()
+        .take(SHOWN)
+        .map(|(k, n)| format!("{k} ({})", thousands(*n)))
+        .collect();
+    if v.len() > SHOWN {
+        parts.push(format!("+{} more", v.len() - SHOWN));
+    }
+    parts.join(", ")
+}
+
+/// Appends `# text`, with control characters replaced: log values must never break out of a
+/// comment into YAML.
+fn comment(out: &mut String, text: &str) {
+    out.push('#');
+    if !text.is_empty() {
+        out.push(' ');
+    }
+    out.extend(text.chars().map(|c| if c.is_control() { '?' } else { c }));
+    out.push('\n');
+}
+
+/// Renders the plan as one multi-document YAML stream. Fails only if a manifest would not pass
+/// Istio's validation, which is a bug.
+pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<String, String> {
+    let mut out = String::new();
+    comment(
+        &mut out,
+        "ServiceEntries for the external destinations found in Istio access logs.",
+    );
+    comment(
+        &mut out,
+        &format!(
+            "Input: {} files, {} lines: {} passthrough and {} blocked entries.",
+            thousands(files as u64),
+            thousands(summary.lines()),
+            thousands(summary.classes[Class::Passthrough.index()]),
+            thousands(summary.classes[Class::Blocked.index()]),
+        ),
+    );
+    comment(
+        &mut out,
+        &format!(
+            "{} ServiceEntries. Apply with: kubectl apply -n <namespace> -f <file>",
+            plan.entries.len()
+        ),
+    );
+    if !plan.skipped.is_empty() {
+        comment(&mut out, "Destinations left out:");
+        for (k, s, why) in &plan.skipped {
+            comment(
+                &mut out,
+                &format!(
+                    "  {}:{}/{}: {}; {}",
+                    if k.is_address && k.name.contains(':') {
+                        format!("[{}]", k.name)
+                    } else {
+                        k.name.to_string()
+                    },
+                    k.port,
+                    k.protocol.istio_name(),
+                    verdicts(s),
+                    why.describe()
+                ),
+            );
+        }
+    }
+    for e in &plan.entries {
+        let value = e.to_value();
+        let errors = validate::service_entry(&value);
+        if !errors.is_empty() {
+            return Err(format!(
+                "internal error: the ServiceEntry for {} fails validation: {}",
+                e.host,
+                errors.join("; ")
+            ));
+        }
+        out.push_str("---\n");
+        e.evidence(&mut out);
+        let yaml = serde_saphyr::to_string(&e.manifest()).map_err(|err| format!("YAML: {err}"))?;
+        out.push_str(&yaml);
+        if !yaml.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}

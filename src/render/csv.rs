@@ -1,0 +1,49 @@
+//! The destinations table as CSV, one row per destination, in the report's stable order.
+
+use std::io::Write;
+
+use super::report::Report;
+
+pub fn write<W: Write>(out: W, r: &Report<'_>) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "host",
+        "address",
+        "port",
+        "protocol",
+        "category",
+        "recommended",
+        "lines",
+        "passthrough",
+        "blocked",
+        "registered",
+        "internal",
+        "bytes_sent",
+        "bytes_received",
+        "first_seen",
+        "last_seen",
+        "addresses",
+    ])?;
+    for d in &r.destinations {
+        w.write_record([
+            d.host.unwrap_or(""),
+            d.address.unwrap_or(""),
+            &d.port.to_string(),
+            d.protocol,
+            d.category,
+            if d.recommended { "true" } else { "false" },
+            &d.lines.to_string(),
+            &d.passthrough.to_string(),
+            &d.blocked.to_string(),
+            &d.registered.to_string(),
+            &d.internal.to_string(),
+            &d.bytes_sent.to_string(),
+            &d.bytes_received.to_string(),
+            d.first_seen.as_deref().unwrap_or(""),
+            d.last_seen.as_deref().unwrap_or(""),
+            &d.addresses.join(" "),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! The report as data: what `analyze --json` prints (a contract other tools rely on, see the
+//! README) and what the table and CSV are drawn from.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::aggregate::{DestKey, DestStats};
+use crate::classify::Class;
+use crate::config::Selection;
+use crate::parse::time::format_millis;
+use crate::pipeline::Run;
+use crate::recommend;
+
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    pub input: Input,
+    pub lines: Lines,
+    pub malformed: Vec<MalformedOut>,
+    pub read_errors: Vec<ReadError<'a>>,
+    pub sources: Vec<SourceOut<'a>>,
+    pub destinations: Vec<Dest<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Input {
+    /// Sources read (files and stdin).
+    pub files: u64,
+    pub lines: u64,
+    /// Bytes read, after decompression.
+    pub bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Lines {
+    pub passthrough: u64,
+    pub blocked: u64,
+    pub registered: u64,
+    pub internal: u64,
+    pub inbound: u64,
+    pub unknown: u64,
+    pub noise: u64,
+    pub malformed: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MalformedOut {
+    pub reason: &'static str,
+    pub description: &'static str,
+    pub count: u64,
+    /// `path:line` of the first lines with this reason.
+    pub examples: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReadError<'a> {
+    pub path: &'a str,
+    pub reason: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SourceOut<'a> {
+    pub path: &'a str,
+    /// Formats recognised in it.
+    pub formats: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Dest<'a> {
+    pub host: Option<&'a str>,
+    pub address: Option<&'a str>,
+    pub port: u16,
+    pub protocol: &'static str,
+    pub category: &'static str,
+    /// Whether `recommend` writes a ServiceEntry for it.
+    pub recommended: bool,
+    /// Why not, when it does not.
+    pub skip_reason: Option<String>,
+    pub lines: u64,
+    pub passthrough: u64,
+    pub blocked: u64,
+    pub registered: u64,
+    pub internal: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub addresses: Vec<String>,
+    pub response_codes: BTreeMap<String, u64>,
+    pub response_flags: BTreeMap<&'a str, u64>,
+    /// Address-only entries folded into this host: address -> entries.
+    pub attributed: BTreeMap<String, u64>,
+    /// Hosts seen elsewhere on this destination's address.
+    pub seen_as: Vec<&'a str>,
+    #[serde(skip)]
+    pub key: &'a DestKey,
+    #[serde(skip)]
+    pub stats: &'a DestStats,
+}
+
+impl<'a> Report<'a> {
+    pub fn build(run: &'a Run, sel: Selection) -> Report<'a> {
+        let s = &run.summary;
+        let c = |class: Class| s.classes[class.index()];
+        let destinations = s
+            .sorted_destinations()
+            .into_iter()
+            .map(|(k, st)| {
+                let skip = recommend::eligibility(k, st, sel).err();
+                Dest {
+                    host: (!k.is_address).then_some(&*k.name),
+                    address: k.is_address.then_some(&*k.name),
+                    port: k.port,
+                    protocol: k.protocol.istio_name(),
+                    category: st.category.map_or("external", |c| c.name()),
+                    recommended: skip.is_none(),
+                    skip_reason: skip.map(|s| s.describe()),
+                    lines: st.lines(),
+                    passthrough: st.passthrough,
+                    blocked: st.blocked,
+                    registered: st.registered,
+                    internal: st.internal,
+                    bytes_sent: st.bytes_sent,
+                    bytes_received: st.bytes_received,
+                    first_seen: st.first_seen.map(format_millis),
+                    last_seen: st.last_seen.map(format_millis),
+                    addresses: st.addresses.keys().map(ToString::to_string).collect(),
+                    response_codes: st.codes.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
+                    response_flags: st.flags.iter().map(|(f, n)| (&**f, *n)).collect(),
+                    attributed: st
+                        .attributed
+                        .iter()
+                        .map(|(a, n)| (a.to_string(), *n))
+                        .collect(),
+                    seen_as: st.seen_as.iter().map(|h| &**h).collect(),
+                    key: k,
+                    stats: st,
+                }
+            })
+            .collect();
+        Report {
+            input: Input {
+                files: run.sources.len() as u64,
+                lines: s.lines(),
+                bytes: s.bytes,
+            },
+            lines: Lines {
+                passthrough: c(Class::Passthrough),
+                blocked: c(Class::Blocked),
+                registered: c(Class::Registered),
+                internal: c(Class::Internal),
+                inbound: c(Class::Inbound),
+                unknown: c(Class::Unknown),
+                noise: c(Class::Noise),
+                malformed: c(Class::Malformed),
+            },
+            malformed: s
+                .malformed
+                .iter()
+                .map(|(m, st)| MalformedOut {
+                    reason: m.key(),
+                    description: m.describe(),
+                    count: st.count,
+                    examples: st.examples.iter().map(|l| run.locate(*l)).collect(),
+                })
+                .collect(),
+            read_errors: s
+                .read_errors
+                .iter()
+                .map(|(i, r)| ReadError {
+                    path: run.source_name(*i),
+                    reason: r,
+                })
+                .collect(),
+            sources: run
+                .sources
+                .iter()
+                .enumerate()
+                .map(|(i, src)| SourceOut {
+                    path: &src.name,
+                    formats: s
+                        .formats
+                        .get(&(i as u32))
+                        .map_or_else(Vec::new, |f| f.iter().map(|f| f.name()).collect()),
+                })
+                .collect(),
+            destinations,
+        }
+    }
+}

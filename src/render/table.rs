@@ -1,0 +1,146 @@
+//! The human report: a destinations table, then the accounting of every line read.
+
+use std::io::{self, Write};
+
+use super::report::{Dest, Report};
+use super::{human_bytes, thousands};
+
+fn display_name(d: &Dest<'_>) -> String {
+    match (d.host, d.address) {
+        (Some(h), _) => h.to_owned(),
+        (None, Some(a)) if a.contains(':') => format!("[{a}]"),
+        (None, Some(a)) => a.to_owned(),
+        (None, None) => "-".to_owned(),
+    }
+}
+
+/// Column names, and whether each is right-aligned (numbers).
+const COLUMNS: [(&str, bool); 13] = [
+    ("DESTINATION", false),
+    ("PORT", true),
+    ("PROTO", false),
+    ("WHERE", false),
+    ("PASSTHROUGH", true),
+    ("BLOCKED", true),
+    ("REGISTERED", true),
+    ("INTERNAL", true),
+    ("SENT", true),
+    ("RECEIVED", true),
+    ("FIRST SEEN", false),
+    ("LAST SEEN", false),
+    ("SERVICEENTRY", false),
+];
+
+pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
+    let mut dests: Vec<&Dest<'_>> = r.destinations.iter().collect();
+    // Most undeclared traffic first; ties by the stable key.
+    dests.sort_by(|a, b| {
+        (b.passthrough + b.blocked)
+            .cmp(&(a.passthrough + a.blocked))
+            .then(b.lines.cmp(&a.lines))
+            .then_with(|| a.key.cmp(b.key))
+    });
+    let header = COLUMNS.map(|(name, _)| name);
+    let rows: Vec<[String; COLUMNS.len()]> = dests
+        .iter()
+        .map(|d| {
+            [
+                display_name(d),
+                d.port.to_string(),
+                d.protocol.to_owned(),
+                d.category.to_owned(),
+                thousands(d.passthrough),
+                thousands(d.blocked),
+                thousands(d.registered),
+                thousands(d.internal),
+                human_bytes(d.bytes_sent),
+                human_bytes(d.bytes_received),
+                d.first_seen.clone().unwrap_or_else(|| "-".into()),
+                d.last_seen.clone().unwrap_or_else(|| "-".into()),
+                if d.recommended {
+                    "recommended".into()
+                } else if d.registered > 0 && d.passthrough + d.blocked == 0 {
+                    "exists".into()
+                } else {
+                    "no".into()
+                },
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        writeln!(out, "No outbound destinations outside the mesh were found.")?;
+    } else {
+        let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+        for row in &rows {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let line = |cells: &[&str]| -> String {
+            let mut s = String::new();
+            for (i, c) in cells.iter().enumerate() {
+                if i > 0 {
+                    s.push_str("  ");
+                }
+                let pad = widths[i].saturating_sub(c.chars().count());
+                if COLUMNS[i].1 {
+                    s.push_str(&" ".repeat(pad));
+                    s.push_str(c);
+                } else {
+                    s.push_str(c);
+                    if i + 1 < cells.len() {
+                        s.push_str(&" ".repeat(pad));
+                    }
+                }
+            }
+            s.trim_end().to_owned()
+        };
+        writeln!(out, "{}", line(&header))?;
+        for row in &rows {
+            let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+            writeln!(out, "{}", line(&cells))?;
+        }
+    }
+
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Input: {} files, {} lines, {}",
+        thousands(r.input.files),
+        thousands(r.input.lines),
+        human_bytes(r.input.bytes)
+    )?;
+    let l = &r.lines;
+    writeln!(
+        out,
+        "Lines: passthrough {}, blocked {}, registered {}, internal {}, inbound {}, unknown {}, noise {}, malformed {}",
+        thousands(l.passthrough),
+        thousands(l.blocked),
+        thousands(l.registered),
+        thousands(l.internal),
+        thousands(l.inbound),
+        thousands(l.unknown),
+        thousands(l.noise),
+        thousands(l.malformed)
+    )?;
+    let recommended = r.destinations.iter().filter(|d| d.recommended).count();
+    writeln!(
+        out,
+        "Destinations: {} reached through passthrough, blackhole or ServiceEntry clusters; {} would get a ServiceEntry",
+        thousands(r.destinations.len() as u64),
+        thousands(recommended as u64)
+    )?;
+    for m in &r.malformed {
+        writeln!(
+            out,
+            "Malformed: {} x {}: {}",
+            thousands(m.count),
+            m.description,
+            m.examples.join(", ")
+        )?;
+    }
+    for e in &r.read_errors {
+        writeln!(out, "Unreadable: {}: {}", e.path, e.reason)?;
+    }
+    Ok(())
+}

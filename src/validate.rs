@@ -1,0 +1,416 @@
+//! The rules Istio holds a ServiceEntry to: the CRD's schema and CEL rules, and istiod's
+//! validating webhook (`ValidateServiceEntry`). egress-advisor checks every manifest it writes
+//! with them before writing it; the same checks serve for manifests from elsewhere.
+//!
+//! Warnings that a least-privilege entry must never trigger (a TCP port without addresses
+//! opens that port to every destination, IST0134) are errors here.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use serde_json::Value;
+
+/// A DNS-1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters. `upper` also
+/// admits upper case, as istiod does for host labels.
+pub fn is_dns1123_label(s: &str, upper: bool) -> bool {
+    let b = s.as_bytes();
+    let ok =
+        |c: u8| c.is_ascii_digit() || c.is_ascii_lowercase() || (upper && c.is_ascii_uppercase());
+    !b.is_empty()
+        && b.len() <= 63
+        && ok(b[0])
+        && ok(b[b.len() - 1])
+        && b.iter().all(|&c| ok(c) || c == b'-')
+}
+
+/// A DNS-1123 subdomain (Kubernetes object names): labels joined by dots, at most 253.
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(|l| is_dns1123_label(l, false))
+}
+
+/// istiod's `ValidateWildcardDomain`: at most 255 characters, a wildcard only in the first
+/// label, DNS-1123 labels, one optional trailing dot, a top-level label that is not all digits.
+pub fn wildcard_domain_error(host: &str) -> Option<String> {
+    if host.is_empty() {
+        return Some("empty domain name not allowed".into());
+    }
+    if host.len() > 255 {
+        return Some(format!("domain name {host:?} too long (max 255)"));
+    }
+    let h = host.strip_suffix('.').unwrap_or(host);
+    let mut labels = h.split('.');
+    let first = labels.next().unwrap_or("");
+    let first_ok = first == "*"
+        || first
+            .strip_prefix("*-")
+            .or_else(|| first.strip_prefix('*'))
+            .map_or_else(
+                || is_dns1123_label(first, true),
+                |rest| is_dns1123_label(rest, true) && first.len() <= 63,
+            );
+    if !first_ok {
+        return Some(format!(
+            "domain name {host:?} invalid (label {first:?} invalid)"
+        ));
+    }
+    let rest: Vec<&str> = labels.collect();
+    for l in &rest {
+        if !is_dns1123_label(l, true) {
+            return Some(format!(
+                "domain name {host:?} invalid (label {l:?} invalid)"
+            ));
+        }
+    }
+    let tld = rest.last().copied().unwrap_or(first);
+    if !tld.is_empty() && tld.bytes().all(|c| c.is_ascii_digit()) {
+        return Some(format!("top level domain {tld:?} cannot be all-numeric"));
+    }
+    None
+}
+
+const PROTOCOLS: [&str; 12] = [
+    "tcp",
+    "udp",
+    "grpc",
+    "grpc-web",
+    "http",
+    "http_proxy",
+    "http2",
+    "https",
+    "tls",
+    "mongo",
+    "redis",
+    "mysql",
+];
+const HTTP_OR_TLS: [&str; 7] = [
+    "http",
+    "http2",
+    "grpc",
+    "grpc-web",
+    "http_proxy",
+    "https",
+    "tls",
+];
+
+fn strs(v: Option<&Value>) -> Vec<&str> {
+    v.and_then(Value::as_array)
+        .map_or_else(Vec::new, |a| a.iter().filter_map(Value::as_str).collect())
+}
+
+/// Checks one ServiceEntry document. Returns every problem found, empty when Istio accepts it.
+pub fn service_entry(doc: &Value) -> Vec<String> {
+    let mut errs = Vec::new();
+    let mut err = |s: String| errs.push(s);
+    match doc.get("apiVersion").and_then(Value::as_str) {
+        Some(
+            "networking.istio.io/v1"
+            | "networking.istio.io/v1beta1"
+            | "networking.istio.io/v1alpha3",
+        ) => {}
+        other => err(format!(
+            "apiVersion {other:?} is not a networking.istio.io version"
+        )),
+    }
+    if doc.get("kind").and_then(Value::as_str) != Some("ServiceEntry") {
+        err("kind must be ServiceEntry".into());
+    }
+    match doc.pointer("/metadata/name").and_then(Value::as_str) {
+        Some(n) if is_dns1123_subdomain(n) => {}
+        other => err(format!(
+            "metadata.name {other:?} is not a DNS-1123 subdomain"
+        )),
+    }
+    if let Some(ns) = doc.pointer("/metadata/namespace").and_then(Value::as_str)
+        && !is_dns1123_label(ns, false)
+    {
+        err(format!("metadata.namespace {ns:?} is not a DNS-1123 label"));
+    }
+    let Some(spec) = doc.get("spec").filter(|s| s.is_object()) else {
+        err("spec is required".into());
+        return errs;
+    };
+
+    let resolution = spec
+        .get("resolution")
+        .and_then(Value::as_str)
+        .unwrap_or("NONE");
+    if !["NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS"].contains(&resolution) {
+        err(format!("unsupported resolution type {resolution}"));
+    }
+    let location = spec
+        .get("location")
+        .and_then(Value::as_str)
+        .unwrap_or("MESH_EXTERNAL");
+    if !["MESH_EXTERNAL", "MESH_INTERNAL"].contains(&location) {
+        err(format!("unsupported location {location}"));
+    }
+    let has_endpoints = spec
+        .get("endpoints")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
+
+    let hosts = strs(spec.get("hosts"));
+    if hosts.is_empty() {
+        err("service entry must have at least one host".into());
+    }
+    if hosts.len() > 256 {
+        err(format!("{} hosts: at most 256", hosts.len()));
+    }
+    for h in &hosts {
+        if *h == "*" {
+            err("invalid host *".into());
+            continue;
+        }
+        if let Some(e) = wildcard_domain_error(h) {
+            err(e);
+        }
+        if resolution != "DYNAMIC_DNS" && h.contains('*') && !h.starts_with("*.") {
+            err(format!("partial wildcard {h:?} not allowed"));
+        }
+        if matches!(resolution, "DNS" | "DNS_ROUND_ROBIN") && !has_endpoints && h.contains('*') {
+            err(format!(
+                "hosts must be FQDN or contain only prefix wildcards if no endpoints are provided for resolution mode {resolution}: {h:?}"
+            ));
+        }
+    }
+
+    let addresses = strs(spec.get("addresses"));
+    if addresses.len() > 256 {
+        err(format!("{} addresses: at most 256", addresses.len()));
+    }
+    for a in &addresses {
+        if a.len() > 64 {
+            err(format!("address {a:?} longer than 64 characters"));
+        }
+        match a.split_once('/') {
+            Some((ip, bits)) => {
+                let ok = ip
+                    .parse::<IpAddr>()
+                    .ok()
+                    .zip(bits.parse::<u8>().ok())
+                    .is_some_and(|(ip, b)| {
+                        b <= if ip.is_ipv4() { 32 } else { 128 }
+                            && !bits.starts_with('+')
+                            && bits.len() <= 3
+                    });
+                if !ok {
+                    err(format!("{a} is not a valid CIDR block"));
+                }
+                if !matches!(resolution, "NONE" | "STATIC") {
+                    err("CIDR addresses are allowed only for NONE/STATIC resolution types".into());
+                }
+            }
+            None if a.parse::<IpAddr>().is_err() => err(format!("{a} is not a valid IP")),
+            None => {}
+        }
+    }
+
+    let ports = spec
+        .get("ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if ports.len() > 256 {
+        err(format!("{} ports: at most 256", ports.len()));
+    }
+    let mut names = BTreeSet::new();
+    let mut numbers = BTreeSet::new();
+    let mut non_http_tls = false;
+    for p in &ports {
+        let name = p.get("name").and_then(Value::as_str).unwrap_or("");
+        let number = p.get("number").and_then(Value::as_u64).unwrap_or(0);
+        let protocol = p
+            .get("protocol")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !is_dns1123_label(name, false) {
+            err(format!("invalid port name: {name:?}"));
+        }
+        if !names.insert(name.to_owned()) {
+            err(format!("service entry port name {name:?} already defined"));
+        }
+        if !(1..=65535).contains(&number) {
+            err(format!(
+                "port number {number} must be in the range 1..65535"
+            ));
+        }
+        if !numbers.insert(number) {
+            err(format!("service entry port {number} already defined"));
+        }
+        if let Some(t) = p.get("targetPort").and_then(Value::as_u64)
+            && !(1..=65535).contains(&t)
+        {
+            err(format!("port number {t} must be in the range 1..65535"));
+        }
+        if !protocol.is_empty() && !PROTOCOLS.contains(&protocol.as_str()) {
+            err(format!("unsupported protocol: {protocol}"));
+        }
+        if !HTTP_OR_TLS.contains(&protocol.as_str()) {
+            non_http_tls = true;
+        }
+        if addresses.is_empty() && (protocol.is_empty() || protocol == "tcp") {
+            err(format!(
+                "port {number}: addresses are required for ports serving TCP (or unset) protocol \
+                 (without them the port is open to every destination: IST0134)"
+            ));
+        }
+    }
+    if resolution != "NONE" && hosts.len() > 1 && non_http_tls {
+        err("multiple hosts provided with non-HTTP, non-TLS ports".into());
+    }
+    if resolution == "NONE" && has_endpoints {
+        err("no endpoints should be provided for resolution type none".into());
+    }
+    if resolution == "DNS_ROUND_ROBIN"
+        && spec
+            .get("endpoints")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.len() > 1)
+    {
+        err("there must only be 0 or 1 endpoint for resolution mode DNS_ROUND_ROBIN".into());
+    }
+    if spec.get("workloadSelector").is_some() && has_endpoints {
+        err("only one of WorkloadSelector or Endpoints is allowed in Service Entry".into());
+    }
+
+    let export = strs(spec.get("exportTo"));
+    let mut seen = BTreeSet::new();
+    for e in &export {
+        if !(matches!(*e, "." | "*" | "~") || is_dns1123_label(e, false)) {
+            err(format!(
+                "only .,*, or a valid DNS 1123 label is allowed as exportTo entry: {e:?}"
+            ));
+        }
+        if !seen.insert(*e) {
+            err(format!("duplicate entries in exportTo: {e}"));
+        }
+    }
+    if export.len() > 1 && export.contains(&"*") {
+        err("cannot have both public (*) and non-public exportTo values for a resource".into());
+    }
+    if export.len() > 1 && export.contains(&"~") {
+        err("cannot export service entry to no one (~) and someone".into());
+    }
+    if let (Some(ns), true) = (
+        doc.pointer("/metadata/namespace").and_then(Value::as_str),
+        export.contains(&"."),
+    ) && export.contains(&ns)
+    {
+        err(format!(
+            "duplicate entries in exportTo: . and current namespace {ns}"
+        ));
+    }
+    errs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn se(spec: Value) -> Value {
+        json!({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+               "metadata": {"name": "x"}, "spec": spec})
+    }
+
+    #[test]
+    fn accepts_least_privilege_shapes() {
+        let ok = se(
+            json!({"hosts": ["api.github.com"], "ports": [{"number": 443, "name": "tls-443", "protocol": "TLS"}],
+                           "location": "MESH_EXTERNAL", "resolution": "DNS", "exportTo": ["."]}),
+        );
+        assert_eq!(service_entry(&ok), Vec::<String>::new());
+        let ok = se(
+            json!({"hosts": ["ip-1-2-3-4.egress.internal"], "addresses": ["1.2.3.4/32"],
+                           "ports": [{"number": 22, "name": "tcp-22", "protocol": "TCP"}], "resolution": "NONE"}),
+        );
+        assert_eq!(service_entry(&ok), Vec::<String>::new());
+    }
+
+    #[test]
+    fn rejects_what_istiod_rejects() {
+        let cases = [
+            (
+                json!({"hosts": ["*"], "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}]}),
+                "invalid host *",
+            ),
+            (
+                json!({"hosts": ["*.example.com"], "resolution": "DNS", "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}]}),
+                "FQDN",
+            ),
+            (
+                json!({"hosts": ["a.example.com"], "ports": [{"number": 5432, "name": "tcp", "protocol": "TCP"}]}),
+                "IST0134",
+            ),
+            (
+                json!({"hosts": ["a.com", "b.com"], "resolution": "DNS", "addresses": ["1.1.1.1"], "ports": [{"number": 5432, "name": "tcp", "protocol": "TCP"}]}),
+                "multiple hosts",
+            ),
+            (
+                json!({"hosts": ["a.com"], "resolution": "DNS", "addresses": ["1.1.1.1/32"], "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}]}),
+                "CIDR",
+            ),
+            (
+                json!({"hosts": ["a.com"], "ports": [{"number": 80, "name": "Http_80", "protocol": "HTTP"}]}),
+                "invalid port name",
+            ),
+            (
+                json!({"hosts": ["a.com"], "ports": [{"number": 80, "name": "a", "protocol": "HTTP"}, {"number": 80, "name": "b", "protocol": "HTTP"}]}),
+                "already defined",
+            ),
+            (
+                json!({"hosts": ["a.com"], "ports": [{"number": 0, "name": "a", "protocol": "HTTP"}]}),
+                "range",
+            ),
+            (
+                json!({"hosts": ["a.com"], "ports": [{"number": 80, "name": "a", "protocol": "QUIC"}]}),
+                "unsupported protocol",
+            ),
+            (
+                json!({"hosts": ["a.123"], "ports": [{"number": 80, "name": "a", "protocol": "HTTP"}]}),
+                "all-numeric",
+            ),
+            (
+                json!({"hosts": ["foo*.example.com"], "ports": [{"number": 80, "name": "a", "protocol": "HTTP"}]}),
+                "wildcard",
+            ),
+            (
+                json!({"hosts": ["a_b.example.com"], "ports": [{"number": 80, "name": "a", "protocol": "HTTP"}]}),
+                "invalid",
+            ),
+            (
+                json!({"hosts": ["a.com"], "exportTo": ["*", "."], "ports": [{"number": 80, "name": "a", "protocol": "HTTP"}]}),
+                "public",
+            ),
+            (
+                json!({"hosts": ["a.com"], "exportTo": ["~", "ns"], "ports": [{"number": 80, "name": "a", "protocol": "HTTP"}]}),
+                "no one",
+            ),
+            (
+                json!({"hosts": ["a.com"], "resolution": "NONE", "endpoints": [{"address": "1.1.1.1"}], "addresses": ["1.1.1.1"], "ports": [{"number": 80, "name": "a", "protocol": "HTTP"}]}),
+                "endpoints",
+            ),
+            (json!({"hosts": [], "ports": []}), "at least one host"),
+        ];
+        for (spec, want) in cases {
+            let errs = service_entry(&se(spec.clone()));
+            assert!(
+                errs.iter().any(|e| e.contains(want)),
+                "{spec}: want {want:?}, got {errs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn labels_and_names() {
+        assert!(is_dns1123_label("tls-443", false));
+        assert!(!is_dns1123_label("-a", false));
+        assert!(!is_dns1123_label(&"a".repeat(64), false));
+        assert!(is_dns1123_subdomain("api.github.com"));
+        assert!(!is_dns1123_subdomain("API.github.com"));
+        assert_eq!(wildcard_domain_error("*.example.com"), None);
+        assert_eq!(wildcard_domain_error("example.com."), None);
+        assert!(wildcard_domain_error("a..b").is_some());
+    }
+}

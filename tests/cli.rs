@@ -1,0 +1,498 @@
+//! Drives the real binary on fixture files and checks what it writes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn cmd() -> Command {
+    let mut c = Command::cargo_bin("egress-advisor").expect("binary");
+    c.current_dir(root());
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    cmd().args(args).output().expect("runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("UTF-8 output")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Every document of a YAML stream, as JSON values.
+fn yaml_docs(yaml: &str) -> Vec<Value> {
+    serde_saphyr::from_multiple::<Value>(yaml)
+        .expect("the output parses as YAML")
+        .into_iter()
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn schema(name: &str) -> jsonschema::Validator {
+    let text = std::fs::read_to_string(root().join("tests/fixtures").join(name)).expect("schema");
+    let schema: Value = serde_json::from_str(&text).expect("schema JSON");
+    jsonschema::validator_for(&schema).expect("schema compiles")
+}
+
+/// Checks a manifest against the CRD schema and istiod's rules.
+fn assert_valid_service_entry(doc: &Value) {
+    let v = schema("serviceentry.schema.json");
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "schema errors in {doc}: {errors:?}");
+    let istiod = egress_advisor::validate::service_entry(doc);
+    assert!(istiod.is_empty(), "istiod rules reject {doc}: {istiod:?}");
+}
+
+#[test]
+fn recommend_on_samples() {
+    let o = run(&["recommend", "samples/"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    insta::assert_snapshot!("recommend_samples", yaml);
+    let docs = yaml_docs(&yaml);
+    assert_eq!(docs.len(), yaml.matches("\nkind: ServiceEntry").count());
+    assert!(docs.len() >= 10);
+    let mut names = std::collections::BTreeSet::new();
+    for d in &docs {
+        assert_valid_service_entry(d);
+        assert!(
+            names.insert(d["metadata"]["name"].as_str().unwrap().to_owned()),
+            "duplicate name"
+        );
+        assert_eq!(d["spec"]["exportTo"], serde_json::json!(["."]));
+        assert_eq!(d["spec"]["location"], "MESH_EXTERNAL");
+        for h in d["spec"]["hosts"].as_array().unwrap() {
+            assert!(
+                !h.as_str().unwrap().contains('*'),
+                "no wildcard unless asked"
+            );
+        }
+    }
+    // Registered, internal, private and in-mesh destinations get no entry.
+    for absent in [
+        "api.github.com",
+        "pypi.org",
+        "10.20.0.15",
+        "240.240.0.12",
+        "cluster.local",
+    ] {
+        assert!(
+            !docs.iter().any(|d| d.to_string().contains(absent)),
+            "{absent} must not be recommended"
+        );
+    }
+    // The SNI-less git clone traffic is attributed to github.com, and said so.
+    assert!(yaml.contains("attributed by address (logged without SNI or host): 140.82.121.3 (3)"));
+}
+
+#[test]
+fn include_private_adds_the_private_address() {
+    let o = run(&["recommend", "--include-private", "samples/allow-any"]);
+    assert_eq!(o.status.code(), Some(0));
+    let docs = yaml_docs(&stdout(&o));
+    let db = docs
+        .iter()
+        .find(|d| d["spec"]["addresses"] == serde_json::json!(["10.20.0.15/32"]))
+        .expect("an entry for the private database");
+    assert_valid_service_entry(db);
+    assert_eq!(db["spec"]["resolution"], "NONE");
+    assert_eq!(db["spec"]["ports"][0]["protocol"], "TCP");
+}
+
+#[test]
+fn recommend_writes_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("se.yaml");
+    let o = run(&["recommend", "samples/", "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(o.stdout.is_empty());
+    let from_stdout = stdout(&run(&["recommend", "samples/"]));
+    assert_eq!(std::fs::read_to_string(out).unwrap(), from_stdout);
+}
+
+#[test]
+fn analyze_json_on_samples() {
+    let o = run(&["analyze", "--json", "samples/"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    insta::assert_snapshot!("analyze_samples_json", text);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    // Every line read is accounted for.
+    let classes: u64 = v["lines"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(classes, v["input"]["lines"].as_u64().unwrap());
+    let actual_lines: usize = [
+        "allow-any/istio-proxy.log",
+        "registry-only/istio-proxy.jsonl",
+        "legacy-1.5/istio-proxy.log",
+    ]
+    .iter()
+    .map(|f| {
+        std::fs::read_to_string(root().join("samples").join(f))
+            .unwrap()
+            .lines()
+            .count()
+    })
+    .sum();
+    assert_eq!(
+        v["input"]["lines"].as_u64().unwrap(),
+        actual_lines as u64 + 5,
+        "the gzip file holds 5 lines"
+    );
+    for key in [
+        "host",
+        "address",
+        "port",
+        "protocol",
+        "passthrough",
+        "blocked",
+        "registered",
+        "bytes_sent",
+        "bytes_received",
+        "first_seen",
+        "last_seen",
+        "addresses",
+    ] {
+        assert!(
+            v["destinations"][0].get(key).is_some(),
+            "destination key {key}"
+        );
+    }
+    let malformed = v["malformed"].as_array().unwrap();
+    assert!(
+        malformed
+            .iter()
+            .any(|m| m["examples"][0] == "samples/allow-any/istio-proxy.log:26")
+    );
+}
+
+#[test]
+fn analyze_table_on_samples() {
+    let o = run(&["analyze", "samples/"]);
+    assert_eq!(o.status.code(), Some(0));
+    insta::assert_snapshot!("analyze_samples_table", stdout(&o));
+}
+
+#[test]
+fn analyze_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv_path = dir.path().join("d.csv");
+    let o = run(&["analyze", "samples/", "--csv", csv_path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = std::fs::read_to_string(&csv_path).unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let headers = r.headers().unwrap().clone();
+    assert_eq!(&headers[0], "host");
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    let json: Value =
+        serde_json::from_str(&stdout(&run(&["analyze", "--json", "samples/"]))).unwrap();
+    assert_eq!(rows.len(), json["destinations"].as_array().unwrap().len());
+    assert!(rows.iter().any(|r| &r[0] == "github.com" && &r[2] == "443"));
+    // `--csv -` writes the CSV to stdout instead of the table.
+    let o = run(&["analyze", "samples/", "--csv", "-"]);
+    assert_eq!(stdout(&o), text);
+}
+
+#[test]
+fn explain_every_line() {
+    let o = run(&["explain", "samples/legacy-1.5", "samples/registry-only"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    insta::assert_snapshot!("explain_samples", text);
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        for key in [
+            "path", "line", "format", "class", "host", "address", "port", "protocol", "reason",
+        ] {
+            assert!(v.get(key).is_some(), "{key} in {line}");
+        }
+    }
+}
+
+#[test]
+fn explain_stops_quietly_on_a_closed_pipe() {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("egress-advisor"))
+        .args(["explain", "-"])
+        .current_dir(root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    let line = std::fs::read_to_string(root().join("samples/allow-any/istio-proxy.log")).unwrap();
+    for _ in 0..2000 {
+        if stdin.write_all(line.as_bytes()).is_err() {
+            break;
+        }
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Same bytes whatever the thread count and the order of the paths.
+#[test]
+fn output_is_deterministic() {
+    let base = stdout(&run(&["recommend", "-j", "1", "samples/"]));
+    for args in [
+        vec!["recommend", "-j", "4", "samples/"],
+        vec![
+            "recommend",
+            "-j",
+            "3",
+            "samples/registry-only/istio-proxy.jsonl",
+            "samples/legacy-1.5",
+            "samples/allow-any/istio-proxy.log.1.gz",
+            "samples/allow-any/istio-proxy.log",
+        ],
+    ] {
+        assert_eq!(stdout(&run(&args)), base, "{args:?}");
+    }
+    let json1 = stdout(&run(&["analyze", "--json", "-j", "1", "samples/"]));
+    let json2 = stdout(&run(&[
+        "analyze",
+        "--json",
+        "-j",
+        "2",
+        "samples/legacy-1.5",
+        "samples/allow-any",
+        "samples/registry-only",
+        "samples/",
+    ]));
+    assert_eq!(json1, json2);
+}
+
+#[test]
+fn stdin_and_gzip_read_like_files() {
+    let file = root().join("samples/allow-any/istio-proxy.log");
+    let from_file = stdout(&run(&["analyze", "--json", file.to_str().unwrap()]));
+    let bytes = std::fs::read(&file).unwrap();
+    let o = cmd()
+        .args(["analyze", "--json", "-"])
+        .write_stdin(bytes.clone())
+        .output()
+        .unwrap();
+    let from_stdin = stdout(&o);
+    let strip = |s: &str| {
+        let mut v: Value = serde_json::from_str(s).unwrap();
+        v.as_object_mut().unwrap().remove("sources");
+        v.as_object_mut().unwrap().remove("malformed");
+        v
+    };
+    assert_eq!(strip(&from_file), strip(&from_stdin));
+    // Without a path, stdin is read.
+    let o = cmd()
+        .args(["analyze", "--json"])
+        .write_stdin(bytes.clone())
+        .output()
+        .unwrap();
+    assert_eq!(strip(&stdout(&o)), strip(&from_file));
+
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("rotated.1"); // no .gz suffix: detected by magic bytes
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&bytes).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let from_gz = stdout(&run(&["analyze", "--json", gz.to_str().unwrap()]));
+    assert_eq!(strip(&from_gz), strip(&from_file));
+
+    let zst = dir.path().join("zstd-log");
+    std::fs::write(&zst, zstd::encode_all(&bytes[..], 3).unwrap()).unwrap();
+    let from_zst = stdout(&run(&["analyze", "--json", zst.to_str().unwrap()]));
+    assert_eq!(strip(&from_zst), strip(&from_file));
+
+    // CRLF line ends read the same.
+    let crlf = dir.path().join("crlf.log");
+    std::fs::write(
+        &crlf,
+        String::from_utf8(bytes).unwrap().replace('\n', "\r\n"),
+    )
+    .unwrap();
+    let from_crlf = stdout(&run(&["analyze", "--json", crlf.to_str().unwrap()]));
+    let (mut a, mut b) = (strip(&from_crlf), strip(&from_file));
+    // The only difference: one more byte per line.
+    let lines = b["input"]["lines"].as_u64().unwrap();
+    assert_eq!(
+        a["input"]["bytes"].as_u64().unwrap(),
+        b["input"]["bytes"].as_u64().unwrap() + lines
+    );
+    a["input"]["bytes"] = Value::Null;
+    b["input"]["bytes"] = Value::Null;
+    assert_eq!(a, b);
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn bad_input_is_reported_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(root().join("samples/allow-any/istio-proxy.log")).unwrap();
+
+    // A truncated gzip keeps what was decoded.
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&good.repeat(50)).unwrap();
+    let gz = enc.finish().unwrap();
+    let truncated = write(dir.path(), "cut.gz", &gz[..gz.len() / 2]);
+
+    // Invalid UTF-8 inside a field the classifier reads, and in one it never reads.
+    let mut bad = Vec::new();
+    bad.extend_from_slice(
+        br#"[2024-05-14T09:00:00.000Z] "GET / HTTP/1.1" 200 - via_upstream - "-" 0 1 1 1 "-" "ua"#,
+    );
+    bad.extend_from_slice(b"\xff\xfe");
+    bad.extend_from_slice(br#"" "id" "example.com" "1.2.3.4:80" PassthroughCluster 10.0.0.1:1 1.2.3.4:80 10.0.0.1:2 - allow_any"#);
+    bad.push(b'\n');
+    bad.extend_from_slice(br#"[2024-05-14T09:00:00.000Z] "GET / HTTP/1.1" 200 - via_upstream - "-" 0 1 1 1 "-" "ua" "id" "exa"#);
+    bad.extend_from_slice(b"\xff");
+    bad.extend_from_slice(br#"mple.com" "1.2.3.4:80" PassthroughCluster 10.0.0.1:1 1.2.3.4:80 10.0.0.1:2 - allow_any"#);
+    bad.push(b'\n');
+    // A 10 MB line, then a good one.
+    bad.extend(std::iter::repeat_n(b'x', 10 * 1024 * 1024));
+    bad.push(b'\n');
+    bad.extend_from_slice(&good[..good.iter().position(|b| *b == b'\n').unwrap() + 1]);
+    let bad = write(dir.path(), "bad.log", &bad);
+    let missing = dir.path().join("missing.log");
+
+    let o = run(&[
+        "analyze",
+        "--json",
+        &truncated,
+        &bad,
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "unreadable input exits 1");
+    let err = stderr(&o);
+    assert!(err.contains("cut.gz") && err.contains("gzip"), "{err}");
+    assert!(err.contains("missing.log"), "{err}");
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let classes: u64 = v["lines"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(classes, v["input"]["lines"].as_u64().unwrap());
+    assert!(
+        v["lines"]["passthrough"].as_u64().unwrap() > 20,
+        "decoded lines of the truncated gzip are kept"
+    );
+    let reasons: Vec<&str> = v["malformed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["reason"].as_str().unwrap())
+        .collect();
+    assert!(reasons.contains(&"line-too-long"), "{reasons:?}");
+    assert!(reasons.contains(&"invalid-utf8"), "{reasons:?}");
+    let too_long = v["malformed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["reason"] == "line-too-long")
+        .unwrap();
+    assert!(
+        too_long["examples"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("bad.log:3"),
+        "{too_long}"
+    );
+    assert_eq!(v["read_errors"].as_array().unwrap().len(), 2);
+    // The line whose user agent is not UTF-8 still counts: that field is never read.
+    assert!(
+        v["destinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["host"] == "example.com")
+    );
+}
+
+#[test]
+fn strict_and_usage_exit_codes() {
+    assert_eq!(run(&["analyze", "samples/"]).status.code(), Some(0));
+    assert_eq!(
+        run(&["analyze", "--strict", "samples/"]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        run(&["analyze", "--strict", "samples/legacy-1.5"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let o = run(&["analyze", "--threads", "0", "samples/"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--threads"));
+    assert_eq!(
+        run(&["analyze", "--cluster-domain", "bad domain!", "samples/"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(run(&["analyze", "--no-such-flag"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["analyze", "--json", "--csv", "-", "samples/"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn forced_format() {
+    let o = run(&[
+        "analyze",
+        "--json",
+        "--format",
+        "json",
+        "samples/legacy-1.5",
+    ]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    // Text entries are entries of the wrong format when JSON is forced.
+    assert_eq!(v["lines"]["passthrough"], 0);
+    assert!(
+        v["malformed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["reason"] == "wrong-format")
+    );
+    let o = run(&[
+        "analyze",
+        "--json",
+        "--format",
+        "istio-1.3",
+        "samples/legacy-1.5",
+    ]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["lines"]["malformed"], 0);
+    assert_eq!(v["lines"]["passthrough"], 2);
+}
