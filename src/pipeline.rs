@@ -21,8 +21,13 @@ use crate::parse::{Format, FormatChoice, Malformed, Record, Sniff, sniff, text};
 pub enum Outcome<'a> {
     Noise,
     Malformed(Malformed),
-    /// Decided from the upstream cluster alone (in-mesh and inbound traffic).
-    Quick(Class, &'static str),
+    /// Decided from the upstream cluster alone (in-mesh and inbound traffic). `format` is
+    /// known when the rest of the line was parsed too (not on the quick path).
+    Quick {
+        class: Class,
+        reason: &'static str,
+        format: Option<Format>,
+    },
     Entry {
         format: Format,
         record: &'a Record<'a>,
@@ -37,8 +42,8 @@ fn text_entry_start(line: &[u8]) -> bool {
     memchr::memchr(b']', head).is_some_and(|i| head.get(i + 1) == Some(&b' '))
 }
 
-/// Reads and classifies one line and hands the outcome to `f`. With `quick`, in-mesh and
-/// inbound text entries are decided from the end of the line without parsing the rest.
+/// Reads and classifies one line and hands the outcome to `f`. In-mesh and inbound text
+/// entries are classified from the end of the line; with `quick`, the rest is not parsed.
 pub fn inspect<T>(line: &[u8], s: &Settings, quick: bool, f: impl FnOnce(Outcome<'_>) -> T) -> T {
     let line = crate::parse::trim_line(line);
     match sniff(line) {
@@ -65,11 +70,21 @@ pub fn inspect<T>(line: &[u8], s: &Settings, quick: bool, f: impl FnOnce(Outcome
                 Ok(t) => t,
                 Err(m) => return f(Outcome::Malformed(m)),
             };
-            if quick
-                && !matches!(s.format, FormatChoice::Exact(_))
+            // In-mesh and inbound entries are decided by their cluster alone, in every mode, so
+            // a damaged head never changes their class whichever path read them.
+            if !matches!(s.format, FormatChoice::Exact(_))
                 && let Some((class, reason)) = by_cluster(tail.upstream_cluster, &s.rules)
             {
-                return f(Outcome::Quick(class, reason));
+                let format = if quick {
+                    None
+                } else {
+                    text::parse_full(line, &tail).ok().map(|(f, _)| f)
+                };
+                return f(Outcome::Quick {
+                    class,
+                    reason,
+                    format,
+                });
             }
             match text::parse_full(line, &tail) {
                 Err(m) => f(Outcome::Malformed(m)),
@@ -238,7 +253,17 @@ pub fn account(
     inspect(line, s, *parsed_one, |o| match o {
         Outcome::Noise => summary.count(Class::Noise),
         Outcome::Malformed(m) => summary.malformed(m, loc),
-        Outcome::Quick(class, _) => summary.count(class),
+        Outcome::Quick { class, format, .. } => {
+            if let Some(format) = format {
+                *parsed_one = true;
+                summary
+                    .formats
+                    .entry(loc.source)
+                    .or_default()
+                    .insert(format);
+            }
+            summary.count(class)
+        }
         Outcome::Entry {
             format,
             record,

@@ -66,7 +66,17 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
                     malformed += 1;
                     emit(&mut out, &blank("malformed", m.describe()))
                 }
-                Outcome::Quick(class, reason) => emit(&mut out, &blank(class.name(), reason)),
+                Outcome::Quick {
+                    class,
+                    reason,
+                    format,
+                } => emit(
+                    &mut out,
+                    &Explained {
+                        format: format.map(|f| f.name()),
+                        ..blank(class.name(), reason)
+                    },
+                ),
                 Outcome::Entry {
                     format, classified, ..
                 } => {

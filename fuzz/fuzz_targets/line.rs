@@ -1,0 +1,32 @@
+//! One line through recognition, parsing, classification and aggregation, on both paths.
+#![no_main]
+
+use egress_advisor::aggregate::{Location, Summary};
+use egress_advisor::classify::Rules;
+use egress_advisor::config::Settings;
+use egress_advisor::parse::FormatChoice;
+use egress_advisor::pipeline::account;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let s = Settings {
+        paths: vec![],
+        format: FormatChoice::Auto,
+        rules: Rules::default(),
+        threads: 1,
+        max_line_bytes: 1 << 20,
+        strict: false,
+    };
+    let mut summary = Summary::default();
+    let loc = Location {
+        source: 0,
+        split: 0,
+        line: 1,
+    };
+    for quick in [false, true] {
+        let mut parsed = quick;
+        account(&mut summary, &s, data, loc, &mut parsed);
+    }
+    summary.attribute_addresses();
+    assert_eq!(summary.lines(), 2);
+});
