@@ -1,5 +1,6 @@
 //! Validated settings. Clap's structs become these, and no stage sees clap.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::classify::Rules;
@@ -64,6 +65,12 @@ impl Settings {
             )));
         }
         let paths = if a.paths.is_empty() {
+            if std::io::stdin().is_terminal() {
+                return Err(UsageError(
+                    "no input: give log files or directories, or pipe logs on standard input"
+                        .into(),
+                ));
+            }
             vec![PathBuf::from("-")]
         } else {
             a.paths.clone()
