@@ -7,7 +7,7 @@ use egress_advisor::classify::{Rules, classify};
 use egress_advisor::config::Settings;
 use egress_advisor::parse::json::JsonEntry;
 use egress_advisor::parse::{FormatChoice, text};
-use egress_advisor::pipeline::account;
+use egress_advisor::pipeline::{SplitState, account};
 use std::hint::black_box;
 
 const TEXT_LINES: &[&str] = &[
@@ -28,6 +28,8 @@ fn settings() -> Settings {
         threads: 1,
         max_line_bytes: 1 << 20,
         strict: false,
+        quiet: true,
+        progress: false,
     }
 }
 
@@ -63,7 +65,7 @@ fn bench(c: &mut Criterion) {
     let s = settings();
     g.bench_function("account", |b| {
         let mut summary = Summary::default();
-        let mut parsed = true;
+        let mut parsed = SplitState::warm();
         let loc = Location {
             source: 0,
             split: 0,
@@ -89,7 +91,7 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("account", |b| {
         let mut summary = Summary::default();
-        let mut parsed = true;
+        let mut parsed = SplitState::warm();
         let loc = Location {
             source: 0,
             split: 0,

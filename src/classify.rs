@@ -169,15 +169,19 @@ impl Default for Rules {
 impl Rules {
     /// Names that only resolve inside the cluster: `*.<cluster-domain>`, `*.svc`, short names.
     pub fn is_cluster_local(&self, host: &str) -> bool {
-        let host = host.strip_suffix('.').unwrap_or(host);
-        if !host.contains('.') {
+        self.is_cluster_local_bytes(host.as_bytes())
+    }
+
+    fn is_cluster_local_bytes(&self, host: &[u8]) -> bool {
+        let host = host.strip_suffix(b".").unwrap_or(host);
+        if memchr::memchr(b'.', host).is_none() {
             return true;
         }
-        let d = self.cluster_domain.as_str();
-        host.ends_with(".svc")
+        let d = self.cluster_domain.as_bytes();
+        host.ends_with(b".svc")
             || (host.len() > d.len()
-                && host.ends_with(d)
-                && host.as_bytes()[host.len() - d.len() - 1] == b'.')
+                && host[host.len() - d.len()..].eq_ignore_ascii_case(d)
+                && host[host.len() - d.len() - 1] == b'.')
             || host.eq_ignore_ascii_case(d)
     }
 }
@@ -188,29 +192,45 @@ fn strip_stat_suffix(cluster: &str) -> &str {
 }
 
 /// The host of an `outbound|PORT|SUBSET|HOST` or `outbound_.PORT_.SUBSET_.HOST` cluster.
-fn outbound_host(cluster: &str) -> Option<&str> {
-    if let Some(rest) = cluster.strip_prefix("outbound|") {
-        return rest.splitn(3, '|').nth(2);
+fn outbound_host_bytes(cluster: &[u8]) -> Option<&[u8]> {
+    if let Some(rest) = cluster.strip_prefix(b"outbound|") {
+        // PORT|SUBSET|HOST: the host follows the second '|'.
+        let first = memchr::memchr(b'|', rest)?;
+        let second = first + 1 + memchr::memchr(b'|', &rest[first + 1..])?;
+        return Some(&rest[second + 1..]);
     }
-    let rest = cluster.strip_prefix("outbound_.")?;
-    rest.splitn(3, "_.").nth(2)
+    let rest = cluster.strip_prefix(b"outbound_.")?;
+    let first = memchr::memmem::find(rest, b"_.")?;
+    let second = first + 2 + memchr::memmem::find(&rest[first + 2..], b"_.")?;
+    Some(&rest[second + 2..])
 }
 
-fn is_inbound_cluster(c: &str) -> bool {
-    c.starts_with("inbound|")
-        || c.starts_with("inbound_.")
-        || c.starts_with("InboundPassthroughCluster")
+fn outbound_host(cluster: &str) -> Option<&str> {
+    let h = outbound_host_bytes(cluster.as_bytes())?;
+    // The host is a suffix of the cluster name, found at ASCII delimiters.
+    Some(&cluster[cluster.len() - h.len()..])
+}
+
+fn is_inbound_cluster(c: &[u8]) -> bool {
+    c.starts_with(b"inbound|")
+        || c.starts_with(b"inbound_.")
+        || c.starts_with(b"InboundPassthroughCluster")
 }
 
 /// Decides the class from the cluster alone when that is enough (inbound and in-mesh traffic,
 /// most of a mesh's lines). `None` means the rest of the entry is needed.
 pub fn by_cluster(cluster: Option<&str>, rules: &Rules) -> Option<(Class, &'static str)> {
-    let c = strip_stat_suffix(cluster?);
+    by_cluster_bytes(cluster?.as_bytes(), rules)
+}
+
+/// [`by_cluster`] on the raw bytes of the cluster field, before any UTF-8 check.
+pub fn by_cluster_bytes(cluster: &[u8], rules: &Rules) -> Option<(Class, &'static str)> {
+    let c = cluster.strip_suffix(b";").unwrap_or(cluster);
     if is_inbound_cluster(c) {
         return Some((Class::Inbound, "inbound cluster"));
     }
-    match outbound_host(c) {
-        Some(host) if rules.is_cluster_local(host) => Some((
+    match outbound_host_bytes(c) {
+        Some(host) if rules.is_cluster_local_bytes(host) => Some((
             Class::Internal,
             "outbound cluster of a cluster-local service",
         )),

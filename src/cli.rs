@@ -61,6 +61,11 @@ pub struct InputArgs {
     /// Exit 1 when any line is malformed, not only when an input cannot be read.
     #[arg(long)]
     pub strict: bool,
+
+    /// No progress bar and no notes on stderr; errors are still reported. (The progress bar
+    /// only shows on a terminal, outside CI, for runs longer than a second.)
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

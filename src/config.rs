@@ -17,6 +17,10 @@ pub struct Settings {
     pub threads: usize,
     pub max_line_bytes: usize,
     pub strict: bool,
+    /// Notes on stderr (errors are always reported).
+    pub quiet: bool,
+    /// Show a progress bar: stderr is a terminal, not in CI, and not `--quiet`.
+    pub progress: bool,
 }
 
 /// Which destinations become recommendations.
@@ -94,6 +98,10 @@ impl Settings {
             threads,
             max_line_bytes: a.max_line_bytes,
             strict: a.strict,
+            quiet: a.quiet,
+            progress: !a.quiet
+                && std::io::stderr().is_terminal()
+                && std::env::var_os("CI").is_none(),
         })
     }
 }

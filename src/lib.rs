@@ -24,6 +24,7 @@ pub mod exit;
 pub mod ingest;
 pub mod parse;
 pub mod pipeline;
+pub mod progress;
 pub mod recommend;
 pub mod render;
 pub mod validate;

@@ -10,12 +10,15 @@ use std::io;
 use rayon::prelude::*;
 
 use crate::aggregate::{Location, Summary};
-use crate::classify::{Class, Classified, by_cluster, classify};
+use crate::classify::{Class, Classified, by_cluster_bytes, classify};
 use crate::config::Settings;
 use crate::ingest::lines::{Event, LineReader};
-use crate::ingest::{self, Encoding, Origin, Source, Task};
+use crate::ingest::{self, Counted, Encoding, Origin, Source, Task};
 use crate::parse::json::JsonEntry;
 use crate::parse::{Format, FormatChoice, Malformed, Record, Sniff, sniff, text};
+use crate::progress::Progress;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 /// What one line turned out to be.
 pub enum Outcome<'a> {
@@ -73,7 +76,8 @@ pub fn inspect<T>(line: &[u8], s: &Settings, quick: bool, f: impl FnOnce(Outcome
             // In-mesh and inbound entries are decided by their cluster alone, in every mode, so
             // a damaged head never changes their class whichever path read them.
             if !matches!(s.format, FormatChoice::Exact(_))
-                && let Some((class, reason)) = by_cluster(tail.upstream_cluster, &s.rules)
+                && let Some((class, reason)) =
+                    tail.cluster().and_then(|c| by_cluster_bytes(c, &s.rules))
             {
                 let format = if quick {
                     None
@@ -134,14 +138,17 @@ struct Worker<'s> {
     settings: &'s Settings,
     summary: Summary,
     reader: LineReader,
+    /// Bytes read so far by every worker, before decompression (for the progress display).
+    done: &'s AtomicU64,
 }
 
 impl<'s> Worker<'s> {
-    fn new(settings: &'s Settings) -> Self {
+    fn new(settings: &'s Settings, done: &'s AtomicU64) -> Self {
         Worker {
             settings,
             summary: Summary::default(),
             reader: LineReader::new(settings.max_line_bytes),
+            done,
         }
     }
 
@@ -159,7 +166,10 @@ impl<'s> Worker<'s> {
             (Task::Range { start, end, .. }, Origin::File(p)) => {
                 match ingest::open_range(p, *start) {
                     Ok(f) => self.read(
-                        f,
+                        Counted {
+                            inner: f,
+                            counter: self.done,
+                        },
                         source,
                         split,
                         start.saturating_sub(1),
@@ -170,9 +180,9 @@ impl<'s> Worker<'s> {
                     Err(e) => Err(e),
                 }
             }
-            (_, Origin::Stdin) => self.read_decoded(io::stdin().lock(), source),
+            (_, Origin::Stdin) => self.read_stream(io::stdin(), source, true),
             (_, Origin::File(p)) => match std::fs::File::open(p) {
-                Ok(f) => self.read_decoded(f, source),
+                Ok(f) => self.read_stream(f, source, false),
                 Err(e) => Err(e),
             },
             (_, Origin::Unreadable(reason)) => Err(io::Error::other(reason.clone())),
@@ -184,10 +194,26 @@ impl<'s> Worker<'s> {
         }
     }
 
-    fn read_decoded<R: io::Read>(&mut self, r: R, source: u32) -> io::Result<()> {
-        let (enc, r) = ingest::decode(r)?;
+    /// Reads a whole source as one stream. Compressed data and standard input are read and
+    /// decoded on a thread of their own, so that decoding overlaps parsing.
+    fn read_stream<R: io::Read + Send>(
+        &mut self,
+        r: R,
+        source: u32,
+        is_stdin: bool,
+    ) -> io::Result<()> {
+        let (enc, r) = ingest::decode(Counted {
+            inner: r,
+            counter: self.done,
+        })?;
         let enc = (enc != Encoding::Plain).then_some(enc);
-        self.read(r, source, 0, 0, false, u64::MAX, enc)
+        if enc.is_some() || is_stdin {
+            ingest::pipelined(r, |pipe| {
+                self.read(pipe, source, 0, 0, false, u64::MAX, enc)
+            })
+        } else {
+            self.read(r, source, 0, 0, false, u64::MAX, enc)
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -205,9 +231,10 @@ impl<'s> Worker<'s> {
             settings,
             summary,
             reader,
+            ..
         } = self;
         let mut line = 0u64;
-        let mut parsed_one = false;
+        let mut state = SplitState::default();
         let (consumed, result) = reader.read(r, offset, skip_first, end, |ev| {
             line += 1;
             let loc = Location {
@@ -216,7 +243,7 @@ impl<'s> Worker<'s> {
                 line,
             };
             match ev {
-                Event::Line(l) => account(summary, settings, l, loc, &mut parsed_one),
+                Event::Line(l) => account(summary, settings, l, loc, &mut state),
                 Event::TooLong => summary.malformed(Malformed::LineTooLong, loc),
                 Event::Truncated(_) => summary.malformed(Malformed::Truncated, loc),
             }
@@ -240,27 +267,48 @@ impl<'s> Worker<'s> {
     }
 }
 
-/// Counts one line into the summary. `parsed_one` says whether an entry of this split was
-/// already parsed whole (until one is, the quick path stays off so the format is recorded).
+/// What a reader remembers between the lines of one split.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SplitState {
+    /// An entry of this split was parsed whole. Until one is, the quick path stays off, so the
+    /// format of every source is known.
+    parsed_one: bool,
+    /// The format last recorded for this split: the per-source set is updated only on a change.
+    last_format: Option<Format>,
+}
+
+impl SplitState {
+    /// The state after the first entry of a split: the quick path is on.
+    pub fn warm() -> Self {
+        SplitState {
+            parsed_one: true,
+            last_format: None,
+        }
+    }
+
+    fn saw(&mut self, summary: &mut Summary, source: u32, format: Format) {
+        self.parsed_one = true;
+        if self.last_format != Some(format) {
+            self.last_format = Some(format);
+            summary.formats.entry(source).or_default().insert(format);
+        }
+    }
+}
+
+/// Counts one line into the summary.
 pub fn account(
     summary: &mut Summary,
     s: &Settings,
     line: &[u8],
     loc: Location,
-    parsed_one: &mut bool,
+    st: &mut SplitState,
 ) {
-    // The first entry of each split is always parsed whole, so every source's format is known.
-    inspect(line, s, *parsed_one, |o| match o {
+    inspect(line, s, st.parsed_one, |o| match o {
         Outcome::Noise => summary.count(Class::Noise),
         Outcome::Malformed(m) => summary.malformed(m, loc),
         Outcome::Quick { class, format, .. } => {
             if let Some(format) = format {
-                *parsed_one = true;
-                summary
-                    .formats
-                    .entry(loc.source)
-                    .or_default()
-                    .insert(format);
+                st.saw(summary, loc.source, format);
             }
             summary.count(class)
         }
@@ -269,12 +317,7 @@ pub fn account(
             record,
             classified,
         } => {
-            *parsed_one = true;
-            summary
-                .formats
-                .entry(loc.source)
-                .or_default()
-                .insert(format);
+            st.saw(summary, loc.source, format);
             match &classified.destination {
                 Some(d) => summary.destination(classified.class, d, record),
                 None => summary.count(classified.class),
@@ -296,12 +339,14 @@ pub fn run_with_split(s: &Settings, split_bytes: u64) -> Result<Run, String> {
         .num_threads(s.threads)
         .build()
         .map_err(|e| format!("cannot start {} worker threads: {e}", s.threads))?;
+    let done = Arc::new(AtomicU64::new(0));
+    let progress = Progress::start(s.progress, ingest::total_bytes(&sources), Arc::clone(&done));
     let mut summary = pool.install(|| {
         tasks
             .par_iter()
             .with_max_len(1)
             .fold(
-                || Worker::new(s),
+                || Worker::new(s, &done),
                 |mut w, t| {
                     w.run(t, &sources);
                     w
@@ -313,6 +358,7 @@ pub fn run_with_split(s: &Settings, split_bytes: u64) -> Result<Run, String> {
                 a
             })
     });
+    progress.finish();
     summary.attribute_addresses();
     Ok(Run { sources, summary })
 }
@@ -342,7 +388,7 @@ pub fn for_each_line(
         };
         let result = match &src.origin {
             Origin::Unreadable(reason) => Err(io::Error::other(reason.clone())),
-            Origin::Stdin => ingest::decode(io::stdin().lock()).and_then(|(_, r)| read(r)),
+            Origin::Stdin => ingest::decode(io::stdin()).and_then(|(_, r)| read(r)),
             Origin::File(p) => std::fs::File::open(p)
                 .and_then(ingest::decode)
                 .and_then(|(_, r)| read(r)),

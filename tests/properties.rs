@@ -49,6 +49,8 @@ fn settings(paths: Vec<PathBuf>, threads: usize) -> Settings {
         threads,
         max_line_bytes: 4096,
         strict: false,
+        quiet: true,
+        progress: false,
     }
 }
 

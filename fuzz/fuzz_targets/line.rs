@@ -5,7 +5,7 @@ use egress_advisor::aggregate::{Location, Summary};
 use egress_advisor::classify::Rules;
 use egress_advisor::config::Settings;
 use egress_advisor::parse::FormatChoice;
-use egress_advisor::pipeline::account;
+use egress_advisor::pipeline::{SplitState, account};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,6 +16,8 @@ fuzz_target!(|data: &[u8]| {
         threads: 1,
         max_line_bytes: 1 << 20,
         strict: false,
+        quiet: true,
+        progress: false,
     };
     let mut summary = Summary::default();
     let loc = Location {
@@ -23,8 +25,7 @@ fuzz_target!(|data: &[u8]| {
         split: 0,
         line: 1,
     };
-    for quick in [false, true] {
-        let mut parsed = quick;
+    for mut parsed in [SplitState::default(), SplitState::warm()] {
         account(&mut summary, &s, data, loc, &mut parsed);
     }
     summary.attribute_addresses();

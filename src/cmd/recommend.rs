@@ -22,12 +22,12 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
         .map_err(io_err("writing the ServiceEntries"))?;
     out.flush().map_err(io_err("writing the ServiceEntries"))?;
     let malformed = run.summary.classes[Class::Malformed.index()];
-    if malformed > 0 {
+    if malformed > 0 && !settings.quiet {
         eprintln!(
             "egress-advisor: {malformed} malformed lines were skipped ('analyze' lists them)"
         );
     }
-    if plan.entries.is_empty() {
+    if plan.entries.is_empty() && !settings.quiet {
         eprintln!("egress-advisor: no undeclared external destinations: no ServiceEntry to write");
     }
     Ok(finish(&run, &settings, false))

@@ -7,6 +7,8 @@ pub mod lines;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 
 /// Where lines come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +136,7 @@ fn sniff_encoding(head: &[u8]) -> Encoding {
 }
 
 /// Wraps a reader in the decoder its first bytes call for.
-pub fn decode<'a, R: Read + 'a>(r: R) -> io::Result<(Encoding, Box<dyn Read + 'a>)> {
+pub fn decode<'a, R: Read + Send + 'a>(r: R) -> io::Result<(Encoding, Box<dyn Read + Send + 'a>)> {
     let mut r = BufReader::with_capacity(256 * 1024, r);
     let head = io::BufRead::fill_buf(&mut r)?;
     let head = if head.len() < 4 && !head.is_empty() {
@@ -145,7 +147,7 @@ pub fn decode<'a, R: Read + 'a>(r: R) -> io::Result<(Encoding, Box<dyn Read + 'a
         r.by_ref().take(4 - h.len() as u64).read_to_end(&mut more)?;
         h.extend_from_slice(&more);
         let enc = sniff_encoding(&h);
-        let chained: Box<dyn Read + 'a> = Box::new(io::Cursor::new(h).chain(r));
+        let chained: Box<dyn Read + Send + 'a> = Box::new(io::Cursor::new(h).chain(r));
         return Ok((enc, wrap(enc, chained)?));
     } else {
         head
@@ -154,7 +156,7 @@ pub fn decode<'a, R: Read + 'a>(r: R) -> io::Result<(Encoding, Box<dyn Read + 'a
     Ok((enc, wrap(enc, Box::new(r))?))
 }
 
-fn wrap<'a>(enc: Encoding, r: Box<dyn Read + 'a>) -> io::Result<Box<dyn Read + 'a>> {
+fn wrap<'a>(enc: Encoding, r: Box<dyn Read + Send + 'a>) -> io::Result<Box<dyn Read + Send + 'a>> {
     Ok(match enc {
         Encoding::Plain => r,
         // Rotated logs are often several gzip members back to back.
@@ -164,6 +166,92 @@ fn wrap<'a>(enc: Encoding, r: Box<dyn Read + 'a>) -> io::Result<Box<dyn Read + '
         ))),
         Encoding::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
     })
+}
+
+/// Counts the bytes read through it (before decompression) into a shared counter, for the
+/// progress display. One relaxed atomic add per read call, and reads are large.
+pub struct Counted<'c, R> {
+    pub inner: R,
+    pub counter: &'c AtomicU64,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Reads a decoder on a thread of its own and hands the decoded bytes over in blocks, so that
+/// decompression and parsing overlap: a gzip or zstd file is then read at the speed of its
+/// decoder. Blocks are recycled; at most `DEPTH` are in flight.
+pub fn pipelined<R: Read + Send, T>(decoder: R, consume: impl FnOnce(&mut dyn Read) -> T) -> T {
+    const BLOCK: usize = 1 << 20;
+    const DEPTH: usize = 4;
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(DEPTH);
+        let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
+        scope.spawn(move || {
+            let mut decoder = decoder;
+            loop {
+                let mut buf = back_rx.try_recv().unwrap_or_default();
+                buf.resize(BLOCK, 0);
+                let n = loop {
+                    match decoder.read(&mut buf) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        other => break other,
+                    }
+                };
+                let msg = match n {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Ok(buf)
+                    }
+                    Err(e) => Err(e),
+                };
+                let stop = msg.is_err();
+                if tx.send(msg).is_err() || stop {
+                    return;
+                }
+            }
+        });
+        let mut pipe = Pipe {
+            rx,
+            back: back_tx,
+            cur: Vec::new(),
+            pos: 0,
+        };
+        consume(&mut pipe)
+    })
+}
+
+struct Pipe {
+    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
+    back: mpsc::Sender<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for Pipe {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            match self.rx.recv() {
+                Ok(Ok(buf)) => {
+                    let old = std::mem::replace(&mut self.cur, buf);
+                    let _ = self.back.send(old);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// Plain files at least this large are split into ranges read in parallel.
@@ -217,6 +305,20 @@ pub fn plan(sources: &[Source], split_bytes: u64) -> Vec<Task> {
         }
     }
     tasks
+}
+
+/// The bytes the sources hold on disk (compressed sizes for compressed files), or `None` when
+/// one of them is standard input. For the progress display.
+pub fn total_bytes(sources: &[Source]) -> Option<u64> {
+    let mut total = 0;
+    for s in sources {
+        match &s.origin {
+            Origin::Stdin => return None,
+            Origin::File(p) => total += std::fs::metadata(p).map_or(0, |m| m.len()),
+            Origin::Unreadable(_) => {}
+        }
+    }
+    Some(total)
 }
 
 /// The size of a file if it is plain (not compressed), else `None`.

@@ -6,10 +6,10 @@ use std::net::IpAddr;
 /// Splits `ip:port` or `[ipv6]:port` into its parts. Returns `None` when either is unreadable.
 pub fn split_socket(s: &str) -> Option<(IpAddr, u16)> {
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-        let (h, p) = rest.split_once("]:")?;
-        (h, p)
+        rest.split_once("]:")?
     } else {
-        s.rsplit_once(':')?
+        let i = memchr::memrchr(b':', s.as_bytes())?;
+        (&s[..i], &s[i + 1..])
     };
     let ip: IpAddr = host.parse().ok()?;
     let port: u16 = port.parse().ok()?;
