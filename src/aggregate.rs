@@ -127,8 +127,9 @@ impl DestStats {
             (_, Verdict::Registered) => self.registered += 1,
         }
         self.category = Some(self.category.map_or(category, |c| c.max(category)));
-        self.bytes_sent += r.bytes_sent;
-        self.bytes_received += r.bytes_received;
+        // Saturating: a forged byte count must not wrap the sum (or panic a debug build).
+        self.bytes_sent = self.bytes_sent.saturating_add(r.bytes_sent);
+        self.bytes_received = self.bytes_received.saturating_add(r.bytes_received);
         if let Some(t) = r.start_time.and_then(parse_rfc3339) {
             self.first_seen = Some(self.first_seen.map_or(t, |f| f.min(t)));
             self.last_seen = Some(self.last_seen.map_or(t, |l| l.max(t)));
@@ -160,8 +161,8 @@ impl DestStats {
         self.blocked += o.blocked;
         self.registered += o.registered;
         self.internal += o.internal;
-        self.bytes_sent += o.bytes_sent;
-        self.bytes_received += o.bytes_received;
+        self.bytes_sent = self.bytes_sent.saturating_add(o.bytes_sent);
+        self.bytes_received = self.bytes_received.saturating_add(o.bytes_received);
         self.first_seen = min_opt(self.first_seen, o.first_seen);
         self.last_seen = max_opt(self.last_seen, o.last_seen);
         merge_counts(&mut self.codes, o.codes);

@@ -278,6 +278,12 @@ pub fn classify<'a>(r: &Record<'a>, rules: &Rules) -> Classified<'a> {
                 "BlackHoleCluster on the inbound capture port 15006",
             );
         }
+        Some("BlackHoleCluster") if dla.is_some_and(|(_, p)| p == 15001) => {
+            return done(
+                Class::Internal,
+                "BlackHoleCluster on the outbound capture port 15001 (the sidecar's loop guard)",
+            );
+        }
         Some("BlackHoleCluster") => (Verdict::Blocked, "cluster BlackHoleCluster"),
         Some(c) if outbound_host(c).is_some() => (
             Verdict::Registered,
@@ -363,21 +369,21 @@ pub fn classify<'a>(r: &Record<'a>, rules: &Rules) -> Classified<'a> {
     }
 
     let scope = address.map(addr::scope);
-    let category = if scope == Some(AddrScope::AutoAllocated) {
+    // An auto-allocated address is a ServiceEntry host the mesh knows: traffic to it that was
+    // passed through or refused is outside this sidecar's scope, not a missing entry. A private
+    // original destination is a pod, a node or a ClusterIP, whatever name the client used.
+    let auto_allocated = scope == Some(AddrScope::AutoAllocated) && verdict != Verdict::Registered;
+    let category = if auto_allocated {
         Category::Mesh
-    } else if let Some(h) = &host {
-        if rules.is_cluster_local(h) {
-            Category::Mesh
-        } else {
-            Category::External
-        }
+    } else if host.as_deref().is_some_and(|h| rules.is_cluster_local(h)) {
+        Category::Mesh
     } else if scope == Some(AddrScope::Private) {
         Category::Private
     } else {
         Category::External
     };
     let (class, reason) = match (category, verdict) {
-        (Category::Mesh, _) if scope == Some(AddrScope::AutoAllocated) => (
+        (Category::Mesh, _) if auto_allocated => (
             Class::Internal,
             "destination is an auto-allocated ServiceEntry address: a known host outside this sidecar's scope",
         ),
@@ -521,7 +527,8 @@ mod tests {
         let c = cls(
             r#"[2022-04-26T13:40:19.596Z] "- - -" 0 - - - "-" 1 2 3 - "-" "-" "-" "-" "10.43.0.1:27018" outbound|27018||mymongodb.somedomain - 240.240.40.99:27018 10.42.0.10:34145 - -"#,
         );
-        assert_eq!(c.class, Class::Internal);
+        // Traffic to a ServiceEntry through its auto-allocated address is registered traffic.
+        assert_eq!(c.class, Class::Registered);
         let c = cls(
             r#"[2024-01-09T15:35:47.283Z] "GET /politics HTTP/1.1" 301 - via_upstream - "-" 0 0 2 2 "-" "curl" "id" "edition.cnn.com" "10.0.0.9:80" outbound|80|cnn|istio-egressgateway.istio-system.svc.cluster.local 10.0.0.1:5 151.101.195.5:80 10.0.0.1:6 - default"#,
         );
@@ -534,6 +541,23 @@ mod tests {
             r#"[2020-11-25T21:26:18.409Z] "GET / HTTP/1.1" 404 NR route_not_found - "-" 0 0 0 - "-" "curl" "id" "nowhere" "-" - - 10.0.0.1:80 10.0.0.2:1 - -"#,
         );
         assert_eq!(c.class, Class::Unknown);
+    }
+
+    #[test]
+    fn private_destinations_and_the_loop_guard() {
+        // A name that is not cluster-local, to a ClusterIP: private, whatever the name.
+        let c = cls(
+            r#"[2023-01-07T10:59:03.432Z] "GET / HTTP/1.1" 200 - via_upstream - "-" 0 1 1 1 "-" "curl" "id" "reviews.bookinfo:9080" "10.96.3.4:9080" PassthroughCluster 10.0.0.1:1 10.96.3.4:9080 10.0.0.1:2 - allow_any"#,
+        );
+        let d = c.destination.unwrap();
+        assert_eq!(
+            (c.class, d.category),
+            (Class::Passthrough, Category::Private)
+        );
+        let c = cls(
+            r#"[2024-04-22T04:26:10.731Z] "- - -" 0 UH - - "-" 0 0 0 - "-" "-" "-" "-" "-" BlackHoleCluster - 10.0.0.7:15001 10.0.0.7:45890 - -"#,
+        );
+        assert_eq!((c.class, c.destination), (Class::Internal, None));
     }
 
     #[test]

@@ -37,6 +37,9 @@ impl From<&SelectArgs> for Selection {
     }
 }
 
+/// The largest `--max-line-bytes` accepted.
+pub const MAX_LINE_BYTES: usize = 256 * 1024 * 1024;
+
 /// A usage error: the message names the flag and the value.
 #[derive(Debug)]
 pub struct UsageError(pub String);
@@ -62,6 +65,12 @@ impl Settings {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
+        if a.max_line_bytes > MAX_LINE_BYTES {
+            return Err(UsageError(format!(
+                "--max-line-bytes {}: at most {MAX_LINE_BYTES} (256 MiB); every worker holds a buffer this large",
+                a.max_line_bytes
+            )));
+        }
         if a.max_line_bytes < 256 {
             return Err(UsageError(format!(
                 "--max-line-bytes {}: too small for an access-log entry (use at least 256)",

@@ -2,9 +2,9 @@
 //!
 //! One ServiceEntry per external host, its observed ports merged, `exportTo: ["."]`,
 //! `location: MESH_EXTERNAL`, `resolution: DNS`. A destination known only by its address gets
-//! an entry of its own with `addresses: [IP/32]`, `resolution: NONE` and a synthetic host under
-//! `.internal` (a top-level domain reserved for private use), so no port is ever opened to
-//! every address. Every manifest is checked with [`crate::validate`] before it is written.
+//! an entry of its own with `addresses: [IP/32]`, `resolution: STATIC`, that address as its one
+//! endpoint, and a synthetic host under `.internal` (a top-level domain reserved for private
+//! use), so no port is ever opened to every address. Every manifest is checked with [`crate::validate`] before it is written.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -30,6 +30,8 @@ pub enum Skip {
     Private,
     /// The host cannot be a ServiceEntry host; the reason says why.
     InvalidHost(String),
+    /// One of more than 256 ports of the same host or address, among the least used.
+    TooManyPorts,
 }
 
 impl Skip {
@@ -41,6 +43,9 @@ impl Skip {
             }
             Skip::Private => "private address (pass --include-private to include it)".into(),
             Skip::InvalidHost(why) => format!("not a valid ServiceEntry host: {why}"),
+            Skip::TooManyPorts => format!(
+                "more than {MAX_PORTS} ports on one destination (Istio's limit per entry): only the {MAX_PORTS} most used are declared"
+            ),
         }
     }
 }
@@ -142,6 +147,41 @@ fn protocol_rank(p: Protocol) -> u8 {
 
 type Group<'a> = BTreeMap<u16, Vec<(&'a DestKey, &'a DestStats)>>;
 
+/// Istio's limit on the ports of one ServiceEntry.
+pub const MAX_PORTS: usize = 256;
+
+/// The ports of one entry, each with its destinations, the chosen protocol's first. Past
+/// [`MAX_PORTS`], the ports with the fewest undeclared entries are left out, with the reason.
+fn ports<'a>(
+    g: Group<'a>,
+    skipped: &mut Vec<(&'a DestKey, &'a DestStats, Skip)>,
+) -> Vec<PortPlan<'a>> {
+    let mut ports: Vec<PortPlan<'a>> = g
+        .into_iter()
+        .map(|(number, mut dests)| {
+            dests.sort_by(|a, b| {
+                b.1.undeclared()
+                    .cmp(&a.1.undeclared())
+                    .then(protocol_rank(a.0.protocol).cmp(&protocol_rank(b.0.protocol)))
+            });
+            PortPlan {
+                number,
+                protocol: dests[0].0.protocol,
+                dests,
+            }
+        })
+        .collect();
+    if ports.len() > MAX_PORTS {
+        let used = |p: &PortPlan<'_>| p.dests.iter().map(|(_, s)| s.undeclared()).sum::<u64>();
+        ports.sort_by(|a, b| used(b).cmp(&used(a)).then(a.number.cmp(&b.number)));
+        for p in ports.drain(MAX_PORTS..) {
+            skipped.extend(p.dests.into_iter().map(|(k, s)| (k, s, Skip::TooManyPorts)));
+        }
+        ports.sort_by_key(|p| p.number);
+    }
+    ports
+}
+
 /// Groups the eligible destinations into entries.
 pub fn plan(summary: &Summary, sel: Selection) -> Plan<'_> {
     let mut plan = Plan::default();
@@ -163,36 +203,22 @@ pub fn plan(summary: &Summary, sel: Selection) -> Plan<'_> {
         };
         group.entry(k.port).or_default().push((k, s));
     }
-    fn ports(g: Group<'_>) -> Vec<PortPlan<'_>> {
-        g.into_iter()
-            .map(|(number, mut dests)| {
-                dests.sort_by(|a, b| {
-                    b.1.undeclared()
-                        .cmp(&a.1.undeclared())
-                        .then(protocol_rank(a.0.protocol).cmp(&protocol_rank(b.0.protocol)))
-                });
-                PortPlan {
-                    number,
-                    protocol: dests[0].0.protocol,
-                    dests,
-                }
-            })
-            .collect()
-    }
     for (host, g) in hosts {
+        let ports = ports(g, &mut plan.skipped);
         plan.entries.push(Recommendation {
             name: object_name(host),
             host: host.to_owned(),
             address: None,
-            ports: ports(g),
+            ports,
         });
     }
     for (ip, g) in addrs {
+        let ports = ports(g, &mut plan.skipped);
         plan.entries.push(Recommendation {
             name: address_label(ip),
             host: synthetic_host(ip),
             address: Some(ip),
-            ports: ports(g),
+            ports,
         });
     }
     plan
@@ -222,7 +248,14 @@ struct Spec<'a> {
     ports: Vec<Port>,
     location: &'static str,
     resolution: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    endpoints: Vec<Endpoint>,
     export_to: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+struct Endpoint {
+    address: String,
 }
 
 #[derive(Serialize)]
@@ -257,11 +290,21 @@ impl Recommendation<'_> {
                     })
                     .collect(),
                 location: "MESH_EXTERNAL",
+                // An address-only entry sends traffic to that address and nowhere else: with
+                // NONE, an HTTP port would route by Host header to whatever address the client
+                // connected to.
                 resolution: if self.address.is_some() {
-                    "NONE"
+                    "STATIC"
                 } else {
                     "DNS"
                 },
+                endpoints: self
+                    .address
+                    .iter()
+                    .map(|ip| Endpoint {
+                        address: ip.to_string(),
+                    })
+                    .collect(),
                 export_to: vec!["."],
             },
         }

@@ -259,6 +259,39 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
     if resolution != "NONE" && hosts.len() > 1 && non_http_tls {
         err("multiple hosts provided with non-HTTP, non-TLS ports".into());
     }
+    for e in spec
+        .get("endpoints")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let address = e.get("address").and_then(Value::as_str);
+        if address.is_none() && e.get("network").is_none() {
+            err("Address is required".into());
+        }
+        if let Some(a) = address
+            && resolution == "STATIC"
+            && !a.starts_with("unix://")
+            && a.parse::<IpAddr>().is_err()
+        {
+            err(format!("endpoint address {a:?} is not a valid IP address"));
+        }
+        for (name, port) in e
+            .get("ports")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if !names.contains(name) {
+                err(format!(
+                    "endpoint port {name} is not defined by the service entry"
+                ));
+            }
+            if !port.as_u64().is_some_and(|p| (1..=65535).contains(&p)) {
+                err(format!("endpoint port {port} must be between 1-65535"));
+            }
+        }
+    }
     if resolution == "NONE" && has_endpoints {
         err("no endpoints should be provided for resolution type none".into());
     }
@@ -392,6 +425,14 @@ mod tests {
                 "endpoints",
             ),
             (json!({"hosts": [], "ports": []}), "at least one host"),
+            (
+                json!({"hosts": ["a.com"], "resolution": "STATIC", "addresses": ["1.1.1.1"], "endpoints": [{"address": "a.com"}], "ports": [{"number": 80, "name": "a", "protocol": "HTTP"}]}),
+                "not a valid IP",
+            ),
+            (
+                json!({"hosts": ["a.com"], "resolution": "STATIC", "addresses": ["1.1.1.1"], "endpoints": [{"address": "1.1.1.1", "ports": {"b": 80}}], "ports": [{"number": 80, "name": "a", "protocol": "HTTP"}]}),
+                "not defined",
+            ),
         ];
         for (spec, want) in cases {
             let errs = service_entry(&se(spec.clone()));

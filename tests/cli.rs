@@ -108,7 +108,11 @@ fn include_private_adds_the_private_address() {
         .find(|d| d["spec"]["addresses"] == serde_json::json!(["10.20.0.15/32"]))
         .expect("an entry for the private database");
     assert_valid_service_entry(db);
-    assert_eq!(db["spec"]["resolution"], "NONE");
+    assert_eq!(db["spec"]["resolution"], "STATIC");
+    assert_eq!(
+        db["spec"]["endpoints"],
+        serde_json::json!([{"address": "10.20.0.15"}])
+    );
     assert_eq!(db["spec"]["ports"][0]["protocol"], "TCP");
 }
 
@@ -495,4 +499,60 @@ fn forced_format() {
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["lines"]["malformed"], 0);
     assert_eq!(v["lines"]["passthrough"], 2);
+}
+
+/// One address on 300 ports: the 256 most used get an entry (Istio's limit), the rest are
+/// listed as left out; byte counts that would overflow saturate.
+#[test]
+fn port_limit_and_huge_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for port in 1000..1300u32 {
+        let uses = if port < 1010 { 3 } else { 1 };
+        for _ in 0..uses {
+            text.push_str(&format!(
+                "[2024-05-14T09:00:00.000Z] \"- - -\" 0 - - - \"-\" 1 1 1 - \"-\" \"-\" \"-\" \"-\" \"52.1.2.3:{port}\" PassthroughCluster 10.0.0.1:1 52.1.2.3:{port} 10.0.0.1:2 - -\n"
+            ));
+        }
+    }
+    for _ in 0..2 {
+        text.push_str("[2024-05-14T09:00:00.000Z] \"- - -\" 0 - - - \"-\" 18446744073709551615 18446744073709551615 1 - \"-\" \"-\" \"-\" \"-\" \"52.9.9.9:443\" PassthroughCluster 10.0.0.1:1 52.9.9.9:443 10.0.0.1:2 - -\n");
+    }
+    let path = write(dir.path(), "ports.log", text.as_bytes());
+    let o = run(&["recommend", &path]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    let docs = yaml_docs(&yaml);
+    let big = docs
+        .iter()
+        .find(|d| d["metadata"]["name"] == "ip-52-1-2-3")
+        .unwrap();
+    assert_valid_service_entry(big);
+    let ports: Vec<u64> = big["spec"]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ports.len(), 256);
+    assert!(
+        (1000..1010).all(|p| ports.contains(&p)),
+        "the most used ports are kept"
+    );
+    assert_eq!(
+        yaml.matches("more than 256 ports on one destination")
+            .count(),
+        44
+    );
+    let v: Value = serde_json::from_str(&stdout(&run(&["analyze", "--json", &path]))).unwrap();
+    let huge = v["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["address"] == "52.9.9.9")
+        .unwrap();
+    assert_eq!(huge["bytes_sent"], u64::MAX);
+    // A line buffer the machine cannot hold is a usage error, not a crash.
+    let o = run(&["analyze", "--max-line-bytes", "18446744073709551615", &path]);
+    assert_eq!(o.status.code(), Some(2));
 }

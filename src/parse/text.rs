@@ -136,14 +136,67 @@ fn number<T: std::str::FromStr>(b: &[u8]) -> Result<T, Malformed> {
     utf8(b)?.parse().map_err(|_| Malformed::BadNumber)
 }
 
-/// Finds the end of the quoted request line: the first `" <digits> ` after `from`.
-/// Paths are not escaped, so a `"` inside one is skipped by requiring the status code.
-fn request_line_end(line: &[u8], from: usize, limit: usize) -> Option<usize> {
+/// Where the quoted request line may end: each `" <digits> ` after `from`, in order. Paths
+/// are not escaped, so a `"` inside one can look like the end; the caller keeps the first
+/// candidate after which the rest of the entry parses.
+fn request_line_ends(line: &[u8], from: usize, limit: usize) -> impl Iterator<Item = usize> + '_ {
     let hay = &line[from..limit];
-    memmem::find_iter(hay, b"\" ").find_map(|p| {
+    memmem::find_iter(hay, b"\" ").filter_map(move |p| {
         let after = &hay[p + 2..];
         let sp = memchr(b' ', after)?;
         (sp > 0 && after[..sp].iter().all(u8::is_ascii_digit)).then_some(from + p)
+    })
+}
+
+/// The fields between the request line and the quoted headers.
+struct Middle<'a> {
+    code: u16,
+    flags: Option<&'a str>,
+    details: Option<&'a str>,
+    rx: u64,
+    tx: u64,
+    format: Format,
+}
+
+/// `CODE FLAGS [RCD CTD] ["MIXER"] ["UTFR"] RX TX ...`, and the format version it implies.
+fn middle(mid: &[u8], fields: u8) -> Result<Middle<'_>, Malformed> {
+    let bad = |_| Malformed::TextLayout;
+    let (r, code) = digits_token(mid).map_err(bad)?;
+    let (mut r, flags) = bare_token(r).map_err(bad)?;
+    let mut details = None;
+    let mut has_details = false;
+    if r.first().is_some_and(|c| *c != b'"' && !c.is_ascii_digit()) {
+        // Istio 1.9+: RESPONSE_CODE_DETAILS CONNECTION_TERMINATION_DETAILS "UTFR".
+        let (r2, rcd) = bare_token(r).map_err(bad)?;
+        let (r2, _ctd) = bare_token(r2).map_err(bad)?;
+        details = present(utf8(rcd)?);
+        has_details = true;
+        r = r2;
+    }
+    let mut quoted_fields = 0u8;
+    while r.first() == Some(&b'"') {
+        let (r2, _) = quoted(r).map_err(bad)?;
+        quoted_fields += 1;
+        r = r2;
+    }
+    let (r, rx) = digits_token(r).map_err(bad)?;
+    let (_, tx) = digits_token(r).map_err(bad)?;
+    let format = match (fields, has_details, quoted_fields) {
+        (4, false, 0) => Format::Text10,
+        (5, false, 0 | 1) => Format::Text11,
+        (5, false, 2) => Format::Text12,
+        (6, false, 2) => Format::Text13,
+        (6, false, 1) => Format::Text18,
+        (6, true, 1) => Format::Text19,
+        _ => return Err(Malformed::TextLayout),
+    };
+    Ok(Middle {
+        code: number(code)?,
+        flags: present(utf8(flags)?),
+        details,
+        rx: number(rx)?,
+        tx: number(tx)?,
+        format,
     })
 }
 
@@ -191,14 +244,24 @@ pub fn parse_full<'a>(line: &'a [u8], tail: &Tail<'a>) -> Result<(Format, Record
         return Err(Malformed::TextLayout);
     }
     let auth_open = memmem::rfind(head, b"\" \"").ok_or(Malformed::TextLayout)? + 2;
-    if auth_open < head_start {
+    // `" "` as the whole authority would put the match on its own quotes.
+    if auth_open < head_start || auth_open + 1 > head.len() - 1 {
         return Err(Malformed::TextLayout);
     }
     rec.authority = present(utf8(&head[auth_open + 1..head.len() - 1])?);
 
     // Request line: `"METHOD PATH PROTOCOL"`, or `"- - -"` for TCP.
     let rl_start = head_start + 1;
-    let rl_end = request_line_end(line, rl_start, auth_open).ok_or(Malformed::TextLayout)?;
+    let mut first_error = None;
+    let (rl_end, m) = request_line_ends(line, rl_start, auth_open)
+        .find_map(|end| match middle(&line[end + 2..auth_open], tail.fields) {
+            Ok(m) => Some((end, m)),
+            Err(e) => {
+                first_error.get_or_insert(e);
+                None
+            }
+        })
+        .ok_or_else(|| first_error.unwrap_or(Malformed::TextLayout))?;
     let request = &line[rl_start..rl_end];
     if request != b"- - -" {
         let sp = memchr(b' ', request).ok_or(Malformed::TextLayout)?;
@@ -213,42 +276,12 @@ pub fn parse_full<'a>(line: &'a [u8], tail: &Tail<'a>) -> Result<(Format, Record
             rec.protocol = present(utf8(&request[sp + 1..])?);
         }
     }
-
-    let mid = &line[rl_end + 2..auth_open];
-    let (r, code) = digits_token(mid).map_err(bad)?;
-    let (mut r, flags) = bare_token(r).map_err(bad)?;
-    rec.response_code = Some(number(code)?);
-    rec.response_flags = present(utf8(flags)?);
-
-    let mut quoted_fields = 0u8;
-    let mut details = false;
-    if r.first().is_some_and(|c| *c != b'"' && !c.is_ascii_digit()) {
-        // Istio 1.9+: RESPONSE_CODE_DETAILS CONNECTION_TERMINATION_DETAILS "UTFR".
-        let (r2, rcd) = bare_token(r).map_err(bad)?;
-        let (r2, _ctd) = bare_token(r2).map_err(bad)?;
-        rec.response_code_details = present(utf8(rcd)?);
-        details = true;
-        r = r2;
-    }
-    while r.first() == Some(&b'"') {
-        let (r2, _) = quoted(r).map_err(bad)?;
-        quoted_fields += 1;
-        r = r2;
-    }
-    let (r, rx) = digits_token(r).map_err(bad)?;
-    let (_, tx) = digits_token(r).map_err(bad)?;
-    rec.bytes_received = number(rx)?;
-    rec.bytes_sent = number(tx)?;
-
-    let format = match (tail.fields, details, quoted_fields) {
-        (4, false, 0) => Format::Text10,
-        (5, false, 0 | 1) => Format::Text11,
-        (5, false, 2) => Format::Text12,
-        (6, false, 2) => Format::Text13,
-        (6, false, 1) => Format::Text18,
-        (6, true, 1) => Format::Text19,
-        _ => return Err(Malformed::TextLayout),
-    };
+    rec.response_code = Some(m.code);
+    rec.response_flags = m.flags;
+    rec.response_code_details = m.details;
+    rec.bytes_received = m.rx;
+    rec.bytes_sent = m.tx;
+    let format = m.format;
     Ok((format, rec))
 }
 
@@ -381,6 +414,24 @@ mod tests {
         assert_eq!(r.method, Some("GET"));
         assert_eq!(r.authority, Some("api.example.com"));
         assert_eq!(r.bytes_sent, 10);
+    }
+
+    #[test]
+    fn a_path_that_looks_like_the_end_of_the_request_line() {
+        let (f, r) = ok(
+            r#"[2023-01-07T10:59:03.432Z] "GET /a" 200 x HTTP/1.1" 200 - via_upstream - "-" 0 10 1 1 "-" "curl" "id" "api.example.com" "1.2.3.4:80" PassthroughCluster 10.0.0.1:1 1.2.3.4:80 10.0.0.1:2 - allow_any"#,
+        );
+        assert_eq!(
+            (f, r.response_code, r.bytes_sent),
+            (Format::Text19, Some(200), 10)
+        );
+        assert_eq!(r.protocol, Some("HTTP/1.1"));
+    }
+
+    #[test]
+    fn an_authority_of_one_space_is_malformed_not_a_panic() {
+        let line = br#"[2023-01-07T10:59:03.432Z] "GET / HTTP/1.1" 200 - via_upstream - "-" 0 10 1 1 "-" "curl" "id" " " "1.2.3.4:80" PassthroughCluster 10.0.0.1:1 1.2.3.4:80 10.0.0.1:2 - allow_any"#;
+        assert_eq!(parse(line).unwrap_err(), Malformed::TextLayout);
     }
 
     #[test]
