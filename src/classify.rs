@@ -373,9 +373,7 @@ pub fn classify<'a>(r: &Record<'a>, rules: &Rules) -> Classified<'a> {
     // passed through or refused is outside this sidecar's scope, not a missing entry. A private
     // original destination is a pod, a node or a ClusterIP, whatever name the client used.
     let auto_allocated = scope == Some(AddrScope::AutoAllocated) && verdict != Verdict::Registered;
-    let category = if auto_allocated {
-        Category::Mesh
-    } else if host.as_deref().is_some_and(|h| rules.is_cluster_local(h)) {
+    let category = if auto_allocated || host.as_deref().is_some_and(|h| rules.is_cluster_local(h)) {
         Category::Mesh
     } else if scope == Some(AddrScope::Private) {
         Category::Private
