@@ -6,8 +6,9 @@
 //! count or on which worker read what.
 
 use std::io;
+use std::sync::LazyLock;
 
-use rayon::prelude::*;
+use memchr::memmem;
 
 use crate::aggregate::{Location, Summary};
 use crate::classify::{Class, Classified, by_cluster_bytes, classify};
@@ -18,7 +19,7 @@ use crate::parse::json::JsonEntry;
 use crate::parse::{Format, FormatChoice, Malformed, Record, Sniff, sniff, text};
 use crate::progress::Progress;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// What one line turned out to be.
 pub enum Outcome<'a> {
@@ -45,29 +46,64 @@ fn text_entry_start(line: &[u8]) -> bool {
     memchr::memchr(b']', head).is_some_and(|i| head.get(i + 1) == Some(&b' '))
 }
 
+/// The value of `"upstream_cluster"` in a JSON entry, found without parsing the JSON: the byte
+/// sequence `"upstream_cluster":"` cannot occur inside a JSON string, where quotes are escaped.
+/// `None` when the key is absent, not a string, or the value holds an escape.
+fn json_cluster(line: &[u8]) -> Option<&[u8]> {
+    static KEY: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"\"upstream_cluster\":"));
+    let at = KEY.find(line)? + KEY.needle().len();
+    let rest = line[at..].trim_ascii_start().strip_prefix(b"\"")?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
+    (rest[end] == b'"').then_some(&rest[..end])
+}
+
+/// Decodes and classifies a JSON entry.
+fn json_entry<T>(line: &[u8], s: &Settings, f: impl FnOnce(Outcome<'_>) -> T) -> T {
+    match JsonEntry::parse(line) {
+        Err(m) => f(Outcome::Malformed(m)),
+        Ok(None) => f(Outcome::Noise),
+        Ok(Some(e)) => match e.record() {
+            Err(m) => f(Outcome::Malformed(m)),
+            Ok(_) if !s.format.allows(Format::Json) => {
+                f(Outcome::Malformed(Malformed::WrongFormat))
+            }
+            Ok(record) => {
+                let classified = classify(&record, &s.rules);
+                f(Outcome::Entry {
+                    format: Format::Json,
+                    record: &record,
+                    classified,
+                })
+            }
+        },
+    }
+}
+
 /// Reads and classifies one line and hands the outcome to `f`. In-mesh and inbound text
 /// entries are classified from the end of the line; with `quick`, the rest is not parsed.
 pub fn inspect<T>(line: &[u8], s: &Settings, quick: bool, f: impl FnOnce(Outcome<'_>) -> T) -> T {
     let line = crate::parse::trim_line(line);
     match sniff(line) {
-        Sniff::Json => match JsonEntry::parse(line) {
-            Err(m) => f(Outcome::Malformed(m)),
-            Ok(None) => f(Outcome::Noise),
-            Ok(Some(e)) => match e.record() {
-                Err(m) => f(Outcome::Malformed(m)),
-                Ok(_) if !s.format.allows(Format::Json) => {
-                    f(Outcome::Malformed(Malformed::WrongFormat))
-                }
-                Ok(record) => {
-                    let classified = classify(&record, &s.rules);
-                    f(Outcome::Entry {
-                        format: Format::Json,
-                        record: &record,
-                        classified,
-                    })
-                }
-            },
-        },
+        Sniff::Json => {
+            // In-mesh and inbound entries are decided by their cluster alone, as for text.
+            if s.format.allows(Format::Json)
+                && let Some((class, reason)) =
+                    json_cluster(line).and_then(|c| by_cluster_bytes(c, &s.rules))
+            {
+                let format = if quick {
+                    None
+                } else {
+                    JsonEntry::parse(line).ok().flatten().map(|_| Format::Json)
+                };
+                return f(Outcome::Quick {
+                    class,
+                    reason,
+                    format,
+                });
+            }
+            json_entry(line, s, f)
+        }
         Sniff::Text if text_entry_start(line) => {
             let tail = match text::parse_tail(line) {
                 Ok(t) => t,
@@ -341,23 +377,24 @@ pub fn run_with_split(s: &Settings, split_bytes: u64) -> Result<Run, String> {
         .map_err(|e| format!("cannot start {} worker threads: {e}", s.threads))?;
     let done = Arc::new(AtomicU64::new(0));
     let progress = Progress::start(s.progress, ingest::total_bytes(&sources), Arc::clone(&done));
-    let mut summary = pool.install(|| {
-        tasks
-            .par_iter()
-            .with_max_len(1)
-            .fold(
-                || Worker::new(s, &done),
-                |mut w, t| {
-                    w.run(t, &sources);
-                    w
-                },
-            )
-            .map(|w| w.summary)
-            .reduce(Summary::default, |mut a, b| {
-                a.merge(b);
-                a
-            })
+    // One worker per thread, each with one summary and one line buffer, taking tasks from a
+    // shared counter: memory is bounded by the thread count, not by the number of tasks, and
+    // only one summary per thread is merged at the end.
+    let next = AtomicUsize::new(0);
+    let summaries = pool.broadcast(|_| {
+        let mut w = Worker::new(s, &done);
+        while let Some(t) = tasks.get(next.fetch_add(1, Ordering::Relaxed)) {
+            w.run(t, &sources);
+        }
+        w.summary
     });
+    let mut summary = summaries
+        .into_iter()
+        .reduce(|mut a, b| {
+            a.merge(b);
+            a
+        })
+        .unwrap_or_default();
     progress.finish();
     summary.attribute_addresses();
     Ok(Run { sources, summary })
