@@ -95,7 +95,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
   row "text" "egress-advisor analyze (2 threads)" ea_text "$tb" wc_text
   row "text" "egress-advisor analyze -j 1" ea_text_1 "$tb" wc_text
   row "text" "cat \| egress-advisor analyze -" ea_stdin "$tb" wc_text
-  row "text ×10, $((tb / 100000000)) GB" "cat ×10 \| egress-advisor analyze -" ea_stdin10 "$((tb * 10))" wc_text
+  echo "| text ×10, $((tb / 100000000)) GB | \`cat ×10 \\| egress-advisor analyze -\` | ${W[ea_stdin10]} | $(mbs "$((tb * 10))" "${W[ea_stdin10]}") | | $(( ${R[ea_stdin10]} / 1024 )) MiB |"
   row "JSON, $((jb / 1000000)) MB" "wc -l" wc_json "$jb" wc_json
   row "JSON" "jq (passthrough/blackhole hosts) \| sort \| uniq -c" jq "$jb" wc_json
   row "JSON" "egress-advisor analyze (2 threads)" ea_json "$jb" wc_json
