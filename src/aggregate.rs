@@ -135,7 +135,7 @@ impl DestStats {
             self.last_seen = Some(self.last_seen.map_or(t, |l| l.max(t)));
         }
         if let Some(code) = r.response_code {
-            *self.codes.entry(code).or_default() += 1;
+            bump(&mut self.codes, code);
         }
         if let Some(flags) = r.response_flags {
             for f in flags.split(',').filter(|f| !f.is_empty()) {
@@ -148,7 +148,7 @@ impl DestStats {
             }
         }
         if let Some(a) = addr {
-            *self.addresses.entry(a).or_default() += 1;
+            bump(&mut self.addresses, a);
         }
     }
 
@@ -170,6 +170,16 @@ impl DestStats {
         merge_counts(&mut self.addresses, o.addresses);
         merge_counts(&mut self.attributed, o.attributed);
         self.seen_as.extend(o.seen_as);
+    }
+}
+
+/// `map[k] += 1`; a lookup first, since the key is almost always there already.
+fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, k: K) {
+    match map.get_mut(&k) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(k, 1);
+        }
     }
 }
 

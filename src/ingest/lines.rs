@@ -17,8 +17,10 @@ pub enum Event<'a> {
     Truncated(&'a [u8]),
 }
 
-/// How much is read from the source at a time.
-const READ_BYTES: usize = 1024 * 1024;
+/// How much is read from the source at a time: small enough that the bytes the kernel just
+/// copied are still in the CPU cache when they are parsed (1 MiB reads spent a quarter of the
+/// time in that copy; 128 KiB, a tenth).
+const READ_BYTES: usize = 128 * 1024;
 
 pub struct LineReader {
     buf: Vec<u8>,
@@ -99,7 +101,8 @@ impl LineReader {
             hi -= lo;
             lo = 0;
             let n = loop {
-                match r.read(&mut buf[hi..]) {
+                let want = (hi + READ_BYTES).min(buf.len());
+                match r.read(&mut buf[hi..want]) {
                     Ok(n) => break n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => {

@@ -34,6 +34,53 @@ fn digits(n: usize) -> impl Fn(&[u8]) -> IResult<&[u8], u32> {
 /// Returns `None` for anything else: a timestamp that cannot be read is not an error,
 /// it only leaves first/last seen unknown for that line.
 pub fn parse_rfc3339(s: &str) -> Option<Millis> {
+    fast(s.as_bytes()).or_else(|| general(s))
+}
+
+/// Envoy's own `YYYY-MM-DDTHH:MM:SS.mmmZ`, by position: most timestamps have this shape.
+fn fast(b: &[u8]) -> Option<Millis> {
+    if b.len() != 24
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'.'
+        || b[23] != b'Z'
+    {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let (y, mo, d, h, mi, sec, ms) = (
+        n(0..4)?,
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+        n(20..23)?,
+    );
+    if !(1..=12).contains(&mo)
+        || d == 0
+        || d > days_in_month(y, mo)
+        || h > 23
+        || mi > 59
+        || sec > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(i64::from(y), mo, d);
+    Some(
+        (days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(sec)) * 1000
+            + i64::from(ms),
+    )
+}
+
+fn general(s: &str) -> Option<Millis> {
     let (rest, (y, _, mo, _, d, _, h, _, mi, _, sec)) = (
         digits(4),
         char('-'),
@@ -150,6 +197,19 @@ mod tests {
         let ms = parse_rfc3339("2022-04-26T13:14:30.905Z").unwrap();
         assert_eq!(ms, 1_650_978_870_905);
         assert_eq!(format_millis(ms), "2022-04-26T13:14:30.905Z");
+    }
+
+    #[test]
+    fn fast_and_general_paths_agree() {
+        for t in [
+            "2022-04-26T13:14:30.905Z",
+            "2024-02-29T23:59:59.999Z",
+            "1999-12-31T00:00:00.000Z",
+        ] {
+            assert_eq!(fast(t.as_bytes()), general(t), "{t}");
+        }
+        assert_eq!(fast(b"2023-02-29T00:00:00.000Z"), None);
+        assert_eq!(fast(b"2023-01-01T00:00:00.0x0Z"), None);
     }
 
     #[test]
