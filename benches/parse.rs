@@ -58,6 +58,8 @@ fn settings() -> Settings {
         strict: false,
         quiet: true,
         progress: false,
+        namespace: None,
+        workload: None,
     }
 }
 

@@ -68,6 +68,35 @@ impl Equivalent<DestKey> for KeyRef<'_> {
     }
 }
 
+/// A workload that made calls: namespace and workload name, empty when unknown.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct SourceKey {
+    pub namespace: Box<str>,
+    pub workload: Box<str>,
+}
+
+#[derive(Hash)]
+struct SourceRef<'a> {
+    namespace: &'a str,
+    workload: &'a str,
+}
+
+impl Hash for SourceKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        SourceRef {
+            namespace: &self.namespace,
+            workload: &self.workload,
+        }
+        .hash(h)
+    }
+}
+
+impl Equivalent<SourceKey> for SourceRef<'_> {
+    fn equivalent(&self, k: &SourceKey) -> bool {
+        *self.namespace == *k.namespace && *self.workload == *k.workload
+    }
+}
+
 /// Statistics of one destination.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DestStats {
@@ -100,6 +129,10 @@ pub struct DestStats {
     pub attributed: BTreeMap<IpAddr, u64>,
     /// For an address-only destination: hosts seen on the same address and port elsewhere.
     pub seen_as: BTreeSet<Box<str>>,
+    /// Entries per source, by index into [`Summary::sources`].
+    pub sources: BTreeMap<u32, u64>,
+    /// Passthrough and blocked entries per source: who needs an entry for this destination.
+    pub undeclared_sources: BTreeMap<u32, u64>,
 }
 
 impl DestStats {
@@ -170,6 +203,8 @@ impl DestStats {
         merge_counts(&mut self.addresses, o.addresses);
         merge_counts(&mut self.attributed, o.attributed);
         self.seen_as.extend(o.seen_as);
+        merge_counts(&mut self.sources, o.sources);
+        merge_counts(&mut self.undeclared_sources, o.undeclared_sources);
     }
 }
 
@@ -247,7 +282,7 @@ pub struct Summary {
     /// Bytes read (after decompression).
     pub bytes: u64,
     /// Lines per class; they add up to every line read.
-    pub classes: [u64; 8],
+    pub classes: [u64; 9],
     /// Formats recognised in each source (from the entries parsed whole).
     pub formats: BTreeMap<u32, BTreeSet<Format>>,
     pub malformed: BTreeMap<Malformed, MalformedStats>,
@@ -257,6 +292,8 @@ pub struct Summary {
     /// Sources that could not be read, or not to the end: source -> reason.
     pub read_errors: BTreeMap<u32, String>,
     pub destinations: IndexMap<DestKey, DestStats, Hasher_>,
+    /// The workloads that made the calls; [`DestStats::sources`] indexes this.
+    pub sources: IndexMap<SourceKey, (), Hasher_>,
 }
 
 impl Summary {
@@ -274,7 +311,26 @@ impl Summary {
     }
 
     /// Adds one classified entry with a destination.
-    pub fn destination(&mut self, class: Class, d: &Destination<'_>, r: &Record<'_>) {
+    /// The index of a source, added when new.
+    pub fn source_id(&mut self, namespace: &str, workload: &str) -> u32 {
+        let r = SourceRef {
+            namespace,
+            workload,
+        };
+        match self.sources.get_index_of(&r) {
+            Some(i) => i as u32,
+            None => {
+                let key = SourceKey {
+                    namespace: namespace.into(),
+                    workload: workload.into(),
+                };
+                self.sources.insert_full(key, ()).0 as u32
+            }
+        }
+    }
+
+    /// Adds one classified entry with a destination, made by source `source`.
+    pub fn destination(&mut self, class: Class, d: &Destination<'_>, r: &Record<'_>, source: u32) {
         self.count(class);
         let mut buf = [0u8; 48];
         let (name, is_address) = match (&d.host, d.address) {
@@ -306,9 +362,33 @@ impl Summary {
             }
         };
         stats.add(d.verdict, class, d.category, r, d.address);
+        bump(&mut stats.sources, source);
+        if matches!(class, Class::Passthrough | Class::Blocked) {
+            bump(&mut stats.undeclared_sources, source);
+        }
     }
 
-    pub fn merge(&mut self, o: Summary) {
+    pub fn merge(&mut self, mut o: Summary) {
+        // Source indexes are per summary: move `o`'s onto ours first.
+        let remap: Vec<u32> = o
+            .sources
+            .keys()
+            .map(|k| self.source_id(&k.namespace, &k.workload))
+            .collect();
+        if remap.iter().enumerate().any(|(i, j)| i as u32 != *j) {
+            let moved = |m: &mut BTreeMap<u32, u64>| {
+                *m = std::mem::take(m)
+                    .into_iter()
+                    .fold(BTreeMap::new(), |mut out, (i, n)| {
+                        *out.entry(remap[i as usize]).or_default() += n;
+                        out
+                    });
+            };
+            for st in o.destinations.values_mut() {
+                moved(&mut st.sources);
+                moved(&mut st.undeclared_sources);
+            }
+        }
         self.bytes += o.bytes;
         for (a, b) in self.classes.iter_mut().zip(o.classes) {
             *a += b;

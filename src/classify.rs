@@ -32,10 +32,12 @@ pub enum Class {
     Noise,
     /// An entry that could not be read.
     Malformed,
+    /// A CRI partial line (`P`), joined to the line after it and read with it.
+    Partial,
 }
 
 impl Class {
-    pub const ALL: [Class; 8] = [
+    pub const ALL: [Class; 9] = [
         Class::Passthrough,
         Class::Blocked,
         Class::Registered,
@@ -44,6 +46,7 @@ impl Class {
         Class::Unknown,
         Class::Noise,
         Class::Malformed,
+        Class::Partial,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +59,7 @@ impl Class {
             Class::Unknown => "unknown",
             Class::Noise => "noise",
             Class::Malformed => "malformed",
+            Class::Partial => "partial",
         }
     }
 

@@ -62,6 +62,15 @@ pub struct InputArgs {
     #[arg(long)]
     pub strict: bool,
 
+    /// The namespace of the workloads whose logs these are, for inputs that do not say
+    /// (plain files; envelopes and node log paths that name it take precedence).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// The workload whose logs these are, for inputs that do not say.
+    #[arg(long, value_name = "NAME")]
+    pub workload: Option<String>,
+
     /// No progress bar and no notes on stderr; errors are still reported. (The progress bar
     /// only shows on a terminal, outside CI, for runs longer than a second.)
     #[arg(short, long)]

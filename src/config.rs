@@ -19,6 +19,10 @@ pub struct Settings {
     pub strict: bool,
     /// Notes on stderr (errors are always reported).
     pub quiet: bool,
+    /// `--namespace`: the writer's namespace when the input does not say.
+    pub namespace: Option<String>,
+    /// `--workload`: the writer's workload when the input does not say.
+    pub workload: Option<String>,
     /// Show a progress bar: stderr is a terminal, not in CI, and not `--quiet`.
     pub progress: bool,
 }
@@ -77,6 +81,13 @@ impl Settings {
                 a.max_line_bytes
             )));
         }
+        if let Some(ns) = &a.namespace
+            && !crate::validate::is_dns1123_label(ns, false)
+        {
+            return Err(UsageError(format!(
+                "--namespace {ns:?} is not a Kubernetes namespace name"
+            )));
+        }
         let paths = if a.paths.is_empty() {
             if std::io::stdin().is_terminal() {
                 return Err(UsageError(
@@ -108,6 +119,8 @@ impl Settings {
             max_line_bytes: a.max_line_bytes,
             strict: a.strict,
             quiet: a.quiet,
+            namespace: a.namespace.clone(),
+            workload: a.workload.clone(),
             progress: !a.quiet
                 && std::io::stderr().is_terminal()
                 && std::env::var_os("CI").is_none(),

@@ -20,6 +20,7 @@ pub mod classify;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod envelope;
 pub mod exit;
 pub mod ingest;
 pub mod parse;

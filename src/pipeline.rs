@@ -13,6 +13,7 @@ use memchr::memmem;
 use crate::aggregate::{Location, Summary};
 use crate::classify::{Class, Classified, by_cluster_bytes, classify};
 use crate::config::Settings;
+use crate::envelope::{self, Meta};
 use crate::ingest::lines::{Event, LineReader};
 use crate::ingest::{self, Counted, Encoding, Origin, Source, Task};
 use crate::parse::json::JsonEntry;
@@ -176,6 +177,8 @@ struct Worker<'s> {
     reader: LineReader,
     /// Bytes read so far by every worker, before decompression (for the progress display).
     done: &'s AtomicU64,
+    /// Who wrote the current source's lines when no envelope says.
+    base: Meta<'static>,
 }
 
 impl<'s> Worker<'s> {
@@ -185,6 +188,7 @@ impl<'s> Worker<'s> {
             summary: Summary::default(),
             reader: LineReader::new(settings.max_line_bytes),
             done,
+            base: Meta::default(),
         }
     }
 
@@ -198,6 +202,7 @@ impl<'s> Worker<'s> {
             Task::Range { source, split, .. } => (*source, *split),
         };
         let origin = &sources[source as usize].origin;
+        self.base = base_meta(origin, self.settings);
         let result = match (task, origin) {
             (Task::Range { start, end, .. }, Origin::File(p)) => {
                 match ingest::open_range(p, *start) {
@@ -267,10 +272,11 @@ impl<'s> Worker<'s> {
             settings,
             summary,
             reader,
+            base,
             ..
         } = self;
         let mut line = 0u64;
-        let mut state = SplitState::default();
+        let mut state = SplitState::new(base.clone());
         let (consumed, result) = reader.read(r, offset, skip_first, end, |ev| {
             line += 1;
             let loc = Location {
@@ -304,21 +310,35 @@ impl<'s> Worker<'s> {
 }
 
 /// What a reader remembers between the lines of one split.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct SplitState {
     /// An entry of this split was parsed whole. Until one is, the quick path stays off, so the
     /// format of every source is known.
     parsed_one: bool,
     /// The format last recorded for this split: the per-source set is updated only on a change.
     last_format: Option<Format>,
+    /// Decoded envelope payloads (JSON strings), reused from line to line.
+    scratch: Vec<u8>,
+    /// CRI partial lines (`P`) waiting for the line that ends them.
+    partial: Vec<u8>,
+    /// Who wrote the lines when no envelope says: from the file's path, or the flags.
+    base: Meta<'static>,
 }
 
 impl SplitState {
+    /// The state at the start of a split of a source written by `base`.
+    pub fn new(base: Meta<'static>) -> Self {
+        SplitState {
+            base,
+            ..SplitState::default()
+        }
+    }
+
     /// The state after the first entry of a split: the quick path is on.
     pub fn warm() -> Self {
         SplitState {
             parsed_one: true,
-            last_format: None,
+            ..SplitState::default()
         }
     }
 
@@ -331,6 +351,78 @@ impl SplitState {
     }
 }
 
+/// Who wrote a source's lines as far as its path (a node's container log) or the flags say.
+pub fn base_meta(origin: &Origin, s: &Settings) -> Meta<'static> {
+    let from_path = match origin {
+        Origin::File(p) => envelope::meta::from_path(p),
+        _ => Meta::default(),
+    };
+    let from_flags = Meta {
+        namespace: s.namespace.clone().map(Into::into),
+        app: s.workload.clone().map(Into::into),
+        ..Meta::default()
+    };
+    from_path.or(from_flags)
+}
+
+/// One line, unwrapped and read.
+pub struct LineView<'a> {
+    /// The wrapper the line came in.
+    pub envelope: envelope::Kind,
+    /// `None` for a CRI partial line, joined to the next one.
+    pub outcome: Option<Outcome<'a>>,
+    pub namespace: Option<&'a str>,
+    pub workload: Option<&'a str>,
+}
+
+/// Unwraps a line from its envelope (joining CRI partial lines), reads it and hands the result
+/// to `f`. `quick` as for [`inspect`].
+pub fn read_line<T>(
+    line: &[u8],
+    s: &Settings,
+    st: &mut SplitState,
+    quick: bool,
+    f: impl FnOnce(LineView<'_>) -> T,
+) -> T {
+    let SplitState {
+        scratch,
+        partial,
+        base,
+        ..
+    } = st;
+    let u = envelope::unwrap(line, scratch);
+    if u.partial {
+        // A runaway partial line is cut at the line limit; the rest is read as it comes.
+        if partial.len() + u.payload.len() <= s.max_line_bytes {
+            partial.extend_from_slice(u.payload);
+        }
+        return f(LineView {
+            envelope: u.kind,
+            outcome: None,
+            namespace: None,
+            workload: None,
+        });
+    }
+    let payload: &[u8] = if partial.is_empty() {
+        u.payload
+    } else {
+        partial.extend_from_slice(u.payload);
+        partial
+    };
+    let namespace = u.meta.namespace.as_deref().or(base.namespace.as_deref());
+    let workload = u.meta.workload().or(base.workload());
+    let out = inspect(payload, s, quick, |o| {
+        f(LineView {
+            envelope: u.kind,
+            outcome: Some(o),
+            namespace,
+            workload,
+        })
+    });
+    partial.clear();
+    out
+}
+
 /// Counts one line into the summary.
 pub fn account(
     summary: &mut Summary,
@@ -339,27 +431,35 @@ pub fn account(
     loc: Location,
     st: &mut SplitState,
 ) {
-    inspect(line, s, st.parsed_one, |o| match o {
-        Outcome::Noise => summary.count(Class::Noise),
-        Outcome::Malformed(m) => summary.malformed(m, loc),
-        Outcome::Quick { class, format, .. } => {
-            if let Some(format) = format {
-                st.saw(summary, loc.source, format);
-            }
+    let quick = st.parsed_one;
+    let mut saw = None;
+    read_line(line, s, st, quick, |v| match v.outcome {
+        None => summary.count(Class::Partial),
+        Some(Outcome::Noise) => summary.count(Class::Noise),
+        Some(Outcome::Malformed(m)) => summary.malformed(m, loc),
+        Some(Outcome::Quick { class, format, .. }) => {
+            saw = format;
             summary.count(class)
         }
-        Outcome::Entry {
+        Some(Outcome::Entry {
             format,
             record,
             classified,
-        } => {
-            st.saw(summary, loc.source, format);
+        }) => {
+            saw = Some(format);
             match &classified.destination {
-                Some(d) => summary.destination(classified.class, d, record),
+                Some(d) => {
+                    let source =
+                        summary.source_id(v.namespace.unwrap_or(""), v.workload.unwrap_or(""));
+                    summary.destination(classified.class, d, record, source)
+                }
                 None => summary.count(classified.class),
             }
         }
-    })
+    });
+    if let Some(format) = saw {
+        st.saw(summary, loc.source, format);
+    }
 }
 
 /// Reads every source and returns the merged summary.

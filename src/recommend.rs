@@ -85,6 +85,8 @@ pub struct PortPlan<'a> {
 #[derive(Debug)]
 pub struct Recommendation<'a> {
     pub name: String,
+    /// The namespace whose workloads used it; `None` when the logs do not say.
+    pub namespace: Option<String>,
     pub host: String,
     /// Set for entries of address-only destinations.
     pub address: Option<IpAddr>,
@@ -185,43 +187,76 @@ fn ports<'a>(
 /// Groups the eligible destinations into entries.
 pub fn plan(summary: &Summary, sel: Selection) -> Plan<'_> {
     let mut plan = Plan::default();
-    // (is_address, sort key) -> port -> destinations
-    let mut hosts: BTreeMap<&str, Group<'_>> = BTreeMap::new();
-    let mut addrs: BTreeMap<IpAddr, Group<'_>> = BTreeMap::new();
+    // One entry per namespace that used a destination (least privilege: each namespace gets
+    // only the hosts and ports its own workloads used), keyed by (namespace, host or address).
+    let mut hosts: BTreeMap<(Option<&str>, &str), Group<'_>> = BTreeMap::new();
+    let mut addrs: BTreeMap<(Option<&str>, IpAddr), Group<'_>> = BTreeMap::new();
     for (k, s) in summary.sorted_destinations() {
         if let Err(skip) = eligibility(k, s, sel) {
             plan.skipped.push((k, s, skip));
             continue;
         }
-        let group = if k.is_address {
+        let ip = if k.is_address {
             match k.name.parse::<IpAddr>() {
-                Ok(ip) => addrs.entry(ip).or_default(),
+                Ok(ip) => Some(ip),
                 Err(_) => continue,
             }
         } else {
-            hosts.entry(&k.name).or_default()
+            None
         };
-        group.entry(k.port).or_default().push((k, s));
+        for ns in namespaces(summary, s) {
+            let group = match ip {
+                Some(ip) => addrs.entry((ns, ip)).or_default(),
+                None => hosts.entry((ns, &k.name)).or_default(),
+            };
+            group.entry(k.port).or_default().push((k, s));
+        }
     }
-    for (host, g) in hosts {
+    for ((ns, host), g) in hosts {
         let ports = ports(g, &mut plan.skipped);
         plan.entries.push(Recommendation {
             name: object_name(host),
+            namespace: ns.map(str::to_owned),
             host: host.to_owned(),
             address: None,
             ports,
         });
     }
-    for (ip, g) in addrs {
+    for ((ns, ip), g) in addrs {
         let ports = ports(g, &mut plan.skipped);
         plan.entries.push(Recommendation {
             name: address_label(ip),
+            namespace: ns.map(str::to_owned),
             host: synthetic_host(ip),
             address: Some(ip),
             ports,
         });
     }
+    // Entries of one namespace together, hosts before addresses, as the maps ordered them.
+    plan.entries.sort_by(|a, b| {
+        a.namespace
+            .cmp(&b.namespace)
+            .then(a.address.is_some().cmp(&b.address.is_some()))
+    });
     plan
+}
+
+/// The namespaces whose workloads sent undeclared traffic to a destination (`None`: not known).
+fn namespaces<'a>(
+    summary: &'a Summary,
+    s: &DestStats,
+) -> std::collections::BTreeSet<Option<&'a str>> {
+    let set: std::collections::BTreeSet<Option<&'a str>> = s
+        .undeclared_sources
+        .keys()
+        .filter_map(|i| summary.sources.get_index(*i as usize))
+        .map(|(k, _)| (!k.namespace.is_empty()).then_some(&*k.namespace))
+        .collect();
+    if set.is_empty() {
+        std::collections::BTreeSet::from([None])
+    } else {
+        set
+    }
 }
 
 #[derive(Serialize)]
@@ -236,6 +271,8 @@ struct ServiceEntry<'a> {
 #[derive(Serialize)]
 struct Metadata<'a> {
     name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
     labels: BTreeMap<&'static str, &'static str>,
 }
 
@@ -272,6 +309,7 @@ impl Recommendation<'_> {
             kind: "ServiceEntry",
             metadata: Metadata {
                 name: &self.name,
+                namespace: self.namespace.as_deref(),
                 labels: BTreeMap::from([("app.kubernetes.io/managed-by", "egress-advisor")]),
             },
             spec: Spec {
@@ -315,7 +353,7 @@ impl Recommendation<'_> {
         serde_json::to_value(self.manifest()).expect("a ServiceEntry serialises")
     }
 
-    fn evidence(&self, out: &mut String) {
+    fn evidence(&self, out: &mut String, summary: &Summary) {
         let total: u64 = self
             .ports
             .iter()
@@ -354,6 +392,19 @@ impl Recommendation<'_> {
                         human_bytes(s.bytes_received)
                     ),
                 );
+                let sources = crate::render::report::sources_of(summary, s);
+                if sources
+                    .iter()
+                    .any(|u| u.namespace.is_some() || u.workload.is_some())
+                {
+                    comment(
+                        out,
+                        &format!(
+                            "    sources: {}",
+                            counted(sources.iter().map(|u| (u.label(), u.requests)))
+                        ),
+                    );
+                }
                 if !s.addresses.is_empty() {
                     comment(
                         out,
@@ -480,9 +531,13 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
     comment(
         &mut out,
         &format!(
-            "{} ServiceEntries. Apply with: kubectl apply -n <namespace> -f <file>",
+            "{} ServiceEntries, each in the namespace whose workloads used it when the logs say which.",
             plan.entries.len()
         ),
+    );
+    comment(
+        &mut out,
+        "Apply with kubectl apply -f <file>; entries without a namespace go to kubectl's -n <namespace>.",
     );
     if !plan.skipped.is_empty() {
         comment(&mut out, "Destinations left out:");
@@ -515,7 +570,7 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
             ));
         }
         out.push_str("---\n");
-        e.evidence(&mut out);
+        e.evidence(&mut out, summary);
         let yaml = serde_saphyr::to_string(&e.manifest()).map_err(|err| format!("YAML: {err}"))?;
         out.push_str(&yaml);
         if !yaml.ends_with('\n') {

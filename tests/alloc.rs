@@ -64,6 +64,8 @@ fn no_allocation_per_line() {
         strict: false,
         quiet: true,
         progress: false,
+        namespace: None,
+        workload: None,
     };
     let mut summary = Summary::default();
     let mut state = SplitState::default();

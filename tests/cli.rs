@@ -68,10 +68,11 @@ fn recommend_on_samples() {
     let mut names = std::collections::BTreeSet::new();
     for d in &docs {
         assert_valid_service_entry(d);
-        assert!(
-            names.insert(d["metadata"]["name"].as_str().unwrap().to_owned()),
-            "duplicate name"
+        let key = (
+            d["metadata"]["namespace"].as_str().map(str::to_owned),
+            d["metadata"]["name"].as_str().unwrap().to_owned(),
         );
+        assert!(names.insert(key), "duplicate name in one namespace");
         assert_eq!(d["spec"]["exportTo"], serde_json::json!(["."]));
         assert_eq!(d["spec"]["location"], "MESH_EXTERNAL");
         for h in d["spec"]["hosts"].as_array().unwrap() {
@@ -82,18 +83,24 @@ fn recommend_on_samples() {
         }
     }
     // Registered, internal, private and in-mesh destinations get no entry.
-    for absent in [
-        "api.github.com",
-        "pypi.org",
-        "10.20.0.15",
-        "240.240.0.12",
-        "cluster.local",
-    ] {
+    for absent in ["pypi.org", "10.20.0.15", "240.240.0.12", "cluster.local"] {
         assert!(
             !docs.iter().any(|d| d.to_string().contains(absent)),
             "{absent} must not be recommended"
         );
     }
+    // api.github.com is registered for the namespace-less sample and passed through in two
+    // namespaces: an entry in each of those, none without a namespace.
+    let github: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["spec"]["hosts"][0] == "api.github.com")
+        .collect();
+    assert_eq!(github.len(), 2);
+    assert!(
+        github
+            .iter()
+            .all(|d| d["metadata"]["namespace"].is_string())
+    );
     // The SNI-less git clone traffic is attributed to github.com, and said so.
     assert!(yaml.contains("attributed by address (logged without SNI or host): 140.82.121.3 (3)"));
 }
@@ -142,23 +149,34 @@ fn analyze_json_on_samples() {
         .map(|n| n.as_u64().unwrap())
         .sum();
     assert_eq!(classes, v["input"]["lines"].as_u64().unwrap());
-    let actual_lines: usize = [
-        "allow-any/istio-proxy.log",
-        "registry-only/istio-proxy.jsonl",
-        "legacy-1.5/istio-proxy.log",
-    ]
-    .iter()
-    .map(|f| {
-        std::fs::read_to_string(root().join("samples").join(f))
-            .unwrap()
-            .lines()
-            .count()
-    })
-    .sum();
+    // Count the lines of every sample file independently: walk, decompress, split.
+    fn count(dir: &Path) -> usize {
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                n += count(&p);
+            } else if p.extension().is_none_or(|x| x != "md") {
+                let bytes = std::fs::read(&p).unwrap();
+                let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+                    let mut s = String::new();
+                    std::io::Read::read_to_string(
+                        &mut flate2::read::MultiGzDecoder::new(&bytes[..]),
+                        &mut s,
+                    )
+                    .unwrap();
+                    s
+                } else {
+                    String::from_utf8(bytes).unwrap()
+                };
+                n += text.lines().count();
+            }
+        }
+        n
+    }
     assert_eq!(
         v["input"]["lines"].as_u64().unwrap(),
-        actual_lines as u64 + 5,
-        "the gzip file holds 5 lines"
+        count(&root().join("samples")) as u64
     );
     for key in [
         "host",
@@ -269,6 +287,7 @@ fn output_is_deterministic() {
             "3",
             "samples/registry-only/istio-proxy.jsonl",
             "samples/legacy-1.5",
+            "samples/envelopes",
             "samples/allow-any/istio-proxy.log.1.gz",
             "samples/allow-any/istio-proxy.log",
         ],
@@ -555,4 +574,126 @@ fn port_limit_and_huge_counters() {
     // A line buffer the machine cannot hold is a usage error, not a crash.
     let o = run(&["analyze", "--max-line-bytes", "18446744073709551615", &path]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// Every envelope in samples/envelopes is unwrapped, with who made the call.
+#[test]
+fn envelopes_and_sources() {
+    let o = run(&["analyze", "--json", "samples/envelopes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    insta::assert_snapshot!("analyze_envelopes_json", text);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["lines"]["malformed"], 0);
+    assert_eq!(
+        v["lines"]["partial"], 1,
+        "the CRI P line is joined to its F line"
+    );
+    let classes: u64 = v["lines"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(classes, v["input"]["lines"].as_u64().unwrap());
+    let sources = |host: &str| -> Vec<String> {
+        let d = v["destinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["host"] == host)
+            .unwrap_or_else(|| panic!("{host}"));
+        d["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}/{}/{}",
+                    s["namespace"].as_str().unwrap_or("?"),
+                    s["workload"].as_str().unwrap_or("?"),
+                    s["requests"]
+                )
+            })
+            .collect()
+    };
+    // CRI, from the kubelet's pod log path; the entry split over a P and an F line.
+    assert_eq!(sources("sqs.eu-west-1.amazonaws.com"), ["shop/checkout/1"]);
+    // Docker json-file, from the /var/log/containers file name.
+    assert_eq!(sources("oauth2.googleapis.com"), ["billing/billing/1"]);
+    // kubectl --prefix and stern name the pod only.
+    assert_eq!(sources("api.exchangerate.host"), ["?/reports/2"]);
+    // Fluent Bit and Loki: labels win over the pod name.
+    assert_eq!(sources("api.sendgrid.com"), ["marketing/newsletter/2"]);
+    // Google Cloud Logging, text and parsed JSON payloads.
+    assert_eq!(sources("search.elastic-cloud.com"), ["search/indexer/2"]);
+    // Elasticsearch and Fluent Bit in two namespaces.
+    assert_eq!(
+        sources("api.github.com"),
+        ["ci/runner/1", "marketing/newsletter/1"]
+    );
+    // CloudWatch carries no Kubernetes metadata.
+    assert_eq!(sources("dynamodb.eu-west-1.amazonaws.com"), ["?/?/1"]);
+
+    // explain says which envelope and who.
+    let o = run(&["explain", "samples/envelopes/fluent-bit.jsonl"]);
+    let first: Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    assert_eq!(first["envelope"], "json-envelope");
+    assert_eq!(first["namespace"], "marketing");
+    assert_eq!(first["workload"], "newsletter");
+
+    // --namespace and --workload name the writer of a plain file.
+    let o = run(&[
+        "analyze",
+        "--json",
+        "--namespace",
+        "ops",
+        "--workload",
+        "cron",
+        "samples/legacy-1.5",
+    ]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let d = v["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["host"] == "www.googleapis.com")
+        .unwrap();
+    assert_eq!(
+        d["sources"],
+        serde_json::json!([{"namespace": "ops", "workload": "cron", "requests": 1}])
+    );
+}
+
+/// Each recommended entry goes to the namespace that used it; a host used by two namespaces
+/// gets one entry in each.
+#[test]
+fn entries_are_placed_in_their_namespaces() {
+    let o = run(&["recommend", "samples/envelopes"]);
+    assert_eq!(o.status.code(), Some(0));
+    let yaml = stdout(&o);
+    insta::assert_snapshot!("recommend_envelopes", yaml);
+    let docs = yaml_docs(&yaml);
+    for d in &docs {
+        assert_valid_service_entry(d);
+    }
+    let github: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["spec"]["hosts"][0] == "api.github.com")
+        .collect();
+    let namespaces: Vec<&str> = github
+        .iter()
+        .map(|d| d["metadata"]["namespace"].as_str().unwrap())
+        .collect();
+    assert_eq!(namespaces, ["ci", "marketing"]);
+    let sqs = docs
+        .iter()
+        .find(|d| d["spec"]["hosts"][0] == "sqs.eu-west-1.amazonaws.com")
+        .unwrap();
+    assert_eq!(sqs["metadata"]["namespace"], "shop");
+    let unknown = docs
+        .iter()
+        .find(|d| d["spec"]["hosts"][0] == "dynamodb.eu-west-1.amazonaws.com")
+        .unwrap();
+    assert!(unknown["metadata"].get("namespace").is_none());
 }

@@ -51,6 +51,8 @@ fn settings(paths: Vec<PathBuf>, threads: usize) -> Settings {
         strict: false,
         quiet: true,
         progress: false,
+        namespace: None,
+        workload: None,
     }
 }
 

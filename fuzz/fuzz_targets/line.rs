@@ -18,6 +18,8 @@ fuzz_target!(|data: &[u8]| {
         strict: false,
         quiet: true,
         progress: false,
+        namespace: None,
+        workload: None,
     };
     let mut summary = Summary::default();
     let loc = Location {

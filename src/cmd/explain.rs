@@ -9,7 +9,7 @@ use crate::config::Settings;
 use crate::exit::Exit;
 use crate::ingest::{self, lines::Event};
 use crate::parse::Malformed;
-use crate::pipeline::{self, Outcome};
+use crate::pipeline::{self, Outcome, SplitState};
 
 use super::{Error, output};
 
@@ -24,6 +24,9 @@ struct Explained<'a> {
     port: Option<u16>,
     protocol: Option<&'static str>,
     reason: &'a str,
+    envelope: &'static str,
+    namespace: Option<&'a str>,
+    workload: Option<&'a str>,
 }
 
 pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
@@ -32,8 +35,14 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
     let mut out = output(None)?;
     let mut write_error: Option<std::io::Error> = None;
     let mut malformed = 0u64;
+    let mut state: Option<(u32, SplitState)> = None;
     let errors = pipeline::for_each_line(&sources, settings.max_line_bytes, |src, line, ev| {
         let path = sources[src as usize].name.as_str();
+        if state.as_ref().is_none_or(|(s, _)| *s != src) {
+            let base = pipeline::base_meta(&sources[src as usize].origin, &settings);
+            state = Some((src, SplitState::new(base)));
+        }
+        let st = &mut state.as_mut().expect("set above").1;
         let blank = |class: &'static str, reason: &'static str| Explained {
             path,
             line,
@@ -44,6 +53,9 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
             port: None,
             protocol: None,
             reason,
+            envelope: "bare",
+            namespace: None,
+            workload: None,
         };
         let result = match ev {
             Event::TooLong => {
@@ -60,41 +72,51 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
                     &blank("malformed", Malformed::Truncated.describe()),
                 )
             }
-            Event::Line(l) => pipeline::inspect(l, &settings, false, |o| match o {
-                Outcome::Noise => emit(&mut out, &blank("noise", "not an access-log entry")),
-                Outcome::Malformed(m) => {
-                    malformed += 1;
-                    emit(&mut out, &blank("malformed", m.describe()))
-                }
-                Outcome::Quick {
-                    class,
-                    reason,
-                    format,
-                } => emit(
-                    &mut out,
-                    &Explained {
-                        format: format.map(|f| f.name()),
-                        ..blank(class.name(), reason)
-                    },
-                ),
-                Outcome::Entry {
-                    format, classified, ..
-                } => {
-                    let d = classified.destination.as_ref();
-                    emit(
+            Event::Line(l) => pipeline::read_line(l, &settings, st, false, |v| {
+                let (kind, ns, wl) = (v.envelope.name(), v.namespace, v.workload);
+                let with = |e| tagged(e, kind, ns, wl);
+                match v.outcome {
+                    None => emit(
                         &mut out,
-                        &Explained {
-                            path,
-                            line,
-                            format: Some(format.name()),
-                            class: classified.class.name(),
-                            host: d.and_then(|d| d.host.as_deref()),
-                            address: d.and_then(|d| d.address).map(|a| a.to_string()),
-                            port: d.map(|d| d.port),
-                            protocol: d.map(|d| d.protocol.istio_name()),
-                            reason: classified.reason,
-                        },
-                    )
+                        &with(blank(
+                            "partial",
+                            "CRI partial line, read with the line that ends it",
+                        )),
+                    ),
+                    Some(Outcome::Noise) => {
+                        emit(&mut out, &with(blank("noise", "not an access-log entry")))
+                    }
+                    Some(Outcome::Malformed(m)) => {
+                        malformed += 1;
+                        emit(&mut out, &with(blank("malformed", m.describe())))
+                    }
+                    Some(Outcome::Quick {
+                        class,
+                        reason,
+                        format,
+                    }) => emit(
+                        &mut out,
+                        &with(Explained {
+                            format: format.map(|f| f.name()),
+                            ..blank(class.name(), reason)
+                        }),
+                    ),
+                    Some(Outcome::Entry {
+                        format, classified, ..
+                    }) => {
+                        let d = classified.destination.as_ref();
+                        emit(
+                            &mut out,
+                            &with(Explained {
+                                format: Some(format.name()),
+                                host: d.and_then(|d| d.host.as_deref()),
+                                address: d.and_then(|d| d.address).map(|a| a.to_string()),
+                                port: d.map(|d| d.port),
+                                protocol: d.map(|d| d.protocol.istio_name()),
+                                ..blank(classified.class.name(), classified.reason)
+                            }),
+                        )
+                    }
                 }
             }),
         };
@@ -121,6 +143,21 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
             Exit::Ok
         },
     )
+}
+
+/// Adds what the envelope said to an explanation.
+fn tagged<'a>(
+    e: Explained<'a>,
+    envelope: &'static str,
+    namespace: Option<&'a str>,
+    workload: Option<&'a str>,
+) -> Explained<'a> {
+    Explained {
+        envelope,
+        namespace,
+        workload,
+        ..e
+    }
 }
 
 fn emit(out: &mut dyn Write, e: &Explained<'_>) -> std::io::Result<()> {

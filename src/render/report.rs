@@ -41,6 +41,8 @@ pub struct Lines {
     pub unknown: u64,
     pub noise: u64,
     pub malformed: u64,
+    /// CRI partial lines, read together with the line that ends them.
+    pub partial: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -63,6 +65,50 @@ pub struct SourceOut<'a> {
     pub path: &'a str,
     /// Formats recognised in it.
     pub formats: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SourceUse<'a> {
+    /// `None` when the logs do not say.
+    pub namespace: Option<&'a str>,
+    pub workload: Option<&'a str>,
+    pub requests: u64,
+}
+
+impl SourceUse<'_> {
+    /// `namespace/workload`, with `?` for what is unknown.
+    pub fn label(&self) -> String {
+        match (self.namespace, self.workload) {
+            (None, None) => "(unknown)".into(),
+            (ns, wl) => format!("{}/{}", ns.unwrap_or("?"), wl.unwrap_or("?")),
+        }
+    }
+}
+
+/// The sources of a destination, most entries first, then by name.
+pub fn sources_of<'a>(
+    summary: &'a crate::aggregate::Summary,
+    st: &DestStats,
+) -> Vec<SourceUse<'a>> {
+    let mut v: Vec<SourceUse<'a>> = st
+        .sources
+        .iter()
+        .filter_map(|(i, n)| {
+            let (k, _) = summary.sources.get_index(*i as usize)?;
+            let opt = |s: &'a str| (!s.is_empty()).then_some(s);
+            Some(SourceUse {
+                namespace: opt(&k.namespace),
+                workload: opt(&k.workload),
+                requests: *n,
+            })
+        })
+        .collect();
+    v.sort_by(|a, b| {
+        b.requests
+            .cmp(&a.requests)
+            .then_with(|| (a.namespace, a.workload).cmp(&(b.namespace, b.workload)))
+    });
+    v
 }
 
 #[derive(Debug, Serialize)]
@@ -92,6 +138,8 @@ pub struct Dest<'a> {
     pub attributed: BTreeMap<String, u64>,
     /// Hosts seen elsewhere on this destination's address.
     pub seen_as: Vec<&'a str>,
+    /// Who made the calls, most entries first.
+    pub sources: Vec<SourceUse<'a>>,
     #[serde(skip)]
     pub key: &'a DestKey,
     #[serde(skip)]
@@ -133,6 +181,7 @@ impl<'a> Report<'a> {
                         .map(|(a, n)| (a.to_string(), *n))
                         .collect(),
                     seen_as: st.seen_as.iter().map(|h| &**h).collect(),
+                    sources: sources_of(s, st),
                     key: k,
                     stats: st,
                 }
@@ -153,6 +202,7 @@ impl<'a> Report<'a> {
                 unknown: c(Class::Unknown),
                 noise: c(Class::Noise),
                 malformed: c(Class::Malformed),
+                partial: c(Class::Partial),
             },
             malformed: s
                 .malformed

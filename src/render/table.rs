@@ -15,7 +15,7 @@ fn display_name(d: &Dest<'_>) -> String {
 }
 
 /// Column names, and whether each is right-aligned (numbers).
-const COLUMNS: [(&str, bool); 13] = [
+const COLUMNS: [(&str, bool); 14] = [
     ("DESTINATION", false),
     ("PORT", true),
     ("PROTO", false),
@@ -29,6 +29,7 @@ const COLUMNS: [(&str, bool); 13] = [
     ("FIRST SEEN", false),
     ("LAST SEEN", false),
     ("SERVICEENTRY", false),
+    ("SOURCES", false),
 ];
 
 pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
@@ -63,6 +64,11 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
                     "exists".into()
                 } else {
                     "no".into()
+                },
+                match d.sources.as_slice() {
+                    [] => "-".into(),
+                    [one] => one.label(),
+                    [first, rest @ ..] => format!("{} +{}", first.label(), rest.len()),
                 },
             ]
         })
@@ -113,7 +119,7 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
     let l = &r.lines;
     writeln!(
         out,
-        "Lines: passthrough {}, blocked {}, registered {}, internal {}, inbound {}, unknown {}, noise {}, malformed {}",
+        "Lines: passthrough {}, blocked {}, registered {}, internal {}, inbound {}, unknown {}, noise {}, malformed {}, partial {}",
         thousands(l.passthrough),
         thousands(l.blocked),
         thousands(l.registered),
@@ -121,7 +127,8 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
         thousands(l.inbound),
         thousands(l.unknown),
         thousands(l.noise),
-        thousands(l.malformed)
+        thousands(l.malformed),
+        thousands(l.partial)
     )?;
     let recommended = r.destinations.iter().filter(|d| d.recommended).count();
     writeln!(

@@ -1,0 +1,492 @@
+//! Envelope stage: access-log lines rarely reach a user bare. Container runtimes, kubectl and
+//! log shippers wrap them; this stage unwraps one line, per line (any mix in one run), and says
+//! who wrote it when the wrapper knows: namespace, pod, container, app label.
+//!
+//! | wrapper | shape |
+//! |---|---|
+//! | CRI (containerd, CRI-O) | `<rfc3339nano> stdout\|stderr F\|P <line>` (`P`: partial, joined) |
+//! | `kubectl logs --timestamps` | `<rfc3339> <line>` |
+//! | `kubectl logs --prefix` | `[pod/<pod>/<container>] <line>` |
+//! | stern | `<pod> <container> <line>` |
+//! | Docker json-file | `{"log": "...", "stream": ..., "time": ...}` |
+//! | Fluent Bit, Fluentd | JSON, line in `log` or `message`, `kubernetes.{namespace_name, pod_name, container_name, labels}` |
+//! | Loki (`logcli --output=jsonl`) | `{"labels": {...}, "line": "..."}` |
+//! | Google Cloud Logging | `textPayload` or `jsonPayload`, `resource.labels.{namespace_name, pod_name, container_name}` |
+//! | Elasticsearch / OpenSearch | NDJSON hits, the record in `_source` |
+//! | CloudWatch Logs | `{"message": "...", ...}` |
+//!
+//! A payload that is itself an Istio JSON record (`jsonPayload`, a parsed `log` object) is
+//! handed on as JSON text, without re-encoding.
+
+pub mod meta;
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+pub use meta::Meta;
+
+/// Which wrapper a line came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Bare,
+    Cri,
+    KubectlTimestamps,
+    KubectlPrefix,
+    Stern,
+    Json,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Bare => "bare",
+            Kind::Cri => "cri",
+            Kind::KubectlTimestamps => "kubectl-timestamps",
+            Kind::KubectlPrefix => "kubectl-prefix",
+            Kind::Stern => "stern",
+            Kind::Json => "json-envelope",
+        }
+    }
+}
+
+/// An unwrapped line.
+#[derive(Debug)]
+pub struct Unwrapped<'a> {
+    pub kind: Kind,
+    /// The access-log line (or JSON record) inside.
+    pub payload: &'a [u8],
+    /// Who wrote it, as far as the wrapper says.
+    pub meta: Meta<'a>,
+    /// A CRI partial line (`P`): the rest of the entry follows on the next line.
+    pub partial: bool,
+}
+
+/// Istio's JSON access-log keys: a JSON line whose first key is one of these is a bare record.
+const ISTIO_KEYS: &[&[u8]] = &[
+    b"start_time",
+    b"route_name",
+    b"method",
+    b"path",
+    b"protocol",
+    b"response_code",
+    b"response_flags",
+    b"response_code_details",
+    b"connection_termination_details",
+    b"bytes_received",
+    b"bytes_sent",
+    b"duration",
+    b"upstream_service_time",
+    b"x_forwarded_for",
+    b"user_agent",
+    b"request_id",
+    b"authority",
+    b"upstream_host",
+    b"upstream_cluster",
+    b"upstream_local_address",
+    b"downstream_local_address",
+    b"downstream_remote_address",
+    b"requested_server_name",
+    b"upstream_transport_failure_reason",
+    b"istio_policy_status",
+];
+
+/// Unwraps one line. `scratch` receives the decoded text of a JSON string payload.
+pub fn unwrap<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Unwrapped<'a> {
+    let bare = |payload| Unwrapped {
+        kind: Kind::Bare,
+        payload,
+        meta: Meta::default(),
+        partial: false,
+    };
+    match line.first() {
+        Some(b'[') => match line.strip_prefix(b"[pod/") {
+            Some(rest) => kubectl_prefix(rest).unwrap_or(bare(line)),
+            None => bare(line),
+        },
+        Some(b'{') => {
+            if first_key(line).is_some_and(|k| ISTIO_KEYS.contains(&k)) {
+                return bare(line);
+            }
+            json(line, scratch).unwrap_or(bare(line))
+        }
+        Some(c) if c.is_ascii_digit() => timestamped(line).unwrap_or(bare(line)),
+        Some(c) if c.is_ascii_alphanumeric() => stern(line).unwrap_or(bare(line)),
+        _ => bare(line),
+    }
+}
+
+fn split_space(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let i = memchr::memchr(b' ', b)?;
+    Some((&b[..i], &b[i + 1..]))
+}
+
+fn looks_like_entry(b: &[u8]) -> bool {
+    matches!(b.first(), Some(b'[' | b'{'))
+}
+
+fn as_str(b: &[u8]) -> Option<&str> {
+    std::str::from_utf8(b).ok()
+}
+
+/// `<rfc3339> stdout|stderr F|P <line>` (CRI) or `<rfc3339> <line>` (kubectl --timestamps).
+fn timestamped(line: &[u8]) -> Option<Unwrapped<'_>> {
+    let (ts, rest) = split_space(line)?;
+    // A timestamp: digits, '-', ':', 'T', '.', 'Z', '+'; at least a date and a time.
+    if ts.len() < 20
+        || ts[4] != b'-'
+        || !ts
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-:.+".contains(c))
+    {
+        return None;
+    }
+    if let Some((stream, rest2)) = split_space(rest)
+        && (stream == b"stdout" || stream == b"stderr")
+    {
+        let (tag, payload) = match split_space(rest2) {
+            Some(x) => x,
+            None => (rest2, &b""[..]),
+        };
+        if tag == b"F" || tag == b"P" {
+            return Some(Unwrapped {
+                kind: Kind::Cri,
+                payload,
+                meta: Meta::default(),
+                partial: tag == b"P",
+            });
+        }
+    }
+    looks_like_entry(rest).then(|| Unwrapped {
+        kind: Kind::KubectlTimestamps,
+        payload: rest,
+        meta: Meta::default(),
+        partial: false,
+    })
+}
+
+/// `[pod/<pod>/<container>] <line>`, the `[pod/` already stripped.
+fn kubectl_prefix(rest: &[u8]) -> Option<Unwrapped<'_>> {
+    let close = memchr::memchr(b']', rest)?;
+    let (pod, container) = as_str(&rest[..close])?.split_once('/')?;
+    let payload = rest.get(close + 1..)?.strip_prefix(b" ")?;
+    Some(Unwrapped {
+        kind: Kind::KubectlPrefix,
+        payload,
+        meta: Meta {
+            pod: Some(pod.into()),
+            container: Some(container.into()),
+            ..Meta::default()
+        },
+        partial: false,
+    })
+}
+
+/// `<pod> <container> <line>` as stern prints it (colours off).
+fn stern(line: &[u8]) -> Option<Unwrapped<'_>> {
+    let (pod, rest) = split_space(line)?;
+    let (container, payload) = split_space(rest)?;
+    let label = |b: &[u8]| {
+        !b.is_empty()
+            && b.len() <= 253
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-.".contains(c))
+    };
+    if !label(pod) || !label(container) || !looks_like_entry(payload) {
+        return None;
+    }
+    Some(Unwrapped {
+        kind: Kind::Stern,
+        payload,
+        meta: Meta {
+            pod: Some(as_str(pod)?.into()),
+            container: Some(as_str(container)?.into()),
+            ..Meta::default()
+        },
+        partial: false,
+    })
+}
+
+/// The first key of a JSON object, when it holds no escape.
+fn first_key(line: &[u8]) -> Option<&[u8]> {
+    let rest = line
+        .strip_prefix(b"{")?
+        .trim_ascii_start()
+        .strip_prefix(b"\"")?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
+    (rest[end] == b'"').then_some(&rest[..end])
+}
+
+#[derive(Deserialize, Default)]
+struct Env<'a> {
+    #[serde(borrow)]
+    log: Option<&'a RawValue>,
+    #[serde(borrow)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow, rename = "textPayload")]
+    text_payload: Option<&'a RawValue>,
+    #[serde(borrow, rename = "jsonPayload")]
+    json_payload: Option<&'a RawValue>,
+    #[serde(borrow, rename = "_source")]
+    source: Option<&'a RawValue>,
+    #[serde(borrow)]
+    line: Option<&'a RawValue>,
+    #[serde(borrow)]
+    kubernetes: Option<Kubernetes<'a>>,
+    #[serde(borrow)]
+    resource: Option<Resource<'a>>,
+    /// Loki's stream labels.
+    #[serde(borrow)]
+    labels: Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Kubernetes<'a> {
+    #[serde(borrow)]
+    namespace_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pod_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    container_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    labels: Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Resource<'a> {
+    #[serde(borrow)]
+    labels: Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+}
+
+/// The `app.kubernetes.io/name` or `app` label.
+fn app_label<'a>(labels: &mut BTreeMap<Cow<'a, str>, Cow<'a, str>>) -> Option<Cow<'a, str>> {
+    labels
+        .remove("app.kubernetes.io/name")
+        .or_else(|| labels.remove("app"))
+}
+
+/// A JSON envelope: the payload (string or record) and the Kubernetes metadata beside it.
+fn json<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Option<Unwrapped<'a>> {
+    let env: Env<'a> = serde_json::from_slice(line).ok()?;
+    envelope(env, scratch, 0)
+}
+
+fn envelope<'a>(mut env: Env<'a>, scratch: &'a mut Vec<u8>, depth: u8) -> Option<Unwrapped<'a>> {
+    let mut meta = Meta::default();
+    if let Some(mut k) = env.kubernetes.take() {
+        meta.namespace = k.namespace_name.take();
+        meta.pod = k.pod_name.take();
+        meta.container = k.container_name.take();
+        meta.app = k.labels.as_mut().and_then(app_label);
+    }
+    if let Some(mut labels) = env.resource.take().and_then(|r| r.labels) {
+        meta.namespace = meta.namespace.or_else(|| labels.remove("namespace_name"));
+        meta.pod = meta.pod.or_else(|| labels.remove("pod_name"));
+        meta.container = meta.container.or_else(|| labels.remove("container_name"));
+    }
+    if let Some(mut labels) = env.labels.take() {
+        meta.namespace = meta.namespace.or_else(|| labels.remove("namespace"));
+        meta.pod = meta.pod.or_else(|| labels.remove("pod"));
+        meta.container = meta.container.or_else(|| labels.remove("container"));
+        meta.app = meta.app.or_else(|| app_label(&mut labels));
+    }
+    if let Some(src) = env.source {
+        // Elasticsearch: the shipped record is in `_source`.
+        if depth > 1 {
+            return None;
+        }
+        let inner: Env<'a> = serde_json::from_str(src.get()).ok()?;
+        let mut u = envelope(inner, scratch, depth + 1)?;
+        u.meta = u.meta.or(meta);
+        return Some(u);
+    }
+    let payload = [
+        env.log,
+        env.message,
+        env.text_payload,
+        env.line,
+        env.json_payload,
+    ]
+    .into_iter()
+    .flatten()
+    .next()?;
+    let raw = payload.get().as_bytes();
+    let payload: &'a [u8] = match raw.first() {
+        // A parsed record: hand the JSON text on as it is.
+        Some(b'{') => raw,
+        Some(b'"') => {
+            decode_string(raw, scratch)?;
+            let text = scratch.as_slice();
+            // Docker and Fluent Bit keep the line's newline.
+            text.strip_suffix(b"\n").unwrap_or(text)
+        }
+        _ => return None,
+    };
+    Some(Unwrapped {
+        kind: Kind::Json,
+        payload,
+        meta,
+        partial: false,
+    })
+}
+
+/// Decodes a JSON string literal into `out`, reusing its allocation.
+fn decode_string(raw: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    out.clear();
+    let body = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    let mut i = 0;
+    while i < body.len() {
+        match memchr::memchr(b'\\', &body[i..]) {
+            None => {
+                out.extend_from_slice(&body[i..]);
+                break;
+            }
+            Some(p) => {
+                out.extend_from_slice(&body[i..i + p]);
+                i += p + 1;
+                let c = *body.get(i)?;
+                i += 1;
+                match c {
+                    b'"' | b'\\' | b'/' => out.push(c),
+                    b'b' => out.push(8),
+                    b'f' => out.push(12),
+                    b'n' => out.push(b'\n'),
+                    b'r' => out.push(b'\r'),
+                    b't' => out.push(b'\t'),
+                    b'u' => {
+                        let hex =
+                            |s: &[u8]| u32::from_str_radix(std::str::from_utf8(s).ok()?, 16).ok();
+                        let mut cp = hex(body.get(i..i + 4)?)?;
+                        i += 4;
+                        if (0xd800..0xdc00).contains(&cp) && body.get(i..i + 2) == Some(b"\\u") {
+                            let lo = hex(body.get(i + 2..i + 6)?)?;
+                            if (0xdc00..0xe000).contains(&lo) {
+                                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                                i += 6;
+                            }
+                        }
+                        let ch = char::from_u32(cp).unwrap_or('\u{fffd}');
+                        let mut b = [0u8; 4];
+                        out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn un(line: &str) -> (Kind, String, Meta<'static>, bool) {
+        let line: &'static [u8] = Box::leak(line.as_bytes().to_vec().into_boxed_slice());
+        let scratch: &'static mut Vec<u8> = Box::leak(Box::new(Vec::new()));
+        let u = unwrap(line, scratch);
+        (
+            u.kind,
+            String::from_utf8_lossy(u.payload).into_owned(),
+            u.meta.into_owned(),
+            u.partial,
+        )
+    }
+
+    const ENTRY: &str = r#"[2024-05-14T09:01:02.140Z] "- - -" 0 - - - "-" 1 2 3 - "-" "-" "-" "-" "1.2.3.4:443" PassthroughCluster 10.0.0.1:1 1.2.3.4:443 10.0.0.1:2 api.example.com -"#;
+
+    #[test]
+    fn bare_lines_pass_through() {
+        assert_eq!(un(ENTRY).0, Kind::Bare);
+        assert_eq!(
+            un(r#"{"start_time":"x","upstream_cluster":"y"}"#).0,
+            Kind::Bare
+        );
+        assert_eq!(
+            un("2024-05-14T09:00:01.102345Z\tinfo\txdsproxy\tconnected").0,
+            Kind::Bare
+        );
+        assert_eq!(un("hello world").0, Kind::Bare);
+    }
+
+    #[test]
+    fn cri_and_kubectl() {
+        let (k, p, _, partial) = un(&format!("2024-05-14T09:01:02.140123456Z stdout F {ENTRY}"));
+        assert_eq!((k, p.as_str(), partial), (Kind::Cri, ENTRY, false));
+        let (k, p, _, partial) = un("2024-05-14T09:01:02.140123456Z stdout P [2024-05-14T09:01");
+        assert_eq!(
+            (k, p.as_str(), partial),
+            (Kind::Cri, "[2024-05-14T09:01", true)
+        );
+        let (k, p, _, _) = un(&format!("2024-05-14T09:01:02.140123456Z {ENTRY}"));
+        assert_eq!((k, p.as_str()), (Kind::KubectlTimestamps, ENTRY));
+        let (k, p, m, _) = un(&format!(
+            "[pod/checkout-7d4b9c6f5-x2k8p/istio-proxy] {ENTRY}"
+        ));
+        assert_eq!((k, p.as_str()), (Kind::KubectlPrefix, ENTRY));
+        assert_eq!(
+            (m.pod.as_deref(), m.container.as_deref()),
+            (Some("checkout-7d4b9c6f5-x2k8p"), Some("istio-proxy"))
+        );
+        let (k, p, m, _) = un(&format!("checkout-7d4b9c6f5-x2k8p istio-proxy {ENTRY}"));
+        assert_eq!(
+            (k, p.as_str(), m.pod.as_deref()),
+            (Kind::Stern, ENTRY, Some("checkout-7d4b9c6f5-x2k8p"))
+        );
+    }
+
+    #[test]
+    fn json_envelopes() {
+        let escaped = serde_json::to_string(&format!("{ENTRY}\n")).unwrap();
+        let (k, p, _, _) = un(&format!(
+            r#"{{"log":{escaped},"stream":"stdout","time":"2024-05-14T09:01:02.140Z"}}"#
+        ));
+        assert_eq!((k, p.as_str()), (Kind::Json, ENTRY));
+        let (_, p, m, _) = un(&format!(
+            r#"{{"date":1.7e9,"log":{escaped},"kubernetes":{{"namespace_name":"shop","pod_name":"checkout-7d4b9c6f5-x2k8p","container_name":"istio-proxy","labels":{{"app":"checkout","pod-template-hash":"7d4b9c6f5"}}}}}}"#
+        ));
+        assert_eq!(p, ENTRY);
+        assert_eq!(
+            (m.namespace.as_deref(), m.app.as_deref()),
+            (Some("shop"), Some("checkout"))
+        );
+        let (_, p, m, _) = un(&format!(
+            r#"{{"labels":{{"namespace":"shop","pod":"web-1","container":"istio-proxy","app":"web"}},"line":{escaped},"timestamp":"2024-05-14T09:01:02Z"}}"#
+        ));
+        assert_eq!(
+            (p.as_str(), m.namespace.as_deref(), m.pod.as_deref()),
+            (ENTRY, Some("shop"), Some("web-1"))
+        );
+        let (_, p, m, _) = un(&format!(
+            r#"{{"insertId":"x","textPayload":{escaped},"resource":{{"type":"k8s_container","labels":{{"namespace_name":"pay","pod_name":"api-5c9d8-abcde","container_name":"istio-proxy"}}}}}}"#
+        ));
+        assert_eq!((p.as_str(), m.namespace.as_deref()), (ENTRY, Some("pay")));
+        let (_, p, _, _) = un(
+            r#"{"insertId":"x","jsonPayload":{"upstream_cluster":"PassthroughCluster","downstream_local_address":"1.2.3.4:443"}}"#,
+        );
+        assert_eq!(
+            p,
+            r#"{"upstream_cluster":"PassthroughCluster","downstream_local_address":"1.2.3.4:443"}"#
+        );
+        let (_, p, m, _) = un(&format!(
+            r#"{{"_index":"logs","_id":"1","_source":{{"log":{escaped},"kubernetes":{{"namespace_name":"es"}}}}}}"#
+        ));
+        assert_eq!((p.as_str(), m.namespace.as_deref()), (ENTRY, Some("es")));
+        let (_, p, _, _) = un(&format!(
+            r#"{{"timestamp":1715677262140,"message":{escaped}}}"#
+        ));
+        assert_eq!(p, ENTRY);
+        // Not an envelope: handed on unchanged.
+        assert_eq!(un(r#"{"level":"info","msg":"x"}"#).0, Kind::Bare);
+    }
+
+    #[test]
+    fn json_string_escapes() {
+        let mut out = Vec::new();
+        decode_string(br#""a\"b\\c\u00e9\ud83d\ude00\n""#, &mut out).unwrap();
+        assert_eq!(out, "a\"b\\cé😀\n".as_bytes());
+        assert!(decode_string(br#""bad \q""#, &mut out).is_none());
+    }
+}
