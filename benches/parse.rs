@@ -60,6 +60,7 @@ fn settings() -> Settings {
         progress: false,
         namespace: None,
         workload: None,
+        custom: None,
     }
 }
 

@@ -62,6 +62,22 @@ pub struct InputArgs {
     #[arg(long)]
     pub strict: bool,
 
+    /// A custom text format: the Envoy format string of `meshConfig.accessLogFormat` or of a
+    /// Telemetry provider's `logFormat.text`. Entries that do not match it are still read as
+    /// Istio's default formats.
+    #[arg(long, value_name = "FORMAT", conflicts_with_all = ["log_format_json", "mesh_config"])]
+    pub log_format: Option<String>,
+
+    /// A custom JSON format: the JSON object of key to operator of a Telemetry provider's
+    /// `logFormat.labels`, so renamed keys are read.
+    #[arg(long, value_name = "JSON", conflicts_with = "mesh_config")]
+    pub log_format_json: Option<String>,
+
+    /// Read `accessLogFormat` and `accessLogEncoding` from the mesh's configuration: the
+    /// `istio` ConfigMap, an IstioOperator, or MeshConfig YAML.
+    #[arg(long, value_name = "FILE")]
+    pub mesh_config: Option<PathBuf>,
+
     /// The namespace of the workloads whose logs these are, for inputs that do not say
     /// (plain files; envelopes and node log paths that name it take precedence).
     #[arg(long, value_name = "NS")]

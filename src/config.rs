@@ -2,6 +2,9 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::parse::custom::{JsonKeys, Template};
 
 use crate::classify::Rules;
 use crate::cli::{FormatArg, InputArgs, SelectArgs};
@@ -23,6 +26,8 @@ pub struct Settings {
     pub namespace: Option<String>,
     /// `--workload`: the writer's workload when the input does not say.
     pub workload: Option<String>,
+    /// A custom format, compiled.
+    pub custom: Option<Arc<Custom>>,
     /// Show a progress bar: stderr is a terminal, not in CI, and not `--quiet`.
     pub progress: bool,
 }
@@ -39,6 +44,87 @@ impl From<&SelectArgs> for Selection {
             include_private: a.include_private,
         }
     }
+}
+
+/// A format the user gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Custom {
+    Text(Template),
+    Json(JsonKeys),
+}
+
+fn custom_format(a: &InputArgs) -> Result<Option<Custom>, UsageError> {
+    if let Some(f) = &a.log_format {
+        return Template::compile(f, true)
+            .map(|t| Some(Custom::Text(t)))
+            .map_err(|e| UsageError(format!("--log-format: {e}")));
+    }
+    if let Some(j) = &a.log_format_json {
+        return JsonKeys::compile(j)
+            .map(|k| Some(Custom::Json(k)))
+            .map_err(UsageError);
+    }
+    let Some(path) = &a.mesh_config else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        UsageError(format!(
+            "--mesh-config {}: {}",
+            path.display(),
+            crate::ingest::io_reason(&e)
+        ))
+    })?;
+    let (format, encoding) = mesh_access_log(&text)
+        .map_err(|e| UsageError(format!("--mesh-config {}: {e}", path.display())))?;
+    match (format.as_deref().map(str::trim), encoding.as_deref()) {
+        (None | Some(""), _) => Ok(None),
+        (Some(f), Some("JSON")) => {
+            JsonKeys::compile(f)
+                .map(|k| Some(Custom::Json(k)))
+                .map_err(|e| {
+                    UsageError(format!(
+                        "--mesh-config {}: accessLogFormat: {e}",
+                        path.display()
+                    ))
+                })
+        }
+        (Some(f), _) => Template::compile(f, true)
+            .map(|t| Some(Custom::Text(t)))
+            .map_err(|e| {
+                UsageError(format!(
+                    "--mesh-config {}: accessLogFormat: {e}",
+                    path.display()
+                ))
+            }),
+    }
+}
+
+/// `accessLogFormat` and `accessLogEncoding` from the `istio` ConfigMap (`data.mesh`, itself
+/// YAML), an IstioOperator (`spec.meshConfig`), Helm values (`meshConfig`) or a bare
+/// MeshConfig, in any document of a YAML stream.
+pub fn mesh_access_log(text: &str) -> Result<(Option<String>, Option<String>), String> {
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(text).map_err(|e| format!("not YAML: {e}"))?;
+    let pick = |v: &serde_json::Value| {
+        let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+        (s("accessLogFormat"), s("accessLogEncoding"))
+    };
+    for doc in docs.iter().filter(|d| !d.is_null()) {
+        if let Some(mesh) = doc.pointer("/data/mesh").and_then(|m| m.as_str()) {
+            let inner: serde_json::Value =
+                serde_saphyr::from_str(mesh).map_err(|e| format!("data.mesh is not YAML: {e}"))?;
+            return Ok(pick(&inner));
+        }
+        for at in ["/spec/meshConfig", "/meshConfig", ""] {
+            if let Some(v) = doc.pointer(at) {
+                let found = pick(v);
+                if found.0.is_some() || found.1.is_some() {
+                    return Ok(found);
+                }
+            }
+        }
+    }
+    Ok((None, None))
 }
 
 /// The largest `--max-line-bytes` accepted.
@@ -121,6 +207,7 @@ impl Settings {
             quiet: a.quiet,
             namespace: a.namespace.clone(),
             workload: a.workload.clone(),
+            custom: custom_format(a)?.map(Arc::new),
             progress: !a.quiet
                 && std::io::stderr().is_terminal()
                 && std::env::var_os("CI").is_none(),

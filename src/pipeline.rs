@@ -12,10 +12,12 @@ use memchr::memmem;
 
 use crate::aggregate::{Location, Summary};
 use crate::classify::{Class, Classified, by_cluster_bytes, classify};
+use crate::config::Custom;
 use crate::config::Settings;
 use crate::envelope::{self, Meta};
 use crate::ingest::lines::{Event, LineReader};
 use crate::ingest::{self, Counted, Encoding, Origin, Source, Task};
+use crate::parse::custom::{self, Template, Writer};
 use crate::parse::json::JsonEntry;
 use crate::parse::{Format, FormatChoice, Malformed, Record, Sniff, sniff, text};
 use crate::progress::Progress;
@@ -37,6 +39,8 @@ pub enum Outcome<'a> {
         format: Format,
         record: &'a Record<'a>,
         classified: Classified<'a>,
+        /// Who wrote it, when the format logs it (custom formats with `%ENVIRONMENT(POD_*)%`).
+        writer: Writer<'a>,
     },
 }
 
@@ -45,6 +49,55 @@ pub enum Outcome<'a> {
 fn text_entry_start(line: &[u8]) -> bool {
     let head = &line[..line.len().min(64)];
     memchr::memchr(b']', head).is_some_and(|i| head.get(i + 1) == Some(&b' '))
+}
+
+static ENVOY_DEFAULT: LazyLock<Template> = LazyLock::new(|| {
+    Template::compile(custom::ENVOY_DEFAULT, false).expect("Envoy's default format compiles")
+});
+
+/// Reads a line with the user's format. `Err(f)` hands `f` back when the line does not match.
+fn custom_entry<T, F: FnOnce(Outcome<'_>) -> T>(
+    line: &[u8],
+    c: &Custom,
+    s: &Settings,
+    f: F,
+) -> Result<T, F> {
+    let done = |record: &Record<'_>, writer: Writer<'_>, f: F| {
+        let classified = classify(record, &s.rules);
+        f(Outcome::Entry {
+            format: Format::Custom,
+            record,
+            classified,
+            writer,
+        })
+    };
+    match c {
+        Custom::Text(t) => {
+            let Some(raw) = t.match_line(line) else {
+                return Err(f);
+            };
+            Ok(
+                match custom::text_slots(&raw)
+                    .and_then(|slots| custom::record(&slots).map(|r| (slots, r)))
+                {
+                    Ok((_, (record, writer))) => done(&record, writer, f),
+                    Err(m) => f(Outcome::Malformed(m)),
+                },
+            )
+        }
+        Custom::Json(keys) => {
+            if sniff(line) != Sniff::Json {
+                return Err(f);
+            }
+            match keys.parse(line) {
+                Ok(None) | Err(_) => Err(f),
+                Ok(Some(values)) => Ok(match custom::json_record(&values) {
+                    Ok((record, writer)) => done(&record, writer, f),
+                    Err(m) => f(Outcome::Malformed(m)),
+                }),
+            }
+        }
+    }
 }
 
 /// The value of `"upstream_cluster"` in a JSON entry, found without parsing the JSON: the byte
@@ -75,6 +128,7 @@ fn json_entry<T>(line: &[u8], s: &Settings, f: impl FnOnce(Outcome<'_>) -> T) ->
                     format: Format::Json,
                     record: &record,
                     classified,
+                    writer: Writer::default(),
                 })
             }
         },
@@ -85,6 +139,14 @@ fn json_entry<T>(line: &[u8], s: &Settings, f: impl FnOnce(Outcome<'_>) -> T) ->
 /// entries are classified from the end of the line; with `quick`, the rest is not parsed.
 pub fn inspect<T>(line: &[u8], s: &Settings, quick: bool, f: impl FnOnce(Outcome<'_>) -> T) -> T {
     let line = crate::parse::trim_line(line);
+    // A format the user gave comes first; lines it does not match are read as Istio's own.
+    let f = match s.custom.as_deref() {
+        Some(custom) => match custom_entry(line, custom, s, f) {
+            Ok(t) => return t,
+            Err(f) => f,
+        },
+        None => f,
+    };
     match sniff(line) {
         Sniff::Json => {
             // In-mesh and inbound entries are decided by their cluster alone, as for text.
@@ -108,6 +170,22 @@ pub fn inspect<T>(line: &[u8], s: &Settings, quick: bool, f: impl FnOnce(Outcome
         Sniff::Text if text_entry_start(line) => {
             let tail = match text::parse_tail(line) {
                 Ok(t) => t,
+                Err(m)
+                    if s.format.allows(Format::Envoy)
+                        && ENVOY_DEFAULT.match_line(line).is_some() =>
+                {
+                    let _ = m;
+                    return f(Outcome::Entry {
+                        format: Format::Envoy,
+                        record: &Record::default(),
+                        classified: Classified {
+                            class: Class::Unknown,
+                            reason: "Envoy's default format logs no cluster, route or original destination: nothing certain",
+                            destination: None,
+                        },
+                        writer: Writer::default(),
+                    });
+                }
                 Err(m) => return f(Outcome::Malformed(m)),
             };
             // In-mesh and inbound entries are decided by their cluster alone, in every mode, so
@@ -138,6 +216,7 @@ pub fn inspect<T>(line: &[u8], s: &Settings, quick: bool, f: impl FnOnce(Outcome
                         format,
                         record: &record,
                         classified,
+                        writer: Writer::default(),
                     })
                 }
             }
@@ -409,9 +488,23 @@ pub fn read_line<T>(
         partial.extend_from_slice(u.payload);
         partial
     };
-    let namespace = u.meta.namespace.as_deref().or(base.namespace.as_deref());
-    let workload = u.meta.workload().or(base.workload());
     let out = inspect(payload, s, quick, |o| {
+        // Who wrote it: the envelope, else the format's own pod fields, else the path or flags.
+        let writer = match &o {
+            Outcome::Entry { writer, .. } => *writer,
+            _ => Writer::default(),
+        };
+        let namespace = u
+            .meta
+            .namespace
+            .as_deref()
+            .or(writer.namespace)
+            .or(base.namespace.as_deref());
+        let workload = u
+            .meta
+            .workload()
+            .or(writer.pod.map(envelope::meta::workload_of_pod))
+            .or(base.workload());
         f(LineView {
             envelope: u.kind,
             outcome: Some(o),
@@ -445,6 +538,7 @@ pub fn account(
             format,
             record,
             classified,
+            ..
         }) => {
             saw = Some(format);
             match &classified.destination {

@@ -66,6 +66,7 @@ fn no_allocation_per_line() {
         progress: false,
         namespace: None,
         workload: None,
+        custom: None,
     };
     let mut summary = Summary::default();
     let mut state = SplitState::default();

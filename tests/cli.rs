@@ -697,3 +697,108 @@ fn entries_are_placed_in_their_namespaces() {
         .unwrap();
     assert!(unknown["metadata"].get("namespace").is_none());
 }
+
+/// Custom formats: from the mesh's ConfigMap, as an Envoy format string, as JSON labels; a
+/// format that cannot be classified is refused before any input is read.
+#[test]
+fn custom_formats() {
+    let dir = "tests/fixtures/custom";
+    let o = run(&[
+        "analyze",
+        "--json",
+        "--mesh-config",
+        &format!("{dir}/istio-configmap.yaml"),
+        &format!("{dir}/custom-text.log"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["lines"]["malformed"], 0);
+    assert_eq!(
+        v["sources"][0]["formats"],
+        serde_json::json!(["istio-1.9", "custom"])
+    );
+    let d = |host: &str| {
+        v["destinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["host"] == host)
+            .cloned()
+            .unwrap()
+    };
+    let rates = d("api.exchangerate.host");
+    assert_eq!(rates["passthrough"], 1);
+    assert_eq!(
+        rates["sources"],
+        serde_json::json!([{"namespace": "shop", "workload": "checkout", "requests": 1}])
+    );
+    // %RESPONSE_FLAGS_LONG% NoHealthyUpstream is UH; the trailing ';' of %UPSTREAM_CLUSTER% on 1.23+.
+    let sqs = d("sqs.eu-west-1.amazonaws.com");
+    assert_eq!(
+        (
+            sqs["blocked"].as_u64(),
+            sqs["response_flags"]["UH"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    // The same format given on the command line reads the same.
+    let yaml = std::fs::read_to_string(root().join(dir).join("istio-configmap.yaml")).unwrap();
+    let fmt = yaml
+        .lines()
+        .find(|l| l.trim_start().starts_with("%START_TIME%"))
+        .unwrap()
+        .trim();
+    let o2 = run(&[
+        "analyze",
+        "--json",
+        "--log-format",
+        fmt,
+        &format!("{dir}/custom-text.log"),
+    ]);
+    assert_eq!(stdout(&o2), stdout(&o));
+
+    let labels = r#"{"ts": "%START_TIME%", "ns": "%ENVIRONMENT(POD_NAMESPACE)%", "pod": "%ENVIRONMENT(POD_NAME)%", "cluster": "%UPSTREAM_CLUSTER_RAW%", "dst": "%DOWNSTREAM_LOCAL_ADDRESS%", "sni": "%REQUESTED_SERVER_NAME%", "sent": "%BYTES_SENT%", "rcvd": "%BYTES_RECEIVED%", "code": "%RESPONSE_CODE%"}"#;
+    let o = run(&[
+        "analyze",
+        "--json",
+        "--log-format-json",
+        labels,
+        &format!("{dir}/custom.jsonl"),
+    ]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        (
+            v["lines"]["passthrough"].as_u64(),
+            v["lines"]["internal"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    let sg = &v["destinations"][0];
+    assert_eq!(
+        (sg["host"].as_str(), sg["bytes_sent"].as_u64()),
+        (Some("api.sendgrid.com"), Some(5120))
+    );
+    assert_eq!(sg["sources"][0]["workload"], "api");
+
+    // Envoy's own default format: recognised, not classifiable.
+    let o = run(&["explain", &format!("{dir}/envoy-default.log")]);
+    let e: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(
+        (e["format"].as_str(), e["class"].as_str()),
+        (Some("envoy"), Some("unknown"))
+    );
+
+    // Missing operators are named, before any input is read (the path does not exist).
+    let o = run(&[
+        "analyze",
+        "--log-format",
+        "%START_TIME% \"%REQ(:AUTHORITY)%\"",
+        "no/such/file",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("%UPSTREAM_CLUSTER%") && err.contains("%DOWNSTREAM_LOCAL_ADDRESS%"),
+        "{err}"
+    );
+}

@@ -53,6 +53,7 @@ fn settings(paths: Vec<PathBuf>, threads: usize) -> Settings {
         progress: false,
         namespace: None,
         workload: None,
+        custom: None,
     }
 }
 

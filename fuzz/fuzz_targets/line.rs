@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
         progress: false,
         namespace: None,
         workload: None,
+        custom: None,
     };
     let mut summary = Summary::default();
     let loc = Location {

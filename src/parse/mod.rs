@@ -5,6 +5,7 @@
 //! format; lines that do not match it are then malformed rather than guessed.
 
 pub mod addr;
+pub mod custom;
 pub mod json;
 pub mod text;
 pub mod time;
@@ -63,10 +64,14 @@ pub enum Format {
     Text19,
     /// `accessLogEncoding: JSON`, any Istio version.
     Json,
+    /// The format given with `--log-format`, `--log-format-json` or `--mesh-config`.
+    Custom,
+    /// Envoy's own default format: no cluster, route or original destination.
+    Envoy,
 }
 
 impl Format {
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 9] = [
         Format::Text10,
         Format::Text11,
         Format::Text12,
@@ -74,6 +79,8 @@ impl Format {
         Format::Text18,
         Format::Text19,
         Format::Json,
+        Format::Custom,
+        Format::Envoy,
     ];
 
     pub fn name(self) -> &'static str {
@@ -85,11 +92,18 @@ impl Format {
             Format::Text18 => "istio-1.8",
             Format::Text19 => "istio-1.9",
             Format::Json => "json",
+            Format::Custom => "custom",
+            Format::Envoy => "envoy",
         }
     }
 
     pub fn is_text(self) -> bool {
         self != Format::Json
+    }
+
+    /// Whether an Istio default format (what `--format` chooses among).
+    pub fn is_istio(self) -> bool {
+        !matches!(self, Format::Custom | Format::Envoy)
     }
 }
 
