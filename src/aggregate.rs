@@ -97,6 +97,72 @@ impl Equivalent<SourceKey> for SourceRef<'_> {
     }
 }
 
+/// Entries of one source to one destination.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SourceCount {
+    pub all: u64,
+    pub undeclared: u64,
+}
+
+impl SourceCount {
+    fn add(&mut self, o: SourceCount) {
+        self.all += o.all;
+        self.undeclared += o.undeclared;
+    }
+}
+
+/// Entries per source. Most destinations are called by one workload per split, so the first
+/// source is kept inline: counting it touches no other memory.
+#[derive(Debug, Clone, Default)]
+pub struct SourceCounts {
+    hot: Option<(u32, SourceCount)>,
+    /// Never holds the `hot` source.
+    rest: BTreeMap<u32, SourceCount>,
+}
+
+impl SourceCounts {
+    fn add(&mut self, id: u32, n: SourceCount) {
+        match &mut self.hot {
+            Some((h, c)) if *h == id => c.add(n),
+            None => self.hot = Some((id, n)),
+            Some(_) => self.rest.entry(id).or_default().add(n),
+        }
+    }
+
+    /// (source index, counts), in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, SourceCount)> + '_ {
+        self.hot
+            .into_iter()
+            .chain(self.rest.iter().map(|(k, v)| (*k, *v)))
+    }
+
+    fn merge(&mut self, o: SourceCounts) {
+        for (k, v) in o.iter() {
+            self.add(k, v);
+        }
+    }
+
+    fn remap(&self, to: &[u32]) -> SourceCounts {
+        let mut out = SourceCounts::default();
+        for (k, v) in self.iter() {
+            out.add(to[k as usize], v);
+        }
+        out
+    }
+
+    fn sorted(&self) -> BTreeMap<u32, SourceCount> {
+        self.iter().collect()
+    }
+}
+
+impl PartialEq for SourceCounts {
+    fn eq(&self, o: &Self) -> bool {
+        self.sorted() == o.sorted()
+    }
+}
+
+impl Eq for SourceCounts {}
+
 /// Statistics of one destination.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DestStats {
@@ -129,10 +195,9 @@ pub struct DestStats {
     pub attributed: BTreeMap<IpAddr, u64>,
     /// For an address-only destination: hosts seen on the same address and port elsewhere.
     pub seen_as: BTreeSet<Box<str>>,
-    /// Entries per source, by index into [`Summary::sources`].
-    pub sources: BTreeMap<u32, u64>,
-    /// Passthrough and blocked entries per source: who needs an entry for this destination.
-    pub undeclared_sources: BTreeMap<u32, u64>,
+    /// Per source (index into [`Summary::sources`]): all entries, and the passthrough and
+    /// blocked ones (who needs an entry for this destination).
+    pub sources: SourceCounts,
 }
 
 impl DestStats {
@@ -203,8 +268,7 @@ impl DestStats {
         merge_counts(&mut self.addresses, o.addresses);
         merge_counts(&mut self.attributed, o.attributed);
         self.seen_as.extend(o.seen_as);
-        merge_counts(&mut self.sources, o.sources);
-        merge_counts(&mut self.undeclared_sources, o.undeclared_sources);
+        self.sources.merge(o.sources);
     }
 }
 
@@ -362,10 +426,10 @@ impl Summary {
             }
         };
         stats.add(d.verdict, class, d.category, r, d.address);
-        bump(&mut stats.sources, source);
-        if matches!(class, Class::Passthrough | Class::Blocked) {
-            bump(&mut stats.undeclared_sources, source);
-        }
+        let undeclared = u64::from(matches!(class, Class::Passthrough | Class::Blocked));
+        stats
+            .sources
+            .add(source, SourceCount { all: 1, undeclared });
     }
 
     pub fn merge(&mut self, mut o: Summary) {
@@ -376,17 +440,8 @@ impl Summary {
             .map(|k| self.source_id(&k.namespace, &k.workload))
             .collect();
         if remap.iter().enumerate().any(|(i, j)| i as u32 != *j) {
-            let moved = |m: &mut BTreeMap<u32, u64>| {
-                *m = std::mem::take(m)
-                    .into_iter()
-                    .fold(BTreeMap::new(), |mut out, (i, n)| {
-                        *out.entry(remap[i as usize]).or_default() += n;
-                        out
-                    });
-            };
             for st in o.destinations.values_mut() {
-                moved(&mut st.sources);
-                moved(&mut st.undeclared_sources);
+                st.sources = st.sources.remap(&remap);
             }
         }
         self.bytes += o.bytes;

@@ -402,6 +402,10 @@ pub struct SplitState {
     partial: Vec<u8>,
     /// Who wrote the lines when no envelope says: from the file's path, or the flags.
     base: Meta<'static>,
+    /// The last writer named by a line and its index in the summary.
+    last_source: Option<(Box<str>, Box<str>, u32)>,
+    /// The index of the split's own writer (path or flags), once looked up.
+    base_source: Option<u32>,
 }
 
 impl SplitState {
@@ -452,6 +456,8 @@ pub struct LineView<'a> {
     pub outcome: Option<Outcome<'a>>,
     pub namespace: Option<&'a str>,
     pub workload: Option<&'a str>,
+    /// The writer is the split's own (path or flags), not the line's: the same for every line.
+    pub from_base: bool,
 }
 
 /// Unwraps a line from its envelope (joining CRI partial lines), reads it and hands the result
@@ -480,6 +486,7 @@ pub fn read_line<T>(
             outcome: None,
             namespace: None,
             workload: None,
+            from_base: true,
         });
     }
     let payload: &[u8] = if partial.is_empty() {
@@ -505,11 +512,13 @@ pub fn read_line<T>(
             .workload()
             .or(writer.pod.map(envelope::meta::workload_of_pod))
             .or(base.workload());
+        let from_base = u.meta.is_empty() && writer == Writer::default();
         f(LineView {
             envelope: u.kind,
             outcome: Some(o),
             namespace,
             workload,
+            from_base,
         })
     });
     partial.clear();
@@ -526,6 +535,8 @@ pub fn account(
 ) {
     let quick = st.parsed_one;
     let mut saw = None;
+    let mut last_source = st.last_source.take();
+    let mut base_source = st.base_source;
     read_line(line, s, st, quick, |v| match v.outcome {
         None => summary.count(Class::Partial),
         Some(Outcome::Noise) => summary.count(Class::Noise),
@@ -543,14 +554,28 @@ pub fn account(
             saw = Some(format);
             match &classified.destination {
                 Some(d) => {
-                    let source =
-                        summary.source_id(v.namespace.unwrap_or(""), v.workload.unwrap_or(""));
+                    let (ns, wl) = (v.namespace.unwrap_or(""), v.workload.unwrap_or(""));
+                    // Lines whose writer is the split's own share one index, looked up once.
+                    let source = match (v.from_base, base_source) {
+                        (true, Some(id)) => id,
+                        (true, None) => *base_source.insert(summary.source_id(ns, wl)),
+                        (false, _) => match &last_source {
+                            Some((n, w, id)) if **n == *ns && **w == *wl => *id,
+                            _ => {
+                                let id = summary.source_id(ns, wl);
+                                last_source = Some((ns.into(), wl.into(), id));
+                                id
+                            }
+                        },
+                    };
                     summary.destination(classified.class, d, record, source)
                 }
                 None => summary.count(classified.class),
             }
         }
     });
+    st.last_source = last_source;
+    st.base_source = base_source;
     if let Some(format) = saw {
         st.saw(summary, loc.source, format);
     }

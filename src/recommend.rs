@@ -247,9 +247,11 @@ fn namespaces<'a>(
     s: &DestStats,
 ) -> std::collections::BTreeSet<Option<&'a str>> {
     let set: std::collections::BTreeSet<Option<&'a str>> = s
-        .undeclared_sources
-        .keys()
-        .filter_map(|i| summary.sources.get_index(*i as usize))
+        .sources
+        .iter()
+        .filter(|(_, c)| c.undeclared > 0)
+        .map(|(i, _)| i)
+        .filter_map(|i| summary.sources.get_index(i as usize))
         .map(|(k, _)| (!k.namespace.is_empty()).then_some(&*k.namespace))
         .collect();
     if set.is_empty() {

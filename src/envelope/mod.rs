@@ -65,33 +65,36 @@ pub struct Unwrapped<'a> {
 }
 
 /// Istio's JSON access-log keys: a JSON line whose first key is one of these is a bare record.
-const ISTIO_KEYS: &[&[u8]] = &[
-    b"start_time",
-    b"route_name",
-    b"method",
-    b"path",
-    b"protocol",
-    b"response_code",
-    b"response_flags",
-    b"response_code_details",
-    b"connection_termination_details",
-    b"bytes_received",
-    b"bytes_sent",
-    b"duration",
-    b"upstream_service_time",
-    b"x_forwarded_for",
-    b"user_agent",
-    b"request_id",
-    b"authority",
-    b"upstream_host",
-    b"upstream_cluster",
-    b"upstream_local_address",
-    b"downstream_local_address",
-    b"downstream_remote_address",
-    b"requested_server_name",
-    b"upstream_transport_failure_reason",
-    b"istio_policy_status",
-];
+fn is_istio_key(k: &[u8]) -> bool {
+    matches!(
+        k,
+        b"start_time"
+            | b"route_name"
+            | b"method"
+            | b"path"
+            | b"protocol"
+            | b"response_code"
+            | b"response_flags"
+            | b"response_code_details"
+            | b"connection_termination_details"
+            | b"bytes_received"
+            | b"bytes_sent"
+            | b"duration"
+            | b"upstream_service_time"
+            | b"x_forwarded_for"
+            | b"user_agent"
+            | b"request_id"
+            | b"authority"
+            | b"upstream_host"
+            | b"upstream_cluster"
+            | b"upstream_local_address"
+            | b"downstream_local_address"
+            | b"downstream_remote_address"
+            | b"requested_server_name"
+            | b"upstream_transport_failure_reason"
+            | b"istio_policy_status"
+    )
+}
 
 /// Unwraps one line. `scratch` receives the decoded text of a JSON string payload.
 pub fn unwrap<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Unwrapped<'a> {
@@ -102,12 +105,14 @@ pub fn unwrap<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Unwrapped<'a> {
         partial: false,
     };
     match line.first() {
+        // Istio's own entries start `[2`: look no further (this runs on every line).
+        Some(b'[') if line.get(1) != Some(&b'p') => bare(line),
         Some(b'[') => match line.strip_prefix(b"[pod/") {
             Some(rest) => kubectl_prefix(rest).unwrap_or(bare(line)),
             None => bare(line),
         },
         Some(b'{') => {
-            if first_key(line).is_some_and(|k| ISTIO_KEYS.contains(&k)) {
+            if first_key(line).is_some_and(is_istio_key) {
                 return bare(line);
             }
             json(line, scratch).unwrap_or(bare(line))

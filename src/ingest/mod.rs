@@ -153,6 +153,12 @@ pub fn decode<'a, R: Read + Send + 'a>(r: R) -> io::Result<(Encoding, Box<dyn Re
         head
     };
     let enc = sniff_encoding(head);
+    if enc == Encoding::Plain {
+        // The line reader has a buffer of its own: hand over what was read to sniff, then the
+        // source itself, so plain data is not copied through this buffer too.
+        let head = head.to_vec();
+        return Ok((enc, Box::new(io::Cursor::new(head).chain(r.into_inner()))));
+    }
     Ok((enc, wrap(enc, Box::new(r))?))
 }
 

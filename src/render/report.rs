@@ -94,12 +94,12 @@ pub fn sources_of<'a>(
         .sources
         .iter()
         .filter_map(|(i, n)| {
-            let (k, _) = summary.sources.get_index(*i as usize)?;
+            let (k, _) = summary.sources.get_index(i as usize)?;
             let opt = |s: &'a str| (!s.is_empty()).then_some(s);
             Some(SourceUse {
                 namespace: opt(&k.namespace),
                 workload: opt(&k.workload),
-                requests: *n,
+                requests: n.all,
             })
         })
         .collect();
