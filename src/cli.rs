@@ -32,6 +32,17 @@ pub enum Command {
     Recommend(RecommendArgs),
     /// Print how each line was read and classified, one JSON object per line.
     Explain(ExplainArgs),
+    /// Check ServiceEntry and Sidecar manifests against Istio's CRD schemas and istiod's
+    /// validation rules; exit 1 on any error.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// YAML or JSON files (multi-document, or `List`s as `kubectl get -o yaml` prints them),
+    /// folders of them, or `-` for stdin.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +110,12 @@ pub struct SelectArgs {
     /// They are usually pods or nodes, so they are only reported by default.
     #[arg(long)]
     pub include_private: bool,
+
+    /// The mesh's current ServiceEntries and Sidecars (YAML or JSON files, folders, or `-`;
+    /// repeatable): destinations they already cover, for the namespaces that called them, are
+    /// reported with the entry that covers them and get no new ServiceEntry.
+    #[arg(long, value_name = "PATH")]
+    pub existing: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::existing::Existing;
 use crate::parse::custom::{JsonKeys, Template};
 
 use crate::classify::Rules;
@@ -33,16 +34,26 @@ pub struct Settings {
 }
 
 /// Which destinations become recommendations.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Selection {
     pub include_private: bool,
+    /// The mesh's current configuration, when given.
+    pub existing: Option<Arc<Existing>>,
 }
 
-impl From<&SelectArgs> for Selection {
-    fn from(a: &SelectArgs) -> Self {
-        Selection {
+impl Selection {
+    pub fn from_args(a: &SelectArgs) -> Result<Selection, UsageError> {
+        let existing = if a.existing.is_empty() {
+            None
+        } else {
+            Some(Arc::new(
+                Existing::read(&a.existing).map_err(|e| UsageError(format!("--existing: {e}")))?,
+            ))
+        };
+        Ok(Selection {
             include_private: a.include_private,
-        }
+            existing,
+        })
     }
 }
 

@@ -21,6 +21,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod envelope;
+pub mod existing;
 pub mod exit;
 pub mod ingest;
 pub mod parse;

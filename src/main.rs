@@ -10,6 +10,7 @@ fn main() -> ExitCode {
         Command::Analyze(a) => cmd::analyze::run(a),
         Command::Recommend(a) => cmd::recommend::run(a),
         Command::Explain(a) => cmd::explain::run(a),
+        Command::Validate(a) => cmd::validate::run(a),
     };
     result.unwrap_or_else(cmd::Error::report).into()
 }

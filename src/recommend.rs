@@ -32,6 +32,8 @@ pub enum Skip {
     InvalidHost(String),
     /// One of more than 256 ports of the same host or address, among the least used.
     TooManyPorts,
+    /// An existing ServiceEntry (`namespace/name`) covers it for every namespace that used it.
+    Covered(String),
 }
 
 impl Skip {
@@ -43,6 +45,7 @@ impl Skip {
             }
             Skip::Private => "private address (pass --include-private to include it)".into(),
             Skip::InvalidHost(why) => format!("not a valid ServiceEntry host: {why}"),
+            Skip::Covered(by) => format!("covered by the existing ServiceEntry {by}"),
             Skip::TooManyPorts => format!(
                 "more than {MAX_PORTS} ports on one destination (Istio's limit per entry): only the {MAX_PORTS} most used are declared"
             ),
@@ -51,7 +54,12 @@ impl Skip {
 }
 
 /// Whether `recommend` writes an entry for a destination.
-pub fn eligibility(k: &DestKey, s: &DestStats, sel: Selection) -> Result<(), Skip> {
+pub fn eligibility(
+    summary: &Summary,
+    k: &DestKey,
+    s: &DestStats,
+    sel: &Selection,
+) -> Result<(), Skip> {
     if s.category == Some(Category::Mesh) {
         return Err(Skip::Mesh);
     }
@@ -69,7 +77,28 @@ pub fn eligibility(k: &DestKey, s: &DestStats, sel: Selection) -> Result<(), Ski
             return Err(Skip::InvalidHost(e));
         }
     }
+    if let Some(by) = covered_by(summary, k, s, sel, true) {
+        return Err(Skip::Covered(by));
+    }
     Ok(())
+}
+
+/// The existing entry (`namespace/name`) that covers a destination for every namespace that
+/// called it (`undeclared`: only those whose traffic was passed through or blocked).
+pub fn covered_by(
+    summary: &Summary,
+    k: &DestKey,
+    s: &DestStats,
+    sel: &Selection,
+    undeclared: bool,
+) -> Option<String> {
+    let existing = sel.existing.as_deref()?;
+    let mut first = None;
+    for ns in namespaces(summary, s, undeclared) {
+        let e = existing.covering(k, ns)?;
+        first.get_or_insert_with(|| format!("{}/{}", e.namespace, e.name));
+    }
+    first
 }
 
 /// One port of a recommended entry.
@@ -185,14 +214,14 @@ fn ports<'a>(
 }
 
 /// Groups the eligible destinations into entries.
-pub fn plan(summary: &Summary, sel: Selection) -> Plan<'_> {
+pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
     let mut plan = Plan::default();
     // One entry per namespace that used a destination (least privilege: each namespace gets
     // only the hosts and ports its own workloads used), keyed by (namespace, host or address).
     let mut hosts: BTreeMap<(Option<&str>, &str), Group<'_>> = BTreeMap::new();
     let mut addrs: BTreeMap<(Option<&str>, IpAddr), Group<'_>> = BTreeMap::new();
     for (k, s) in summary.sorted_destinations() {
-        if let Err(skip) = eligibility(k, s, sel) {
+        if let Err(skip) = eligibility(summary, k, s, sel) {
             plan.skipped.push((k, s, skip));
             continue;
         }
@@ -204,7 +233,15 @@ pub fn plan(summary: &Summary, sel: Selection) -> Plan<'_> {
         } else {
             None
         };
-        for ns in namespaces(summary, s) {
+        for ns in namespaces(summary, s, true) {
+            // Namespaces an existing entry already serves need nothing new.
+            if sel
+                .existing
+                .as_deref()
+                .is_some_and(|e| e.covering(k, ns).is_some())
+            {
+                continue;
+            }
             let group = match ip {
                 Some(ip) => addrs.entry((ns, ip)).or_default(),
                 None => hosts.entry((ns, &k.name)).or_default(),
@@ -241,15 +278,17 @@ pub fn plan(summary: &Summary, sel: Selection) -> Plan<'_> {
     plan
 }
 
-/// The namespaces whose workloads sent undeclared traffic to a destination (`None`: not known).
+/// The namespaces whose workloads called a destination (`None`: not known); with
+/// `undeclared`, only those whose calls were passed through or blocked.
 fn namespaces<'a>(
     summary: &'a Summary,
     s: &DestStats,
+    undeclared: bool,
 ) -> std::collections::BTreeSet<Option<&'a str>> {
     let set: std::collections::BTreeSet<Option<&'a str>> = s
         .sources
         .iter()
-        .filter(|(_, c)| c.undeclared > 0)
+        .filter(|(_, c)| !undeclared || c.undeclared > 0)
         .map(|(i, _)| i)
         .filter_map(|i| summary.sources.get_index(i as usize))
         .map(|(k, _)| (!k.namespace.is_empty()).then_some(&*k.namespace))
@@ -563,7 +602,7 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
     }
     for e in &plan.entries {
         let value = e.to_value();
-        let errors = validate::service_entry(&value);
+        let errors = validate::document(&value).unwrap_or_default();
         if !errors.is_empty() {
             return Err(format!(
                 "internal error: the ServiceEntry for {} fails validation: {}",

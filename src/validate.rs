@@ -7,8 +7,162 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::sync::LazyLock;
 
 use serde_json::Value;
+
+/// The CRD schemas (OpenAPI v3, version v1), built in. `schemas/README.md` says where they
+/// come from.
+static SERVICE_ENTRY_SCHEMA: LazyLock<jsonschema::Validator> =
+    LazyLock::new(|| compile_schema(include_str!("../schemas/serviceentry.schema.json")));
+static SIDECAR_SCHEMA: LazyLock<jsonschema::Validator> =
+    LazyLock::new(|| compile_schema(include_str!("../schemas/sidecar.schema.json")));
+
+fn compile_schema(text: &str) -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(text).expect("a built-in schema is JSON");
+    jsonschema::validator_for(&schema).expect("a built-in schema compiles")
+}
+
+fn schema_errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+    v.iter_errors(doc)
+        .map(|e| format!("schema: {} (at {})", e, e.instance_path()))
+        .collect()
+}
+
+/// Checks a ServiceEntry or a Sidecar against its CRD schema and istiod's rules. `None` for
+/// other kinds.
+pub fn document(doc: &Value) -> Option<Vec<String>> {
+    match doc.get("kind").and_then(Value::as_str) {
+        Some("ServiceEntry") => {
+            let mut errs = schema_errors(&SERVICE_ENTRY_SCHEMA, doc);
+            errs.extend(service_entry(doc));
+            Some(errs)
+        }
+        Some("Sidecar") => {
+            let mut errs = schema_errors(&SIDECAR_SCHEMA, doc);
+            errs.extend(sidecar(doc));
+            Some(errs)
+        }
+        _ => None,
+    }
+}
+
+/// istiod's `ValidateSidecar` rules for what egress-advisor reads and writes: egress hosts,
+/// listeners, outbound traffic policy, selectors.
+pub fn sidecar(doc: &Value) -> Vec<String> {
+    let mut errs = Vec::new();
+    match doc.get("apiVersion").and_then(Value::as_str) {
+        Some(
+            "networking.istio.io/v1"
+            | "networking.istio.io/v1beta1"
+            | "networking.istio.io/v1alpha3",
+        ) => {}
+        other => errs.push(format!(
+            "apiVersion {other:?} is not a networking.istio.io version"
+        )),
+    }
+    match doc.pointer("/metadata/name").and_then(Value::as_str) {
+        Some(n) if is_dns1123_subdomain(n) => {}
+        other => errs.push(format!(
+            "metadata.name {other:?} is not a DNS-1123 subdomain"
+        )),
+    }
+    let spec = doc.get("spec").cloned().unwrap_or(Value::Null);
+    let egress = spec
+        .get("egress")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if [
+        "egress",
+        "ingress",
+        "outboundTrafficPolicy",
+        "inboundConnectionPool",
+    ]
+    .iter()
+    .all(|k| spec.get(k).is_none())
+    {
+        errs.push("sidecar: empty configuration provided".into());
+    }
+    let portless: Vec<usize> = egress
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.get("port").is_none())
+        .map(|(i, _)| i)
+        .collect();
+    if portless.len() > 1 {
+        errs.push("sidecar: only one egress listener without a port is allowed".into());
+    }
+    if portless.first().is_some_and(|i| *i + 1 != egress.len()) {
+        errs.push("sidecar: the egress listener without a port must be the last".into());
+    }
+    for (i, l) in egress.iter().enumerate() {
+        let hosts: Vec<&str> = l
+            .get("hosts")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if hosts.is_empty() {
+            errs.push(format!("sidecar: egress[{i}] must have at least one host"));
+        }
+        for h in hosts {
+            let Some((ns, dns)) = h.split_once('/') else {
+                errs.push(format!(
+                    "sidecar: egress host {h:?} must be of form namespace/dnsName"
+                ));
+                continue;
+            };
+            if ns.is_empty() || dns.is_empty() {
+                errs.push(format!(
+                    "sidecar: egress host {h:?}: namespace and dnsName must not be empty"
+                ));
+                continue;
+            }
+            let ns_ok = matches!(ns, "*" | "." | "~")
+                || is_dns1123_label(ns.strip_prefix('~').unwrap_or(ns), false);
+            if !ns_ok {
+                errs.push(format!("invalid namespace value {ns:?} in sidecar"));
+            }
+            if dns != "*" {
+                if !dns.contains('.') {
+                    errs.push(format!(
+                        "sidecar: egress host {h:?}: short names (non FQDN) are not allowed"
+                    ));
+                } else if let Some(e) = wildcard_domain_error(dns) {
+                    errs.push(format!("sidecar: egress host {h:?}: {e}"));
+                } else if dns.contains('*') && !dns.starts_with("*.") {
+                    errs.push(format!(
+                        "sidecar: egress host {h:?}: partial wildcard not allowed"
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(mode) = spec
+        .pointer("/outboundTrafficPolicy/mode")
+        .and_then(Value::as_str)
+    {
+        if !matches!(mode, "REGISTRY_ONLY" | "ALLOW_ANY") {
+            errs.push(format!(
+                "sidecar: outboundTrafficPolicy mode {mode:?} is not REGISTRY_ONLY or ALLOW_ANY"
+            ));
+        }
+        if mode != "ALLOW_ANY" && spec.pointer("/outboundTrafficPolicy/egressProxy").is_some() {
+            errs.push("sidecar: egress_proxy must be set only with ALLOW_ANY outbound_traffic_policy mode".into());
+        }
+    }
+    for (k, v) in spec
+        .pointer("/workloadSelector/labels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if k.contains('*') || v.as_str().is_some_and(|v| v.contains('*')) {
+            errs.push("wildcard is not supported in selector".into());
+        }
+    }
+    errs
+}
 
 /// A DNS-1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters. `upper` also
 /// admits upper case, as istiod does for host labels.
@@ -441,6 +595,55 @@ mod tests {
                 "{spec}: want {want:?}, got {errs:?}"
             );
         }
+    }
+
+    #[test]
+    fn sidecars() {
+        let sc = |spec: Value| json!({"apiVersion": "networking.istio.io/v1", "kind": "Sidecar", "metadata": {"name": "default", "namespace": "shop"}, "spec": spec});
+        let ok = sc(
+            json!({"egress": [{"hosts": ["./*", "istio-system/*", "payments/api.stripe.com"]}], "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"}}),
+        );
+        assert_eq!(document(&ok).unwrap(), Vec::<String>::new());
+        for (spec, want) in [
+            (json!({}), "empty configuration"),
+            (
+                json!({"egress": [{"hosts": ["api.stripe.com"]}]}),
+                "namespace/dnsName",
+            ),
+            (json!({"egress": [{"hosts": ["./httpbin"]}]}), "short names"),
+            (
+                json!({"egress": [{"hosts": ["Bad_NS/*"]}]}),
+                "invalid namespace",
+            ),
+            (
+                json!({"egress": [{"hosts": ["./foo*.example.com"]}]}),
+                "invalid",
+            ),
+            (
+                json!({"egress": [{"hosts": ["./*"]}, {"port": {"number": 80}, "hosts": ["./*"]}]}),
+                "last",
+            ),
+            (
+                json!({"outboundTrafficPolicy": {"mode": "ALLOW_ALL"}}),
+                "schema",
+            ),
+        ] {
+            let errs = document(&sc(spec.clone())).unwrap();
+            assert!(
+                errs.iter().any(|e| e.contains(want)),
+                "{spec}: want {want:?}, got {errs:?}"
+            );
+        }
+        // The schema catches what istiod's rules leave to it: a port number of the wrong type.
+        let se = json!({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry", "metadata": {"name": "x"},
+            "spec": {"hosts": ["a.com"], "ports": [{"number": "eighty", "name": "http", "protocol": "HTTP"}]}});
+        assert!(
+            document(&se)
+                .unwrap()
+                .iter()
+                .any(|e| e.starts_with("schema:"))
+        );
+        assert!(document(&json!({"kind": "ConfigMap"})).is_none());
     }
 
     #[test]

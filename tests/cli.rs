@@ -39,7 +39,7 @@ fn yaml_docs(yaml: &str) -> Vec<Value> {
 }
 
 fn schema(name: &str) -> jsonschema::Validator {
-    let text = std::fs::read_to_string(root().join("tests/fixtures").join(name)).expect("schema");
+    let text = std::fs::read_to_string(root().join("schemas").join(name)).expect("schema");
     let schema: Value = serde_json::from_str(&text).expect("schema JSON");
     jsonschema::validator_for(&schema).expect("schema compiles")
 }
@@ -801,4 +801,87 @@ fn custom_formats() {
         err.contains("%UPSTREAM_CLUSTER%") && err.contains("%DOWNSTREAM_LOCAL_ADDRESS%"),
         "{err}"
     );
+}
+
+/// `validate` accepts what `recommend` writes and rejects what Istio rejects, naming the file
+/// and the document.
+#[test]
+fn validate_manifests() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("ours.yaml");
+    assert_eq!(
+        run(&["recommend", "samples/", "-o", ours.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let o = run(&[
+        "validate",
+        ours.to_str().unwrap(),
+        "tests/fixtures/manifests/existing.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("0 with errors"));
+
+    let o = run(&["validate", "tests/fixtures/manifests/invalid.yaml"]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    for (doc, want) in [
+        (1, "FQDN"),
+        (2, "IST0134"),
+        (3, "invalid port name"),
+        (4, "invalid host *"),
+        (5, "short names"),
+        (6, "empty configuration"),
+    ] {
+        let prefix = format!("tests/fixtures/manifests/invalid.yaml: document {doc}: ");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&prefix) && l.contains(want)),
+            "document {doc} should say {want:?}:\n{text}"
+        );
+    }
+    assert!(text.contains("6 manifests checked (6 with errors)"));
+}
+
+/// With the mesh's current config, covered destinations are reported with the entry that
+/// covers them and get nothing new; exportTo and Sidecar imports decide visibility.
+#[test]
+fn existing_config_covers_destinations() {
+    let existing = "tests/fixtures/manifests/existing.yaml";
+    let o = run(&["analyze", "--json", "--existing", existing, "samples/"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let d = |host: &str| {
+        v["destinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["host"] == host)
+            .cloned()
+            .unwrap()
+    };
+    // Exported everywhere: covers callers in any namespace, known or not.
+    assert_eq!(d("api.stripe.com")["covered_by"], "payments/stripe");
+    assert_eq!(d("api.stripe.com")["recommended"], false);
+    // Exported to its own namespace only: covers marketing's calls, nobody else's.
+    assert_eq!(d("api.sendgrid.com")["covered_by"], "marketing/sendgrid");
+    assert!(d("github.com")["covered_by"].is_null());
+    let o = run(&["recommend", "--existing", existing, "samples/"]);
+    let yaml = stdout(&o);
+    let docs = yaml_docs(&yaml);
+    assert!(
+        !docs
+            .iter()
+            .any(|d| d["spec"]["hosts"][0] == "api.stripe.com")
+    );
+    assert!(
+        !docs
+            .iter()
+            .any(|d| d["spec"]["hosts"][0] == "api.sendgrid.com")
+    );
+    assert!(yaml.contains("covered by the existing ServiceEntry payments/stripe"));
+    // A broken config is a usage error.
+    let o = run(&["analyze", "--existing", "no/such/config.yaml", "samples/"]);
+    assert_eq!(o.status.code(), Some(2));
 }

@@ -60,12 +60,12 @@ fn settings(paths: Vec<PathBuf>, threads: usize) -> Settings {
 /// The report and the YAML, as bytes, with source paths taken out (they differ by layout).
 fn outputs(s: &Settings, split: u64) -> (String, String) {
     let run = pipeline::run_with_split(s, split).unwrap();
-    let report = Report::build(&run, Selection::default());
+    let report = Report::build(&run, &Selection::default());
     let mut v = serde_json::to_value(&report).unwrap();
     v.as_object_mut().unwrap().remove("sources");
     v.as_object_mut().unwrap().remove("malformed");
     v["input"]["files"] = serde_json::Value::Null;
-    let plan = recommend::plan(&run.summary, Selection::default());
+    let plan = recommend::plan(&run.summary, &Selection::default());
     let yaml = recommend::render_yaml(&plan, &run.summary, 0).unwrap();
     (v.to_string(), yaml)
 }

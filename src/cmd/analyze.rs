@@ -12,6 +12,7 @@ use super::{Error, finish, io_err, output};
 
 pub fn run(a: &AnalyzeArgs) -> Result<Exit, Error> {
     let settings = Settings::from_args(&a.input)?;
+    let selection = Selection::from_args(&a.select)?;
     let csv_to_stdout = a.csv.as_deref().is_some_and(|p| p.as_os_str() == "-");
     if csv_to_stdout && a.json {
         return Err(Error::Usage(
@@ -19,7 +20,7 @@ pub fn run(a: &AnalyzeArgs) -> Result<Exit, Error> {
         ));
     }
     let run = pipeline::run(&settings).map_err(Error::Other)?;
-    let report = Report::build(&run, Selection::from(&a.select));
+    let report = Report::build(&run, &selection);
     if let Some(path) = &a.csv {
         let w = output(Some(path))?;
         csv::write(w, &report).map_err(|e| match e.into_kind() {

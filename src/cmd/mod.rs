@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod explain;
 pub mod recommend;
+pub mod validate;
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

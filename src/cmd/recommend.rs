@@ -13,8 +13,9 @@ use super::{Error, finish, io_err, output};
 
 pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
     let settings = Settings::from_args(&a.input)?;
+    let selection = Selection::from_args(&a.select)?;
     let run = pipeline::run(&settings).map_err(Error::Other)?;
-    let plan = recommend::plan(&run.summary, Selection::from(&a.select));
+    let plan = recommend::plan(&run.summary, &selection);
     let yaml =
         recommend::render_yaml(&plan, &run.summary, run.sources.len()).map_err(Error::Other)?;
     let mut out = output(a.output.as_deref())?;

@@ -122,6 +122,9 @@ pub struct Dest<'a> {
     pub recommended: bool,
     /// Why not, when it does not.
     pub skip_reason: Option<String>,
+    /// The existing ServiceEntry (`namespace/name`, from `--existing`) that covers it for
+    /// every namespace that called it; null when none does or no config was given.
+    pub covered_by: Option<String>,
     pub lines: u64,
     pub passthrough: u64,
     pub blocked: u64,
@@ -147,14 +150,14 @@ pub struct Dest<'a> {
 }
 
 impl<'a> Report<'a> {
-    pub fn build(run: &'a Run, sel: Selection) -> Report<'a> {
+    pub fn build(run: &'a Run, sel: &Selection) -> Report<'a> {
         let s = &run.summary;
         let c = |class: Class| s.classes[class.index()];
         let destinations = s
             .sorted_destinations()
             .into_iter()
             .map(|(k, st)| {
-                let skip = recommend::eligibility(k, st, sel).err();
+                let skip = recommend::eligibility(s, k, st, sel).err();
                 Dest {
                     host: (!k.is_address).then_some(&*k.name),
                     address: k.is_address.then_some(&*k.name),
@@ -163,6 +166,7 @@ impl<'a> Report<'a> {
                     category: st.category.map_or("external", |c| c.name()),
                     recommended: skip.is_none(),
                     skip_reason: skip.map(|s| s.describe()),
+                    covered_by: recommend::covered_by(s, k, st, sel, false),
                     lines: st.lines(),
                     passthrough: st.passthrough,
                     blocked: st.blocked,

@@ -1,0 +1,402 @@
+//! The mesh's current configuration: ServiceEntries and Sidecars read from `--existing` files
+//! (multi-document YAML or JSON, single objects or the `List` that `kubectl get -o yaml`
+//! prints), and the question Istio answers for each observed destination: is it declared, and
+//! visible from the namespace that called it?
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::aggregate::DestKey;
+
+/// One ServiceEntry, as far as matching traffic goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub namespace: String,
+    pub name: String,
+    pub hosts: Vec<String>,
+    pub ports: Vec<u16>,
+    /// IPs and CIDRs.
+    pub addresses: Vec<String>,
+    /// Empty: exported to every namespace.
+    pub export_to: Vec<String>,
+}
+
+/// One Sidecar's egress imports, as far as visibility goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sidecar {
+    pub namespace: String,
+    pub name: String,
+    /// Has a workloadSelector: applies to some workloads only (not used for namespace-wide
+    /// visibility).
+    pub selective: bool,
+    /// `namespace/dnsName` patterns of every egress listener.
+    pub egress_hosts: Vec<String>,
+}
+
+/// Everything read.
+#[derive(Debug, Clone, Default)]
+pub struct Existing {
+    pub entries: Vec<Entry>,
+    pub sidecars: Vec<Sidecar>,
+    /// Documents read, for the report.
+    pub documents: usize,
+}
+
+/// A document of the input, with where it came from.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub path: String,
+    /// 1-based document number in its file (items of a `List` count as their own).
+    pub index: usize,
+    pub value: Value,
+}
+
+fn files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| format!("{}: {}", path.display(), crate::ingest::io_reason(&e)))?;
+    if meta.is_dir() {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| format!("{}: {}", path.display(), crate::ingest::io_reason(&e)))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        names.sort();
+        for p in names {
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if p.is_dir() || matches!(ext, "yaml" | "yml" | "json") {
+                files(&p, out)?;
+            }
+        }
+    } else {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+/// Reads every document of the given files, folders (`*.yaml`, `*.yml`, `*.json`) or `-`.
+/// `List` objects are opened into their items.
+pub fn read_docs(paths: &[PathBuf]) -> Result<Vec<Doc>, String> {
+    let mut all = Vec::new();
+    for p in paths {
+        let (name, text) = if p.as_os_str() == "-" {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .map_err(|e| format!("-: {e}"))?;
+            vec![("-".to_owned(), s)].into_iter().next().expect("one")
+        } else {
+            let mut list = Vec::new();
+            files(p, &mut list)?;
+            for f in list {
+                let text = std::fs::read_to_string(&f)
+                    .map_err(|e| format!("{}: {}", f.display(), crate::ingest::io_reason(&e)))?;
+                push_docs(&f.display().to_string(), &text, &mut all)?;
+            }
+            continue;
+        };
+        push_docs(&name, &text, &mut all)?;
+    }
+    Ok(all)
+}
+
+fn push_docs(path: &str, text: &str, out: &mut Vec<Doc>) -> Result<(), String> {
+    // JSON is YAML too, but a JSON file may hold one object per line (`kubectl ... -o json` is
+    // one document): try JSON first for a clearer error.
+    let docs: Vec<Value> = match serde_json::from_str::<Value>(text) {
+        Ok(v) => vec![v],
+        Err(_) => serde_saphyr::from_multiple(text)
+            .map_err(|e| format!("{path}: not YAML or JSON: {e}"))?,
+    };
+    let mut index = 0;
+    for d in docs.into_iter().filter(|d| !d.is_null()) {
+        if d.get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("List"))
+        {
+            for item in d
+                .get("items")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+            {
+                index += 1;
+                out.push(Doc {
+                    path: path.to_owned(),
+                    index,
+                    value: item,
+                });
+            }
+        } else {
+            index += 1;
+            out.push(Doc {
+                path: path.to_owned(),
+                index,
+                value: d,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_istio(v: &Value, kind: &str) -> bool {
+    v.get("kind").and_then(Value::as_str) == Some(kind)
+        && v.get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a.starts_with("networking.istio.io/"))
+}
+
+impl Existing {
+    /// Reads `--existing` paths. Objects without a namespace are taken to be in `default`, as
+    /// `kubectl apply` would place them.
+    pub fn read(paths: &[PathBuf]) -> Result<Existing, String> {
+        let docs = read_docs(paths)?;
+        let mut e = Existing {
+            documents: docs.len(),
+            ..Existing::default()
+        };
+        for d in &docs {
+            let v = &d.value;
+            let ns = v
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default")
+                .to_owned();
+            let name = v
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            if is_istio(v, "ServiceEntry") {
+                let spec = v.get("spec").cloned().unwrap_or(Value::Null);
+                e.entries.push(Entry {
+                    namespace: ns,
+                    name,
+                    hosts: strings(spec.get("hosts"))
+                        .into_iter()
+                        .map(|h| h.to_ascii_lowercase())
+                        .collect(),
+                    ports: spec
+                        .get("ports")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|p| p.get("number")?.as_u64()?.try_into().ok())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    addresses: strings(spec.get("addresses")),
+                    export_to: strings(spec.get("exportTo")),
+                });
+            } else if is_istio(v, "Sidecar") {
+                let spec = v.get("spec").cloned().unwrap_or(Value::Null);
+                e.sidecars.push(Sidecar {
+                    namespace: ns,
+                    name,
+                    selective: spec.get("workloadSelector").is_some(),
+                    egress_hosts: spec
+                        .get("egress")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().flat_map(|l| strings(l.get("hosts"))).collect())
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        Ok(e)
+    }
+
+    /// The entry that declares `key` for workloads in `namespace` (`None`: unknown caller),
+    /// as `namespace/name`; `None` when nothing does.
+    pub fn covering(&self, key: &DestKey, namespace: Option<&str>) -> Option<&Entry> {
+        self.entries.iter().find(|e| {
+            e.ports.contains(&key.port)
+                && matches_host(e, key)
+                && visible(e, namespace)
+                && imported(self, e, namespace)
+        })
+    }
+}
+
+/// `*.example.com` matches any name under example.com, not example.com itself.
+pub fn host_matches(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix('*') {
+        Some(suffix) => {
+            host.len() > suffix.len() && host.ends_with(suffix) && suffix.starts_with('.')
+        }
+        None => pattern.trim_end_matches('.') == host,
+    }
+}
+
+fn in_cidr(cidr: &str, ip: IpAddr) -> bool {
+    let (net, bits) = match cidr.split_once('/') {
+        Some((n, b)) => (n, b.parse::<u32>().ok()),
+        None => (cidr, None),
+    };
+    let Ok(net) = net.parse::<IpAddr>() else {
+        return false;
+    };
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            let bits = bits.unwrap_or(32).min(32);
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
+            u32::from(n) & mask == u32::from(a) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            let bits = bits.unwrap_or(128).min(128);
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
+            u128::from(n) & mask == u128::from(a) & mask
+        }
+        _ => false,
+    }
+}
+
+fn matches_host(e: &Entry, key: &DestKey) -> bool {
+    if key.is_address {
+        let Ok(ip) = key.name.parse::<IpAddr>() else {
+            return false;
+        };
+        e.addresses.iter().any(|c| in_cidr(c, ip))
+    } else {
+        e.hosts.iter().any(|h| host_matches(h, &key.name))
+    }
+}
+
+/// `exportTo`: empty or `*` is everyone, `.` the entry's own namespace, `~` nobody.
+fn visible(e: &Entry, from: Option<&str>) -> bool {
+    if e.export_to.is_empty() || e.export_to.iter().any(|x| x == "*") {
+        return true;
+    }
+    let Some(from) = from else {
+        // An unknown caller: only an entry exported everywhere is known to be visible.
+        return false;
+    };
+    e.export_to
+        .iter()
+        .any(|x| (x == "." && e.namespace == from) || x == from)
+}
+
+/// A namespace-wide Sidecar in the caller's namespace must import the entry.
+fn imported(all: &Existing, e: &Entry, from: Option<&str>) -> bool {
+    let Some(from) = from else { return true };
+    let sidecars: Vec<&Sidecar> = all
+        .sidecars
+        .iter()
+        .filter(|s| s.namespace == from && !s.selective)
+        .collect();
+    if sidecars.is_empty() || sidecars.iter().all(|s| s.egress_hosts.is_empty()) {
+        return true;
+    }
+    sidecars.iter().any(|s| {
+        s.egress_hosts.iter().any(|p| {
+            let Some((ns, dns)) = p.split_once('/') else {
+                return false;
+            };
+            let ns_ok = ns == "*" || (ns == "." && e.namespace == from) || ns == e.namespace;
+            ns_ok && (dns == "*" || e.hosts.iter().any(|h| h == dns || host_matches(dns, h)))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::Protocol;
+
+    fn key(name: &str, port: u16, is_address: bool) -> DestKey {
+        DestKey {
+            name: name.into(),
+            is_address,
+            port,
+            protocol: Protocol::Tls,
+        }
+    }
+
+    #[test]
+    fn hosts_and_cidrs() {
+        assert!(host_matches("*.example.com", "a.b.example.com"));
+        assert!(!host_matches("*.example.com", "example.com"));
+        assert!(!host_matches("*.example.com", "badexample.com"));
+        assert!(host_matches("api.github.com", "api.github.com"));
+        assert!(in_cidr("10.0.0.0/8", "10.1.2.3".parse().unwrap()));
+        assert!(!in_cidr("10.0.0.0/8", "11.1.2.3".parse().unwrap()));
+        assert!(in_cidr("1.2.3.4", "1.2.3.4".parse().unwrap()));
+        assert!(in_cidr("2001:db8::/32", "2001:db8::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn coverage_follows_export_and_sidecars() {
+        let yaml = r#"
+apiVersion: v1
+kind: List
+items:
+- apiVersion: networking.istio.io/v1
+  kind: ServiceEntry
+  metadata: {name: github, namespace: ci}
+  spec:
+    hosts: ["*.github.com"]
+    ports: [{number: 443, name: tls, protocol: TLS}]
+    exportTo: ["."]
+- apiVersion: networking.istio.io/v1
+  kind: ServiceEntry
+  metadata: {name: db, namespace: shared}
+  spec:
+    hosts: [db.internal.example]
+    addresses: [203.0.113.0/24]
+    ports: [{number: 5432, name: tcp, protocol: TCP}]
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: locked}
+spec:
+  egress: [{hosts: ["./*", "istio-system/*"]}]
+"#;
+        let dir = std::env::temp_dir().join(format!("ea-existing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("mesh.yaml");
+        std::fs::write(&f, yaml).unwrap();
+        let e = Existing::read(&[f]).unwrap();
+        assert_eq!((e.entries.len(), e.sidecars.len(), e.documents), (2, 1, 3));
+        let gh = key("api.github.com", 443, false);
+        assert_eq!(
+            e.covering(&gh, Some("ci")).map(|x| x.name.as_str()),
+            Some("github")
+        );
+        assert!(
+            e.covering(&gh, Some("shop")).is_none(),
+            "exported to ci only"
+        );
+        assert!(
+            e.covering(&key("api.github.com", 80, false), Some("ci"))
+                .is_none(),
+            "port not declared"
+        );
+        let db = key("203.0.113.9", 5432, true);
+        assert_eq!(
+            e.covering(&db, Some("shop")).map(|x| x.name.as_str()),
+            Some("db")
+        );
+        assert!(
+            e.covering(&db, Some("locked")).is_none(),
+            "the Sidecar of 'locked' does not import shared/*"
+        );
+        assert_eq!(e.covering(&db, None).map(|x| x.name.as_str()), Some("db"));
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
