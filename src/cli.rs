@@ -116,6 +116,23 @@ pub struct SelectArgs {
     /// reported with the entry that covers them and get no new ServiceEntry.
     #[arg(long, value_name = "PATH")]
     pub existing: Vec<PathBuf>,
+
+    /// Leave out destinations with fewer passthrough or blocked entries than this.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub min_requests: u64,
+
+    /// Leave out hosts matching this name, or `*.suffix` for every name below it (repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub exclude_host: Vec<String>,
+
+    /// Write no entries for calls from this namespace (repeatable).
+    #[arg(long, value_name = "NS")]
+    pub exclude_namespace: Vec<String>,
+
+    /// The Istio version the entries are for: `networking.istio.io/v1` from 1.22, `v1beta1`
+    /// before.
+    #[arg(long, value_name = "X.Y", default_value = "1.22")]
+    pub istio_version: String,
 }
 
 #[derive(Debug, Args)]

@@ -34,11 +34,32 @@ pub struct Settings {
 }
 
 /// Which destinations become recommendations.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Selection {
     pub include_private: bool,
     /// The mesh's current configuration, when given.
     pub existing: Option<Arc<Existing>>,
+    /// Fewest passthrough or blocked entries a destination needs to be recommended.
+    pub min_requests: u64,
+    /// Hosts (`name` or `*.suffix`) never recommended.
+    pub exclude_hosts: Vec<String>,
+    /// Namespaces whose calls get no entries.
+    pub exclude_namespaces: Vec<String>,
+    /// The ServiceEntry apiVersion.
+    pub api_version: &'static str,
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        Selection {
+            include_private: false,
+            existing: None,
+            min_requests: 1,
+            exclude_hosts: Vec::new(),
+            exclude_namespaces: Vec::new(),
+            api_version: "networking.istio.io/v1",
+        }
+    }
 }
 
 impl Selection {
@@ -50,9 +71,40 @@ impl Selection {
                 Existing::read(&a.existing).map_err(|e| UsageError(format!("--existing: {e}")))?,
             ))
         };
+        let api_version = match a
+            .istio_version
+            .split_once('.')
+            .map(|(m, n)| (m.parse::<u32>(), n.parse::<u32>()))
+        {
+            Some((Ok(1), Ok(minor))) if minor >= 22 => "networking.istio.io/v1",
+            Some((Ok(1), Ok(_))) => "networking.istio.io/v1beta1",
+            Some((Ok(major), Ok(_))) if major > 1 => "networking.istio.io/v1",
+            _ => {
+                return Err(UsageError(format!(
+                    "--istio-version {:?}: give the minor version, for example 1.24",
+                    a.istio_version
+                )));
+            }
+        };
+        for h in &a.exclude_host {
+            let name = h.strip_prefix("*.").unwrap_or(h);
+            if crate::validate::wildcard_domain_error(name).is_some() {
+                return Err(UsageError(format!(
+                    "--exclude-host {h:?}: give a host name or *.suffix"
+                )));
+            }
+        }
         Ok(Selection {
             include_private: a.include_private,
             existing,
+            min_requests: a.min_requests,
+            exclude_hosts: a
+                .exclude_host
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            exclude_namespaces: a.exclude_namespace.clone(),
+            api_version,
         })
     }
 }

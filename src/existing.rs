@@ -17,6 +17,8 @@ pub struct Entry {
     pub name: String,
     pub hosts: Vec<String>,
     pub ports: Vec<u16>,
+    /// Ports whose protocol is TCP or unset.
+    pub tcp_ports: Vec<u16>,
     /// IPs and CIDRs.
     pub addresses: Vec<String>,
     /// Empty: exported to every namespace.
@@ -194,6 +196,20 @@ impl Existing {
                                 .collect()
                         })
                         .unwrap_or_default(),
+                    tcp_ports: spec
+                        .get("ports")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter(|p| {
+                                    p.get("protocol")
+                                        .and_then(Value::as_str)
+                                        .is_none_or(|x| x.eq_ignore_ascii_case("tcp"))
+                                })
+                                .filter_map(|p| p.get("number")?.as_u64()?.try_into().ok())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                     addresses: strings(spec.get("addresses")),
                     export_to: strings(spec.get("exportTo")),
                 });
@@ -267,7 +283,8 @@ fn in_cidr(cidr: &str, ip: IpAddr) -> bool {
     }
 }
 
-fn matches_host(e: &Entry, key: &DestKey) -> bool {
+/// Whether an entry's hosts or addresses match a destination (ports and visibility aside).
+pub fn matches_host(e: &Entry, key: &DestKey) -> bool {
     if key.is_address {
         let Ok(ip) = key.name.parse::<IpAddr>() else {
             return false;

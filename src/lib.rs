@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aggregate;
+pub mod audit;
 pub mod classify;
 pub mod cli;
 pub mod cmd;

@@ -34,6 +34,10 @@ pub enum Skip {
     TooManyPorts,
     /// An existing ServiceEntry (`namespace/name`) covers it for every namespace that used it.
     Covered(String),
+    /// Fewer passthrough or blocked entries than `--min-requests`.
+    TooFew(u64),
+    /// Matched `--exclude-host`.
+    Excluded(String),
 }
 
 impl Skip {
@@ -46,6 +50,10 @@ impl Skip {
             Skip::Private => "private address (pass --include-private to include it)".into(),
             Skip::InvalidHost(why) => format!("not a valid ServiceEntry host: {why}"),
             Skip::Covered(by) => format!("covered by the existing ServiceEntry {by}"),
+            Skip::TooFew(min) => {
+                format!("fewer than --min-requests {min} passthrough or blocked entries")
+            }
+            Skip::Excluded(pattern) => format!("excluded by --exclude-host {pattern}"),
             Skip::TooManyPorts => format!(
                 "more than {MAX_PORTS} ports on one destination (Istio's limit per entry): only the {MAX_PORTS} most used are declared"
             ),
@@ -68,6 +76,17 @@ pub fn eligibility(
     }
     if s.category == Some(Category::Private) && !sel.include_private {
         return Err(Skip::Private);
+    }
+    if s.undeclared() < sel.min_requests {
+        return Err(Skip::TooFew(sel.min_requests));
+    }
+    if !k.is_address
+        && let Some(p) = sel
+            .exclude_hosts
+            .iter()
+            .find(|p| crate::existing::host_matches(p, &k.name))
+    {
+        return Err(Skip::Excluded(p.clone()));
     }
     if !k.is_address {
         if k.name.contains('*') {
@@ -125,6 +144,8 @@ pub struct Recommendation<'a> {
 /// Everything `recommend` decided.
 #[derive(Debug, Default)]
 pub struct Plan<'a> {
+    /// The ServiceEntry apiVersion to write.
+    pub api_version: &'static str,
     pub entries: Vec<Recommendation<'a>>,
     pub skipped: Vec<(&'a DestKey, &'a DestStats, Skip)>,
 }
@@ -215,7 +236,10 @@ fn ports<'a>(
 
 /// Groups the eligible destinations into entries.
 pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        api_version: sel.api_version,
+        ..Plan::default()
+    };
     // One entry per namespace that used a destination (least privilege: each namespace gets
     // only the hosts and ports its own workloads used), keyed by (namespace, host or address).
     let mut hosts: BTreeMap<(Option<&str>, &str), Group<'_>> = BTreeMap::new();
@@ -240,6 +264,9 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
                 .as_deref()
                 .is_some_and(|e| e.covering(k, ns).is_some())
             {
+                continue;
+            }
+            if ns.is_some_and(|n| sel.exclude_namespaces.iter().any(|x| x == n)) {
                 continue;
             }
             let group = match ip {
@@ -344,9 +371,9 @@ struct Port {
 }
 
 impl Recommendation<'_> {
-    fn manifest(&self) -> ServiceEntry<'_> {
+    fn manifest(&self, api_version: &'static str) -> ServiceEntry<'_> {
         ServiceEntry {
-            api_version: "networking.istio.io/v1",
+            api_version,
             kind: "ServiceEntry",
             metadata: Metadata {
                 name: &self.name,
@@ -390,8 +417,8 @@ impl Recommendation<'_> {
     }
 
     /// The manifest as a JSON value, for validation and tests.
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self.manifest()).expect("a ServiceEntry serialises")
+    pub fn to_value(&self, api_version: &'static str) -> serde_json::Value {
+        serde_json::to_value(self.manifest(api_version)).expect("a ServiceEntry serialises")
     }
 
     fn evidence(&self, out: &mut String, summary: &Summary) {
@@ -601,7 +628,7 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
         }
     }
     for e in &plan.entries {
-        let value = e.to_value();
+        let value = e.to_value(plan.api_version);
         let errors = validate::document(&value).unwrap_or_default();
         if !errors.is_empty() {
             return Err(format!(
@@ -612,7 +639,8 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
         }
         out.push_str("---\n");
         e.evidence(&mut out, summary);
-        let yaml = serde_saphyr::to_string(&e.manifest()).map_err(|err| format!("YAML: {err}"))?;
+        let yaml = serde_saphyr::to_string(&e.manifest(plan.api_version))
+            .map_err(|err| format!("YAML: {err}"))?;
         out.push_str(&yaml);
         if !yaml.ends_with('\n') {
             out.push('\n');

@@ -885,3 +885,108 @@ fn existing_config_covers_destinations() {
     let o = run(&["analyze", "--existing", "no/such/config.yaml", "samples/"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The audit of existing entries against the traffic.
+#[test]
+fn audit_of_existing_entries() {
+    let o = run(&[
+        "analyze",
+        "--json",
+        "--existing",
+        "tests/fixtures/manifests/audit.yaml",
+        "samples/",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let findings: Vec<(String, String, Vec<String>)> = v["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["entry"].as_str().unwrap().to_owned(),
+                f["finding"].as_str().unwrap().to_owned(),
+                f["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i.as_str().unwrap().to_owned())
+                    .collect(),
+            )
+        })
+        .collect();
+    let has = |entry: &str, finding: &str, items: &[&str]| {
+        assert!(
+            findings
+                .iter()
+                .any(|(e, f, i)| e == entry && f == finding && i == items),
+            "{entry} {finding} {items:?} in {findings:?}"
+        )
+    };
+    has("shop/old-partner", "unused", &[]);
+    has("shop/debian", "unused-ports", &["443"]);
+    has("ci/github-all", "wildcard", &["api.github.com"]);
+    has("marketing/sendgrid", "export-wider", &["."]);
+    has("shop/kafka", "tcp-without-addresses", &["9092"]);
+    assert_eq!(findings.len(), 6);
+    // Without --existing there is nothing to audit.
+    let v: Value = serde_json::from_str(&stdout(&run(&["analyze", "--json", "samples/"]))).unwrap();
+    assert_eq!(v["audit"], serde_json::json!([]));
+}
+
+/// Filters and the apiVersion.
+#[test]
+fn selection_flags() {
+    let docs = |args: &[&str]| {
+        let mut all = vec!["recommend"];
+        all.extend_from_slice(args);
+        all.push("samples/");
+        let o = run(&all);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        yaml_docs(&stdout(&o))
+    };
+    let hosts = |d: &[Value]| {
+        d.iter()
+            .map(|d| d["spec"]["hosts"][0].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let all = docs(&[]);
+    let busy = docs(&["--min-requests", "3"]);
+    assert!(busy.len() < all.len());
+    assert!(
+        hosts(&busy).contains(&"github.com".to_owned())
+            && !hosts(&busy).contains(&"api.ipify.org".to_owned())
+    );
+    let some = docs(&[
+        "--exclude-host",
+        "*.googleapis.com",
+        "--exclude-host",
+        "github.com",
+    ]);
+    assert!(
+        !hosts(&some)
+            .iter()
+            .any(|h| h.ends_with(".googleapis.com") || h == "github.com")
+    );
+    assert!(hosts(&some).contains(&"api.github.com".to_owned()));
+    let no_marketing = docs(&["--exclude-namespace", "marketing"]);
+    assert!(
+        !no_marketing
+            .iter()
+            .any(|d| d["metadata"]["namespace"] == "marketing")
+    );
+    let old = docs(&["--istio-version", "1.20"]);
+    assert!(
+        old.iter()
+            .all(|d| d["apiVersion"] == "networking.istio.io/v1beta1")
+    );
+    for d in &old {
+        assert_valid_service_entry(d);
+    }
+    assert_eq!(
+        run(&["recommend", "--istio-version", "latest", "samples/"])
+            .status
+            .code(),
+        Some(2)
+    );
+}

@@ -20,6 +20,8 @@ pub struct Report<'a> {
     pub read_errors: Vec<ReadError<'a>>,
     pub sources: Vec<SourceOut<'a>>,
     pub destinations: Vec<Dest<'a>>,
+    /// Findings on the `--existing` ServiceEntries; empty without them.
+    pub audit: Vec<crate::audit::Finding>,
 }
 
 #[derive(Debug, Serialize)]
@@ -239,6 +241,11 @@ impl<'a> Report<'a> {
                 })
                 .collect(),
             destinations,
+            audit: sel
+                .existing
+                .as_deref()
+                .map(|e| crate::audit::audit(e, s))
+                .unwrap_or_default(),
         }
     }
 }

@@ -149,5 +149,17 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
     for e in &r.read_errors {
         writeln!(out, "Unreadable: {}: {}", e.path, e.reason)?;
     }
+    if !r.audit.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Existing ServiceEntries:")?;
+        for f in &r.audit {
+            let items = if f.items.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", f.items.join(", "))
+            };
+            writeln!(out, "  {} {}: {}{}", f.entry, f.finding, f.detail, items)?;
+        }
+    }
     Ok(())
 }

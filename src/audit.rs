@@ -1,0 +1,136 @@
+//! Audit: the mesh's existing ServiceEntries against the traffic in the logs. What was
+//! declared but never used, wider than what was used, or open wider than it should be.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::aggregate::Summary;
+use crate::existing::{Entry, Existing, host_matches, matches_host};
+
+/// How many exact hosts a wildcard entry may have served and still be worth replacing.
+pub const FEW_HOSTS: usize = 5;
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// `namespace/name` of the entry.
+    pub entry: String,
+    /// `unused`, `unused-ports`, `wildcard`, `export-wider`, `tcp-without-addresses`.
+    pub finding: &'static str,
+    /// What to do, in words.
+    pub detail: String,
+    /// The ports, hosts or namespaces the finding is about.
+    pub items: Vec<String>,
+}
+
+fn id(e: &Entry) -> String {
+    format!("{}/{}", e.namespace, e.name)
+}
+
+/// Audits every existing ServiceEntry against the observed destinations.
+pub fn audit(existing: &Existing, summary: &Summary) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for e in &existing.entries {
+        // Destinations this entry's hosts or addresses match, on any port.
+        let matched: Vec<_> = summary
+            .destinations
+            .iter()
+            .filter(|(k, s)| s.lines() > 0 && matches_host(e, k))
+            .collect();
+        let used_ports: BTreeSet<u16> = matched
+            .iter()
+            .filter(|(k, _)| e.ports.contains(&k.port))
+            .map(|(k, _)| k.port)
+            .collect();
+        if used_ports.is_empty() {
+            out.push(Finding {
+                entry: id(e),
+                finding: "unused",
+                detail: "no traffic to its hosts and ports in the logs: remove it, or check that the window covers its users".into(),
+                items: Vec::new(),
+            });
+        } else {
+            let idle: Vec<String> = e
+                .ports
+                .iter()
+                .filter(|p| !used_ports.contains(p))
+                .map(ToString::to_string)
+                .collect();
+            if !idle.is_empty() {
+                out.push(Finding {
+                    entry: id(e),
+                    finding: "unused-ports",
+                    detail: "ports declared but never used: remove them".into(),
+                    items: idle,
+                });
+            }
+        }
+        if e.hosts.iter().any(|h| h.starts_with('*')) {
+            let served: BTreeSet<String> = matched
+                .iter()
+                .filter(|(k, _)| {
+                    !k.is_address
+                        && e.hosts
+                            .iter()
+                            .any(|h| h.starts_with('*') && host_matches(h, &k.name))
+                })
+                .map(|(k, _)| k.name.to_string())
+                .collect();
+            if !served.is_empty() && served.len() <= FEW_HOSTS {
+                out.push(Finding {
+                    entry: id(e),
+                    finding: "wildcard",
+                    detail: format!(
+                        "a wildcard that served only {} exact host{}: list {} instead",
+                        served.len(),
+                        if served.len() == 1 { "" } else { "s" },
+                        if served.len() == 1 { "it" } else { "them" }
+                    ),
+                    items: served.into_iter().collect(),
+                });
+            }
+        }
+        let wide = e.export_to.is_empty() || e.export_to.iter().any(|x| x == "*");
+        if wide && !used_ports.is_empty() {
+            let mut callers: BTreeSet<String> = BTreeSet::new();
+            let mut unknown = false;
+            for (k, s) in &matched {
+                if !e.ports.contains(&k.port) {
+                    continue;
+                }
+                for (i, _) in s.sources.iter() {
+                    match summary.sources.get_index(i as usize) {
+                        Some((src, _)) if !src.namespace.is_empty() => {
+                            callers.insert(src.namespace.to_string());
+                        }
+                        _ => unknown = true,
+                    }
+                }
+            }
+            if !unknown && !callers.is_empty() {
+                let items: Vec<String> = callers
+                    .into_iter()
+                    .map(|n| if n == e.namespace { ".".into() } else { n })
+                    .collect();
+                out.push(Finding {
+                    entry: id(e),
+                    finding: "export-wider",
+                    detail:
+                        "exported to every namespace but used only by these: set exportTo to them"
+                            .into(),
+                    items,
+                });
+            }
+        }
+        if e.addresses.is_empty() && !e.tcp_ports.is_empty() {
+            out.push(Finding {
+                entry: id(e),
+                finding: "tcp-without-addresses",
+                detail: "TCP (or unset) ports without addresses open the port to every destination (IST0134): add addresses or set the protocol".into(),
+                items: e.tcp_ports.iter().map(ToString::to_string).collect(),
+            });
+        }
+    }
+    out
+}
