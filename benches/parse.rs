@@ -61,6 +61,7 @@ fn settings() -> Settings {
         namespace: None,
         workload: None,
         custom: None,
+        track_mesh: false,
     }
 }
 

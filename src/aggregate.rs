@@ -358,6 +358,37 @@ pub struct Summary {
     pub destinations: IndexMap<DestKey, DestStats, Hasher_>,
     /// The workloads that made the calls; [`DestStats::sources`] indexes this.
     pub sources: IndexMap<SourceKey, (), Hasher_>,
+    /// In-mesh calls, when asked for (`recommend --sidecars`): (source, service host) -> entries.
+    pub mesh_calls: IndexMap<MeshCall, u64, Hasher_>,
+}
+
+/// An in-mesh call: who called which cluster-local service.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MeshCall {
+    pub source: u32,
+    pub host: Box<str>,
+}
+
+impl Hash for MeshCall {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        MeshCallRef {
+            source: self.source,
+            host: self.host.as_bytes(),
+        }
+        .hash(h)
+    }
+}
+
+#[derive(Hash)]
+struct MeshCallRef<'a> {
+    source: u32,
+    host: &'a [u8],
+}
+
+impl Equivalent<MeshCall> for MeshCallRef<'_> {
+    fn equivalent(&self, k: &MeshCall) -> bool {
+        self.source == k.source && self.host == k.host.as_bytes()
+    }
 }
 
 impl Summary {
@@ -375,6 +406,28 @@ impl Summary {
     }
 
     /// Adds one classified entry with a destination.
+    /// Counts an in-mesh call of `source` through `cluster`.
+    pub fn mesh_call(&mut self, source: u32, cluster: &[u8], rules: &crate::classify::Rules) {
+        let Some(host) = crate::classify::mesh_host(cluster, rules) else {
+            return;
+        };
+        let key = MeshCallRef { source, host };
+        match self.mesh_calls.get_mut(&key) {
+            Some(n) => *n += 1,
+            None => {
+                if let Ok(h) = std::str::from_utf8(host) {
+                    self.mesh_calls.insert(
+                        MeshCall {
+                            source,
+                            host: h.to_ascii_lowercase().into(),
+                        },
+                        1,
+                    );
+                }
+            }
+        }
+    }
+
     /// The index of a source, added when new.
     pub fn source_id(&mut self, namespace: &str, workload: &str) -> u32 {
         let r = SourceRef {
@@ -443,6 +496,10 @@ impl Summary {
             for st in o.destinations.values_mut() {
                 st.sources = st.sources.remap(&remap);
             }
+        }
+        for (mut k, n) in std::mem::take(&mut o.mesh_calls) {
+            k.source = remap[k.source as usize];
+            *self.mesh_calls.entry(k).or_default() += n;
         }
         self.bytes += o.bytes;
         for (a, b) in self.classes.iter_mut().zip(o.classes) {

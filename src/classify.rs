@@ -242,6 +242,12 @@ pub fn by_cluster_bytes(cluster: &[u8], rules: &Rules) -> Option<(Class, &'stati
     }
 }
 
+/// The cluster-local service host of an `outbound|...` cluster, for in-mesh calls.
+pub fn mesh_host<'a>(cluster: &'a [u8], rules: &Rules) -> Option<&'a [u8]> {
+    let c = cluster.strip_suffix(b";").unwrap_or(cluster);
+    outbound_host_bytes(c).filter(|h| rules.is_cluster_local_bytes(h) && !h.is_empty())
+}
+
 fn has_flag(flags: Option<&str>, flag: &str) -> bool {
     flags.is_some_and(|f| f.split(',').any(|x| x == flag))
 }

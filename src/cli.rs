@@ -163,6 +163,12 @@ pub struct RecommendArgs {
     /// Write the YAML to FILE instead of standard output.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Also write a Sidecar for each namespace the logs name: egress limited to exactly what
+    /// its workloads used (in-mesh services, ServiceEntries, istio-system) and
+    /// `outboundTrafficPolicy: REGISTRY_ONLY`, to lock one namespace down before the mesh.
+    #[arg(long)]
+    pub sidecars: bool,
 }
 
 #[derive(Debug, Args)]

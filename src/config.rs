@@ -29,6 +29,9 @@ pub struct Settings {
     pub workload: Option<String>,
     /// A custom format, compiled.
     pub custom: Option<Arc<Custom>>,
+    /// Count in-mesh calls per source (for Sidecars); off unless asked, it costs a lookup on
+    /// every in-mesh line.
+    pub track_mesh: bool,
     /// Show a progress bar: stderr is a terminal, not in CI, and not `--quiet`.
     pub progress: bool,
 }
@@ -271,6 +274,7 @@ impl Settings {
             namespace: a.namespace.clone(),
             workload: a.workload.clone(),
             custom: custom_format(a)?.map(Arc::new),
+            track_mesh: false,
             progress: !a.quiet
                 && std::io::stderr().is_terminal()
                 && std::env::var_os("CI").is_none(),

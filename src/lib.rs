@@ -30,4 +30,5 @@ pub mod pipeline;
 pub mod progress;
 pub mod recommend;
 pub mod render;
+pub mod sidecar;
 pub mod validate;

@@ -34,6 +34,8 @@ pub enum Outcome<'a> {
         class: Class,
         reason: &'static str,
         format: Option<Format>,
+        /// The upstream cluster, as written.
+        cluster: &'a [u8],
     },
     Entry {
         format: Format,
@@ -151,8 +153,8 @@ pub fn inspect<T>(line: &[u8], s: &Settings, quick: bool, f: impl FnOnce(Outcome
         Sniff::Json => {
             // In-mesh and inbound entries are decided by their cluster alone, as for text.
             if s.format.allows(Format::Json)
-                && let Some((class, reason)) =
-                    json_cluster(line).and_then(|c| by_cluster_bytes(c, &s.rules))
+                && let Some(cluster) = json_cluster(line)
+                && let Some((class, reason)) = by_cluster_bytes(cluster, &s.rules)
             {
                 let format = if quick {
                     None
@@ -163,6 +165,7 @@ pub fn inspect<T>(line: &[u8], s: &Settings, quick: bool, f: impl FnOnce(Outcome
                     class,
                     reason,
                     format,
+                    cluster,
                 });
             }
             json_entry(line, s, f)
@@ -191,8 +194,8 @@ pub fn inspect<T>(line: &[u8], s: &Settings, quick: bool, f: impl FnOnce(Outcome
             // In-mesh and inbound entries are decided by their cluster alone, in every mode, so
             // a damaged head never changes their class whichever path read them.
             if !matches!(s.format, FormatChoice::Exact(_))
-                && let Some((class, reason)) =
-                    tail.cluster().and_then(|c| by_cluster_bytes(c, &s.rules))
+                && let Some(cluster) = tail.cluster()
+                && let Some((class, reason)) = by_cluster_bytes(cluster, &s.rules)
             {
                 let format = if quick {
                     None
@@ -203,6 +206,7 @@ pub fn inspect<T>(line: &[u8], s: &Settings, quick: bool, f: impl FnOnce(Outcome
                     class,
                     reason,
                     format,
+                    cluster,
                 });
             }
             match text::parse_full(line, &tail) {
@@ -525,6 +529,31 @@ pub fn read_line<T>(
     out
 }
 
+/// The index of a line's writer. Lines whose writer is the split's own (path or flags) share
+/// one index, looked up once; lines that name their writer reuse the last lookup when it is the
+/// same writer.
+fn source_of(
+    summary: &mut Summary,
+    ns: &str,
+    wl: &str,
+    from_base: bool,
+    last: &mut Option<(Box<str>, Box<str>, u32)>,
+    base: &mut Option<u32>,
+) -> u32 {
+    match (from_base, *base) {
+        (true, Some(id)) => id,
+        (true, None) => *base.insert(summary.source_id(ns, wl)),
+        (false, _) => match last {
+            Some((n, w, id)) if **n == *ns && **w == *wl => *id,
+            _ => {
+                let id = summary.source_id(ns, wl);
+                *last = Some((ns.into(), wl.into(), id));
+                id
+            }
+        },
+    }
+}
+
 /// Counts one line into the summary.
 pub fn account(
     summary: &mut Summary,
@@ -537,40 +566,73 @@ pub fn account(
     let mut saw = None;
     let mut last_source = st.last_source.take();
     let mut base_source = st.base_source;
-    read_line(line, s, st, quick, |v| match v.outcome {
-        None => summary.count(Class::Partial),
-        Some(Outcome::Noise) => summary.count(Class::Noise),
-        Some(Outcome::Malformed(m)) => summary.malformed(m, loc),
-        Some(Outcome::Quick { class, format, .. }) => {
-            saw = format;
-            summary.count(class)
-        }
-        Some(Outcome::Entry {
-            format,
-            record,
-            classified,
-            ..
-        }) => {
-            saw = Some(format);
-            match &classified.destination {
-                Some(d) => {
-                    let (ns, wl) = (v.namespace.unwrap_or(""), v.workload.unwrap_or(""));
-                    // Lines whose writer is the split's own share one index, looked up once.
-                    let source = match (v.from_base, base_source) {
-                        (true, Some(id)) => id,
-                        (true, None) => *base_source.insert(summary.source_id(ns, wl)),
-                        (false, _) => match &last_source {
-                            Some((n, w, id)) if **n == *ns && **w == *wl => *id,
-                            _ => {
-                                let id = summary.source_id(ns, wl);
-                                last_source = Some((ns.into(), wl.into(), id));
-                                id
-                            }
-                        },
-                    };
-                    summary.destination(classified.class, d, record, source)
+    read_line(line, s, st, quick, |v| {
+        let (ns, wl, from_base) = (
+            v.namespace.unwrap_or(""),
+            v.workload.unwrap_or(""),
+            v.from_base,
+        );
+        match v.outcome {
+            None => summary.count(Class::Partial),
+            Some(Outcome::Noise) => summary.count(Class::Noise),
+            Some(Outcome::Malformed(m)) => summary.malformed(m, loc),
+            Some(Outcome::Quick {
+                class,
+                format,
+                cluster,
+                ..
+            }) => {
+                saw = format;
+                if s.track_mesh && class == Class::Internal {
+                    let source = source_of(
+                        summary,
+                        ns,
+                        wl,
+                        from_base,
+                        &mut last_source,
+                        &mut base_source,
+                    );
+                    summary.mesh_call(source, cluster, &s.rules);
                 }
-                None => summary.count(classified.class),
+                summary.count(class)
+            }
+            Some(Outcome::Entry {
+                format,
+                record,
+                classified,
+                ..
+            }) => {
+                saw = Some(format);
+                match &classified.destination {
+                    Some(d) => {
+                        let source = source_of(
+                            summary,
+                            ns,
+                            wl,
+                            from_base,
+                            &mut last_source,
+                            &mut base_source,
+                        );
+                        summary.destination(classified.class, d, record, source)
+                    }
+                    None => {
+                        if s.track_mesh
+                            && classified.class == Class::Internal
+                            && let Some(cluster) = record.upstream_cluster
+                        {
+                            let source = source_of(
+                                summary,
+                                ns,
+                                wl,
+                                from_base,
+                                &mut last_source,
+                                &mut base_source,
+                            );
+                            summary.mesh_call(source, cluster.as_bytes(), &s.rules);
+                        }
+                        summary.count(classified.class)
+                    }
+                }
             }
         }
     });

@@ -552,7 +552,7 @@ fn verdicts(s: &DestStats) -> String {
 }
 
 /// `a (3), b (2), +4 more`, most frequent first.
-fn counted(items: impl Iterator<Item = (String, u64)>) -> String {
+pub(crate) fn counted(items: impl Iterator<Item = (String, u64)>) -> String {
     const SHOWN: usize = 8;
     let mut v: Vec<(String, u64)> = items.collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -569,7 +569,7 @@ fn counted(items: impl Iterator<Item = (String, u64)>) -> String {
 
 /// Appends `# text`, with control characters replaced: log values must never break out of a
 /// comment into YAML.
-fn comment(out: &mut String, text: &str) {
+pub(crate) fn comment(out: &mut String, text: &str) {
     out.push('#');
     if !text.is_empty() {
         out.push(' ');

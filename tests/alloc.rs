@@ -67,6 +67,7 @@ fn no_allocation_per_line() {
         namespace: None,
         workload: None,
         custom: None,
+        track_mesh: false,
     };
     let mut summary = Summary::default();
     let mut state = SplitState::default();

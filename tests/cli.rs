@@ -990,3 +990,65 @@ fn selection_flags() {
         Some(2)
     );
 }
+
+/// `recommend --sidecars`: one Sidecar per named namespace importing exactly what it used.
+#[test]
+fn sidecars_per_namespace() {
+    let o = run(&["recommend", "--sidecars", "samples/envelopes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    let docs = yaml_docs(&yaml);
+    let sidecars: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "Sidecar").collect();
+    let v = schema("sidecar.schema.json");
+    for s in &sidecars {
+        assert!(v.is_valid(s), "{s}");
+        assert!(egress_advisor::validate::sidecar(s).is_empty(), "{s}");
+        assert_eq!(s["spec"]["outboundTrafficPolicy"]["mode"], "REGISTRY_ONLY");
+    }
+    let namespaces: Vec<&str> = sidecars
+        .iter()
+        .map(|s| s["metadata"]["namespace"].as_str().unwrap())
+        .collect();
+    assert_eq!(namespaces, ["billing", "ci", "marketing", "search", "shop"]);
+    let hosts = |ns: &str| -> Vec<String> {
+        let s = sidecars
+            .iter()
+            .find(|s| s["metadata"]["namespace"] == ns)
+            .unwrap();
+        s["spec"]["egress"][0]["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        hosts("marketing"),
+        [
+            "./api.github.com",
+            "./api.sendgrid.com",
+            "./events.mixpanel.com",
+            "./subscribers.marketing.svc.cluster.local",
+            "istio-system/*"
+        ]
+    );
+    assert!(hosts("shop").contains(&"./orders.shop.svc.cluster.local".to_owned()));
+    // With an existing entry covering a destination, the Sidecar imports that entry instead.
+    let o = run(&[
+        "recommend",
+        "--sidecars",
+        "--existing",
+        "tests/fixtures/manifests/existing.yaml",
+        "samples/envelopes",
+    ]);
+    let docs = yaml_docs(&stdout(&o));
+    let marketing = docs
+        .iter()
+        .find(|d| d["kind"] == "Sidecar" && d["metadata"]["namespace"] == "marketing")
+        .unwrap();
+    let hosts = marketing["spec"]["egress"][0]["hosts"].as_array().unwrap();
+    assert!(
+        hosts.contains(&Value::from("marketing/*.sendgrid.com")),
+        "{hosts:?}"
+    );
+}

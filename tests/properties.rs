@@ -54,6 +54,7 @@ fn settings(paths: Vec<PathBuf>, threads: usize) -> Settings {
         namespace: None,
         workload: None,
         custom: None,
+        track_mesh: false,
     }
 }
 

@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
         namespace: None,
         workload: None,
         custom: None,
+        track_mesh: false,
     };
     let mut summary = Summary::default();
     let loc = Location {

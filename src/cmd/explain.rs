@@ -94,6 +94,7 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
                         class,
                         reason,
                         format,
+                        ..
                     }) => emit(
                         &mut out,
                         &with(Explained {

@@ -12,12 +12,20 @@ use crate::recommend;
 use super::{Error, finish, io_err, output};
 
 pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
-    let settings = Settings::from_args(&a.input)?;
+    let mut settings = Settings::from_args(&a.input)?;
+    settings.track_mesh = a.sidecars;
     let selection = Selection::from_args(&a.select)?;
     let run = pipeline::run(&settings).map_err(Error::Other)?;
     let plan = recommend::plan(&run.summary, &selection);
-    let yaml =
+    let mut yaml =
         recommend::render_yaml(&plan, &run.summary, run.sources.len()).map_err(Error::Other)?;
+    if a.sidecars {
+        let sidecars = crate::sidecar::plan(&run.summary, &plan, &selection, &settings.rules);
+        crate::sidecar::render(&mut yaml, &sidecars, plan.api_version).map_err(Error::Other)?;
+        if sidecars.is_empty() && !settings.quiet {
+            eprintln!("egress-advisor: no namespace is named in the logs: no Sidecar to write");
+        }
+    }
     let mut out = output(a.output.as_deref())?;
     out.write_all(yaml.as_bytes())
         .map_err(io_err("writing the ServiceEntries"))?;
