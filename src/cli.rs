@@ -133,6 +133,33 @@ pub struct SelectArgs {
     /// before.
     #[arg(long, value_name = "X.Y", default_value = "1.22")]
     pub istio_version: String,
+
+    /// Widen explicitly: N or more sibling hosts under one parent become one `*.parent` entry
+    /// (resolution NONE; only HTTP and TLS hosts have names to match).
+    #[arg(long, value_name = "N")]
+    pub wildcard_min: Option<usize>,
+
+    /// Widen explicitly: address-only destinations that share a network of this prefix length
+    /// become one entry for the range (resolution NONE).
+    #[arg(long, value_name = "BITS")]
+    pub cidr_prefix: Option<u8>,
+
+    /// Where entries go: `namespace` (each in the namespace that used it) or `central` (all in
+    /// --central-namespace, exported to exactly the namespaces that used each).
+    #[arg(long, value_enum, default_value_t = Scope::Namespace)]
+    pub scope: Scope,
+
+    /// The namespace that holds every entry with `--scope central`.
+    #[arg(long, value_name = "NS")]
+    pub central_namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scope {
+    /// One entry per namespace that used a destination.
+    Namespace,
+    /// One entry per destination, in one namespace.
+    Central,
 }
 
 #[derive(Debug, Args)]

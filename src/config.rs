@@ -8,7 +8,7 @@ use crate::existing::Existing;
 use crate::parse::custom::{JsonKeys, Template};
 
 use crate::classify::Rules;
-use crate::cli::{FormatArg, InputArgs, SelectArgs};
+use crate::cli::{FormatArg, InputArgs, Scope, SelectArgs};
 use crate::parse::{Format, FormatChoice};
 
 /// How inputs are read and classified.
@@ -50,6 +50,12 @@ pub struct Selection {
     pub exclude_namespaces: Vec<String>,
     /// The ServiceEntry apiVersion.
     pub api_version: &'static str,
+    /// `--wildcard-min`: this many sibling hosts or more become `*.parent`.
+    pub wildcard_min: Option<usize>,
+    /// `--cidr-prefix`: addresses sharing a network of this size become one range.
+    pub cidr_prefix: Option<u8>,
+    /// `--scope central --namespace NS`: every entry in NS, exported to its consumers.
+    pub central: Option<String>,
 }
 
 impl Default for Selection {
@@ -61,6 +67,9 @@ impl Default for Selection {
             exclude_hosts: Vec::new(),
             exclude_namespaces: Vec::new(),
             api_version: "networking.istio.io/v1",
+            wildcard_min: None,
+            cidr_prefix: None,
+            central: None,
         }
     }
 }
@@ -89,6 +98,35 @@ impl Selection {
                 )));
             }
         };
+        if a.wildcard_min.is_some_and(|n| n < 2) {
+            return Err(UsageError(
+                "--wildcard-min: give 2 or more (one host needs no wildcard)".into(),
+            ));
+        }
+        if a.cidr_prefix.is_some_and(|b| b == 0 || b > 128) {
+            return Err(UsageError(
+                "--cidr-prefix: give a prefix length from 1 to 128 (for example 24)".into(),
+            ));
+        }
+        let central = match (a.scope, a.central_namespace.as_deref()) {
+            (Scope::Namespace, None) => None,
+            (Scope::Central, Some(ns)) if crate::validate::is_dns1123_label(ns, false) => {
+                Some(ns.to_owned())
+            }
+            (Scope::Central, Some(ns)) => {
+                return Err(UsageError(format!(
+                    "--central-namespace {ns:?} is not a namespace name"
+                )));
+            }
+            (Scope::Central, None) => {
+                return Err(UsageError("--scope central needs --central-namespace NS: the namespace that holds the entries".into()));
+            }
+            (Scope::Namespace, Some(_)) => {
+                return Err(UsageError(
+                    "--central-namespace goes with --scope central".into(),
+                ));
+            }
+        };
         for h in &a.exclude_host {
             let name = h.strip_prefix("*.").unwrap_or(h);
             if crate::validate::wildcard_domain_error(name).is_some() {
@@ -108,6 +146,9 @@ impl Selection {
                 .collect(),
             exclude_namespaces: a.exclude_namespace.clone(),
             api_version,
+            wildcard_min: a.wildcard_min,
+            cidr_prefix: a.cidr_prefix,
+            central,
         })
     }
 }

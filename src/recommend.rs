@@ -6,7 +6,7 @@
 //! endpoint, and a synthetic host under `.internal` (a top-level domain reserved for private
 //! use), so no port is ever opened to every address. Every manifest is checked with [`crate::validate`] before it is written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
@@ -139,6 +139,12 @@ pub struct Recommendation<'a> {
     /// Set for entries of address-only destinations.
     pub address: Option<IpAddr>,
     pub ports: Vec<PortPlan<'a>>,
+    /// For a `*.parent` entry (`--wildcard-min`): the hosts it stands for.
+    pub wildcard_of: Vec<String>,
+    /// For an aggregated address range (`--cidr-prefix`): the range and the addresses seen.
+    pub cidr: Option<(String, Vec<IpAddr>)>,
+    /// `exportTo`: `["."]`, or the consuming namespaces with `--scope central`.
+    pub export_to: Vec<String>,
 }
 
 /// Everything `recommend` decided.
@@ -148,6 +154,30 @@ pub struct Plan<'a> {
     pub api_version: &'static str,
     pub entries: Vec<Recommendation<'a>>,
     pub skipped: Vec<(&'a DestKey, &'a DestStats, Skip)>,
+}
+
+/// The network of `ip` with a prefix of `bits` (capped at the address's size).
+fn network(ip: IpAddr, bits: u8) -> (IpAddr, u8) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let b = bits.min(32);
+            let mask = if b == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(b))
+            };
+            (IpAddr::V4((u32::from(v4) & mask).into()), b)
+        }
+        IpAddr::V6(v6) => {
+            let b = bits.min(128);
+            let mask = if b == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(b))
+            };
+            (IpAddr::V6((u128::from(v6) & mask).into()), b)
+        }
+    }
 }
 
 /// The host name given to an address-only destination.
@@ -242,8 +272,11 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
     };
     // One entry per namespace that used a destination (least privilege: each namespace gets
     // only the hosts and ports its own workloads used), keyed by (namespace, host or address).
+    // With `--scope central`, one namespace holds every entry, exported to its consumers.
     let mut hosts: BTreeMap<(Option<&str>, &str), Group<'_>> = BTreeMap::new();
     let mut addrs: BTreeMap<(Option<&str>, IpAddr), Group<'_>> = BTreeMap::new();
+    let mut consumers: BTreeMap<String, BTreeSet<Option<&str>>> = BTreeMap::new();
+    let central = sel.central.as_deref();
     for (k, s) in summary.sorted_destinations() {
         if let Err(skip) = eligibility(summary, k, s, sel) {
             plan.skipped.push((k, s, skip));
@@ -257,23 +290,78 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
         } else {
             None
         };
-        for ns in namespaces(summary, s, true) {
+        for caller in namespaces(summary, s, true) {
             // Namespaces an existing entry already serves need nothing new.
             if sel
                 .existing
                 .as_deref()
-                .is_some_and(|e| e.covering(k, ns).is_some())
+                .is_some_and(|e| e.covering(k, caller).is_some())
             {
                 continue;
             }
-            if ns.is_some_and(|n| sel.exclude_namespaces.iter().any(|x| x == n)) {
+            if caller.is_some_and(|n| sel.exclude_namespaces.iter().any(|x| x == n)) {
                 continue;
             }
+            let ns = central.or(caller);
+            consumers
+                .entry(k.name.to_string())
+                .or_default()
+                .insert(caller);
             let group = match ip {
                 Some(ip) => addrs.entry((ns, ip)).or_default(),
                 None => hosts.entry((ns, &k.name)).or_default(),
             };
             group.entry(k.port).or_default().push((k, s));
+        }
+    }
+    let export_to = |names: &[&str]| -> Vec<String> {
+        let Some(home) = central else {
+            return vec![".".into()];
+        };
+        let mut set: BTreeSet<Option<&str>> = BTreeSet::new();
+        for n in names {
+            set.extend(consumers.get(*n).into_iter().flatten().copied());
+        }
+        if set.contains(&None) {
+            // A caller the logs do not name: only exporting everywhere is sure to reach it.
+            return vec!["*".into()];
+        }
+        let mut out: Vec<String> = set
+            .into_iter()
+            .flatten()
+            .map(|n| if n == home { ".".into() } else { n.to_owned() })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    };
+
+    // --wildcard-min: siblings under one parent become `*.parent` (HTTP and TLS only: every
+    // host entry is one of the two, raw TCP has no name to match).
+    let mut merged: BTreeMap<(Option<&str>, String), (Group<'_>, Vec<String>)> = BTreeMap::new();
+    if let Some(min) = sel.wildcard_min {
+        let mut by_parent: BTreeMap<(Option<&str>, &str), Vec<&str>> = BTreeMap::new();
+        for (ns, host) in hosts.keys() {
+            if let Some((_, parent)) = host.split_once('.')
+                && parent.contains('.')
+            {
+                by_parent.entry((*ns, parent)).or_default().push(host);
+            }
+        }
+        for ((ns, parent), children) in by_parent {
+            if children.len() < min {
+                continue;
+            }
+            let mut group: Group<'_> = BTreeMap::new();
+            for c in &children {
+                for (port, dests) in hosts.remove(&(ns, *c)).unwrap_or_default() {
+                    group.entry(port).or_default().extend(dests);
+                }
+            }
+            merged.insert(
+                (ns, format!("*.{parent}")),
+                (group, children.iter().map(|c| c.to_string()).collect()),
+            );
         }
     }
     for ((ns, host), g) in hosts {
@@ -284,23 +372,77 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             host: host.to_owned(),
             address: None,
             ports,
+            wildcard_of: Vec::new(),
+            cidr: None,
+            export_to: export_to(&[host]),
+        });
+    }
+    for ((ns, host), (g, children)) in merged {
+        let ports = ports(g, &mut plan.skipped);
+        let names: Vec<&str> = children.iter().map(String::as_str).collect();
+        plan.entries.push(Recommendation {
+            name: object_name(&format!("wildcard{}", &host[1..])),
+            namespace: ns.map(str::to_owned),
+            export_to: export_to(&names),
+            host,
+            address: None,
+            ports,
+            wildcard_of: children,
+            cidr: None,
+        });
+    }
+    // --cidr-prefix: addresses that share a network of that size become one entry.
+    let mut ranges: BTreeMap<(Option<&str>, IpAddr, u8), Vec<IpAddr>> = BTreeMap::new();
+    if let Some(bits) = sel.cidr_prefix {
+        for (ns, ip) in addrs.keys() {
+            let (net, b) = network(*ip, bits);
+            ranges.entry((*ns, net, b)).or_default().push(*ip);
+        }
+        ranges.retain(|_, ips| ips.len() > 1);
+    }
+    for ((ns, net, bits), ips) in ranges {
+        let mut group: Group<'_> = BTreeMap::new();
+        for ip in &ips {
+            for (port, dests) in addrs.remove(&(ns, *ip)).unwrap_or_default() {
+                group.entry(port).or_default().extend(dests);
+            }
+        }
+        let ports = ports(group, &mut plan.skipped);
+        let names: Vec<String> = ips.iter().map(ToString::to_string).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let label = format!("{}-{bits}", address_label(net));
+        plan.entries.push(Recommendation {
+            name: label.clone(),
+            namespace: ns.map(str::to_owned),
+            host: format!("{label}.egress.internal"),
+            address: None,
+            ports,
+            wildcard_of: Vec::new(),
+            cidr: Some((format!("{net}/{bits}"), ips)),
+            export_to: export_to(&names),
         });
     }
     for ((ns, ip), g) in addrs {
         let ports = ports(g, &mut plan.skipped);
+        let name = ip.to_string();
         plan.entries.push(Recommendation {
             name: address_label(ip),
             namespace: ns.map(str::to_owned),
             host: synthetic_host(ip),
             address: Some(ip),
             ports,
+            wildcard_of: Vec::new(),
+            cidr: None,
+            export_to: export_to(&[&name]),
         });
     }
-    // Entries of one namespace together, hosts before addresses, as the maps ordered them.
+    // Entries of one namespace together: hosts, then address ranges, then addresses.
+    let rank = |r: &Recommendation<'_>| (r.address.is_some() as u8) * 2 + r.cidr.is_some() as u8;
     plan.entries.sort_by(|a, b| {
         a.namespace
             .cmp(&b.namespace)
-            .then(a.address.is_some().cmp(&b.address.is_some()))
+            .then(rank(a).cmp(&rank(b)))
+            .then(a.host.cmp(&b.host))
     });
     plan
 }
@@ -355,7 +497,7 @@ struct Spec<'a> {
     resolution: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     endpoints: Vec<Endpoint>,
-    export_to: Vec<&'static str>,
+    export_to: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -382,10 +524,11 @@ impl Recommendation<'_> {
             },
             spec: Spec {
                 hosts: vec![&self.host],
-                addresses: self
-                    .address
-                    .map(|ip| vec![format!("{ip}/{}", if ip.is_ipv4() { 32 } else { 128 })])
-                    .unwrap_or_default(),
+                addresses: match (&self.address, &self.cidr) {
+                    (Some(ip), _) => vec![format!("{ip}/{}", if ip.is_ipv4() { 32 } else { 128 })],
+                    (None, Some((range, _))) => vec![range.clone()],
+                    _ => Vec::new(),
+                },
                 ports: self
                     .ports
                     .iter()
@@ -401,6 +544,10 @@ impl Recommendation<'_> {
                 // connected to.
                 resolution: if self.address.is_some() {
                     "STATIC"
+                } else if self.cidr.is_some() || !self.wildcard_of.is_empty() {
+                    // A range or a wildcard cannot be resolved: traffic goes where the client
+                    // sent it, within the range or under the parent name.
+                    "NONE"
                 } else {
                     "DNS"
                 },
@@ -411,7 +558,7 @@ impl Recommendation<'_> {
                         address: ip.to_string(),
                     })
                     .collect(),
-                export_to: vec!["."],
+                export_to: self.export_to.iter().map(String::as_str).collect(),
             },
         }
     }
@@ -433,9 +580,36 @@ impl Recommendation<'_> {
             None => self.host.clone(),
         };
         comment(out, &format!("{what}: {}", entries(total)));
+        if !self.wildcard_of.is_empty() {
+            comment(
+                out,
+                &format!(
+                    "  widened by --wildcard-min; stands for: {}",
+                    self.wildcard_of.join(", ")
+                ),
+            );
+        }
+        if let Some((range, ips)) = &self.cidr {
+            let ips: Vec<String> = ips.iter().map(ToString::to_string).collect();
+            comment(
+                out,
+                &format!(
+                    "  widened by --cidr-prefix to {range}; addresses seen: {}",
+                    ips.join(", ")
+                ),
+            );
+        }
         for p in &self.ports {
             for (i, (k, s)) in p.dests.iter().enumerate() {
-                let head = if i == 0 {
+                let widened = !self.wildcard_of.is_empty() || self.cidr.is_some();
+                let head = if widened {
+                    format!(
+                        "port {}/{} to {}",
+                        p.number,
+                        k.protocol.istio_name(),
+                        k.name
+                    )
+                } else if i == 0 {
                     format!("port {}/{}", p.number, p.protocol.istio_name())
                 } else {
                     format!(

@@ -1052,3 +1052,82 @@ fn sidecars_per_namespace() {
         "{hosts:?}"
     );
 }
+
+/// Explicit widening and central placement, each valid as Istio sees it.
+#[test]
+fn widening_and_central_scope() {
+    let o = run(&["recommend", "--wildcard-min", "2", "samples/envelopes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let docs = yaml_docs(&stdout(&o));
+    let wild = docs
+        .iter()
+        .find(|d| d["spec"]["hosts"][0] == "*.googleapis.com")
+        .expect("a wildcard entry");
+    assert_valid_service_entry(wild);
+    assert_eq!(wild["spec"]["resolution"], "NONE");
+    assert!(
+        !docs
+            .iter()
+            .any(|d| d["spec"]["hosts"][0] == "www.googleapis.com")
+    );
+    assert!(stdout(&o).contains("stands for: oauth2.googleapis.com, www.googleapis.com"));
+
+    // Two addresses in one /24, on different ports and protocols.
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for (ip, port) in [("52.1.2.3", 5432), ("52.1.2.99", 6379), ("52.9.9.9", 5432)] {
+        text.push_str(&format!("[2024-05-14T09:00:00.000Z] \"- - -\" 0 - - - \"-\" 1 1 1 - \"-\" \"-\" \"-\" \"-\" \"{ip}:{port}\" PassthroughCluster 10.0.0.1:1 {ip}:{port} 10.0.0.1:2 - -\n"));
+    }
+    let path = write(dir.path(), "tcp.log", text.as_bytes());
+    let docs = yaml_docs(&stdout(&run(&["recommend", "--cidr-prefix", "24", &path])));
+    let range = docs
+        .iter()
+        .find(|d| d["spec"]["addresses"][0] == "52.1.2.0/24")
+        .expect("a range entry");
+    assert_valid_service_entry(range);
+    assert_eq!(range["spec"]["ports"].as_array().unwrap().len(), 2);
+    assert!(
+        docs.iter()
+            .any(|d| d["spec"]["addresses"][0] == "52.9.9.9/32"),
+        "a lone address stays exact"
+    );
+
+    // Central: one entry per host in one namespace, exported to exactly its consumers.
+    let o = run(&[
+        "recommend",
+        "--scope",
+        "central",
+        "--central-namespace",
+        "egress",
+        "samples/envelopes",
+    ]);
+    let docs = yaml_docs(&stdout(&o));
+    let gh: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["spec"]["hosts"][0] == "api.github.com")
+        .collect();
+    assert_eq!(gh.len(), 1);
+    assert_eq!(gh[0]["metadata"]["namespace"], "egress");
+    assert_eq!(
+        gh[0]["spec"]["exportTo"],
+        serde_json::json!(["ci", "marketing"])
+    );
+    for d in &docs {
+        assert_valid_service_entry(d);
+    }
+    let unknown = docs
+        .iter()
+        .find(|d| d["spec"]["hosts"][0] == "dynamodb.eu-west-1.amazonaws.com")
+        .unwrap();
+    assert_eq!(
+        unknown["spec"]["exportTo"],
+        serde_json::json!(["*"]),
+        "an unnamed caller needs everyone"
+    );
+    assert_eq!(
+        run(&["recommend", "--scope", "central", "samples/"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
