@@ -229,6 +229,9 @@ fn protocol_rank(p: Protocol) -> u8 {
 
 type Group<'a> = BTreeMap<u16, Vec<(&'a DestKey, &'a DestStats)>>;
 
+/// A `*.parent` entry being built: its ports and the hosts it stands for.
+type Merged<'a> = (Group<'a>, Vec<String>);
+
 /// Istio's limit on the ports of one ServiceEntry.
 pub const MAX_PORTS: usize = 256;
 
@@ -338,7 +341,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
 
     // --wildcard-min: siblings under one parent become `*.parent` (HTTP and TLS only: every
     // host entry is one of the two, raw TCP has no name to match).
-    let mut merged: BTreeMap<(Option<&str>, String), (Group<'_>, Vec<String>)> = BTreeMap::new();
+    let mut merged: BTreeMap<(Option<&str>, String), Merged<'_>> = BTreeMap::new();
     if let Some(min) = sel.wildcard_min {
         let mut by_parent: BTreeMap<(Option<&str>, &str), Vec<&str>> = BTreeMap::new();
         for (ns, host) in hosts.keys() {
