@@ -62,6 +62,7 @@ fn settings() -> Settings {
         workload: None,
         custom: None,
         track_mesh: false,
+        window: None,
     }
 }
 

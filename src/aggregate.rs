@@ -346,7 +346,7 @@ pub struct Summary {
     /// Bytes read (after decompression).
     pub bytes: u64,
     /// Lines per class; they add up to every line read.
-    pub classes: [u64; 9],
+    pub classes: [u64; 10],
     /// Formats recognised in each source (from the entries parsed whole).
     pub formats: BTreeMap<u32, BTreeSet<Format>>,
     pub malformed: BTreeMap<Malformed, MalformedStats>,

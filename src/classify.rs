@@ -34,10 +34,12 @@ pub enum Class {
     Malformed,
     /// A CRI partial line (`P`), joined to the line after it and read with it.
     Partial,
+    /// An outbound entry outside the `--since` / `--until` window.
+    Outside,
 }
 
 impl Class {
-    pub const ALL: [Class; 9] = [
+    pub const ALL: [Class; 10] = [
         Class::Passthrough,
         Class::Blocked,
         Class::Registered,
@@ -47,6 +49,7 @@ impl Class {
         Class::Noise,
         Class::Malformed,
         Class::Partial,
+        Class::Outside,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +63,7 @@ impl Class {
             Class::Noise => "noise",
             Class::Malformed => "malformed",
             Class::Partial => "partial",
+            Class::Outside => "outside",
         }
     }
 

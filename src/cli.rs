@@ -98,6 +98,15 @@ pub struct InputArgs {
     #[arg(long, value_name = "NAME")]
     pub workload: Option<String>,
 
+    /// Only count outbound entries that started at or after this time (RFC 3339, for example
+    /// 2024-05-01T00:00:00Z); earlier ones are counted as `outside`.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only count outbound entries that started before this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
     /// No progress bar and no notes on stderr; errors are still reported. (The progress bar
     /// only shows on a terminal, outside CI, for runs longer than a second.)
     #[arg(short, long)]

@@ -29,6 +29,9 @@ pub struct Settings {
     pub workload: Option<String>,
     /// A custom format, compiled.
     pub custom: Option<Arc<Custom>>,
+    /// `--since` and `--until`, in ms since the epoch: outbound entries outside are not counted
+    /// as destinations.
+    pub window: Option<Window>,
     /// Count in-mesh calls per source (for Sidecars); off unless asked, it costs a lookup on
     /// every in-mesh line.
     pub track_mesh: bool,
@@ -153,11 +156,46 @@ impl Selection {
     }
 }
 
+/// `--since` / `--until`, in ms since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+impl Window {
+    pub fn contains(self, t: i64) -> bool {
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
+    }
+}
+
 /// A format the user gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Custom {
     Text(Template),
     Json(JsonKeys),
+}
+
+fn window(a: &InputArgs) -> Result<Option<Window>, UsageError> {
+    let parse = |flag: &str, v: &Option<String>| -> Result<Option<i64>, UsageError> {
+        match v {
+            None => Ok(None),
+            Some(t) => crate::parse::time::parse_rfc3339(t)
+                .map(Some)
+                .ok_or_else(|| {
+                    UsageError(format!(
+                        "{flag} {t:?} is not an RFC 3339 time (for example 2024-05-01T00:00:00Z)"
+                    ))
+                }),
+        }
+    };
+    let (since, until) = (parse("--since", &a.since)?, parse("--until", &a.until)?);
+    if let (Some(s), Some(u)) = (since, until)
+        && s >= u
+    {
+        return Err(UsageError("--since must be before --until".into()));
+    }
+    Ok((since.is_some() || until.is_some()).then_some(Window { since, until }))
 }
 
 fn custom_format(a: &InputArgs) -> Result<Option<Custom>, UsageError> {
@@ -316,6 +354,7 @@ impl Settings {
             workload: a.workload.clone(),
             custom: custom_format(a)?.map(Arc::new),
             track_mesh: false,
+            window: window(a)?,
             progress: !a.quiet
                 && std::io::stderr().is_terminal()
                 && std::env::var_os("CI").is_none(),

@@ -554,6 +554,18 @@ fn source_of(
     }
 }
 
+/// Whether an entry falls outside `--since`/`--until`. An entry without a readable start time
+/// is kept: nothing says it is outside.
+fn outside(window: Option<crate::config::Window>, start: Option<&str>) -> bool {
+    let Some(w) = window else {
+        return false;
+    };
+    let Some(t) = start.and_then(crate::parse::time::parse_rfc3339) else {
+        return false;
+    };
+    !w.contains(t)
+}
+
 /// Counts one line into the summary.
 pub fn account(
     summary: &mut Summary,
@@ -604,6 +616,9 @@ pub fn account(
             }) => {
                 saw = Some(format);
                 match &classified.destination {
+                    Some(_) if outside(s.window, record.start_time) => {
+                        summary.count(Class::Outside)
+                    }
                     Some(d) => {
                         let source = source_of(
                             summary,

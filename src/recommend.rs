@@ -232,6 +232,9 @@ type Group<'a> = BTreeMap<u16, Vec<(&'a DestKey, &'a DestStats)>>;
 /// A `*.parent` entry being built: its ports and the hosts it stands for.
 type Merged<'a> = (Group<'a>, Vec<String>);
 
+/// From this many entries on, `recommend` warns: thousands of ServiceEntries strain istiod.
+pub const MANY_ENTRIES: usize = 1000;
+
 /// Istio's limit on the ports of one ServiceEntry.
 pub const MAX_PORTS: usize = 256;
 

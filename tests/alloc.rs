@@ -68,6 +68,7 @@ fn no_allocation_per_line() {
         workload: None,
         custom: None,
         track_mesh: false,
+        window: None,
     };
     let mut summary = Summary::default();
     let mut state = SplitState::default();

@@ -1131,3 +1131,51 @@ fn widening_and_central_scope() {
         Some(2)
     );
 }
+
+/// --since/--until keep outbound entries of the window; many entries draw a warning.
+#[test]
+fn time_window_and_scale_warning() {
+    let o = run(&[
+        "analyze",
+        "--json",
+        "--since",
+        "2024-06-01T00:00:00Z",
+        "--until",
+        "2024-07-01T00:00:00Z",
+        "samples/",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["lines"]["outside"].as_u64().unwrap() > 0);
+    let classes: u64 = v["lines"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(classes, v["input"]["lines"].as_u64().unwrap());
+    for d in v["destinations"].as_array().unwrap() {
+        assert!(
+            d["first_seen"].as_str().unwrap() >= "2024-06-01"
+                && d["last_seen"].as_str().unwrap() < "2024-07-01",
+            "{d}"
+        );
+    }
+    assert_eq!(
+        run(&["analyze", "--since", "yesterday", "samples/"])
+            .status
+            .code(),
+        Some(2)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for i in 0..1000 {
+        text.push_str(&format!("[2024-05-14T09:00:00.000Z] \"- - -\" 0 - - - \"-\" 1 1 1 - \"-\" \"-\" \"-\" \"-\" \"52.1.2.3:443\" PassthroughCluster 10.0.0.1:1 52.1.2.3:443 10.0.0.1:2 api{i}.example.com -\n"));
+    }
+    let path = write(dir.path(), "many.log", text.as_bytes());
+    let o = run(&["recommend", &path]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("1000 ServiceEntries"), "{}", stderr(&o));
+    assert!(stderr(&run(&["recommend", "--quiet", &path])).is_empty());
+}

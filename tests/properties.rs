@@ -55,6 +55,7 @@ fn settings(paths: Vec<PathBuf>, threads: usize) -> Settings {
         workload: None,
         custom: None,
         track_mesh: false,
+        window: None,
     }
 }
 

@@ -22,6 +22,7 @@ fuzz_target!(|data: &[u8]| {
         workload: None,
         custom: None,
         track_mesh: false,
+        window: None,
     };
     let mut summary = Summary::default();
     let loc = Location {

@@ -30,6 +30,12 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
     out.write_all(yaml.as_bytes())
         .map_err(io_err("writing the ServiceEntries"))?;
     out.flush().map_err(io_err("writing the ServiceEntries"))?;
+    if plan.entries.len() >= recommend::MANY_ENTRIES && !settings.quiet {
+        eprintln!(
+            "egress-advisor: {} ServiceEntries: every one is pushed to every sidecar it is exported to, and meshes with thousands strain istiod's pushes and sidecar memory; consider --scope central, --wildcard-min, --cidr-prefix or --min-requests",
+            plan.entries.len()
+        );
+    }
     let malformed = run.summary.classes[Class::Malformed.index()];
     if malformed > 0 && !settings.quiet {
         eprintln!(

@@ -45,6 +45,8 @@ pub struct Lines {
     pub malformed: u64,
     /// CRI partial lines, read together with the line that ends them.
     pub partial: u64,
+    /// Outbound entries outside the `--since` / `--until` window.
+    pub outside: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -209,6 +211,7 @@ impl<'a> Report<'a> {
                 noise: c(Class::Noise),
                 malformed: c(Class::Malformed),
                 partial: c(Class::Partial),
+                outside: c(Class::Outside),
             },
             malformed: s
                 .malformed

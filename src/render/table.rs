@@ -119,7 +119,7 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
     let l = &r.lines;
     writeln!(
         out,
-        "Lines: passthrough {}, blocked {}, registered {}, internal {}, inbound {}, unknown {}, noise {}, malformed {}, partial {}",
+        "Lines: passthrough {}, blocked {}, registered {}, internal {}, inbound {}, unknown {}, noise {}, malformed {}, partial {}, outside the window {}",
         thousands(l.passthrough),
         thousands(l.blocked),
         thousands(l.registered),
@@ -128,7 +128,8 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
         thousands(l.unknown),
         thousands(l.noise),
         thousands(l.malformed),
-        thousands(l.partial)
+        thousands(l.partial),
+        thousands(l.outside)
     )?;
     let recommended = r.destinations.iter().filter(|d| d.recommended).count();
     writeln!(
