@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use indexmap::{Equivalent, IndexMap};
 
 use crate::classify::{Category, Class, Destination, Protocol, Verdict};
+use crate::envelope::meta::Label;
 use crate::parse::time::{Millis, parse_rfc3339};
 use crate::parse::{Format, Malformed, Record};
 
@@ -73,12 +74,15 @@ impl Equivalent<DestKey> for KeyRef<'_> {
 pub struct SourceKey {
     pub namespace: Box<str>,
     pub workload: Box<str>,
+    /// The pod label the workload name came from, when it did: a workloadSelector can select it.
+    pub label: Option<Label>,
 }
 
 #[derive(Hash)]
 struct SourceRef<'a> {
     namespace: &'a str,
     workload: &'a str,
+    label: Option<Label>,
 }
 
 impl Hash for SourceKey {
@@ -86,6 +90,7 @@ impl Hash for SourceKey {
         SourceRef {
             namespace: &self.namespace,
             workload: &self.workload,
+            label: self.label,
         }
         .hash(h)
     }
@@ -93,7 +98,7 @@ impl Hash for SourceKey {
 
 impl Equivalent<SourceKey> for SourceRef<'_> {
     fn equivalent(&self, k: &SourceKey) -> bool {
-        *self.namespace == *k.namespace && *self.workload == *k.workload
+        *self.namespace == *k.namespace && *self.workload == *k.workload && self.label == k.label
     }
 }
 
@@ -429,10 +434,11 @@ impl Summary {
     }
 
     /// The index of a source, added when new.
-    pub fn source_id(&mut self, namespace: &str, workload: &str) -> u32 {
+    pub fn source_id(&mut self, namespace: &str, workload: &str, label: Option<Label>) -> u32 {
         let r = SourceRef {
             namespace,
             workload,
+            label,
         };
         match self.sources.get_index_of(&r) {
             Some(i) => i as u32,
@@ -440,6 +446,7 @@ impl Summary {
                 let key = SourceKey {
                     namespace: namespace.into(),
                     workload: workload.into(),
+                    label,
                 };
                 self.sources.insert_full(key, ()).0 as u32
             }
@@ -490,7 +497,7 @@ impl Summary {
         let remap: Vec<u32> = o
             .sources
             .keys()
-            .map(|k| self.source_id(&k.namespace, &k.workload))
+            .map(|k| self.source_id(&k.namespace, &k.workload, k.label))
             .collect();
         if remap.iter().enumerate().any(|(i, j)| i as u32 != *j) {
             for st in o.destinations.values_mut() {

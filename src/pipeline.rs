@@ -14,6 +14,7 @@ use crate::aggregate::{Location, Summary};
 use crate::classify::{Class, Classified, by_cluster_bytes, classify};
 use crate::config::Custom;
 use crate::config::Settings;
+use crate::envelope::meta::Label;
 use crate::envelope::{self, Meta};
 use crate::ingest::lines::{Event, LineReader};
 use crate::ingest::{self, Counted, Encoding, Origin, Source, Task};
@@ -407,7 +408,7 @@ pub struct SplitState {
     /// Who wrote the lines when no envelope says: from the file's path, or the flags.
     base: Meta<'static>,
     /// The last writer named by a line and its index in the summary.
-    last_source: Option<(Box<str>, Box<str>, u32)>,
+    last_source: Option<LastSource>,
     /// The index of the split's own writer (path or flags), once looked up.
     base_source: Option<u32>,
 }
@@ -462,6 +463,8 @@ pub struct LineView<'a> {
     pub workload: Option<&'a str>,
     /// The writer is the split's own (path or flags), not the line's: the same for every line.
     pub from_base: bool,
+    /// The pod label `workload` came from, when the envelope's labels named it.
+    pub selector: Option<Label>,
 }
 
 /// Unwraps a line from its envelope (joining CRI partial lines), reads it and hands the result
@@ -491,6 +494,7 @@ pub fn read_line<T>(
             namespace: None,
             workload: None,
             from_base: true,
+            selector: None,
         });
     }
     let payload: &[u8] = if partial.is_empty() {
@@ -517,16 +521,37 @@ pub fn read_line<T>(
             .or(writer.pod.map(envelope::meta::workload_of_pod))
             .or(base.workload());
         let from_base = u.meta.is_empty() && writer == Writer::default();
+        let selector = u.meta.selector();
         f(LineView {
             envelope: u.kind,
             outcome: Some(o),
             namespace,
             workload,
             from_base,
+            selector,
         })
     });
     partial.clear();
     out
+}
+
+/// Who wrote a line, as [`source_of`] needs it.
+#[derive(Debug, Clone, Copy)]
+struct Who<'a> {
+    namespace: &'a str,
+    workload: &'a str,
+    label: Option<Label>,
+    /// The split's own writer (path or flags), the same for all its lines.
+    from_base: bool,
+}
+
+/// The last writer a line named, and its index in the summary.
+#[derive(Debug, Clone, Default)]
+pub struct LastSource {
+    namespace: Box<str>,
+    workload: Box<str>,
+    label: Option<Label>,
+    id: u32,
 }
 
 /// The index of a line's writer. Lines whose writer is the split's own (path or flags) share
@@ -534,20 +559,29 @@ pub fn read_line<T>(
 /// same writer.
 fn source_of(
     summary: &mut Summary,
-    ns: &str,
-    wl: &str,
-    from_base: bool,
-    last: &mut Option<(Box<str>, Box<str>, u32)>,
+    who: Who<'_>,
+    last: &mut Option<LastSource>,
     base: &mut Option<u32>,
 ) -> u32 {
-    match (from_base, *base) {
+    match (who.from_base, *base) {
         (true, Some(id)) => id,
-        (true, None) => *base.insert(summary.source_id(ns, wl)),
+        (true, None) => *base.insert(summary.source_id(who.namespace, who.workload, who.label)),
         (false, _) => match last {
-            Some((n, w, id)) if **n == *ns && **w == *wl => *id,
+            Some(l)
+                if *l.namespace == *who.namespace
+                    && *l.workload == *who.workload
+                    && l.label == who.label =>
+            {
+                l.id
+            }
             _ => {
-                let id = summary.source_id(ns, wl);
-                *last = Some((ns.into(), wl.into(), id));
+                let id = summary.source_id(who.namespace, who.workload, who.label);
+                *last = Some(LastSource {
+                    namespace: who.namespace.into(),
+                    workload: who.workload.into(),
+                    label: who.label,
+                    id,
+                });
                 id
             }
         },
@@ -579,11 +613,12 @@ pub fn account(
     let mut last_source = st.last_source.take();
     let mut base_source = st.base_source;
     read_line(line, s, st, quick, |v| {
-        let (ns, wl, from_base) = (
-            v.namespace.unwrap_or(""),
-            v.workload.unwrap_or(""),
-            v.from_base,
-        );
+        let who = Who {
+            namespace: v.namespace.unwrap_or(""),
+            workload: v.workload.unwrap_or(""),
+            label: v.selector,
+            from_base: v.from_base,
+        };
         match v.outcome {
             None => summary.count(Class::Partial),
             Some(Outcome::Noise) => summary.count(Class::Noise),
@@ -596,14 +631,7 @@ pub fn account(
             }) => {
                 saw = format;
                 if s.track_mesh && class == Class::Internal {
-                    let source = source_of(
-                        summary,
-                        ns,
-                        wl,
-                        from_base,
-                        &mut last_source,
-                        &mut base_source,
-                    );
+                    let source = source_of(summary, who, &mut last_source, &mut base_source);
                     summary.mesh_call(source, cluster, &s.rules);
                 }
                 summary.count(class)
@@ -620,14 +648,7 @@ pub fn account(
                         summary.count(Class::Outside)
                     }
                     Some(d) => {
-                        let source = source_of(
-                            summary,
-                            ns,
-                            wl,
-                            from_base,
-                            &mut last_source,
-                            &mut base_source,
-                        );
+                        let source = source_of(summary, who, &mut last_source, &mut base_source);
                         summary.destination(classified.class, d, record, source)
                     }
                     None => {
@@ -635,14 +656,8 @@ pub fn account(
                             && classified.class == Class::Internal
                             && let Some(cluster) = record.upstream_cluster
                         {
-                            let source = source_of(
-                                summary,
-                                ns,
-                                wl,
-                                from_base,
-                                &mut last_source,
-                                &mut base_source,
-                            );
+                            let source =
+                                source_of(summary, who, &mut last_source, &mut base_source);
                             summary.mesh_call(source, cluster.as_bytes(), &s.rules);
                         }
                         summary.count(classified.class)

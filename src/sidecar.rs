@@ -7,22 +7,24 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::aggregate::Summary;
+use crate::aggregate::{DestKey, Summary};
 use crate::classify::Rules;
 use crate::config::Selection;
 use crate::recommend::{self, Plan, comment};
 use crate::validate;
 
-/// One namespace's Sidecar.
+/// One Sidecar: a namespace's default, or one workload's (selected by its app label).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SidecarPlan {
     pub namespace: String,
+    /// `(label key, value)` of a workload's Sidecar; `None` for the namespace's default.
+    pub selector: Option<(&'static str, String)>,
     /// `namespace/host` imports.
     pub hosts: BTreeSet<String>,
-    /// In-mesh services, ServiceEntries, other imports: counts for the evidence.
+    /// In-mesh services and external hosts imported, for the evidence.
     pub mesh: usize,
     pub entries: usize,
-    /// Destinations the namespace used that the Sidecar does not import, with why.
+    /// Destinations used that the Sidecar does not import, with why.
     pub left_out: Vec<String>,
 }
 
@@ -37,79 +39,96 @@ fn service_namespace<'a>(host: &'a str, rules: &Rules) -> Option<&'a str> {
     rest.rsplit_once('.').map(|(_, ns)| ns)
 }
 
-/// Plans a Sidecar for each namespace named in the logs.
+/// (namespace, workload with a label): who a Sidecar is for.
+type Target = (String, Option<String>);
+
+/// Plans a Sidecar for each namespace named in the logs, and one for each workload whose pod
+/// label the logs name (a workloadSelector on that label); the namespace's own Sidecar then
+/// holds what the other workloads used.
 pub fn plan(
     summary: &Summary,
     entries: &Plan<'_>,
     sel: &Selection,
     rules: &Rules,
 ) -> Vec<SidecarPlan> {
-    let mut by_ns: BTreeMap<String, SidecarPlan> = BTreeMap::new();
-    let ns_of = |source: u32| -> Option<&str> {
+    let mut by_target: BTreeMap<Target, SidecarPlan> = BTreeMap::new();
+    // The label each labelled workload is selected by: where the logs named it by both
+    // `app.kubernetes.io/name` and `app`, the first; one Sidecar per workload either way.
+    let mut labels: BTreeMap<Target, crate::envelope::meta::Label> = BTreeMap::new();
+    for (k, _) in &summary.sources {
+        if let Some(l) = k.label.filter(|_| !k.workload.is_empty()) {
+            let t = (k.namespace.to_string(), Some(k.workload.to_string()));
+            let e = labels.entry(t).or_insert(l);
+            *e = (*e).min(l);
+        }
+    }
+    let target = |source: u32| -> Option<Target> {
         let (k, _) = summary.sources.get_index(source as usize)?;
-        (!k.namespace.is_empty()).then_some(&*k.namespace)
-    };
-    fn get<'m>(
-        by_ns: &'m mut BTreeMap<String, SidecarPlan>,
-        sel: &Selection,
-        ns: &str,
-    ) -> Option<&'m mut SidecarPlan> {
-        if sel.exclude_namespaces.iter().any(|x| x == ns) {
+        if k.namespace.is_empty() || sel.exclude_namespaces.iter().any(|x| **x == *k.namespace) {
             return None;
         }
-        Some(by_ns.entry(ns.to_owned()).or_insert_with(|| SidecarPlan {
-            namespace: ns.to_owned(),
+        let workload = k
+            .label
+            .filter(|_| !k.workload.is_empty())
+            .map(|_| k.workload.to_string());
+        Some((k.namespace.to_string(), workload))
+    };
+    fn get<'m>(
+        by: &'m mut BTreeMap<Target, SidecarPlan>,
+        labels: &BTreeMap<Target, crate::envelope::meta::Label>,
+        t: Target,
+    ) -> &'m mut SidecarPlan {
+        let selector = labels
+            .get(&t)
+            .map(|l| (l.key(), t.1.clone().unwrap_or_default()));
+        by.entry(t.clone()).or_insert_with(|| SidecarPlan {
+            namespace: t.0,
+            selector,
             hosts: BTreeSet::from(["istio-system/*".to_owned()]),
             mesh: 0,
             entries: 0,
             left_out: Vec::new(),
-        }))
+        })
     }
     for (call, _) in &summary.mesh_calls {
-        let Some(ns) = ns_of(call.source) else {
+        let Some(t) = target(call.source) else {
             continue;
         };
         let host = &*call.host;
         let import = match service_namespace(host, rules) {
-            Some(svc_ns) if svc_ns == ns => format!("./{host}"),
+            Some(svc_ns) if svc_ns == t.0 => format!("./{host}"),
             Some(svc_ns) => format!("{svc_ns}/{host}"),
             None if host.contains('.') => format!("*/{host}"),
             None => continue,
         };
-        if let Some(p) = get(&mut by_ns, sel, ns)
-            && p.hosts.insert(import)
-        {
+        let p = get(&mut by_target, &labels, t);
+        if p.hosts.insert(import) {
             p.mesh += 1;
         }
     }
+    // Which entry `recommend` wrote for a destination, per namespace.
+    let mut written: BTreeMap<(Option<&str>, &DestKey), &str> = BTreeMap::new();
     for e in &entries.entries {
-        if let Some(ns) = &e.namespace
-            && let Some(p) = get(&mut by_ns, sel, ns)
-            && p.hosts.insert(format!("./{}", e.host))
-        {
-            p.entries += 1;
+        for p in &e.ports {
+            for (k, _) in &p.dests {
+                written.insert((e.namespace.as_deref(), *k), &e.host);
+            }
         }
     }
     for (k, st) in summary.sorted_destinations() {
         for (source, _) in st.sources.iter() {
-            let Some(ns) = ns_of(source) else { continue };
-            // What the entries above already import.
-            if entries.entries.iter().any(|e| {
-                e.namespace.as_deref() == Some(ns)
-                    && e.ports
-                        .iter()
-                        .any(|p| p.dests.iter().any(|(dk, _)| *dk == k))
-            }) {
-                continue;
-            }
+            let Some(t) = target(source) else { continue };
+            let ns = t.0.clone();
             let covered = sel
                 .existing
                 .as_deref()
-                .and_then(|x| x.covering(k, Some(ns)));
-            let Some(p) = get(&mut by_ns, sel, ns) else {
-                continue;
-            };
-            if let Some(e) = covered {
+                .and_then(|x| x.covering(k, Some(&ns)));
+            let p = get(&mut by_target, &labels, t);
+            if let Some(host) = written.get(&(Some(ns.as_str()), k)) {
+                if p.hosts.insert(format!("./{host}")) {
+                    p.entries += 1;
+                }
+            } else if let Some(e) = covered {
                 for h in &e.hosts {
                     if p.hosts.insert(format!("{}/{h}", e.namespace)) {
                         p.entries += 1;
@@ -131,7 +150,31 @@ pub fn plan(
             }
         }
     }
-    by_ns.into_values().collect()
+    by_target.into_values().collect()
+}
+
+/// A Sidecar name for a workload: its label value made a DNS-1123 subdomain.
+fn sidecar_name(selector: &Option<(&'static str, String)>) -> String {
+    match selector {
+        None => "egress-advisor".to_owned(),
+        Some((_, value)) => {
+            let v: String = value
+                .to_ascii_lowercase()
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            let v = v.trim_matches(|c| c == '-' || c == '.');
+            let mut name = format!("egress-advisor-{v}");
+            name.truncate(253);
+            name.trim_end_matches(['-', '.']).to_owned()
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -145,7 +188,7 @@ struct Sidecar<'a> {
 
 #[derive(Serialize)]
 struct Metadata<'a> {
-    name: &'static str,
+    name: String,
     namespace: &'a str,
     labels: BTreeMap<&'static str, &'static str>,
 }
@@ -153,8 +196,15 @@ struct Metadata<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Spec<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workload_selector: Option<Selector<'a>>,
     egress: Vec<Egress<'a>>,
     outbound_traffic_policy: Policy,
+}
+
+#[derive(Serialize)]
+struct Selector<'a> {
+    labels: BTreeMap<&'static str, &'a str>,
 }
 
 #[derive(Serialize)]
@@ -174,11 +224,14 @@ pub fn render(out: &mut String, sidecars: &[SidecarPlan], api_version: &str) -> 
             api_version,
             kind: "Sidecar",
             metadata: Metadata {
-                name: "egress-advisor",
+                name: sidecar_name(&p.selector),
                 namespace: &p.namespace,
                 labels: BTreeMap::from([("app.kubernetes.io/managed-by", "egress-advisor")]),
             },
             spec: Spec {
+                workload_selector: p.selector.as_ref().map(|(k, v)| Selector {
+                    labels: BTreeMap::from([(*k, v.as_str())]),
+                }),
                 egress: vec![Egress {
                     hosts: p.hosts.iter().map(String::as_str).collect(),
                 }],
@@ -200,8 +253,16 @@ pub fn render(out: &mut String, sidecars: &[SidecarPlan], api_version: &str) -> 
         comment(
             out,
             &format!(
-                "Sidecar for namespace {}: imports {} in-mesh services and {} external hosts; unknown destinations are refused (REGISTRY_ONLY).",
-                p.namespace, p.mesh, p.entries
+                "Sidecar for {}: imports {} in-mesh services and {} external hosts; unknown destinations are refused (REGISTRY_ONLY).",
+                match &p.selector {
+                    None => format!(
+                        "namespace {} (workloads without a Sidecar of their own)",
+                        p.namespace
+                    ),
+                    Some((k, v)) => format!("workload {k}={v} in namespace {}", p.namespace),
+                },
+                p.mesh,
+                p.entries
             ),
         );
         for l in &p.left_out {

@@ -1010,6 +1010,25 @@ fn sidecars_per_namespace() {
         .map(|s| s["metadata"]["namespace"].as_str().unwrap())
         .collect();
     assert_eq!(namespaces, ["billing", "ci", "marketing", "search", "shop"]);
+    // Workloads whose pod label the logs name get a Sidecar of their own, selected by it; one
+    // per workload even where two pipelines named it by different labels.
+    let marketing = sidecars
+        .iter()
+        .find(|s| s["metadata"]["namespace"] == "marketing")
+        .unwrap();
+    assert_eq!(marketing["metadata"]["name"], "egress-advisor-newsletter");
+    assert_eq!(
+        marketing["spec"]["workloadSelector"]["labels"],
+        serde_json::json!({"app.kubernetes.io/name": "newsletter"})
+    );
+    let shop = sidecars
+        .iter()
+        .find(|s| s["metadata"]["namespace"] == "shop")
+        .unwrap();
+    assert!(
+        shop["spec"].get("workloadSelector").is_none(),
+        "the pod path names no label"
+    );
     let hosts = |ns: &str| -> Vec<String> {
         let s = sidecars
             .iter()

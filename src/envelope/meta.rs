@@ -12,6 +12,27 @@ pub struct Meta<'a> {
     pub container: Option<Cow<'a, str>>,
     /// The `app.kubernetes.io/name` or `app` label, when the envelope carries labels.
     pub app: Option<Cow<'a, str>>,
+    /// Which label `app` came from, when it came from a label (not from `--workload`): a
+    /// workloadSelector can then select the workload.
+    pub app_label: Option<Label>,
+}
+
+/// The pod label a workload's name came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Label {
+    /// `app.kubernetes.io/name`
+    Name,
+    /// `app`
+    App,
+}
+
+impl Label {
+    pub fn key(self) -> &'static str {
+        match self {
+            Label::Name => "app.kubernetes.io/name",
+            Label::App => "app",
+        }
+    }
 }
 
 impl<'a> Meta<'a> {
@@ -21,6 +42,11 @@ impl<'a> Meta<'a> {
             namespace: self.namespace.or(other.namespace),
             pod: self.pod.or(other.pod),
             container: self.container.or(other.container),
+            app_label: if self.app.is_some() {
+                self.app_label
+            } else {
+                other.app_label
+            },
             app: self.app.or(other.app),
         }
     }
@@ -32,11 +58,17 @@ impl<'a> Meta<'a> {
             pod: own(self.pod),
             container: own(self.container),
             app: own(self.app),
+            app_label: self.app_label,
         }
     }
 
     pub fn is_empty(&self) -> bool {
         self.namespace.is_none() && self.pod.is_none() && self.app.is_none()
+    }
+
+    /// The label that selects the workload, when its name came from one.
+    pub fn selector(&self) -> Option<Label> {
+        self.app.as_ref().and(self.app_label)
     }
 
     /// The workload: the app label, else the pod name without its ReplicaSet, Job or
@@ -98,6 +130,7 @@ pub fn from_path(path: &Path) -> Meta<'static> {
                 pod: own(pod),
                 container: own(container),
                 app: None,
+                app_label: None,
             };
         }
     }
@@ -112,6 +145,7 @@ pub fn from_path(path: &Path) -> Meta<'static> {
             pod: own(pod),
             container: own(container),
             app: None,
+            app_label: None,
         };
     }
     Meta::default()

@@ -266,10 +266,13 @@ struct Resource<'a> {
 }
 
 /// The `app.kubernetes.io/name` or `app` label.
-fn app_label<'a>(labels: &mut BTreeMap<Cow<'a, str>, Cow<'a, str>>) -> Option<Cow<'a, str>> {
+fn app_label<'a>(
+    labels: &mut BTreeMap<Cow<'a, str>, Cow<'a, str>>,
+) -> Option<(Cow<'a, str>, meta::Label)> {
     labels
         .remove("app.kubernetes.io/name")
-        .or_else(|| labels.remove("app"))
+        .map(|v| (v, meta::Label::Name))
+        .or_else(|| labels.remove("app").map(|v| (v, meta::Label::App)))
 }
 
 /// A JSON envelope: the payload (string or record) and the Kubernetes metadata beside it.
@@ -284,7 +287,10 @@ fn envelope<'a>(mut env: Env<'a>, scratch: &'a mut Vec<u8>, depth: u8) -> Option
         meta.namespace = k.namespace_name.take();
         meta.pod = k.pod_name.take();
         meta.container = k.container_name.take();
-        meta.app = k.labels.as_mut().and_then(app_label);
+        if let Some((app, label)) = k.labels.as_mut().and_then(app_label) {
+            meta.app = Some(app);
+            meta.app_label = Some(label);
+        }
     }
     if let Some(mut labels) = env.resource.take().and_then(|r| r.labels) {
         meta.namespace = meta.namespace.or_else(|| labels.remove("namespace_name"));
@@ -295,7 +301,12 @@ fn envelope<'a>(mut env: Env<'a>, scratch: &'a mut Vec<u8>, depth: u8) -> Option
         meta.namespace = meta.namespace.or_else(|| labels.remove("namespace"));
         meta.pod = meta.pod.or_else(|| labels.remove("pod"));
         meta.container = meta.container.or_else(|| labels.remove("container"));
-        meta.app = meta.app.or_else(|| app_label(&mut labels));
+        if meta.app.is_none()
+            && let Some((app, label)) = app_label(&mut labels)
+        {
+            meta.app = Some(app);
+            meta.app_label = Some(label);
+        }
     }
     if let Some(src) = env.source {
         // Elasticsearch: the shipped record is in `_source`.

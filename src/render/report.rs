@@ -94,17 +94,23 @@ pub fn sources_of<'a>(
     summary: &'a crate::aggregate::Summary,
     st: &DestStats,
 ) -> Vec<SourceUse<'a>> {
-    let mut v: Vec<SourceUse<'a>> = st
-        .sources
-        .iter()
-        .filter_map(|(i, n)| {
-            let (k, _) = summary.sources.get_index(i as usize)?;
-            let opt = |s: &'a str| (!s.is_empty()).then_some(s);
-            Some(SourceUse {
-                namespace: opt(&k.namespace),
-                workload: opt(&k.workload),
-                requests: n.all,
-            })
+    // One row per namespace and workload, whatever label named it.
+    let mut merged: BTreeMap<(Option<&'a str>, Option<&'a str>), u64> = BTreeMap::new();
+    for (i, n) in st.sources.iter() {
+        let Some((k, _)) = summary.sources.get_index(i as usize) else {
+            continue;
+        };
+        let opt = |s: &'a str| (!s.is_empty()).then_some(s);
+        *merged
+            .entry((opt(&k.namespace), opt(&k.workload)))
+            .or_default() += n.all;
+    }
+    let mut v: Vec<SourceUse<'a>> = merged
+        .into_iter()
+        .map(|((namespace, workload), requests)| SourceUse {
+            namespace,
+            workload,
+            requests,
         })
         .collect();
     v.sort_by(|a, b| {
