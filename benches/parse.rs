@@ -6,7 +6,7 @@ use egress_advisor::aggregate::{Location, Summary};
 use egress_advisor::classify::{Rules, classify};
 use egress_advisor::config::Settings;
 use egress_advisor::parse::json::JsonEntry;
-use egress_advisor::parse::{FormatChoice, text};
+use egress_advisor::parse::text;
 use egress_advisor::pipeline::{SplitState, account};
 use std::hint::black_box;
 
@@ -49,21 +49,7 @@ const VERSIONS: &[(&str, &str)] = &[
 ];
 
 fn settings() -> Settings {
-    Settings {
-        paths: vec![],
-        format: FormatChoice::Auto,
-        rules: Rules::default(),
-        threads: 1,
-        max_line_bytes: 1 << 20,
-        strict: false,
-        quiet: true,
-        progress: false,
-        namespace: None,
-        workload: None,
-        custom: None,
-        track_mesh: false,
-        window: None,
-    }
+    Settings::default()
 }
 
 fn bench(c: &mut Criterion) {

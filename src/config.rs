@@ -39,6 +39,28 @@ pub struct Settings {
     pub progress: bool,
 }
 
+impl Default for Settings {
+    /// Every line recognised, `cluster.local`, one thread, 1 MiB lines, nothing extra: what the
+    /// library's own users (benchmarks, fuzz targets, tests) start from.
+    fn default() -> Self {
+        Settings {
+            paths: Vec::new(),
+            format: FormatChoice::Auto,
+            rules: Rules::default(),
+            threads: 1,
+            max_line_bytes: 1 << 20,
+            strict: false,
+            quiet: true,
+            progress: false,
+            namespace: None,
+            workload: None,
+            custom: None,
+            window: None,
+            track_mesh: false,
+        }
+    }
+}
+
 /// Which destinations become recommendations.
 #[derive(Debug, Clone)]
 pub struct Selection {

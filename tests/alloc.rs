@@ -9,9 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use egress_advisor::aggregate::{Location, Summary};
-use egress_advisor::classify::Rules;
 use egress_advisor::config::Settings;
-use egress_advisor::parse::FormatChoice;
 use egress_advisor::pipeline::{SplitState, account};
 
 struct Counting;
@@ -55,21 +53,7 @@ const LINES: &[&str] = &[
 
 #[test]
 fn no_allocation_per_line() {
-    let s = Settings {
-        paths: vec![],
-        format: FormatChoice::Auto,
-        rules: Rules::default(),
-        threads: 1,
-        max_line_bytes: 1 << 20,
-        strict: false,
-        quiet: true,
-        progress: false,
-        namespace: None,
-        workload: None,
-        custom: None,
-        track_mesh: false,
-        window: None,
-    };
+    let s = Settings::default();
     let mut summary = Summary::default();
     let mut state = SplitState::default();
     let mut loc = Location {

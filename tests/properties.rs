@@ -7,9 +7,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use egress_advisor::classify::Rules;
 use egress_advisor::config::{Selection, Settings};
-use egress_advisor::parse::FormatChoice;
 use egress_advisor::pipeline::{self, inspect};
 use egress_advisor::recommend;
 use egress_advisor::render::report::Report;
@@ -44,18 +42,9 @@ fn pool() -> Vec<Vec<u8>> {
 fn settings(paths: Vec<PathBuf>, threads: usize) -> Settings {
     Settings {
         paths,
-        format: FormatChoice::Auto,
-        rules: Rules::default(),
         threads,
         max_line_bytes: 4096,
-        strict: false,
-        quiet: true,
-        progress: false,
-        namespace: None,
-        workload: None,
-        custom: None,
-        track_mesh: false,
-        window: None,
+        ..Settings::default()
     }
 }
 

@@ -2,28 +2,12 @@
 #![no_main]
 
 use egress_advisor::aggregate::{Location, Summary};
-use egress_advisor::classify::Rules;
 use egress_advisor::config::Settings;
-use egress_advisor::parse::FormatChoice;
 use egress_advisor::pipeline::{SplitState, account};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let s = Settings {
-        paths: vec![],
-        format: FormatChoice::Auto,
-        rules: Rules::default(),
-        threads: 1,
-        max_line_bytes: 1 << 20,
-        strict: false,
-        quiet: true,
-        progress: false,
-        namespace: None,
-        workload: None,
-        custom: None,
-        track_mesh: false,
-        window: None,
-    };
+    let s = Settings::default();
     let mut summary = Summary::default();
     let loc = Location {
         source: 0,
