@@ -102,6 +102,78 @@ impl Equivalent<SourceKey> for SourceRef<'_> {
     }
 }
 
+/// Counts per key. Most destinations see one response code and one address, so the first key
+/// is kept inline: counting it touches no other memory (a BTreeMap node per destination is a
+/// cache miss on the hot path).
+#[derive(Debug, Clone)]
+pub struct Counts<K> {
+    hot: Option<(K, u64)>,
+    /// Never holds the `hot` key.
+    rest: BTreeMap<K, u64>,
+}
+
+impl<K> Default for Counts<K> {
+    fn default() -> Self {
+        Counts {
+            hot: None,
+            rest: BTreeMap::new(),
+        }
+    }
+}
+
+impl<K: Ord + Copy> Counts<K> {
+    pub fn bump(&mut self, k: K) {
+        self.add(k, 1);
+    }
+
+    fn add(&mut self, k: K, n: u64) {
+        match &mut self.hot {
+            Some((h, c)) if *h == k => *c += n,
+            None => self.hot = Some((k, n)),
+            Some(_) => bump_by(&mut self.rest, k, n),
+        }
+    }
+
+    pub fn merge(&mut self, o: Counts<K>) {
+        for (k, n) in o.iter() {
+            self.add(k, n);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hot.is_none()
+    }
+
+    /// (key, count), in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (K, u64)> + '_ {
+        self.hot
+            .into_iter()
+            .chain(self.rest.iter().map(|(k, v)| (*k, *v)))
+    }
+
+    /// The counts in key order.
+    pub fn sorted(&self) -> BTreeMap<K, u64> {
+        self.iter().collect()
+    }
+}
+
+impl<K: Ord + Copy> PartialEq for Counts<K> {
+    fn eq(&self, o: &Self) -> bool {
+        self.sorted() == o.sorted()
+    }
+}
+
+impl<K: Ord + Copy> Eq for Counts<K> {}
+
+fn bump_by<K: Ord>(map: &mut BTreeMap<K, u64>, k: K, n: u64) {
+    match map.get_mut(&k) {
+        Some(c) => *c += n,
+        None => {
+            map.insert(k, n);
+        }
+    }
+}
+
 /// Entries of one source to one destination.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SourceCount {
@@ -190,11 +262,11 @@ pub struct DestStats {
     /// Latest `%START_TIME%`.
     pub last_seen: Option<Millis>,
     /// Entries per response code.
-    pub codes: BTreeMap<u16, u64>,
+    pub codes: Counts<u16>,
     /// Entries per response flag (`UF`, `UH`, ...).
     pub flags: BTreeMap<Box<str>, u64>,
     /// Entries per original destination address.
-    pub addresses: BTreeMap<IpAddr, u64>,
+    pub addresses: Counts<IpAddr>,
     /// Address-only entries folded into this host because the same address and port were seen
     /// with this host's SNI or authority: address -> entries.
     pub attributed: BTreeMap<IpAddr, u64>,
@@ -238,7 +310,7 @@ impl DestStats {
             self.last_seen = Some(self.last_seen.map_or(t, |l| l.max(t)));
         }
         if let Some(code) = r.response_code {
-            bump(&mut self.codes, code);
+            self.codes.bump(code);
         }
         if let Some(flags) = r.response_flags {
             for f in flags.split(',').filter(|f| !f.is_empty()) {
@@ -251,7 +323,7 @@ impl DestStats {
             }
         }
         if let Some(a) = addr {
-            bump(&mut self.addresses, a);
+            self.addresses.bump(a);
         }
     }
 
@@ -268,9 +340,9 @@ impl DestStats {
         self.bytes_received = self.bytes_received.saturating_add(o.bytes_received);
         self.first_seen = min_opt(self.first_seen, o.first_seen);
         self.last_seen = max_opt(self.last_seen, o.last_seen);
-        merge_counts(&mut self.codes, o.codes);
+        self.codes.merge(o.codes);
         merge_counts(&mut self.flags, o.flags);
-        merge_counts(&mut self.addresses, o.addresses);
+        self.addresses.merge(o.addresses);
         merge_counts(&mut self.attributed, o.attributed);
         self.seen_as.extend(o.seen_as);
         self.sources.merge(o.sources);
@@ -557,8 +629,8 @@ impl Summary {
             if k.is_address || s.registered > 0 || s.category != Some(Category::External) {
                 continue;
             }
-            for ip in s.addresses.keys() {
-                by_addr.entry((*ip, k.port)).or_default().insert(i);
+            for (ip, _) in s.addresses.iter() {
+                by_addr.entry((ip, k.port)).or_default().insert(i);
             }
         }
         let mut moves: Vec<(usize, usize)> = Vec::new();

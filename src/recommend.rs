@@ -658,7 +658,7 @@ impl Recommendation<'_> {
                         out,
                         &format!(
                             "    addresses: {}",
-                            counted(s.addresses.iter().map(|(a, n)| (a.to_string(), *n)))
+                            counted(s.addresses.iter().map(|(a, n)| (a.to_string(), n)))
                         ),
                     );
                 }
@@ -679,7 +679,7 @@ impl Recommendation<'_> {
                     );
                 }
                 // Code 0 is "no response": every TCP entry has it; it says nothing here.
-                if s.codes.keys().any(|c| *c != 0) {
+                if s.codes.iter().any(|(c, _)| c != 0) {
                     comment(
                         out,
                         &format!(
@@ -687,8 +687,8 @@ impl Recommendation<'_> {
                             counted(
                                 s.codes
                                     .iter()
-                                    .filter(|(c, _)| **c != 0)
-                                    .map(|(c, n)| (c.to_string(), *n))
+                                    .filter(|(c, _)| *c != 0)
+                                    .map(|(c, n)| (c.to_string(), n))
                             )
                         ),
                     );

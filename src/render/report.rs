@@ -186,8 +186,18 @@ impl<'a> Report<'a> {
                     bytes_received: st.bytes_received,
                     first_seen: st.first_seen.map(format_millis),
                     last_seen: st.last_seen.map(format_millis),
-                    addresses: st.addresses.keys().map(ToString::to_string).collect(),
-                    response_codes: st.codes.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
+                    addresses: st
+                        .addresses
+                        .sorted()
+                        .keys()
+                        .map(ToString::to_string)
+                        .collect(),
+                    response_codes: st
+                        .codes
+                        .sorted()
+                        .iter()
+                        .map(|(c, n)| (c.to_string(), *n))
+                        .collect(),
                     response_flags: st.flags.iter().map(|(f, n)| (&**f, *n)).collect(),
                     attributed: st
                         .attributed
