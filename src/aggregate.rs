@@ -349,15 +349,6 @@ impl DestStats {
     }
 }
 
-/// `map[k] += 1`; a lookup first, since the key is almost always there already.
-fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, k: K) {
-    match map.get_mut(&k) {
-        Some(n) => *n += 1,
-        None => {
-            map.insert(k, 1);
-        }
-    }
-}
 
 fn min_opt(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
     match (a, b) {
