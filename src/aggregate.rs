@@ -349,7 +349,6 @@ impl DestStats {
     }
 }
 
-
 fn min_opt(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),

@@ -19,6 +19,8 @@ pub struct Entry {
     pub ports: Vec<u16>,
     /// Ports whose protocol is TCP or unset.
     pub tcp_ports: Vec<u16>,
+    /// Each port's protocol, upper case (empty when unset).
+    pub protocols: Vec<(u16, String)>,
     /// IPs and CIDRs.
     pub addresses: Vec<String>,
     /// Empty: exported to every namespace.
@@ -210,6 +212,20 @@ impl Existing {
                                 .collect()
                         })
                         .unwrap_or_default(),
+                    protocols: spec
+                        .get("ports")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|p| {
+                                    let n = p.get("number")?.as_u64()?.try_into().ok()?;
+                                    let proto =
+                                        p.get("protocol").and_then(Value::as_str).unwrap_or("");
+                                    Some((n, proto.to_ascii_uppercase()))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                     addresses: strings(spec.get("addresses")),
                     export_to: strings(spec.get("exportTo")),
                 });
@@ -234,12 +250,34 @@ impl Existing {
     /// as `namespace/name`; `None` when nothing does.
     pub fn covering(&self, key: &DestKey, namespace: Option<&str>) -> Option<&Entry> {
         self.entries.iter().find(|e| {
-            e.ports.contains(&key.port)
+            port_fits(e, key)
                 && matches_host(e, key)
                 && visible(e, namespace)
                 && imported(self, e, namespace)
         })
     }
+}
+
+/// The entry declares the destination's port with a protocol that carries what was seen
+/// (an unset protocol is sniffed, and carries anything).
+fn port_fits(e: &Entry, key: &DestKey) -> bool {
+    use crate::classify::Protocol;
+    e.protocols.iter().any(|(n, p)| {
+        *n == key.port
+            && match key.protocol {
+                Protocol::Http => matches!(
+                    p.as_str(),
+                    "" | "HTTP" | "HTTP2" | "GRPC" | "GRPC-WEB" | "HTTP_PROXY"
+                ),
+                // A TCP port proxies the TLS bytes as they are.
+                Protocol::Tls => matches!(p.as_str(), "" | "TLS" | "HTTPS" | "TCP"),
+                // Address-only traffic may be TLS logged without its SNI.
+                Protocol::Tcp => matches!(
+                    p.as_str(),
+                    "" | "TCP" | "TLS" | "HTTPS" | "MONGO" | "MYSQL" | "REDIS"
+                ),
+            }
+    })
 }
 
 /// `*.example.com` matches any name under example.com, not example.com itself.
