@@ -39,19 +39,6 @@ pub enum Class {
 }
 
 impl Class {
-    pub const ALL: [Class; 10] = [
-        Class::Passthrough,
-        Class::Blocked,
-        Class::Registered,
-        Class::Internal,
-        Class::Inbound,
-        Class::Unknown,
-        Class::Noise,
-        Class::Malformed,
-        Class::Partial,
-        Class::Outside,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             Class::Passthrough => "passthrough",

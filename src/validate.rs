@@ -47,9 +47,8 @@ pub fn document(doc: &Value) -> Option<Vec<String>> {
     }
 }
 
-/// istiod's `ValidateSidecar` rules for what egress-advisor reads and writes: egress hosts,
-/// listeners, outbound traffic policy, selectors.
-pub fn sidecar(doc: &Value) -> Vec<String> {
+/// apiVersion, kind and metadata.name: what every networking.istio.io object needs.
+fn header(doc: &Value, kind: &str) -> Vec<String> {
     let mut errs = Vec::new();
     match doc.get("apiVersion").and_then(Value::as_str) {
         Some(
@@ -61,12 +60,22 @@ pub fn sidecar(doc: &Value) -> Vec<String> {
             "apiVersion {other:?} is not a networking.istio.io version"
         )),
     }
+    if doc.get("kind").and_then(Value::as_str) != Some(kind) {
+        errs.push(format!("kind must be {kind}"));
+    }
     match doc.pointer("/metadata/name").and_then(Value::as_str) {
         Some(n) if is_dns1123_subdomain(n) => {}
         other => errs.push(format!(
             "metadata.name {other:?} is not a DNS-1123 subdomain"
         )),
     }
+    errs
+}
+
+/// istiod's `ValidateSidecar` rules for what egress-advisor reads and writes: egress hosts,
+/// listeners, outbound traffic policy, selectors.
+pub fn sidecar(doc: &Value) -> Vec<String> {
+    let mut errs = header(doc, "Sidecar");
     let spec = doc.get("spec").cloned().unwrap_or(Value::Null);
     let egress = spec
         .get("egress")
@@ -253,27 +262,8 @@ fn strs(v: Option<&Value>) -> Vec<&str> {
 
 /// Checks one ServiceEntry document. Returns every problem found, empty when Istio accepts it.
 pub fn service_entry(doc: &Value) -> Vec<String> {
-    let mut errs = Vec::new();
+    let mut errs = header(doc, "ServiceEntry");
     let mut err = |s: String| errs.push(s);
-    match doc.get("apiVersion").and_then(Value::as_str) {
-        Some(
-            "networking.istio.io/v1"
-            | "networking.istio.io/v1beta1"
-            | "networking.istio.io/v1alpha3",
-        ) => {}
-        other => err(format!(
-            "apiVersion {other:?} is not a networking.istio.io version"
-        )),
-    }
-    if doc.get("kind").and_then(Value::as_str) != Some("ServiceEntry") {
-        err("kind must be ServiceEntry".into());
-    }
-    match doc.pointer("/metadata/name").and_then(Value::as_str) {
-        Some(n) if is_dns1123_subdomain(n) => {}
-        other => err(format!(
-            "metadata.name {other:?} is not a DNS-1123 subdomain"
-        )),
-    }
     if let Some(ns) = doc.pointer("/metadata/namespace").and_then(Value::as_str)
         && !is_dns1123_label(ns, false)
     {

@@ -116,7 +116,12 @@ pub fn workload_of_pod(pod: &str) -> &str {
 /// `/var/log/containers/<pod>_<namespace>_<container>-<id>.log`.
 pub fn from_path(path: &Path) -> Meta<'static> {
     let parts: Vec<&str> = path.iter().filter_map(|p| p.to_str()).collect();
-    let own = |s: &str| Some(Cow::Owned(s.to_owned()));
+    let node = |ns: &str, pod: &str, container: &str| Meta {
+        namespace: Some(Cow::Owned(ns.to_owned())),
+        pod: Some(Cow::Owned(pod.to_owned())),
+        container: Some(Cow::Owned(container.to_owned())),
+        ..Meta::default()
+    };
     for w in parts.windows(3) {
         let [dir, container, file] = w else { continue };
         let fields: Vec<&str> = dir.split('_').collect();
@@ -125,13 +130,7 @@ pub fn from_path(path: &Path) -> Meta<'static> {
             && uid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
             && file.ends_with(".log")
         {
-            return Meta {
-                namespace: own(ns),
-                pod: own(pod),
-                container: own(container),
-                app: None,
-                app_label: None,
-            };
+            return node(ns, pod, container);
         }
     }
     if let Some(file) = parts.last().and_then(|f| f.strip_suffix(".log"))
@@ -140,13 +139,7 @@ pub fn from_path(path: &Path) -> Meta<'static> {
         && id.len() == 64
         && id.bytes().all(|b| b.is_ascii_hexdigit())
     {
-        return Meta {
-            namespace: own(ns),
-            pod: own(pod),
-            container: own(container),
-            app: None,
-            app_label: None,
-        };
+        return node(ns, pod, container);
     }
     Meta::default()
 }

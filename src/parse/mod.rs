@@ -71,18 +71,6 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 9] = [
-        Format::Text10,
-        Format::Text11,
-        Format::Text12,
-        Format::Text13,
-        Format::Text18,
-        Format::Text19,
-        Format::Json,
-        Format::Custom,
-        Format::Envoy,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             Format::Text10 => "istio-1.0",
@@ -99,11 +87,6 @@ impl Format {
 
     pub fn is_text(self) -> bool {
         self != Format::Json
-    }
-
-    /// Whether an Istio default format (what `--format` chooses among).
-    pub fn is_istio(self) -> bool {
-        !matches!(self, Format::Custom | Format::Envoy)
     }
 }
 
@@ -178,17 +161,6 @@ impl Malformed {
             Malformed::Truncated => "truncated",
         }
     }
-}
-
-/// What one line turned out to be, before classification.
-#[derive(Debug)]
-pub enum Line<R> {
-    /// An access-log entry.
-    Entry(Format, R),
-    /// Not an access-log entry (agent or Envoy application log, blank line).
-    Noise,
-    /// Looks like an entry but cannot be read.
-    Malformed(Malformed),
 }
 
 /// Strips a trailing `\r` (CRLF files) and surrounding ASCII blanks.

@@ -64,20 +64,7 @@ fn fast(b: &[u8]) -> Option<Millis> {
         n(17..19)?,
         n(20..23)?,
     );
-    if !(1..=12).contains(&mo)
-        || d == 0
-        || d > days_in_month(y, mo)
-        || h > 23
-        || mi > 59
-        || sec > 60
-    {
-        return None;
-    }
-    let days = days_from_civil(i64::from(y), mo, d);
-    Some(
-        (days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(sec)) * 1000
-            + i64::from(ms),
-    )
+    Some(seconds(y, mo, d, h, mi, sec)? * 1000 + i64::from(ms))
 }
 
 fn general(s: &str) -> Option<Millis> {
@@ -121,19 +108,7 @@ fn general(s: &str) -> Option<Millis> {
         }
         _ => return None,
     };
-    if !(1..=12).contains(&mo)
-        || d == 0
-        || d > days_in_month(y, mo)
-        || h > 23
-        || mi > 59
-        || sec > 60
-    {
-        return None;
-    }
-    let days = days_from_civil(i64::from(y), mo, d);
-    let secs =
-        days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(sec) - offset_secs;
-    Some(secs * 1000 + millis_frac)
+    Some((seconds(y, mo, d, h, mi, sec)? - offset_secs) * 1000 + millis_frac)
 }
 
 /// Renders milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`, Envoy's own default shape.
@@ -149,6 +124,21 @@ pub fn format_millis(ms: Millis) -> String {
         tod % 3600 / 60,
         tod % 60
     )
+}
+
+/// Seconds since the epoch of a UTC calendar time; `None` when a field is out of range.
+fn seconds(y: u32, mo: u32, d: u32, h: u32, mi: u32, sec: u32) -> Option<i64> {
+    if !(1..=12).contains(&mo)
+        || d == 0
+        || d > days_in_month(y, mo)
+        || h > 23
+        || mi > 59
+        || sec > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(i64::from(y), mo, d);
+    Some(days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(sec))
 }
 
 fn is_leap(y: u32) -> bool {
