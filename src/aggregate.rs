@@ -178,13 +178,28 @@ fn bump_by<K: Ord>(map: &mut BTreeMap<K, u64>, k: K, n: u64) {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SourceCount {
     pub all: u64,
-    pub undeclared: u64,
+    /// Entries sent to `PassthroughCluster`.
+    pub passthrough: u64,
+    /// Entries refused by the mesh.
+    pub blocked: u64,
+    /// Bytes both ways.
+    pub bytes: u64,
+    /// Latest `%START_TIME%` of this source's entries.
+    pub last_seen: Option<Millis>,
 }
 
 impl SourceCount {
     fn add(&mut self, o: SourceCount) {
         self.all += o.all;
-        self.undeclared += o.undeclared;
+        self.passthrough += o.passthrough;
+        self.blocked += o.blocked;
+        self.bytes = self.bytes.saturating_add(o.bytes);
+        self.last_seen = self.last_seen.max(o.last_seen);
+    }
+
+    /// Entries that went, or tried to go, to an undeclared destination.
+    pub fn undeclared(&self) -> u64 {
+        self.passthrough + self.blocked
     }
 }
 
@@ -294,7 +309,7 @@ impl DestStats {
         category: Category,
         r: &Record<'_>,
         addr: Option<IpAddr>,
-    ) {
+    ) -> Option<Millis> {
         match (class, verdict) {
             (Class::Internal, _) => self.internal += 1,
             (_, Verdict::Passthrough) => self.passthrough += 1,
@@ -305,7 +320,8 @@ impl DestStats {
         // Saturating: a forged byte count must not wrap the sum (or panic a debug build).
         self.bytes_sent = self.bytes_sent.saturating_add(r.bytes_sent);
         self.bytes_received = self.bytes_received.saturating_add(r.bytes_received);
-        if let Some(t) = r.start_time.and_then(parse_rfc3339) {
+        let start = r.start_time.and_then(parse_rfc3339);
+        if let Some(t) = start {
             self.first_seen = Some(self.first_seen.map_or(t, |f| f.min(t)));
             self.last_seen = Some(self.last_seen.map_or(t, |l| l.max(t)));
         }
@@ -325,6 +341,7 @@ impl DestStats {
         if let Some(a) = addr {
             self.addresses.bump(a);
         }
+        start
     }
 
     pub fn merge(&mut self, o: DestStats) {
@@ -427,6 +444,8 @@ pub struct Summary {
     pub sources: IndexMap<SourceKey, (), Hasher_>,
     /// In-mesh calls, when asked for (`recommend --sidecars`): (source, service host) -> entries.
     pub mesh_calls: IndexMap<MeshCall, u64, Hasher_>,
+    /// Noise lines that are ztunnel access logs: the mesh runs ambient mode somewhere.
+    pub ztunnel_lines: u64,
 }
 
 /// An in-mesh call: who called which cluster-local service.
@@ -547,11 +566,17 @@ impl Summary {
                 self.destinations.entry(owned).or_default()
             }
         };
-        stats.add(d.verdict, class, d.category, r, d.address);
-        let undeclared = u64::from(matches!(class, Class::Passthrough | Class::Blocked));
-        stats
-            .sources
-            .add(source, SourceCount { all: 1, undeclared });
+        let last_seen = stats.add(d.verdict, class, d.category, r, d.address);
+        stats.sources.add(
+            source,
+            SourceCount {
+                all: 1,
+                passthrough: u64::from(class == Class::Passthrough),
+                blocked: u64::from(class == Class::Blocked),
+                bytes: r.bytes_sent.saturating_add(r.bytes_received),
+                last_seen,
+            },
+        );
     }
 
     pub fn merge(&mut self, mut o: Summary) {
@@ -571,6 +596,7 @@ impl Summary {
             *self.mesh_calls.entry(k).or_default() += n;
         }
         self.bytes += o.bytes;
+        self.ztunnel_lines += o.ztunnel_lines;
         for (a, b) in self.classes.iter_mut().zip(o.classes) {
             *a += b;
         }

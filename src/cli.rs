@@ -32,6 +32,12 @@ pub enum Command {
     Recommend(RecommendArgs),
     /// Print how each line was read and classified, one JSON object per line.
     Explain(ExplainArgs),
+    /// The CI gate: exit 1 when traffic left (or tried to leave) for an external destination
+    /// that no existing ServiceEntry, allow-file entry or baseline declares.
+    Check(CheckArgs),
+    /// Can the mesh switch from ALLOW_ANY to REGISTRY_ONLY? Coverage per namespace, what would
+    /// break, the ServiceEntries that close the gap, and a rollout order.
+    Migrate(MigrateArgs),
     /// Check ServiceEntry and Sidecar manifests against Istio's CRD schemas and istiod's
     /// validation rules; exit 1 on any error.
     Validate(ValidateArgs),
@@ -113,8 +119,9 @@ pub struct InputArgs {
     pub quiet: bool,
 }
 
+/// Which destinations count, and what the config already covers.
 #[derive(Debug, Args)]
-pub struct SelectArgs {
+pub struct FilterArgs {
     /// Also treat private destination addresses (RFC 1918, CGNAT, link-local, ULA) as external.
     /// They are usually pods or nodes, so they are only reported by default.
     #[arg(long)]
@@ -137,7 +144,21 @@ pub struct SelectArgs {
     /// Write no entries for calls from this namespace (repeatable).
     #[arg(long, value_name = "NS")]
     pub exclude_namespace: Vec<String>,
+}
 
+/// Which destinations count, and the shape of the ServiceEntries written for them.
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+}
+
+/// The shape of the ServiceEntries written.
+#[derive(Debug, Args)]
+pub struct ShapeArgs {
     /// The Istio version the entries are for: `networking.istio.io/v1` from 1.22, `v1beta1`
     /// before.
     #[arg(long, value_name = "X.Y", default_value = "1.22")]
@@ -205,6 +226,63 @@ pub struct RecommendArgs {
     /// `outboundTrafficPolicy: REGISTRY_ONLY`, to lock one namespace down before the mesh.
     #[arg(long)]
     pub sidecars: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub filter: FilterArgs,
+
+    /// Destinations allowed without a ServiceEntry: YAML, `allow:` a list of `host` (or
+    /// `*.suffix`) or `cidr`, an optional `port`, a `reason` and an optional `expires` date
+    /// (YYYY-MM-DD; an expired entry fails the check).
+    #[arg(long, value_name = "FILE")]
+    pub allow: Option<PathBuf>,
+
+    /// Destinations accepted as they are today (written by --update-baseline): only others
+    /// fail the check.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Rewrite the --baseline file with today's undeclared destinations.
+    #[arg(long, requires = "baseline")]
+    pub update_baseline: bool,
+
+    /// Print Markdown (for a pull-request comment or a CI job summary) instead of text.
+    #[arg(long, conflicts_with = "json")]
+    pub markdown: bool,
+
+    /// Print the verdict as one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write JUnit XML to FILE: one test case per destination, failed when undeclared.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Print Markdown instead of text.
+    #[arg(long, conflicts_with = "json")]
+    pub markdown: bool,
+
+    /// Print the plan as one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write the ServiceEntries that close the gap, as YAML, to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub entries: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

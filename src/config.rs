@@ -8,7 +8,7 @@ use crate::existing::Existing;
 use crate::parse::custom::{JsonKeys, Template};
 
 use crate::classify::Rules;
-use crate::cli::{FormatArg, InputArgs, Scope, SelectArgs};
+use crate::cli::{FilterArgs, FormatArg, InputArgs, Scope, SelectArgs, ShapeArgs};
 use crate::parse::{Format, FormatChoice};
 
 /// How inputs are read and classified.
@@ -101,6 +101,13 @@ impl Default for Selection {
 
 impl Selection {
     pub fn from_args(a: &SelectArgs) -> Result<Selection, UsageError> {
+        let mut sel = Selection::from_filter(&a.filter)?;
+        sel.shape(&a.shape)?;
+        Ok(sel)
+    }
+
+    /// Which destinations count; ServiceEntries keep their default shape.
+    pub fn from_filter(a: &FilterArgs) -> Result<Selection, UsageError> {
         let existing = if a.existing.is_empty() {
             None
         } else {
@@ -108,6 +115,30 @@ impl Selection {
                 Existing::read(&a.existing).map_err(|e| UsageError(format!("--existing: {e}")))?,
             ))
         };
+        for h in &a.exclude_host {
+            let name = h.strip_prefix("*.").unwrap_or(h);
+            if crate::validate::wildcard_domain_error(name).is_some() {
+                return Err(UsageError(format!(
+                    "--exclude-host {h:?}: give a host name or *.suffix"
+                )));
+            }
+        }
+        Ok(Selection {
+            include_private: a.include_private,
+            existing,
+            min_requests: a.min_requests,
+            exclude_hosts: a
+                .exclude_host
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            exclude_namespaces: a.exclude_namespace.clone(),
+            ..Selection::default()
+        })
+    }
+
+    /// The shape of the entries: apiVersion, widening and scope.
+    fn shape(&mut self, a: &ShapeArgs) -> Result<(), UsageError> {
         let api_version = match a
             .istio_version
             .split_once('.')
@@ -152,29 +183,11 @@ impl Selection {
                 ));
             }
         };
-        for h in &a.exclude_host {
-            let name = h.strip_prefix("*.").unwrap_or(h);
-            if crate::validate::wildcard_domain_error(name).is_some() {
-                return Err(UsageError(format!(
-                    "--exclude-host {h:?}: give a host name or *.suffix"
-                )));
-            }
-        }
-        Ok(Selection {
-            include_private: a.include_private,
-            existing,
-            min_requests: a.min_requests,
-            exclude_hosts: a
-                .exclude_host
-                .iter()
-                .map(|h| h.to_ascii_lowercase())
-                .collect(),
-            exclude_namespaces: a.exclude_namespace.clone(),
-            api_version,
-            wildcard_min: a.wildcard_min,
-            cidr_prefix: a.cidr_prefix,
-            central,
-        })
+        self.api_version = api_version;
+        self.wildcard_min = a.wildcard_min;
+        self.cidr_prefix = a.cidr_prefix;
+        self.central = central;
+        Ok(())
     }
 }
 

@@ -46,6 +46,9 @@ pub struct Existing {
     pub sidecars: Vec<Sidecar>,
     /// Documents read, for the report.
     pub documents: usize,
+    /// Namespaces labelled `istio.io/dataplane-mode: ambient` (from `Namespace` objects given
+    /// with the config): ztunnel, not a sidecar, carries their traffic.
+    pub ambient_namespaces: Vec<String>,
 }
 
 /// A document of the input, with where it came from.
@@ -241,8 +244,16 @@ impl Existing {
                         .map(|a| a.iter().flat_map(|l| strings(l.get("hosts"))).collect())
                         .unwrap_or_default(),
                 });
+            } else if v.get("kind").and_then(Value::as_str) == Some("Namespace")
+                && v.pointer("/metadata/labels/istio.io~1dataplane-mode")
+                    .and_then(Value::as_str)
+                    == Some("ambient")
+            {
+                e.ambient_namespaces.push(name);
             }
         }
+        e.ambient_namespaces.sort();
+        e.ambient_namespaces.dedup();
         Ok(e)
     }
 
@@ -290,7 +301,8 @@ pub fn host_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
-fn in_cidr(cidr: &str, ip: IpAddr) -> bool {
+/// Whether `ip` is in `cidr` (an address alone is a /32 or /128).
+pub fn in_cidr(cidr: &str, ip: IpAddr) -> bool {
     let (net, bits) = match cidr.split_once('/') {
         Some((n, b)) => (n, b.parse::<u32>().ok()),
         None => (cidr, None),

@@ -600,6 +600,13 @@ fn outside(window: Option<crate::config::Window>, start: Option<&str>) -> bool {
     !w.contains(t)
 }
 
+/// A ztunnel access-log line (`... access connection complete src.addr=... dst.addr=...`).
+fn is_ztunnel(line: &[u8]) -> bool {
+    memchr::memmem::find(line, b"connection complete").is_some()
+        && memchr::memmem::find(line, b"src.addr=").is_some()
+        && memchr::memmem::find(line, b"dst.addr=").is_some()
+}
+
 /// Counts one line into the summary.
 pub fn account(
     summary: &mut Summary,
@@ -621,7 +628,12 @@ pub fn account(
         };
         match v.outcome {
             None => summary.count(Class::Partial),
-            Some(Outcome::Noise) => summary.count(Class::Noise),
+            Some(Outcome::Noise) => {
+                if is_ztunnel(line) {
+                    summary.ztunnel_lines += 1;
+                }
+                summary.count(Class::Noise)
+            }
             Some(Outcome::Malformed(m)) => summary.malformed(m, loc),
             Some(Outcome::Quick {
                 class,

@@ -455,7 +455,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
 
 /// The namespaces whose workloads called a destination (`None`: not known); with
 /// `undeclared`, only those whose calls were passed through or blocked.
-fn namespaces<'a>(
+pub fn namespaces<'a>(
     summary: &'a Summary,
     s: &DestStats,
     undeclared: bool,
@@ -463,7 +463,7 @@ fn namespaces<'a>(
     let set: std::collections::BTreeSet<Option<&'a str>> = s
         .sources
         .iter()
-        .filter(|(_, c)| !undeclared || c.undeclared > 0)
+        .filter(|(_, c)| !undeclared || c.undeclared() > 0)
         .map(|(i, _)| i)
         .filter_map(|i| summary.sources.get_index(i as usize))
         .map(|(k, _)| (!k.namespace.is_empty()).then_some(&*k.namespace))

@@ -1,7 +1,9 @@
 //! One module per subcommand. Each takes its parsed arguments and returns an [`Exit`].
 
 pub mod analyze;
+pub mod check;
 pub mod explain;
+pub mod migrate;
 pub mod recommend;
 pub mod validate;
 

@@ -111,6 +111,30 @@ fn general(s: &str) -> Option<Millis> {
     Some((seconds(y, mo, d, h, mi, sec)? - offset_secs) * 1000 + millis_frac)
 }
 
+/// A calendar date `YYYY-MM-DD`, as the milliseconds of its first instant (UTC).
+pub fn parse_date(s: &str) -> Option<Millis> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let d = &b[r];
+        d.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| d.iter().fold(0u32, |acc, c| acc * 10 + u32::from(c - b'0')))
+    };
+    Some(seconds(num(0..4)?, num(5..7)?, num(8..10)?, 0, 0, 0)? * 1000)
+}
+
+/// The current time, in ms since the epoch.
+pub fn now() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| {
+            Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX)
+        })
+}
+
 /// Renders milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`, Envoy's own default shape.
 pub fn format_millis(ms: Millis) -> String {
     let secs = ms.div_euclid(1000);
@@ -181,6 +205,19 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("1970-01-02"), Some(86_400_000));
+        assert_eq!(
+            parse_date("2024-02-29").map(format_millis).as_deref(),
+            Some("2024-02-29T00:00:00.000Z")
+        );
+        assert_eq!(parse_date("2023-02-29"), None);
+        assert_eq!(parse_date("2023-2-28"), None);
+        assert_eq!(parse_date("2023-02-2x"), None);
+        assert!(now() > parse_date("2020-01-01").unwrap());
+    }
 
     #[test]
     fn envoy_default_shape_round_trips() {

@@ -6,12 +6,7 @@ use super::report::{Dest, Report};
 use super::{human_bytes, thousands};
 
 fn display_name(d: &Dest<'_>) -> String {
-    match (d.host, d.address) {
-        (Some(h), _) => h.to_owned(),
-        (None, Some(a)) if a.contains(':') => format!("[{a}]"),
-        (None, Some(a)) => a.to_owned(),
-        (None, None) => "-".to_owned(),
-    }
+    super::display_name(d.host, d.address)
 }
 
 /// Column names, and whether each is right-aligned (numbers).
@@ -76,36 +71,8 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
     if rows.is_empty() {
         writeln!(out, "No outbound destinations outside the mesh were found.")?;
     } else {
-        let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-        for row in &rows {
-            for (w, c) in widths.iter_mut().zip(row) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let line = |cells: &[&str]| -> String {
-            let mut s = String::new();
-            for (i, c) in cells.iter().enumerate() {
-                if i > 0 {
-                    s.push_str("  ");
-                }
-                let pad = widths[i].saturating_sub(c.chars().count());
-                if COLUMNS[i].1 {
-                    s.push_str(&" ".repeat(pad));
-                    s.push_str(c);
-                } else {
-                    s.push_str(c);
-                    if i + 1 < cells.len() {
-                        s.push_str(&" ".repeat(pad));
-                    }
-                }
-            }
-            s.trim_end().to_owned()
-        };
-        writeln!(out, "{}", line(&header))?;
-        for row in &rows {
-            let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-            writeln!(out, "{}", line(&cells))?;
-        }
+        let right = COLUMNS.map(|(_, r)| r);
+        super::aligned(out, &header, &right, &rows)?;
     }
 
     writeln!(out)?;

@@ -1,0 +1,613 @@
+//! `check`, the CI gate: every external destination that traffic left for (or tried to) must be
+//! covered by the existing config, by an entry of the allow file, or by the baseline.
+//!
+//! Registered traffic went to a ServiceEntry of the mesh that wrote the logs: it is declared and
+//! never fails the check. In-mesh destinations, private addresses (without
+//! `--include-private`), `--exclude-host` hosts, calls from `--exclude-namespace` namespaces and
+//! destinations under `--min-requests` are not checked.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{DestKey, DestStats, Summary};
+use crate::classify::{Category, Protocol};
+use crate::config::Selection;
+use crate::existing::{host_matches, in_cidr};
+use crate::parse::time::{Millis, format_millis, parse_date};
+
+/// One namespace's undeclared calls to one destination.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NsUse<'a> {
+    /// `None` when the logs do not say.
+    pub namespace: Option<&'a str>,
+    /// Every entry (passthrough, blocked and registered).
+    pub requests: u64,
+    pub passthrough: u64,
+    pub blocked: u64,
+    /// Bytes both ways.
+    pub bytes: u64,
+    pub last_seen: Option<Millis>,
+    /// Workloads, most undeclared entries first: (name, entries).
+    pub workloads: Vec<(&'a str, u64)>,
+}
+
+impl NsUse<'_> {
+    pub fn undeclared(&self) -> u64 {
+        self.passthrough + self.blocked
+    }
+}
+
+/// A destination's callers by namespace, without the `--exclude-namespace` ones; sorted by
+/// namespace, unknown first.
+pub fn by_namespace<'a>(summary: &'a Summary, st: &DestStats, sel: &Selection) -> Vec<NsUse<'a>> {
+    let mut m: BTreeMap<Option<&'a str>, NsUse<'a>> = BTreeMap::new();
+    let mut workloads: BTreeMap<(Option<&'a str>, &'a str), u64> = BTreeMap::new();
+    for (i, c) in st.sources.iter() {
+        let Some((k, _)) = summary.sources.get_index(i as usize) else {
+            continue;
+        };
+        let ns = (!k.namespace.is_empty()).then_some(&*k.namespace);
+        if ns.is_some_and(|n| sel.exclude_namespaces.iter().any(|x| x == n)) {
+            continue;
+        }
+        let u = m.entry(ns).or_default();
+        u.namespace = ns;
+        u.requests += c.all;
+        u.passthrough += c.passthrough;
+        u.blocked += c.blocked;
+        u.bytes = u.bytes.saturating_add(c.bytes);
+        u.last_seen = u.last_seen.max(c.last_seen);
+        if !k.workload.is_empty() && c.undeclared() > 0 {
+            *workloads.entry((ns, &*k.workload)).or_default() += c.undeclared();
+        }
+    }
+    for ((ns, wl), n) in workloads {
+        if let Some(u) = m.get_mut(&ns) {
+            u.workloads.push((wl, n));
+        }
+    }
+    let mut v: Vec<NsUse<'a>> = m.into_values().collect();
+    for u in &mut v {
+        u.workloads
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    }
+    v
+}
+
+/// Whether a destination is outside the mesh and not left out by the selection (private
+/// addresses, `--exclude-host`).
+pub fn is_external(k: &DestKey, st: &DestStats, sel: &Selection) -> bool {
+    match st.category {
+        Some(Category::Mesh) => return false,
+        Some(Category::Private) if !sel.include_private => return false,
+        _ => {}
+    }
+    k.is_address || !sel.exclude_hosts.iter().any(|p| host_matches(p, &k.name))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The allow file.
+
+/// One entry of the allow file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Allow {
+    /// 1-based position in the file.
+    pub entry: usize,
+    /// A host name, or `*.suffix` for every name below it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// An address or CIDR range, for destinations known by address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<String>,
+    /// `None`: any port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    pub reason: String,
+    /// Last day the entry holds (UTC), as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    #[serde(skip)]
+    expires_at: Option<Millis>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllowFile {
+    allow: Vec<RawAllow>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAllow {
+    host: Option<String>,
+    cidr: Option<String>,
+    port: Option<u16>,
+    reason: Option<String>,
+    expires: Option<String>,
+}
+
+impl Allow {
+    /// Whether the entry has expired at `now`: it holds through its `expires` day.
+    pub fn expired(&self, now: Millis) -> bool {
+        self.expires_at
+            .is_some_and(|t| now >= t.saturating_add(86_400_000))
+    }
+
+    /// Whether the entry names this destination.
+    pub fn matches(&self, k: &DestKey) -> bool {
+        if self.port.is_some_and(|p| p != k.port) {
+            return false;
+        }
+        match (&self.host, &self.cidr) {
+            (Some(h), _) => !k.is_address && host_matches(h, &k.name),
+            (None, Some(c)) => k.is_address && k.name.parse().is_ok_and(|ip| in_cidr(c, ip)),
+            (None, None) => false,
+        }
+    }
+
+    /// `host` or `cidr`, and the port.
+    pub fn label(&self) -> String {
+        let what = self.host.as_deref().or(self.cidr.as_deref()).unwrap_or("-");
+        match self.port {
+            Some(p) => format!("{what} port {p}"),
+            None => format!("{what} (any port)"),
+        }
+    }
+}
+
+/// Reads an allow file: `allow:`, a list of `host` or `cidr`, an optional `port`, a `reason`
+/// and an optional `expires` date.
+pub fn read_allow(path: &Path) -> Result<Vec<Allow>, String> {
+    let name = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{name}: {}", crate::ingest::io_reason(&e)))?;
+    let file: AllowFile = serde_saphyr::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
+    let mut out = Vec::with_capacity(file.allow.len());
+    for (i, r) in file.allow.into_iter().enumerate() {
+        let entry = i + 1;
+        let bad = |why: String| format!("{name}: entry {entry}: {why}");
+        let (host, cidr) = match (r.host, r.cidr) {
+            (Some(h), None) => {
+                let h = h.to_ascii_lowercase();
+                let bare = h.strip_prefix("*.").unwrap_or(&h);
+                if let Some(e) = crate::validate::wildcard_domain_error(bare) {
+                    return Err(bad(format!("host {h:?}: {e}")));
+                }
+                (Some(h), None)
+            }
+            (None, Some(c)) => {
+                let (net, bits) = match c.split_once('/') {
+                    Some((n, b)) => (n, Some(b)),
+                    None => (c.as_str(), None),
+                };
+                let ip: IpAddr = net
+                    .parse()
+                    .map_err(|_| bad(format!("cidr {c:?} is not an address or a range")))?;
+                let max = if ip.is_ipv4() { 32 } else { 128 };
+                if bits.is_some_and(|b| b.parse::<u8>().map_or(true, |b| b > max)) {
+                    return Err(bad(format!("cidr {c:?}: the prefix length is 0 to {max}")));
+                }
+                (None, Some(c))
+            }
+            (Some(_), Some(_)) => return Err(bad("give host or cidr, not both".into())),
+            (None, None) => return Err(bad("give a host or a cidr".into())),
+        };
+        if r.port == Some(0) {
+            return Err(bad("port 0 is not a port".into()));
+        }
+        let reason = r
+            .reason
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| bad("every entry needs a reason".into()))?;
+        let expires_at = match &r.expires {
+            None => None,
+            Some(d) => Some(
+                parse_date(d)
+                    .ok_or_else(|| bad(format!("expires {d:?} is not a date (YYYY-MM-DD)")))?,
+            ),
+        };
+        out.push(Allow {
+            entry,
+            host,
+            cidr,
+            port: r.port,
+            reason,
+            expires: r.expires,
+            expires_at,
+        });
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The baseline.
+
+/// The baseline file's version; a file of another version is refused.
+pub const BASELINE_VERSION: u32 = 1;
+
+/// A destination accepted by the baseline.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineDest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    pub port: u16,
+    pub protocol: String,
+}
+
+impl BaselineDest {
+    pub fn of(k: &DestKey) -> BaselineDest {
+        BaselineDest {
+            host: (!k.is_address).then(|| k.name.to_string()),
+            address: k.is_address.then(|| k.name.to_string()),
+            port: k.port,
+            protocol: k.protocol.istio_name().to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BaselineFile {
+    version: u32,
+    destinations: Vec<BaselineDest>,
+}
+
+pub fn read_baseline(path: &Path) -> Result<Vec<BaselineDest>, String> {
+    let name = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{name}: {}", crate::ingest::io_reason(&e)))?;
+    let file: BaselineFile = serde_saphyr::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
+    if file.version != BASELINE_VERSION {
+        return Err(format!(
+            "{name}: baseline version {} (this egress-advisor reads version {BASELINE_VERSION}): rewrite it with --update-baseline",
+            file.version
+        ));
+    }
+    for (i, d) in file.destinations.iter().enumerate() {
+        if d.host.is_some() == d.address.is_some() || protocol_of(&d.protocol).is_none() {
+            return Err(format!(
+                "{name}: destination {}: give a host or an address, a port and a protocol (HTTP, TLS or TCP)",
+                i + 1
+            ));
+        }
+    }
+    Ok(file.destinations)
+}
+
+/// The baseline file's text: sorted, so that it diffs well in review.
+pub fn baseline_yaml(dests: &[BaselineDest]) -> Result<String, String> {
+    let mut destinations = dests.to_vec();
+    destinations.sort();
+    destinations.dedup();
+    let body = serde_saphyr::to_string(&BaselineFile {
+        version: BASELINE_VERSION,
+        destinations,
+    })
+    .map_err(|e| format!("YAML: {e}"))?;
+    Ok(format!(
+        "# egress-advisor check baseline: external destinations accepted without a ServiceEntry.\n# Written by `egress-advisor check --update-baseline`; later checks fail only on others.\n{body}"
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The verdict.
+
+/// How a destination passes, or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum Status {
+    /// An existing ServiceEntry covers it for every namespace that called it.
+    Covered { by: String },
+    /// Only registered traffic: declared in the mesh that wrote the logs.
+    Registered,
+    /// An entry of the allow file.
+    Allowed { entry: usize, reason: String },
+    /// In the baseline.
+    Baseline,
+    /// Nothing covers it.
+    Uncovered,
+}
+
+impl Status {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Covered { .. } => "covered",
+            Status::Registered => "registered",
+            Status::Allowed { .. } => "allowed",
+            Status::Baseline => "baseline",
+            Status::Uncovered => "uncovered",
+        }
+    }
+}
+
+/// A destination as reports name it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Dest<'a> {
+    pub host: Option<&'a str>,
+    pub address: Option<&'a str>,
+    pub port: u16,
+    pub protocol: &'static str,
+}
+
+impl<'a> Dest<'a> {
+    pub fn of(k: &'a DestKey) -> Dest<'a> {
+        Dest {
+            host: (!k.is_address).then_some(&*k.name),
+            address: k.is_address.then_some(&*k.name),
+            port: k.port,
+            protocol: k.protocol.istio_name(),
+        }
+    }
+
+    /// `host:port/PROTOCOL`.
+    pub fn title(&self) -> String {
+        format!(
+            "{}:{}/{}",
+            crate::render::display_name(self.host, self.address),
+            self.port,
+            self.protocol
+        )
+    }
+}
+
+/// One checked destination.
+#[derive(Debug, Serialize)]
+pub struct Row<'a> {
+    #[serde(flatten)]
+    pub dest: Dest<'a>,
+    #[serde(flatten)]
+    pub status: Status,
+    /// For an uncovered destination, why the allow file did not help (an expired entry).
+    pub note: Option<String>,
+    pub passthrough: u64,
+    pub blocked: u64,
+    pub registered: u64,
+    pub bytes: u64,
+    #[serde(serialize_with = "ser_time")]
+    pub first_seen: Option<Millis>,
+    #[serde(serialize_with = "ser_time")]
+    pub last_seen: Option<Millis>,
+    /// Callers; for an uncovered destination, only the namespaces nothing covers.
+    pub namespaces: Vec<NsUse<'a>>,
+    #[serde(skip)]
+    pub key: &'a DestKey,
+}
+
+pub fn ser_time<S: serde::Serializer>(t: &Option<Millis>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&format_millis(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+impl Row<'_> {
+    pub fn title(&self) -> String {
+        self.dest.title()
+    }
+
+    /// Callers as `ns/workload (entries)`, most first.
+    pub fn callers(&self) -> String {
+        let mut v: Vec<(String, u64)> = Vec::new();
+        for u in &self.namespaces {
+            let ns = u.namespace.unwrap_or("?");
+            if u.workloads.is_empty() {
+                v.push((format!("{ns}/?"), u.undeclared().max(u.requests)));
+            }
+            for (wl, n) in &u.workloads {
+                v.push((format!("{ns}/{wl}"), *n));
+            }
+        }
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        if v.iter().all(|(s, _)| s == "?/?") {
+            return "(unknown)".into();
+        }
+        v.iter()
+            .map(|(s, n)| format!("{s} ({})", crate::render::thousands(*n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Everything `check` found.
+#[derive(Debug, Serialize)]
+pub struct Check<'a> {
+    /// `pass` or `fail`.
+    pub verdict: &'static str,
+    /// Checked destinations by status.
+    pub counts: BTreeMap<&'static str, usize>,
+    /// Every checked destination: uncovered first (most undeclared entries first), then the
+    /// others by name.
+    pub destinations: Vec<Row<'a>>,
+    /// Allow entries past their date: each fails the check.
+    pub expired: Vec<Allow>,
+    /// Allow entries that matched no destination.
+    pub unused_allow: Vec<Allow>,
+    /// Baseline destinations not uncovered any more (covered now, or not seen).
+    pub stale_baseline: Vec<BaselineDest>,
+    /// Input lines: read, malformed, unreadable inputs.
+    pub lines: u64,
+    pub malformed: u64,
+    pub unreadable: usize,
+}
+
+impl Check<'_> {
+    pub fn passed(&self) -> bool {
+        self.verdict == "pass"
+    }
+
+    pub fn uncovered(&self) -> impl Iterator<Item = &Row<'_>> {
+        self.destinations
+            .iter()
+            .filter(|r| r.status == Status::Uncovered)
+    }
+
+    pub fn count(&self, status: &str) -> usize {
+        self.counts.get(status).copied().unwrap_or(0)
+    }
+}
+
+/// Decides every destination.
+pub fn check<'a>(
+    summary: &'a Summary,
+    sel: &Selection,
+    allow: &[Allow],
+    baseline: Option<&[BaselineDest]>,
+    now: Millis,
+) -> Check<'a> {
+    let mut rows = Vec::new();
+    let mut used_allow = vec![false; allow.len()];
+    let mut baseline_hit: Vec<bool> = vec![false; baseline.map_or(0, <[_]>::len)];
+    for (k, st) in summary.sorted_destinations() {
+        if !is_external(k, st, sel) {
+            continue;
+        }
+        let namespaces = by_namespace(summary, st, sel);
+        let undeclared: u64 = namespaces.iter().map(NsUse::undeclared).sum();
+        let requests: u64 = namespaces.iter().map(|u| u.requests).sum();
+        if requests == 0 || (undeclared > 0 && undeclared < sel.min_requests) {
+            continue;
+        }
+        let mut note = None;
+        let (status, namespaces) = if undeclared == 0 {
+            (Status::Registered, namespaces)
+        } else {
+            // Namespaces whose undeclared calls no existing entry covers.
+            let existing = sel.existing.as_deref();
+            let mut by = None;
+            let (covered, open): (Vec<NsUse<'a>>, Vec<NsUse<'a>>) =
+                namespaces.into_iter().partition(|u| {
+                    if u.undeclared() == 0 {
+                        return true;
+                    }
+                    match existing.and_then(|e| e.covering(k, u.namespace)) {
+                        Some(e) => {
+                            by.get_or_insert_with(|| format!("{}/{}", e.namespace, e.name));
+                            true
+                        }
+                        None => false,
+                    }
+                });
+            if open.is_empty() {
+                (
+                    Status::Covered {
+                        by: by.unwrap_or_default(),
+                    },
+                    covered,
+                )
+            } else {
+                let live = allow
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| a.matches(k))
+                    .inspect(|(i, _)| used_allow[*i] = true)
+                    .find(|(_, a)| !a.expired(now))
+                    .map(|(_, a)| a);
+                let dead = allow.iter().find(|a| a.matches(k) && a.expired(now));
+                let base = baseline.and_then(|b| {
+                    let me = BaselineDest::of(k);
+                    let i = b.iter().position(|d| *d == me)?;
+                    baseline_hit[i] = true;
+                    Some(())
+                });
+                match (live, base) {
+                    (Some(a), _) => (
+                        Status::Allowed {
+                            entry: a.entry,
+                            reason: a.reason.clone(),
+                        },
+                        open,
+                    ),
+                    (None, Some(())) => (Status::Baseline, open),
+                    (None, None) => {
+                        if let Some(a) = dead {
+                            note = Some(format!(
+                                "allow entry {} ({}) expired on {}",
+                                a.entry,
+                                a.label(),
+                                a.expires.as_deref().unwrap_or("?")
+                            ));
+                        }
+                        (Status::Uncovered, open)
+                    }
+                }
+            }
+        };
+        rows.push(Row {
+            dest: Dest::of(k),
+            status,
+            note,
+            passthrough: st.passthrough,
+            blocked: st.blocked,
+            registered: st.registered,
+            bytes: st.bytes_sent.saturating_add(st.bytes_received),
+            first_seen: st.first_seen,
+            last_seen: st.last_seen,
+            namespaces,
+            key: k,
+        });
+    }
+    rows.sort_by(|a, b| {
+        let open = |r: &Row<'_>| r.status != Status::Uncovered;
+        open(a)
+            .cmp(&open(b))
+            .then_with(|| (b.passthrough + b.blocked).cmp(&(a.passthrough + a.blocked)))
+            .then_with(|| a.key.cmp(b.key))
+    });
+    let mut counts = BTreeMap::new();
+    for r in &rows {
+        *counts.entry(r.status.name()).or_insert(0) += 1;
+    }
+    let expired: Vec<Allow> = allow.iter().filter(|a| a.expired(now)).cloned().collect();
+    let unused_allow = allow
+        .iter()
+        .zip(&used_allow)
+        .filter(|(_, u)| !**u)
+        .map(|(a, _)| a.clone())
+        .collect();
+    let stale_baseline = baseline
+        .unwrap_or_default()
+        .iter()
+        .zip(&baseline_hit)
+        .filter(|(_, h)| !**h)
+        .map(|(d, _)| d.clone())
+        .collect();
+    let uncovered = counts.get("uncovered").copied().unwrap_or(0);
+    Check {
+        verdict: if uncovered == 0 && expired.is_empty() {
+            "pass"
+        } else {
+            "fail"
+        },
+        counts,
+        destinations: rows,
+        expired,
+        unused_allow,
+        stale_baseline,
+        lines: summary.lines(),
+        malformed: summary.classes[crate::classify::Class::Malformed.index()],
+        unreadable: summary.read_errors.len(),
+    }
+}
+
+/// The destinations that are neither covered nor allowed: what `--update-baseline` records.
+pub fn to_baseline(c: &Check<'_>) -> Vec<BaselineDest> {
+    c.destinations
+        .iter()
+        .filter(|r| matches!(r.status, Status::Uncovered | Status::Baseline))
+        .map(|r| BaselineDest::of(r.key))
+        .collect()
+}
+
+/// The protocol of a baseline entry, if it names one the report uses.
+fn protocol_of(name: &str) -> Option<Protocol> {
+    [Protocol::Http, Protocol::Tls, Protocol::Tcp]
+        .into_iter()
+        .find(|p| p.istio_name() == name)
+}

@@ -1,0 +1,356 @@
+//! `migrate`: can the mesh switch from `ALLOW_ANY` to `REGISTRY_ONLY`? For each namespace and
+//! the whole mesh, how much external traffic is already declared, what would break after the
+//! switch (passthrough traffic nothing declares), what breaks now (blocked traffic nothing
+//! declares), the ServiceEntries that close the gap, and an order to roll the switch out in.
+//!
+//! A (destination, namespace) pair is declared when its traffic went to a ServiceEntry of the
+//! mesh that wrote the logs (registered) or an `--existing` entry covers it for that namespace.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::aggregate::Summary;
+use crate::config::Selection;
+use crate::gate::{Dest, NsUse, by_namespace, is_external, ser_time};
+use crate::parse::time::Millis;
+use crate::recommend::Plan;
+
+/// Declared shares of a namespace's (or the mesh's) external traffic.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    pub requests: u64,
+    pub declared_requests: u64,
+    pub bytes: u64,
+    pub declared_bytes: u64,
+    pub destinations: u64,
+    pub declared_destinations: u64,
+}
+
+impl Coverage {
+    fn add(&mut self, u: &NsUse<'_>, declared: bool) {
+        self.requests += u.requests;
+        self.bytes = self.bytes.saturating_add(u.bytes);
+        self.destinations += 1;
+        if declared {
+            self.declared_requests += u.requests;
+            self.declared_bytes = self.declared_bytes.saturating_add(u.bytes);
+            self.declared_destinations += 1;
+        } else {
+            // Its registered entries went to a ServiceEntry all the same.
+            self.declared_requests += u.requests - u.undeclared();
+        }
+    }
+
+    /// `declared` of `all` as a whole percentage, rounded down (100 only when all are).
+    pub fn percent(declared: u64, all: u64) -> u64 {
+        if all == 0 {
+            100
+        } else {
+            (u128::from(declared) * 100 / u128::from(all)) as u64
+        }
+    }
+}
+
+/// Traffic of one namespace to one destination that nothing declares.
+#[derive(Debug, Serialize)]
+pub struct Gap<'a> {
+    #[serde(flatten)]
+    pub dest: Dest<'a>,
+    pub namespace: Option<&'a str>,
+    /// Entries that would be refused after the switch.
+    pub passthrough: u64,
+    /// Entries refused now.
+    pub blocked: u64,
+    pub bytes: u64,
+    #[serde(serialize_with = "ser_time")]
+    pub last_seen: Option<Millis>,
+    /// Workloads, most entries first.
+    pub workloads: Vec<(&'a str, u64)>,
+}
+
+impl Gap<'_> {
+    pub fn title(&self) -> String {
+        self.dest.title()
+    }
+
+    pub fn callers(&self) -> String {
+        let ns = self.namespace.unwrap_or("?");
+        if self.workloads.is_empty() {
+            return if self.namespace.is_some() {
+                format!("{ns}/?")
+            } else {
+                "(unknown)".into()
+            };
+        }
+        self.workloads
+            .iter()
+            .map(|(w, n)| format!("{ns}/{w} ({})", crate::render::thousands(*n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// One namespace's state.
+#[derive(Debug, Serialize)]
+pub struct Namespace<'a> {
+    /// `None`: calls whose namespace the logs do not say.
+    pub namespace: Option<&'a str>,
+    #[serde(flatten)]
+    pub coverage: Coverage,
+    /// Pairs that would break after the switch.
+    pub would_break: u64,
+    /// Pairs refused now.
+    pub breaking_now: u64,
+    /// ServiceEntries that `recommend` writes for it.
+    pub entries: u64,
+}
+
+impl Namespace<'_> {
+    pub fn ready(&self) -> bool {
+        self.would_break == 0 && self.breaking_now == 0
+    }
+}
+
+/// A ServiceEntry that closes part of the gap.
+#[derive(Debug, Serialize)]
+pub struct EntryOut {
+    pub namespace: Option<String>,
+    pub name: String,
+    pub hosts: Vec<String>,
+    /// `number/PROTOCOL`.
+    pub ports: Vec<String>,
+}
+
+/// One step of the rollout.
+#[derive(Debug, Serialize)]
+pub struct Step {
+    /// The namespace it locks down; `None` for the mesh-wide switch.
+    pub namespace: Option<String>,
+    pub action: String,
+}
+
+/// Everything `migrate` found.
+#[derive(Debug, Serialize)]
+pub struct Migration<'a> {
+    /// Whether the mesh can switch now: nothing would break and nothing is refused.
+    pub ready: bool,
+    pub mesh: Coverage,
+    pub namespaces: Vec<Namespace<'a>>,
+    /// Most entries first.
+    pub gaps: Vec<Gap<'a>>,
+    pub entries: Vec<EntryOut>,
+    pub rollout: Vec<Step>,
+    pub caveats: Vec<String>,
+}
+
+/// Builds the migration report. `plan` is what `recommend` would write with the same
+/// selection.
+pub fn migrate<'a>(summary: &'a Summary, sel: &Selection, plan: &Plan<'_>) -> Migration<'a> {
+    let mut mesh = Coverage::default();
+    let mut per_ns: BTreeMap<Option<&'a str>, Namespace<'a>> = BTreeMap::new();
+    let mut gaps = Vec::new();
+    let existing = sel.existing.as_deref();
+    let mut address_only = 0u64;
+    for (k, st) in summary.sorted_destinations() {
+        if !is_external(k, st, sel) {
+            continue;
+        }
+        let uses = by_namespace(summary, st, sel);
+        if uses.iter().all(|u| u.requests == 0) {
+            continue;
+        }
+        let mut all_declared = true;
+        let mut requests = 0;
+        let mut bytes = 0u64;
+        let mut declared_requests = 0;
+        for u in uses {
+            let declared = u.undeclared() == 0
+                || existing.is_some_and(|e| e.covering(k, u.namespace).is_some());
+            let ns = per_ns.entry(u.namespace).or_insert_with(|| Namespace {
+                namespace: u.namespace,
+                coverage: Coverage::default(),
+                would_break: 0,
+                breaking_now: 0,
+                entries: 0,
+            });
+            ns.coverage.add(&u, declared);
+            requests += u.requests;
+            bytes = bytes.saturating_add(u.bytes);
+            declared_requests += if declared {
+                u.requests
+            } else {
+                u.requests - u.undeclared()
+            };
+            if declared {
+                continue;
+            }
+            all_declared = false;
+            ns.would_break += u64::from(u.passthrough > 0);
+            ns.breaking_now += u64::from(u.blocked > 0);
+            gaps.push(Gap {
+                dest: Dest::of(k),
+                namespace: u.namespace,
+                passthrough: u.passthrough,
+                blocked: u.blocked,
+                bytes: u.bytes,
+                last_seen: u.last_seen,
+                workloads: u.workloads,
+            });
+        }
+        mesh.requests += requests;
+        mesh.bytes = mesh.bytes.saturating_add(bytes);
+        mesh.destinations += 1;
+        mesh.declared_requests += declared_requests;
+        if all_declared {
+            mesh.declared_bytes = mesh.declared_bytes.saturating_add(bytes);
+            mesh.declared_destinations += 1;
+        } else {
+            address_only += u64::from(k.is_address);
+        }
+    }
+    gaps.sort_by(|a, b| {
+        (b.passthrough + b.blocked)
+            .cmp(&(a.passthrough + a.blocked))
+            .then_with(|| {
+                (a.dest.host, a.dest.address, a.dest.port).cmp(&(
+                    b.dest.host,
+                    b.dest.address,
+                    b.dest.port,
+                ))
+            })
+            .then_with(|| a.namespace.cmp(&b.namespace))
+    });
+    let entries: Vec<EntryOut> = plan
+        .entries
+        .iter()
+        .map(|e| {
+            let mut ports: Vec<String> = e
+                .ports
+                .iter()
+                .map(|p| format!("{}/{}", p.number, p.protocol.istio_name()))
+                .collect();
+            ports.dedup();
+            EntryOut {
+                namespace: e.namespace.clone(),
+                name: e.name.clone(),
+                hosts: vec![e.host.clone()],
+                ports,
+            }
+        })
+        .collect();
+    for e in &plan.entries {
+        let key = e.namespace.as_deref();
+        if let Some(ns) = per_ns.values_mut().find(|n| n.namespace == key) {
+            ns.entries += 1;
+        }
+    }
+    let namespaces: Vec<Namespace<'a>> = per_ns.into_values().collect();
+    let rollout = rollout(&namespaces);
+    let caveats = caveats(summary, sel, address_only);
+    Migration {
+        ready: gaps.is_empty(),
+        mesh,
+        namespaces,
+        gaps,
+        entries,
+        rollout,
+        caveats,
+    }
+}
+
+fn rollout(namespaces: &[Namespace<'_>]) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut known: Vec<&Namespace<'_>> = namespaces
+        .iter()
+        .filter(|n| n.namespace.is_some())
+        .collect();
+    // Ready namespaces first, least traffic first (least to lose if something was missed);
+    // then the others, fewest gaps first.
+    known.sort_by(|a, b| {
+        b.ready()
+            .cmp(&a.ready())
+            .then((a.would_break + a.breaking_now).cmp(&(b.would_break + b.breaking_now)))
+            .then(a.coverage.requests.cmp(&b.coverage.requests))
+            .then(a.namespace.cmp(&b.namespace))
+    });
+    for n in known {
+        let ns = n.namespace.unwrap_or_default();
+        let lock = format!(
+            "apply a Sidecar in {ns} with outboundTrafficPolicy REGISTRY_ONLY (recommend --sidecars writes it), then watch its logs for BlackHoleCluster and block_all"
+        );
+        let action = if n.ready() {
+            format!("{ns} is fully declared: {lock}")
+        } else {
+            let gaps = n.would_break + n.breaking_now;
+            let entries = match n.entries {
+                0 => "declare its missing destinations".to_owned(),
+                1 => "apply its 1 recommended ServiceEntry".to_owned(),
+                e => format!("apply its {e} recommended ServiceEntries"),
+            };
+            format!(
+                "{ns} has {gaps} undeclared destination{}: {entries}, then {lock}",
+                if gaps == 1 { "" } else { "s" }
+            )
+        };
+        steps.push(Step {
+            namespace: Some(ns.to_owned()),
+            action,
+        });
+    }
+    if let Some(unknown) = namespaces.iter().find(|n| n.namespace.is_none()) {
+        steps.push(Step {
+            namespace: None,
+            action: format!(
+                "{} external requests come from workloads whose namespace the logs do not say: read logs with their Kubernetes metadata (or pass --namespace) to place them before the mesh-wide switch",
+                crate::render::thousands(unknown.coverage.requests)
+            ),
+        });
+    }
+    steps.push(Step {
+        namespace: None,
+        action: "switch the mesh: meshConfig.outboundTrafficPolicy.mode: REGISTRY_ONLY, then remove the per-namespace Sidecars' outboundTrafficPolicy if the mesh default is enough".into(),
+    });
+    steps
+}
+
+fn caveats(summary: &Summary, sel: &Selection, address_only: u64) -> Vec<String> {
+    let mut v = Vec::new();
+    let ambient_ns = sel
+        .existing
+        .as_deref()
+        .map(|e| e.ambient_namespaces.clone())
+        .unwrap_or_default();
+    if summary.ztunnel_lines > 0 || !ambient_ns.is_empty() {
+        let seen = if ambient_ns.is_empty() {
+            format!(
+                "{} ztunnel access-log lines were read",
+                crate::render::thousands(summary.ztunnel_lines)
+            )
+        } else {
+            format!("namespaces in ambient mode: {}", ambient_ns.join(", "))
+        };
+        v.push(format!(
+            "Ambient mode ({seen}): ztunnel does not enforce REGISTRY_ONLY, and its traffic is not in sidecar logs; restrict egress of ambient workloads with a waypoint or an egress gateway and authorization policies."
+        ));
+    }
+    let gateway: u64 = summary
+        .mesh_calls
+        .iter()
+        .filter(|(c, _)| c.host.contains("egressgateway") || c.host.contains("egress-gateway"))
+        .map(|(_, n)| *n)
+        .sum();
+    if gateway > 0 {
+        v.push(format!(
+            "Egress gateway: {} requests went to an egress gateway; the external hosts behind it are in the gateway's own access logs: run egress-advisor on those too.",
+            crate::render::thousands(gateway)
+        ));
+    }
+    if address_only > 0 {
+        v.push(format!(
+            "{address_only} undeclared destination{} known only by address (TLS without SNI, or raw TCP): their entries pin addresses, which change for cloud services; find the host names before the switch.",
+            if address_only == 1 { " is" } else { "s are" }
+        ));
+    }
+    v
+}

@@ -1,0 +1,302 @@
+//! `check`'s verdict as text, Markdown (a pull-request comment or a CI job summary) and JUnit
+//! XML (one test case per destination, so CI systems show the result natively).
+
+use std::io::{self, Write};
+
+use crate::gate::{Check, Row, Status};
+use crate::parse::time::format_millis;
+
+use super::{aligned, human_bytes, markdown_table, thousands};
+
+fn time(t: Option<i64>) -> String {
+    t.map_or_else(|| "-".into(), format_millis)
+}
+
+fn headline(c: &Check<'_>) -> String {
+    let total = c.destinations.len();
+    let uncovered = c.count("uncovered");
+    let mut parts = Vec::new();
+    for (status, what) in [
+        ("covered", "covered by --existing"),
+        ("registered", "registered in the mesh"),
+        ("allowed", "allowed"),
+        ("baseline", "in the baseline"),
+    ] {
+        let n = c.count(status);
+        if n > 0 {
+            parts.push(format!("{} {what}", thousands(n as u64)));
+        }
+    }
+    let rest = if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    };
+    let expired = match c.expired.len() {
+        0 => String::new(),
+        1 => "; 1 allow entry has expired".into(),
+        n => format!("; {n} allow entries have expired"),
+    };
+    if c.passed() {
+        format!(
+            "PASS: every external destination is declared, allowed or in the baseline ({} destinations{})",
+            thousands(total as u64),
+            if parts.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", parts.join(", "))
+            }
+        )
+    } else {
+        format!(
+            "FAIL: {} of {} external destinations are not declared{rest}{expired}",
+            thousands(uncovered as u64),
+            thousands(total as u64)
+        )
+    }
+}
+
+const HEADER: [&str; 7] = [
+    "DESTINATION",
+    "PASSTHROUGH",
+    "BLOCKED",
+    "SENT+RECEIVED",
+    "LAST SEEN",
+    "CALLED BY",
+    "NOTE",
+];
+const RIGHT: [bool; 7] = [false, true, true, true, false, false, false];
+
+fn cells(r: &Row<'_>) -> [String; 7] {
+    [
+        r.title(),
+        thousands(r.passthrough),
+        thousands(r.blocked),
+        human_bytes(r.bytes),
+        time(r.last_seen),
+        r.callers(),
+        r.note.clone().unwrap_or_default(),
+    ]
+}
+
+fn footer_lines(c: &Check<'_>) -> Vec<String> {
+    let mut v = Vec::new();
+    for a in &c.expired {
+        v.push(format!(
+            "Expired: allow entry {} ({}) expired on {}: {}",
+            a.entry,
+            a.label(),
+            a.expires.as_deref().unwrap_or("?"),
+            a.reason
+        ));
+    }
+    for a in &c.unused_allow {
+        v.push(format!(
+            "Unused: allow entry {} ({}) matched no destination",
+            a.entry,
+            a.label()
+        ));
+    }
+    for d in &c.stale_baseline {
+        v.push(format!(
+            "Stale: baseline destination {}:{}/{} is declared now or was not seen (--update-baseline drops it)",
+            crate::render::display_name(d.host.as_deref(), d.address.as_deref()),
+            d.port,
+            d.protocol
+        ));
+    }
+    v.push(format!(
+        "Input: {} lines, {} malformed, {} unreadable inputs",
+        thousands(c.lines),
+        thousands(c.malformed),
+        c.unreadable
+    ));
+    v
+}
+
+pub fn text(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
+    writeln!(out, "{}", headline(c))?;
+    let rows: Vec<[String; 7]> = c.uncovered().map(cells).collect();
+    if !rows.is_empty() {
+        writeln!(out)?;
+        aligned(out, &HEADER, &RIGHT, &rows)?;
+    }
+    writeln!(out)?;
+    for l in footer_lines(c) {
+        writeln!(out, "{l}")?;
+    }
+    Ok(())
+}
+
+pub fn markdown(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
+    let mark = if c.passed() { "✅" } else { "❌" };
+    writeln!(out, "### {mark} egress-advisor check")?;
+    writeln!(out)?;
+    writeln!(out, "{}", super::md_escape(&headline(c)))?;
+    let rows: Vec<[String; 7]> = c.uncovered().map(cells).collect();
+    if !rows.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "#### Not declared")?;
+        writeln!(out)?;
+        markdown_table(out, &HEADER, &RIGHT, &rows)?;
+    }
+    let accepted: Vec<[String; 3]> = c
+        .destinations
+        .iter()
+        .filter(|r| r.status != Status::Uncovered)
+        .map(|r| {
+            let why = match &r.status {
+                Status::Covered { by } => format!("covered by {by}"),
+                Status::Registered => "registered in the mesh".into(),
+                Status::Allowed { entry, reason } => format!("allow entry {entry}: {reason}"),
+                Status::Baseline => "baseline".into(),
+                Status::Uncovered => unreachable!("filtered out"),
+            };
+            [
+                r.title(),
+                thousands(r.passthrough + r.blocked + r.registered),
+                why,
+            ]
+        })
+        .collect();
+    if !accepted.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "<details><summary>{} declared destinations</summary>",
+            accepted.len()
+        )?;
+        writeln!(out)?;
+        markdown_table(
+            out,
+            &["DESTINATION", "ENTRIES", "DECLARED BY"],
+            &[false, true, false],
+            &accepted,
+        )?;
+        writeln!(out)?;
+        writeln!(out, "</details>")?;
+    }
+    writeln!(out)?;
+    for l in footer_lines(c) {
+        writeln!(out, "- {}", super::md_escape(&l))?;
+    }
+    Ok(())
+}
+
+/// Text for XML: escaped, with the characters XML 1.0 cannot hold dropped.
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(ch),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn junit(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
+    let tests = c.destinations.len() + c.expired.len();
+    let failures = c.count("uncovered") + c.expired.len();
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<testsuites name="egress-advisor check" tests="{tests}" failures="{failures}" errors="0">"#
+    )?;
+    writeln!(
+        out,
+        r#"  <testsuite name="external destinations" tests="{tests}" failures="{failures}" errors="0" skipped="0">"#
+    )?;
+    for r in &c.destinations {
+        let ns = r
+            .namespaces
+            .iter()
+            .map(|u| u.namespace.unwrap_or("unknown"))
+            .collect::<Vec<_>>()
+            .join(",");
+        writeln!(
+            out,
+            r#"    <testcase classname="egress.{}" name="{}">"#,
+            xml(if ns.is_empty() { "unknown" } else { &ns }),
+            xml(&r.title())
+        )?;
+        let evidence = format!(
+            "passthrough {}, blocked {}, registered {}, {} sent and received, first seen {}, last seen {}, called by {}",
+            r.passthrough,
+            r.blocked,
+            r.registered,
+            human_bytes(r.bytes),
+            time(r.first_seen),
+            time(r.last_seen),
+            r.callers()
+        );
+        match &r.status {
+            Status::Uncovered => {
+                let msg = match &r.note {
+                    Some(n) => format!("not declared: {n}"),
+                    None => "not declared by any ServiceEntry, allow entry or the baseline".into(),
+                };
+                writeln!(
+                    out,
+                    r#"      <failure type="uncovered" message="{}">{}</failure>"#,
+                    xml(&msg),
+                    xml(&evidence)
+                )?;
+            }
+            other => {
+                let why = match other {
+                    Status::Covered { by } => format!("covered by {by}"),
+                    Status::Registered => "registered in the mesh".into(),
+                    Status::Allowed { entry, reason } => {
+                        format!("allow entry {entry}: {reason}")
+                    }
+                    _ => "in the baseline".into(),
+                };
+                writeln!(
+                    out,
+                    "      <system-out>{}: {}</system-out>",
+                    xml(&why),
+                    xml(&evidence)
+                )?;
+            }
+        }
+        writeln!(out, "    </testcase>")?;
+    }
+    for a in &c.expired {
+        writeln!(
+            out,
+            r#"    <testcase classname="egress.allow" name="allow entry {} ({})">"#,
+            a.entry,
+            xml(&a.label())
+        )?;
+        writeln!(
+            out,
+            r#"      <failure type="expired" message="expired on {}">{}</failure>"#,
+            xml(a.expires.as_deref().unwrap_or("?")),
+            xml(&a.reason)
+        )?;
+        writeln!(out, "    </testcase>")?;
+    }
+    writeln!(out, "  </testsuite>")?;
+    writeln!(out, "</testsuites>")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::xml;
+
+    #[test]
+    fn xml_is_escaped_and_valid() {
+        assert_eq!(
+            xml("<a href='x'>&\"\u{1}"),
+            "&lt;a href=&apos;x&apos;&gt;&amp;&quot;\u{FFFD}"
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! `migrate`'s plan as text and Markdown.
+
+use std::io::{self, Write};
+
+use crate::migrate::{Coverage, Gap, Migration};
+use crate::parse::time::format_millis;
+
+use super::{aligned, human_bytes, markdown_table, thousands};
+
+fn pct(declared: u64, all: u64) -> String {
+    format!("{}%", Coverage::percent(declared, all))
+}
+
+fn mesh_line(m: &Migration<'_>) -> String {
+    let c = &m.mesh;
+    format!(
+        "Declared: {} of external requests ({} of {}), {} of bytes ({} of {}), {} of {} destinations.",
+        pct(c.declared_requests, c.requests),
+        thousands(c.declared_requests),
+        thousands(c.requests),
+        pct(c.declared_bytes, c.bytes),
+        human_bytes(c.declared_bytes),
+        human_bytes(c.bytes),
+        thousands(c.declared_destinations),
+        thousands(c.destinations)
+    )
+}
+
+fn verdict(m: &Migration<'_>) -> String {
+    if m.ready {
+        "Ready: every external destination is declared; the mesh can switch to REGISTRY_ONLY."
+            .into()
+    } else {
+        let now = m.gaps.iter().filter(|g| g.blocked > 0).count();
+        let later = m.gaps.iter().filter(|g| g.passthrough > 0).count();
+        format!(
+            "Not ready: {later} undeclared (destination, namespace) pairs would break after the switch, {now} are refused now."
+        )
+    }
+}
+
+const NS_HEADER: [&str; 7] = [
+    "NAMESPACE",
+    "REQUESTS",
+    "DECLARED",
+    "BYTES DECLARED",
+    "DESTINATIONS DECLARED",
+    "WOULD BREAK",
+    "BREAKING NOW",
+];
+const NS_RIGHT: [bool; 7] = [false, true, true, true, true, true, true];
+
+fn ns_rows(m: &Migration<'_>) -> Vec<[String; 7]> {
+    m.namespaces
+        .iter()
+        .map(|n| {
+            let c = &n.coverage;
+            [
+                n.namespace.unwrap_or("(unknown)").to_owned(),
+                thousands(c.requests),
+                pct(c.declared_requests, c.requests),
+                pct(c.declared_bytes, c.bytes),
+                format!("{} of {}", c.declared_destinations, c.destinations),
+                thousands(n.would_break),
+                thousands(n.breaking_now),
+            ]
+        })
+        .collect()
+}
+
+const GAP_HEADER: [&str; 5] = [
+    "DESTINATION",
+    "ENTRIES",
+    "SENT+RECEIVED",
+    "LAST SEEN",
+    "CALLED BY",
+];
+const GAP_RIGHT: [bool; 5] = [false, true, true, false, false];
+
+fn gap_rows(m: &Migration<'_>, blocked: bool) -> Vec<[String; 5]> {
+    m.gaps
+        .iter()
+        .filter(|g| {
+            if blocked {
+                g.blocked > 0
+            } else {
+                g.passthrough > 0
+            }
+        })
+        .map(|g: &Gap<'_>| {
+            [
+                g.title(),
+                thousands(if blocked { g.blocked } else { g.passthrough }),
+                human_bytes(g.bytes),
+                g.last_seen.map_or_else(|| "-".into(), format_millis),
+                g.callers(),
+            ]
+        })
+        .collect()
+}
+
+fn entry_lines(m: &Migration<'_>) -> Vec<String> {
+    m.entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{}/{}: {} ports {}",
+                e.namespace.as_deref().unwrap_or("?"),
+                e.name,
+                e.hosts.join(", "),
+                e.ports.join(", ")
+            )
+        })
+        .collect()
+}
+
+pub fn text(out: &mut dyn Write, m: &Migration<'_>) -> io::Result<()> {
+    writeln!(out, "{}", verdict(m))?;
+    writeln!(out, "{}", mesh_line(m))?;
+    if !m.namespaces.is_empty() {
+        writeln!(out)?;
+        aligned(out, &NS_HEADER, &NS_RIGHT, &ns_rows(m))?;
+    }
+    for (blocked, title) in [
+        (true, "Breaking now (refused, and nothing declares them):"),
+        (
+            false,
+            "Would break after the switch (passed through, and nothing declares them):",
+        ),
+    ] {
+        let rows = gap_rows(m, blocked);
+        if !rows.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "{title}")?;
+            aligned(out, &GAP_HEADER, &GAP_RIGHT, &rows)?;
+        }
+    }
+    if !m.entries.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "ServiceEntries that close the gap ({}; write them with --entries FILE):",
+            m.entries.len()
+        )?;
+        for l in entry_lines(m) {
+            writeln!(out, "  {l}")?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(out, "Rollout:")?;
+    for (i, s) in m.rollout.iter().enumerate() {
+        writeln!(out, "  {}. {}", i + 1, s.action)?;
+    }
+    if !m.caveats.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Caveats:")?;
+        for c in &m.caveats {
+            writeln!(out, "  - {c}")?;
+        }
+    }
+    Ok(())
+}
+
+pub fn markdown(out: &mut dyn Write, m: &Migration<'_>) -> io::Result<()> {
+    let esc = super::md_escape;
+    let mark = if m.ready { "✅" } else { "⚠️" };
+    writeln!(
+        out,
+        "### {mark} egress-advisor migrate: ALLOW_ANY to REGISTRY_ONLY"
+    )?;
+    writeln!(out)?;
+    writeln!(out, "{}", esc(&verdict(m)))?;
+    writeln!(out)?;
+    writeln!(out, "{}", esc(&mesh_line(m)))?;
+    if !m.namespaces.is_empty() {
+        writeln!(out)?;
+        markdown_table(out, &NS_HEADER, &NS_RIGHT, &ns_rows(m))?;
+    }
+    for (blocked, title) in [
+        (true, "Breaking now"),
+        (false, "Would break after the switch"),
+    ] {
+        let rows = gap_rows(m, blocked);
+        if !rows.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "#### {title}")?;
+            writeln!(out)?;
+            markdown_table(out, &GAP_HEADER, &GAP_RIGHT, &rows)?;
+        }
+    }
+    if !m.entries.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "#### ServiceEntries that close the gap")?;
+        writeln!(out)?;
+        for l in entry_lines(m) {
+            writeln!(out, "- {}", esc(&l))?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(out, "#### Rollout")?;
+    writeln!(out)?;
+    for (i, s) in m.rollout.iter().enumerate() {
+        writeln!(out, "{}. {}", i + 1, esc(&s.action))?;
+    }
+    if !m.caveats.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "#### Caveats")?;
+        writeln!(out)?;
+        for c in &m.caveats {
+            writeln!(out, "- {}", esc(c))?;
+        }
+    }
+    Ok(())
+}

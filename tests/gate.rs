@@ -1,0 +1,513 @@
+//! `check` (the CI gate) and `migrate` (the REGISTRY_ONLY plan), driven through the binary.
+
+mod common;
+use common::*;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+const MESH: &str = "examples/mesh/service-entries.yaml";
+const ALLOW: &str = "examples/mesh/egress-allow.yaml";
+const BASELINE: &str = "examples/mesh/egress-baseline.yaml";
+
+/// A passthrough HTTP request to `host` (Istio 1.9+ text).
+fn passthrough_http(host: &str, ip: &str) -> String {
+    format!(
+        r#"[2024-06-03T10:00:00.000Z] "GET / HTTP/1.1" 200 - via_upstream - "-" 0 10 5 4 "-" "curl/8.5.0" "0b5e8f2c-0000-0000-0000-000000000001" "{host}" "{ip}:80" PassthroughCluster 10.244.1.9:40000 {ip}:80 10.244.1.9:50000 - allow_any"#
+    ) + "\n"
+}
+
+fn json(o: &std::process::Output) -> Value {
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+/// The `egress-advisor check ...` command of a CI example, with its variables set to the
+/// repository's samples; the shell's output redirection is dropped.
+fn ci_command(file: &str, junit: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join(file)).expect("CI example");
+    let line = text
+        .lines()
+        .map(|l| l.trim().trim_start_matches("- "))
+        .find(|l| l.starts_with("egress-advisor check"))
+        .expect("a check command");
+    let line = line.split(">>").next().expect("command").trim();
+    line.split_whitespace()
+        .skip(1)
+        .map(|w| {
+            w.trim_matches('"')
+                .replace("$LOGS", "samples")
+                .replace("$MESH", "examples/mesh")
+                .replace("egress-junit.xml", &junit.display().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn ci_examples_pass_on_samples_and_write_junit() {
+    for file in [
+        "examples/ci/github-actions.yml",
+        "examples/ci/gitlab-ci.yml",
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let junit = dir.path().join("egress-junit.xml");
+        let args = ci_command(file, &junit);
+        let o = cmd().args(&args).output().expect("runs");
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{file}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        let xml = std::fs::read_to_string(&junit).expect("JUnit written");
+        let doc = roxmltree::Document::parse(&xml).expect("well-formed JUnit XML");
+        let cases = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .count();
+        assert_eq!(cases, 26, "one test case per destination");
+        assert_eq!(doc.root_element().attribute("failures"), Some("0"), "{xml}");
+        if args.contains(&"--markdown".to_owned()) {
+            insta::assert_snapshot!("check_samples_markdown", stdout(&o));
+        }
+    }
+}
+
+#[test]
+fn check_without_config_lists_every_destination() {
+    let o = run(&["check", "samples/"]);
+    assert_eq!(o.status.code(), Some(1));
+    insta::assert_snapshot!("check_samples_text", stdout(&o));
+    let o = run(&["check", "samples/", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    assert_eq!(v["verdict"], "fail");
+    assert_eq!(v["counts"]["uncovered"], 25);
+    assert_eq!(
+        v["counts"]["registered"], 1,
+        "api.github.com went to a ServiceEntry"
+    );
+    let first = &v["destinations"][0];
+    assert_eq!(first["status"], "uncovered");
+    assert_eq!(first["host"], "api.stripe.com");
+    assert_eq!(first["passthrough"], 5);
+    assert_eq!(first["last_seen"], "2024-05-14T09:08:00.120Z");
+}
+
+#[test]
+fn existing_allow_and_baseline_each_cover() {
+    let o = run(&[
+        "check",
+        "samples/",
+        "--existing",
+        MESH,
+        "--allow",
+        ALLOW,
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = json(&o);
+    let by_host = |h: &str| -> Value {
+        v["destinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["host"] == h || d["address"] == h)
+            .unwrap_or_else(|| panic!("{h} is checked"))
+            .clone()
+    };
+    assert_eq!(by_host("api.stripe.com")["status"], "covered");
+    assert_eq!(by_host("api.stripe.com")["by"], "payments/stripe");
+    assert_eq!(by_host("ocsp.digicert.com")["status"], "allowed");
+    assert_eq!(by_host("ocsp.digicert.com")["entry"], 1);
+    assert_eq!(by_host("140.82.121.4")["status"], "allowed");
+    assert_eq!(by_host("sqs.eu-west-1.amazonaws.com")["status"], "allowed");
+    // *.googleapis.com is exported to billing only: the unknown caller is still uncovered.
+    let g = by_host("www.googleapis.com");
+    assert_eq!(g["status"], "uncovered");
+    let callers: Vec<&Value> = g["namespaces"].as_array().unwrap().iter().collect();
+    assert_eq!(callers.len(), 1, "only the namespace nothing covers: {g}");
+    assert_eq!(callers[0]["namespace"], Value::Null);
+    assert_eq!(v["counts"]["uncovered"], 14);
+
+    // The committed baseline holds exactly those 14.
+    let o = run(&[
+        "check",
+        "samples/",
+        "--existing",
+        MESH,
+        "--allow",
+        ALLOW,
+        "--baseline",
+        BASELINE,
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let v = json(&o);
+    assert_eq!(v["verdict"], "pass");
+    assert_eq!(v["counts"]["baseline"], 14);
+    assert_eq!(v["stale_baseline"], Value::Array(vec![]));
+}
+
+#[test]
+fn a_new_destination_fails_against_the_baseline() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    for f in [
+        "allow-any/istio-proxy.log",
+        "registry-only/istio-proxy.jsonl",
+    ] {
+        std::fs::copy(
+            root().join("samples").join(f),
+            logs.join(f.replace('/', "-")),
+        )
+        .unwrap();
+    }
+    let baseline = dir.path().join("baseline.yaml");
+    let b = baseline.to_str().unwrap();
+    let l = logs.to_str().unwrap();
+    // No baseline yet: a usage error that says how to make one.
+    let o = run(&["check", l, "--baseline", b]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--update-baseline"), "{}", stderr(&o));
+    let o = run(&["check", l, "--baseline", b, "--update-baseline"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let first = std::fs::read_to_string(&baseline).unwrap();
+    assert!(first.starts_with("# egress-advisor check baseline"));
+    assert!(first.contains("host: api.stripe.com"), "{first}");
+    let o = run(&["check", l, "--baseline", b]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+
+    // Tomorrow's logs call somewhere new.
+    std::fs::write(
+        logs.join("today.log"),
+        passthrough_http("evil.example.net", "203.0.113.7"),
+    )
+    .unwrap();
+    let junit = dir.path().join("junit.xml");
+    let o = run(&[
+        "check",
+        l,
+        "--baseline",
+        b,
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(text.starts_with("FAIL: 1 of "), "{text}");
+    assert!(text.contains("evil.example.net:80/HTTP"), "{text}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let failed: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .map(|n| n.parent().unwrap().attribute("name").unwrap().to_owned())
+        .collect();
+    assert_eq!(failed, ["evil.example.net:80/HTTP"]);
+
+    // The ratchet: rewriting the baseline accepts it, and drops what is gone.
+    std::fs::remove_file(logs.join("allow-any-istio-proxy.log")).unwrap();
+    let o = run(&["check", l, "--baseline", b, "--json"]);
+    let v = json(&o);
+    assert!(
+        v["stale_baseline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["host"] == "api.stripe.com"),
+        "{v}"
+    );
+    let o = run(&["check", l, "--baseline", b, "--update-baseline"]);
+    assert_eq!(o.status.code(), Some(0));
+    let second = std::fs::read_to_string(&baseline).unwrap();
+    assert!(second.contains("host: evil.example.net"));
+    assert!(!second.contains("api.stripe.com"));
+}
+
+#[test]
+fn expired_allow_entries_fail_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let allow = dir.path().join("allow.yaml");
+    std::fs::write(
+        &allow,
+        "allow:\n  - host: api.stripe.com\n    port: 443\n    reason: payments\n    expires: 2020-01-31\n  - host: unused.example.com\n    reason: nothing calls it\n",
+    )
+    .unwrap();
+    let a = allow.to_str().unwrap();
+    let o = run(&["check", "samples/allow-any", "--allow", a]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(
+        text.contains(
+            "Expired: allow entry 1 (api.stripe.com port 443) expired on 2020-01-31: payments"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("allow entry 1 (api.stripe.com port 443) expired on 2020-01-31"),
+        "the destination says why it is not allowed: {text}"
+    );
+    assert!(
+        text.contains(
+            "Unused: allow entry 2 (unused.example.com (any port)) matched no destination"
+        ),
+        "{text}"
+    );
+    // An expired entry fails the check even when nothing else is wrong.
+    std::fs::write(
+        &allow,
+        "allow:\n  - host: nothing.example.com\n    reason: gone\n    expires: 2001-01-01\n  - host: \"*.example\"\n    reason: x\n    expires: 2999-12-31\n",
+    )
+    .unwrap();
+    let empty = dir.path().join("empty.log");
+    std::fs::write(&empty, "").unwrap();
+    let o = run(&["check", empty.to_str().unwrap(), "--allow", a, "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    assert_eq!(v["verdict"], "fail");
+    assert_eq!(v["expired"][0]["host"], "nothing.example.com");
+}
+
+#[test]
+fn bad_allow_and_baseline_files_are_usage_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let f = dir.path().join("f.yaml");
+    let cases = [
+        ("allow:\n  - host: a.com\n", "--allow", "reason"),
+        (
+            "allow:\n  - host: a.com\n    reason: x\n    prot: 1\n",
+            "--allow",
+            "prot",
+        ),
+        (
+            "allow:\n  - host: a.com\n    cidr: 1.2.3.4\n    reason: x\n",
+            "--allow",
+            "not both",
+        ),
+        (
+            "allow:\n  - cidr: 1.2.3.4/33\n    reason: x\n",
+            "--allow",
+            "prefix",
+        ),
+        (
+            "allow:\n  - host: a.com\n    reason: x\n    expires: next week\n",
+            "--allow",
+            "YYYY-MM-DD",
+        ),
+        (
+            "allow:\n  - host: bad_host!\n    reason: x\n",
+            "--allow",
+            "host",
+        ),
+        ("version: 2\ndestinations: []\n", "--baseline", "version 2"),
+        (
+            "version: 1\ndestinations:\n- port: 1\n  protocol: TCP\n",
+            "--baseline",
+            "host or an address",
+        ),
+    ];
+    for (text, flag, says) in cases {
+        std::fs::write(&f, text).unwrap();
+        let o = run(&["check", "samples/legacy-1.5", flag, f.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{text}");
+        assert!(stderr(&o).contains(says), "{text}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn coverage_is_per_calling_namespace() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pods = dir.path().join("var/log/containers");
+    std::fs::create_dir_all(&pods).unwrap();
+    let id = "a".repeat(64);
+    for ns in ["billing", "shop"] {
+        std::fs::write(
+            pods.join(format!("web-6f8d9c7b5-q4w2z_{ns}_istio-proxy-{id}.log")),
+            r#"{"log":"[2024-06-03T10:00:00.000Z] \"- - -\" 0 - - - \"-\" 100 200 5 - \"-\" \"-\" \"-\" \"-\" \"142.250.1.1:443\" PassthroughCluster 10.244.1.9:40000 142.250.1.1:443 10.244.1.9:50000 www.googleapis.com -\n","stream":"stdout","time":"2024-06-03T10:00:00.000Z"}"#.to_owned() + "\n",
+        )
+        .unwrap();
+    }
+    let d = dir.path().to_str().unwrap();
+    let o = run(&["check", d, "--existing", MESH, "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v = json(&o);
+    let g = &v["destinations"][0];
+    assert_eq!(g["host"], "www.googleapis.com");
+    assert_eq!(g["status"], "uncovered");
+    let ns: Vec<&Value> = g["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["namespace"])
+        .collect();
+    assert_eq!(
+        ns,
+        [&Value::from("shop")],
+        "billing is covered by billing/google-apis"
+    );
+    let o = run(&[
+        "check",
+        d,
+        "--existing",
+        MESH,
+        "--exclude-namespace",
+        "shop",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+#[test]
+fn log_text_is_inert_in_markdown_and_junit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("x.log");
+    std::fs::write(
+        &log,
+        passthrough_http("<img|src=x>.example.com", "203.0.113.9"),
+    )
+    .unwrap();
+    let junit = dir.path().join("j.xml");
+    let o = run(&[
+        "check",
+        log.to_str().unwrap(),
+        "--markdown",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let md = stdout(&o);
+    assert!(
+        md.contains("&lt;img\\|src=x&gt;.example.com:80/HTTP"),
+        "{md}"
+    );
+    assert!(!md.contains("<img"), "{md}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("still well-formed");
+    let name = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testcase"))
+        .and_then(|n| n.attribute("name"))
+        .unwrap();
+    assert_eq!(name, "<img|src=x>.example.com:80/HTTP");
+}
+
+#[test]
+fn migrate_on_samples() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let entries = dir.path().join("entries.yaml");
+    let o = run(&[
+        "migrate",
+        "samples/",
+        "--existing",
+        MESH,
+        "--entries",
+        entries.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    insta::assert_snapshot!("migrate_samples_text", stdout(&o));
+    let yaml = std::fs::read_to_string(&entries).unwrap();
+    let docs = yaml_docs(&yaml);
+    assert!(!docs.is_empty());
+    for d in &docs {
+        assert_valid_service_entry(d);
+    }
+    let o = run(&["migrate", "samples/", "--existing", MESH, "--markdown"]);
+    insta::assert_snapshot!("migrate_samples_markdown", stdout(&o));
+
+    let o = run(&["migrate", "samples/", "--existing", MESH, "--json"]);
+    let v = json(&o);
+    assert_eq!(v["ready"], false);
+    let m = &v["mesh"];
+    assert!(m["declared_requests"].as_u64() < m["requests"].as_u64());
+    // What the entries close is exactly what is open: one entry per gap's namespace and host.
+    assert_eq!(v["entries"].as_array().unwrap().len(), docs.len());
+    let blocked: u64 = v["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["blocked"].as_u64().unwrap())
+        .sum();
+    assert!(blocked > 0, "REGISTRY_ONLY samples show what breaks now");
+    let steps = v["rollout"].as_array().unwrap();
+    assert!(
+        steps.last().unwrap()["action"]
+            .as_str()
+            .unwrap()
+            .contains("REGISTRY_ONLY")
+    );
+
+    // With the recommended entries applied, every namespace the logs name is ready; callers
+    // of unknown namespace stay open (an entry exported to its own namespace may not reach
+    // them).
+    let o = run(&[
+        "migrate",
+        "samples/",
+        "--existing",
+        MESH,
+        "--existing",
+        entries.to_str().unwrap(),
+        "--json",
+    ]);
+    let v = json(&o);
+    let gaps = v["gaps"].as_array().unwrap();
+    assert!(!gaps.is_empty());
+    assert!(gaps.iter().all(|g| g["namespace"].is_null()), "{v}");
+    for n in v["namespaces"].as_array().unwrap() {
+        if !n["namespace"].is_null() {
+            assert_eq!(n["declared_requests"], n["requests"], "{n}");
+        }
+    }
+}
+
+#[test]
+fn migrate_states_its_caveats() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("mixed.log");
+    let mut text = passthrough_http("api.example.com", "203.0.113.10");
+    text.push_str(r#"[2024-06-03T10:00:01.000Z] "- - -" 0 - - - "-" 100 200 5 - "-" "-" "-" "-" "10.244.2.2:8443" outbound|443||istio-egressgateway.istio-system.svc.cluster.local 10.244.1.9:40001 10.96.0.50:443 10.244.1.9:50001 api.partner.example -"#);
+    text.push('\n');
+    text.push_str(r#"[2024-06-03T10:00:02.000Z] "- - -" 0 - - - "-" 100 200 5 - "-" "-" "-" "-" "198.51.100.4:5432" PassthroughCluster 10.244.1.9:40002 198.51.100.4:5432 10.244.1.9:50002 - -"#);
+    text.push('\n');
+    text.push_str("2024-06-03T10:00:03.000000Z\tinfo\taccess\tconnection complete\tsrc.addr=10.244.0.33:50676 src.workload=\"sleep-7656cf8794-8fhdk\" src.namespace=\"default\" dst.addr=10.244.0.29:15008 dst.hbone_addr=10.244.0.29:80 direction=\"outbound\" bytes_sent=67 bytes_recv=490\n");
+    std::fs::write(&log, text).unwrap();
+    let ns = dir.path().join("ns.yaml");
+    std::fs::write(
+        &ns,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n  labels:\n    istio.io/dataplane-mode: ambient\n",
+    )
+    .unwrap();
+    let o = run(&["migrate", log.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("Ambient mode (1 ztunnel access-log lines were read)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Egress gateway: 1 requests went to an egress gateway"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 undeclared destination is known only by address"),
+        "{out}"
+    );
+    let o = run(&[
+        "migrate",
+        log.to_str().unwrap(),
+        "--existing",
+        ns.to_str().unwrap(),
+    ]);
+    assert!(
+        stdout(&o).contains("namespaces in ambient mode: apps"),
+        "{}",
+        stdout(&o)
+    );
+    // Neither ambient mode nor a gateway shows in the plain samples.
+    let o = run(&["migrate", "samples/"]);
+    let out = stdout(&o);
+    assert!(
+        !out.contains("Ambient") && !out.contains("Egress gateway"),
+        "{out}"
+    );
+}
