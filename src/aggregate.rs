@@ -446,6 +446,65 @@ pub struct Summary {
     pub mesh_calls: IndexMap<MeshCall, u64, Hasher_>,
     /// Noise lines that are ztunnel access logs: the mesh runs ambient mode somewhere.
     pub ztunnel_lines: u64,
+    /// Passthrough and blocked entries per minute.
+    pub timeline: Timeline,
+}
+
+/// Passthrough and blocked entries per minute of `%START_TIME%`. Logs are mostly in time
+/// order, so the current minute is counted inline and the map is touched once a minute.
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    hot: Option<(i64, [u64; 2])>,
+    /// Never holds the `hot` minute.
+    rest: BTreeMap<i64, [u64; 2]>,
+}
+
+impl Timeline {
+    /// Counts an entry that started at `t`: passthrough, or blocked.
+    pub fn add(&mut self, t: Millis, blocked: bool) {
+        let minute = t.div_euclid(60_000);
+        let i = usize::from(blocked);
+        match &mut self.hot {
+            Some((m, c)) if *m == minute => c[i] += 1,
+            _ => {
+                self.flush();
+                let mut c = self.rest.remove(&minute).unwrap_or_default();
+                c[i] += 1;
+                self.hot = Some((minute, c));
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some((m, c)) = self.hot.take() {
+            let e = self.rest.entry(m).or_default();
+            e[0] += c[0];
+            e[1] += c[1];
+        }
+    }
+
+    fn merge(&mut self, mut o: Timeline) {
+        self.flush();
+        o.flush();
+        for (m, c) in o.rest {
+            let e = self.rest.entry(m).or_default();
+            e[0] += c[0];
+            e[1] += c[1];
+        }
+    }
+
+    /// (minute start in ms, passthrough, blocked), in time order.
+    pub fn minutes(&self) -> Vec<(Millis, u64, u64)> {
+        let mut all = self.rest.clone();
+        if let Some((m, c)) = self.hot {
+            let e = all.entry(m).or_default();
+            e[0] += c[0];
+            e[1] += c[1];
+        }
+        all.into_iter()
+            .map(|(m, c)| (m * 60_000, c[0], c[1]))
+            .collect()
+    }
 }
 
 /// An in-mesh call: who called which cluster-local service.
@@ -567,6 +626,11 @@ impl Summary {
             }
         };
         let last_seen = stats.add(d.verdict, class, d.category, r, d.address);
+        if let Some(t) = last_seen
+            && matches!(class, Class::Passthrough | Class::Blocked)
+        {
+            self.timeline.add(t, class == Class::Blocked);
+        }
         stats.sources.add(
             source,
             SourceCount {
@@ -597,6 +661,7 @@ impl Summary {
         }
         self.bytes += o.bytes;
         self.ztunnel_lines += o.ztunnel_lines;
+        self.timeline.merge(std::mem::take(&mut o.timeline));
         for (a, b) in self.classes.iter_mut().zip(o.classes) {
             *a += b;
         }
@@ -728,5 +793,28 @@ impl Summary {
         let mut v: Vec<_> = self.destinations.iter().collect();
         v.sort_unstable_by(|a, b| a.0.cmp(b.0));
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeline_counts_per_minute_whatever_the_order_and_merge() {
+        let times = [0i64, 59_999, 60_000, 30_000, 125_000, 60_001, -1];
+        let mut one = Timeline::default();
+        for (i, t) in times.iter().enumerate() {
+            one.add(*t, i % 3 == 0);
+        }
+        let want = vec![(-60_000, 0, 1), (0, 1, 2), (60_000, 2, 0), (120_000, 1, 0)];
+        assert_eq!(one.minutes(), want);
+        let (mut a, mut b) = (Timeline::default(), Timeline::default());
+        for (i, t) in times.iter().enumerate() {
+            let into = if i % 2 == 0 { &mut a } else { &mut b };
+            into.add(*t, i % 3 == 0);
+        }
+        b.merge(a);
+        assert_eq!(b.minutes(), want);
     }
 }

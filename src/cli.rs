@@ -207,6 +207,11 @@ pub struct AnalyzeArgs {
     /// Also write the destinations table as CSV to FILE (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+
+    /// Also write a self-contained HTML report to FILE: summary, charts, a sortable and
+    /// filterable destinations table, namespaces and the recommended manifests.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -262,6 +267,11 @@ pub struct CheckArgs {
     /// Also write JUnit XML to FILE: one test case per destination, failed when undeclared.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+
+    /// Also write a self-contained HTML report to FILE: summary, charts, a sortable and
+    /// filterable destinations table, namespaces and the recommended manifests.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -283,6 +293,11 @@ pub struct MigrateArgs {
     /// Also write the ServiceEntries that close the gap, as YAML, to FILE.
     #[arg(long, value_name = "FILE")]
     pub entries: Option<PathBuf>,
+
+    /// Also write a self-contained HTML report to FILE: summary, charts, a sortable and
+    /// filterable destinations table, namespaces and the recommended manifests.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -38,6 +38,22 @@ impl NsUse<'_> {
     pub fn undeclared(&self) -> u64 {
         self.passthrough + self.blocked
     }
+
+    /// Whether these calls are declared: only registered traffic, or an existing entry covers
+    /// the destination for this namespace.
+    pub fn declared(&self, k: &DestKey, existing: Option<&crate::existing::Existing>) -> bool {
+        self.undeclared() == 0 || existing.is_some_and(|e| e.covering(k, self.namespace).is_some())
+    }
+
+    /// Entries that went to a declared destination: all of them when `declared`, else the
+    /// registered ones.
+    pub fn declared_requests(&self, declared: bool) -> u64 {
+        if declared {
+            self.requests
+        } else {
+            self.requests - self.undeclared()
+        }
+    }
 }
 
 /// A destination's callers by namespace, without the `--exclude-namespace` ones; sorted by

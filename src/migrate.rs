@@ -32,13 +32,11 @@ impl Coverage {
         self.requests += u.requests;
         self.bytes = self.bytes.saturating_add(u.bytes);
         self.destinations += 1;
+        // Undeclared calls' registered entries went to a ServiceEntry all the same.
+        self.declared_requests += u.declared_requests(declared);
         if declared {
-            self.declared_requests += u.requests;
             self.declared_bytes = self.declared_bytes.saturating_add(u.bytes);
             self.declared_destinations += 1;
-        } else {
-            // Its registered entries went to a ServiceEntry all the same.
-            self.declared_requests += u.requests - u.undeclared();
         }
     }
 
@@ -165,8 +163,7 @@ pub fn migrate<'a>(summary: &'a Summary, sel: &Selection, plan: &Plan<'_>) -> Mi
         let mut bytes = 0u64;
         let mut declared_requests = 0;
         for u in uses {
-            let declared = u.undeclared() == 0
-                || existing.is_some_and(|e| e.covering(k, u.namespace).is_some());
+            let declared = u.declared(k, existing);
             let ns = per_ns.entry(u.namespace).or_insert_with(|| Namespace {
                 namespace: u.namespace,
                 coverage: Coverage::default(),
@@ -177,11 +174,7 @@ pub fn migrate<'a>(summary: &'a Summary, sel: &Selection, plan: &Plan<'_>) -> Mi
             ns.coverage.add(&u, declared);
             requests += u.requests;
             bytes = bytes.saturating_add(u.bytes);
-            declared_requests += if declared {
-                u.requests
-            } else {
-                u.requests - u.undeclared()
-            };
+            declared_requests += u.declared_requests(declared);
             if declared {
                 continue;
             }

@@ -258,6 +258,33 @@ fn output_is_deterministic() {
         "samples/",
     ]));
     assert_eq!(json1, json2);
+    // The HTML report too, and check's and migrate's verdicts.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let html = |name: &str, args: &[&str]| -> (String, String) {
+        let path = dir.path().join(name);
+        let mut a = args.to_vec();
+        a.extend(["--html", path.to_str().unwrap()]);
+        let o = run(&a);
+        (
+            stdout(&o),
+            std::fs::read_to_string(&path).expect("HTML written"),
+        )
+    };
+    for cmd in ["analyze", "check", "migrate"] {
+        let one = html("1.html", &[cmd, "-j", "1", "samples/"]);
+        let two = html(
+            "2.html",
+            &[
+                cmd,
+                "-j",
+                "2",
+                "samples/registry-only",
+                "samples/legacy-1.5",
+                "samples/",
+            ],
+        );
+        assert_eq!(one, two, "{cmd}");
+    }
 }
 
 #[test]

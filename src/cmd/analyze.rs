@@ -8,7 +8,9 @@ use crate::exit::Exit;
 use crate::pipeline;
 use crate::render::{csv, report::Report, table};
 
-use super::{Error, finish, io_err, output};
+use crate::render::html::Extras;
+
+use super::{Error, finish, io_err, output, write_html};
 
 pub fn run(a: &AnalyzeArgs) -> Result<Exit, Error> {
     let settings = Settings::from_args(&a.input)?;
@@ -21,6 +23,18 @@ pub fn run(a: &AnalyzeArgs) -> Result<Exit, Error> {
     }
     let run = pipeline::run(&settings).map_err(Error::Other)?;
     let report = Report::build(&run, &selection);
+    if let Some(path) = &a.html {
+        let plan = crate::recommend::plan(&run.summary, &selection);
+        let yaml = crate::recommend::render_yaml(&plan, &run.summary, run.sources.len())
+            .map_err(Error::Other)?;
+        let extras = Extras {
+            command: "analyze",
+            yaml: Some(&yaml),
+            check: None,
+            migration: None,
+        };
+        write_html(path, &run, &selection, &extras)?;
+    }
     if let Some(path) = &a.csv {
         let w = output(Some(path))?;
         csv::write(w, &report).map_err(|e| match e.into_kind() {

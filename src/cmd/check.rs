@@ -55,6 +55,15 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
         render::junit(&mut w, &check).map_err(io_err("writing the JUnit report"))?;
         w.flush().map_err(io_err("writing the JUnit report"))?;
     }
+    if let Some(path) = &a.html {
+        let extras = crate::render::html::Extras {
+            command: "check",
+            yaml: None,
+            check: Some(&check),
+            migration: None,
+        };
+        super::write_html(path, &run, &selection, &extras)?;
+    }
     let mut out = output(None)?;
     let what = "writing the verdict";
     if a.json {

@@ -18,15 +18,24 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     let selection = Selection::from_args(&a.select)?;
     let run = pipeline::run(&settings).map_err(Error::Other)?;
     let plan = recommend::plan(&run.summary, &selection);
+    let yaml =
+        recommend::render_yaml(&plan, &run.summary, run.sources.len()).map_err(Error::Other)?;
     if let Some(path) = &a.entries {
-        let yaml =
-            recommend::render_yaml(&plan, &run.summary, run.sources.len()).map_err(Error::Other)?;
         let mut w = output(Some(path))?;
         w.write_all(yaml.as_bytes())
             .map_err(io_err("writing the ServiceEntries"))?;
         w.flush().map_err(io_err("writing the ServiceEntries"))?;
     }
     let m = crate::migrate::migrate(&run.summary, &selection, &plan);
+    if let Some(path) = &a.html {
+        let extras = crate::render::html::Extras {
+            command: "migrate",
+            yaml: Some(&yaml),
+            check: None,
+            migration: Some(&m),
+        };
+        super::write_html(path, &run, &selection, &extras)?;
+    }
     let mut out = output(None)?;
     let what = "writing the migration plan";
     if a.json {

@@ -62,6 +62,21 @@ pub fn output(path: Option<&Path>) -> Result<Box<dyn Write>, Error> {
     }
 }
 
+/// Writes the HTML report to `path`.
+pub fn write_html(
+    path: &Path,
+    run: &Run,
+    sel: &crate::config::Selection,
+    extras: &crate::render::html::Extras<'_>,
+) -> Result<(), Error> {
+    let report = crate::render::report::Report::build(run, sel);
+    let what = format!("writing {}", path.display());
+    let mut w = output(Some(path))?;
+    crate::render::html::write(&mut w, &report, &run.summary, sel, extras)
+        .map_err(|e| Error::Io(what.clone(), e))?;
+    w.flush().map_err(|e| Error::Io(what, e))
+}
+
 pub fn io_err(what: &str) -> impl FnOnce(io::Error) -> Error + '_ {
     move |e| Error::Io(what.to_owned(), e)
 }

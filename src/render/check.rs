@@ -12,7 +12,7 @@ fn time(t: Option<i64>) -> String {
     t.map_or_else(|| "-".into(), format_millis)
 }
 
-fn headline(c: &Check<'_>) -> String {
+pub fn headline(c: &Check<'_>) -> String {
     let total = c.destinations.len();
     let uncovered = c.count("uncovered");
     let mut parts = Vec::new();

@@ -26,7 +26,7 @@ fn mesh_line(m: &Migration<'_>) -> String {
     )
 }
 
-fn verdict(m: &Migration<'_>) -> String {
+pub fn verdict(m: &Migration<'_>) -> String {
     if m.ready {
         "Ready: every external destination is declared; the mesh can switch to REGISTRY_ONLY."
             .into()

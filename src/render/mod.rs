@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod csv;
+pub mod html;
 pub mod migrate;
 pub mod report;
 pub mod table;

@@ -1,0 +1,333 @@
+//! The HTML report: one self-contained file (inline CSS, JS and SVG; no network), built from a
+//! template with the report data embedded as JSON. The page draws everything with
+//! `textContent`, so a host or user agent holding markup renders as text; the JSON is embedded
+//! with `<`, `>`, `&` and `'` escaped, so no value can end the script element.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::aggregate::Summary;
+use crate::config::Selection;
+use crate::gate::{Check, Status, by_namespace, is_external};
+use crate::migrate::{Coverage, Migration};
+use crate::parse::time::{Millis, format_millis};
+
+use super::report::{Lines, MalformedOut, ReadError, Report};
+
+const TEMPLATE: &str = include_str!("report.html");
+
+/// What a page shows besides the report.
+pub struct Extras<'a> {
+    /// `analyze`, `check` or `migrate`.
+    pub command: &'static str,
+    /// The recommended manifests, as `recommend` writes them.
+    pub yaml: Option<&'a str>,
+    pub check: Option<&'a Check<'a>>,
+    pub migration: Option<&'a Migration<'a>>,
+}
+
+#[derive(Serialize)]
+struct Page<'a> {
+    input: &'a super::report::Input,
+    lines: &'a Lines,
+    coverage: Coverage,
+    destinations: Vec<Row>,
+    timeline: TimelineOut,
+    namespaces: Vec<NsRow<'a>>,
+    manifests: Vec<Manifest>,
+    verdict: Option<Verdict>,
+    migration: Option<&'a Migration<'a>>,
+    malformed: &'a [MalformedOut],
+    read_errors: &'a [ReadError<'a>],
+}
+
+#[derive(Serialize)]
+struct Row {
+    title: String,
+    port: u16,
+    protocol: &'static str,
+    category: &'static str,
+    passthrough: u64,
+    blocked: u64,
+    registered: u64,
+    bytes: u64,
+    first_seen: Option<String>,
+    last_seen: Option<String>,
+    status: String,
+    status_class: &'static str,
+    sources: String,
+}
+
+#[derive(Serialize)]
+struct TimelineOut {
+    /// The width of one column, in words.
+    bucket: &'static str,
+    points: Vec<Point>,
+}
+
+#[derive(Serialize)]
+struct Point {
+    start: String,
+    passthrough: u64,
+    blocked: u64,
+}
+
+#[derive(Serialize, Default)]
+struct NsRow<'a> {
+    namespace: Option<&'a str>,
+    requests: u64,
+    passthrough: u64,
+    blocked: u64,
+    bytes: u64,
+    destinations: u64,
+    declared_requests: u64,
+}
+
+#[derive(Serialize)]
+struct Manifest {
+    title: String,
+    yaml: String,
+}
+
+#[derive(Serialize)]
+struct Verdict {
+    ok: bool,
+    headline: String,
+}
+
+/// Column widths the timeline may use, smallest first.
+const BUCKETS: [(Millis, &str); 12] = [
+    (60_000, "minute"),
+    (5 * 60_000, "5 minutes"),
+    (15 * 60_000, "15 minutes"),
+    (30 * 60_000, "30 minutes"),
+    (3_600_000, "hour"),
+    (3 * 3_600_000, "3 hours"),
+    (6 * 3_600_000, "6 hours"),
+    (12 * 3_600_000, "12 hours"),
+    (86_400_000, "day"),
+    (7 * 86_400_000, "week"),
+    (30 * 86_400_000, "30 days"),
+    (365 * 86_400_000, "365 days"),
+];
+
+/// At most this many columns.
+const MAX_COLUMNS: i64 = 120;
+
+fn timeline(summary: &Summary) -> TimelineOut {
+    let minutes = summary.timeline.minutes();
+    let (Some(first), Some(last)) = (minutes.first(), minutes.last()) else {
+        return TimelineOut {
+            bucket: "minute",
+            points: Vec::new(),
+        };
+    };
+    let span = last.0 - first.0;
+    let (width, bucket) = BUCKETS
+        .iter()
+        .copied()
+        .find(|(w, _)| span / w < MAX_COLUMNS)
+        .unwrap_or(BUCKETS[BUCKETS.len() - 1]);
+    let start = first.0.div_euclid(width) * width;
+    let n = (last.0.div_euclid(width) * width - start) / width + 1;
+    let mut cols = vec![(0u64, 0u64); usize::try_from(n).unwrap_or(1)];
+    for (t, p, b) in minutes {
+        let i = usize::try_from((t - start) / width)
+            .unwrap_or(0)
+            .min(cols.len() - 1);
+        cols[i].0 += p;
+        cols[i].1 += b;
+    }
+    TimelineOut {
+        bucket,
+        points: cols
+            .into_iter()
+            .enumerate()
+            .map(|(i, (p, b))| Point {
+                start: format_millis(start + i as i64 * width),
+                passthrough: p,
+                blocked: b,
+            })
+            .collect(),
+    }
+}
+
+/// External traffic per calling namespace (`None`: not known).
+fn ns_rows<'a>(summary: &'a Summary, sel: &Selection) -> Vec<NsRow<'a>> {
+    let mut m: std::collections::BTreeMap<Option<&'a str>, NsRow<'a>> = Default::default();
+    let existing = sel.existing.as_deref();
+    for (k, st) in summary.sorted_destinations() {
+        if !is_external(k, st, sel) {
+            continue;
+        }
+        for u in by_namespace(summary, st, sel) {
+            let declared = u.declared(k, existing);
+            let r = m.entry(u.namespace).or_default();
+            r.namespace = u.namespace;
+            r.requests += u.requests;
+            r.passthrough += u.passthrough;
+            r.blocked += u.blocked;
+            r.bytes = r.bytes.saturating_add(u.bytes);
+            r.destinations += 1;
+            r.declared_requests += u.declared_requests(declared);
+        }
+    }
+    m.into_values().collect()
+}
+
+/// Splits a `recommend` YAML stream into its manifests, each with its evidence comments.
+fn manifests(yaml: &str) -> Vec<Manifest> {
+    yaml.split("---\n")
+        .filter(|doc| doc.lines().any(|l| l.starts_with("kind:")))
+        .map(|doc| {
+            let kind = field(doc, "kind:").unwrap_or("manifest");
+            let name = field(doc, "  name:").unwrap_or("");
+            let title = match field(doc, "  namespace:") {
+                Some(ns) => format!("{kind} {ns}/{name}"),
+                None => format!("{kind} {name}"),
+            };
+            Manifest {
+                title,
+                yaml: doc.to_owned(),
+            }
+        })
+        .collect()
+}
+
+fn field<'a>(doc: &'a str, key: &str) -> Option<&'a str> {
+    doc.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|v| v.trim().trim_matches('\''))
+}
+
+/// Writes the page.
+pub fn write(
+    out: &mut dyn Write,
+    report: &Report<'_>,
+    summary: &Summary,
+    sel: &Selection,
+    extras: &Extras<'_>,
+) -> io::Result<()> {
+    let statuses: std::collections::HashMap<_, _> = extras
+        .check
+        .map(|c| c.destinations.iter().map(|r| (r.key, &r.status)).collect())
+        .unwrap_or_default();
+    let destinations = report
+        .destinations
+        .iter()
+        .map(|d| {
+            let (status, status_class) = match statuses.get(d.key) {
+                Some(Status::Uncovered) => ("not declared".to_owned(), "uncovered"),
+                Some(Status::Covered { by }) => (format!("covered by {by}"), "covered"),
+                Some(Status::Registered) => ("registered".to_owned(), "covered"),
+                Some(Status::Allowed { entry, reason }) => {
+                    (format!("allow entry {entry}: {reason}"), "covered")
+                }
+                Some(Status::Baseline) => ("baseline".to_owned(), "covered"),
+                None if d.recommended => ("recommended".to_owned(), "recommended"),
+                None => match (&d.covered_by, &d.skip_reason) {
+                    (Some(by), _) => (format!("covered by {by}"), "covered"),
+                    (None, Some(why)) => (why.clone(), "skipped"),
+                    (None, None) => ("-".to_owned(), ""),
+                },
+            };
+            Row {
+                title: format!(
+                    "{}:{}/{}",
+                    super::display_name(d.host, d.address),
+                    d.port,
+                    d.protocol
+                ),
+                port: d.port,
+                protocol: d.protocol,
+                category: d.category,
+                passthrough: d.passthrough,
+                blocked: d.blocked,
+                registered: d.registered,
+                bytes: d.bytes_sent.saturating_add(d.bytes_received),
+                first_seen: d.first_seen.clone(),
+                last_seen: d.last_seen.clone(),
+                status,
+                status_class,
+                sources: d
+                    .sources
+                    .iter()
+                    .map(|s| format!("{} ({})", s.label(), s.requests))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        })
+        .collect();
+    let mut namespaces = ns_rows(summary, sel);
+    let coverage = match extras.migration {
+        Some(m) => m.mesh.clone(),
+        None => Coverage {
+            requests: namespaces.iter().map(|n| n.requests).sum(),
+            declared_requests: namespaces.iter().map(|n| n.declared_requests).sum(),
+            ..Coverage::default()
+        },
+    };
+    // A table only when the logs name at least one namespace.
+    if namespaces.iter().all(|n| n.namespace.is_none()) {
+        namespaces.clear();
+    }
+    let verdict = match (extras.check, extras.migration) {
+        (Some(c), _) => Some(Verdict {
+            ok: c.passed(),
+            headline: super::check::headline(c),
+        }),
+        (None, Some(m)) => Some(Verdict {
+            ok: m.ready,
+            headline: super::migrate::verdict(m),
+        }),
+        (None, None) => None,
+    };
+    let page = Page {
+        input: &report.input,
+        lines: &report.lines,
+        coverage,
+        destinations,
+        timeline: timeline(summary),
+        namespaces,
+        manifests: extras.yaml.map(manifests).unwrap_or_default(),
+        verdict,
+        migration: extras.migration,
+        malformed: &report.malformed,
+        read_errors: &report.read_errors,
+    };
+    let mut env = minijinja::Environment::new();
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    let render = |env: &minijinja::Environment<'_>| -> Result<String, minijinja::Error> {
+        env.render_str(
+            TEMPLATE,
+            minijinja::context! {
+                title => format!("egress-advisor {}", extras.command),
+                subtitle => format!(
+                    "{} files, {} lines, {} read",
+                    super::thousands(report.input.files),
+                    super::thousands(report.input.lines),
+                    super::human_bytes(report.input.bytes)
+                ),
+                data => minijinja::Value::from(minijinja::value::Serde(&page)),
+            },
+        )
+    };
+    let html = render(&env).map_err(|e| io::Error::other(format!("HTML template: {e}")))?;
+    out.write_all(html.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_keep_their_evidence() {
+        let yaml = "# header\n---\n# api.example.com: 2 entries\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: api.example.com\n  namespace: shop\nspec: {}\n---\nkind: Sidecar\nmetadata:\n  name: default\n";
+        let m = manifests(yaml);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].title, "ServiceEntry shop/api.example.com");
+        assert!(m[0].yaml.starts_with("# api.example.com: 2 entries\n"));
+        assert_eq!(m[1].title, "Sidecar default");
+    }
+}
