@@ -10,6 +10,7 @@ use std::io::Write as _;
 use std::net::IpAddr;
 
 use indexmap::{Equivalent, IndexMap};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::classify::{Category, Class, Destination, Protocol, Verdict};
 use crate::envelope::meta::Label;
@@ -20,7 +21,7 @@ use crate::parse::{Format, Malformed, Record};
 pub const EXAMPLES: usize = 5;
 
 /// Identifies a destination: host name (or address text), port and protocol.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct DestKey {
     /// Lower-case host name, or the canonical text of the address.
     pub name: Box<str>,
@@ -70,7 +71,7 @@ impl Equivalent<DestKey> for KeyRef<'_> {
 }
 
 /// A workload that made calls: namespace and workload name, empty when unknown.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct SourceKey {
     pub namespace: Box<str>,
     pub workload: Box<str>,
@@ -128,7 +129,7 @@ impl<K: Ord + Copy> Counts<K> {
 
     fn add(&mut self, k: K, n: u64) {
         match &mut self.hot {
-            Some((h, c)) if *h == k => *c += n,
+            Some((h, c)) if *h == k => *c = c.saturating_add(n),
             None => self.hot = Some((k, n)),
             Some(_) => bump_by(&mut self.rest, k, n),
         }
@@ -165,9 +166,113 @@ impl<K: Ord + Copy> PartialEq for Counts<K> {
 
 impl<K: Ord + Copy> Eq for Counts<K> {}
 
+/// Counts are written in key order, as `[key, count]` pairs.
+impl<K: Ord + Copy + Serialize> Serialize for Counts<K> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.sorted())
+    }
+}
+
+impl<'de, K: Ord + Copy + Deserialize<'de>> Deserialize<'de> for Counts<K> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut c = Counts::default();
+        for (k, n) in Vec::<(K, u64)>::deserialize(d)? {
+            c.add(k, n);
+        }
+        Ok(c)
+    }
+}
+
+/// Written in source order, as `[source, counts]` pairs.
+impl Serialize for SourceCounts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.sorted())
+    }
+}
+
+impl<'de> Deserialize<'de> for SourceCounts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut c = SourceCounts::default();
+        for (k, n) in Vec::<(u32, SourceCount)>::deserialize(d)? {
+            c.add(k, n);
+        }
+        Ok(c)
+    }
+}
+
+/// Written as `[minute start in ms, passthrough, blocked]` triples, in time order.
+impl Serialize for Timeline {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.minutes())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timeline {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut t = Timeline::default();
+        for (ms, p, b) in Vec::<(Millis, u64, u64)>::deserialize(d)? {
+            let e = t.rest.entry(ms.div_euclid(60_000)).or_default();
+            e[0] = e[0].saturating_add(p);
+            e[1] = e[1].saturating_add(b);
+        }
+        Ok(t)
+    }
+}
+
+/// Maps whose keys are not strings, written as lists of `[key, value]` pairs.
+mod pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<'a, M, K, V, S>(m: &'a M, s: S) -> Result<S::Ok, S::Error>
+    where
+        &'a M: IntoIterator<Item = (&'a K, &'a V)>,
+        K: Serialize + 'a,
+        V: Serialize + 'a,
+        S: Serializer,
+    {
+        s.collect_seq(m)
+    }
+
+    pub fn deserialize<'de, M, K, V, D>(d: D) -> Result<M, D::Error>
+    where
+        M: FromIterator<(K, V)>,
+        K: Deserialize<'de>,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+/// Sets kept as maps to `()`, written as lists of keys.
+mod keys {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<'a, M, K, S>(m: &'a M, s: S) -> Result<S::Ok, S::Error>
+    where
+        &'a M: IntoIterator<Item = (&'a K, &'a ())>,
+        K: Serialize + 'a,
+        S: Serializer,
+    {
+        s.collect_seq(m.into_iter().map(|(k, _)| k))
+    }
+
+    pub fn deserialize<'de, M, K, D>(d: D) -> Result<M, D::Error>
+    where
+        M: FromIterator<(K, ())>,
+        K: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<K>::deserialize(d)?
+            .into_iter()
+            .map(|k| (k, ()))
+            .collect())
+    }
+}
+
 fn bump_by<K: Ord>(map: &mut BTreeMap<K, u64>, k: K, n: u64) {
     match map.get_mut(&k) {
-        Some(c) => *c += n,
+        Some(c) => *c = c.saturating_add(n),
         None => {
             map.insert(k, n);
         }
@@ -175,7 +280,7 @@ fn bump_by<K: Ord>(map: &mut BTreeMap<K, u64>, k: K, n: u64) {
 }
 
 /// Entries of one source to one destination.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceCount {
     pub all: u64,
     /// Entries sent to `PassthroughCluster`.
@@ -190,16 +295,16 @@ pub struct SourceCount {
 
 impl SourceCount {
     fn add(&mut self, o: SourceCount) {
-        self.all += o.all;
-        self.passthrough += o.passthrough;
-        self.blocked += o.blocked;
+        self.all = self.all.saturating_add(o.all);
+        self.passthrough = self.passthrough.saturating_add(o.passthrough);
+        self.blocked = self.blocked.saturating_add(o.blocked);
         self.bytes = self.bytes.saturating_add(o.bytes);
         self.last_seen = self.last_seen.max(o.last_seen);
     }
 
     /// Entries that went, or tried to go, to an undeclared destination.
     pub fn undeclared(&self) -> u64 {
-        self.passthrough + self.blocked
+        self.passthrough.saturating_add(self.blocked)
     }
 }
 
@@ -256,7 +361,7 @@ impl PartialEq for SourceCounts {
 impl Eq for SourceCounts {}
 
 /// Statistics of one destination.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DestStats {
     /// Where the destination sits; the most "mesh" category any line gave wins.
     pub category: Option<Category>,
@@ -284,6 +389,7 @@ pub struct DestStats {
     pub addresses: Counts<IpAddr>,
     /// Address-only entries folded into this host because the same address and port were seen
     /// with this host's SNI or authority: address -> entries.
+    #[serde(with = "pairs")]
     pub attributed: BTreeMap<IpAddr, u64>,
     /// For an address-only destination: hosts seen on the same address and port elsewhere.
     pub seen_as: BTreeSet<Box<str>>,
@@ -294,12 +400,15 @@ pub struct DestStats {
 
 impl DestStats {
     pub fn lines(&self) -> u64 {
-        self.passthrough + self.blocked + self.registered + self.internal
+        self.passthrough
+            .saturating_add(self.blocked)
+            .saturating_add(self.registered)
+            .saturating_add(self.internal)
     }
 
     /// Entries that went, or tried to go, to an undeclared destination.
     pub fn undeclared(&self) -> u64 {
-        self.passthrough + self.blocked
+        self.passthrough.saturating_add(self.blocked)
     }
 
     fn add(
@@ -349,10 +458,11 @@ impl DestStats {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        self.passthrough += o.passthrough;
-        self.blocked += o.blocked;
-        self.registered += o.registered;
-        self.internal += o.internal;
+        // Saturating: partial results read from files may hold any counts.
+        self.passthrough = self.passthrough.saturating_add(o.passthrough);
+        self.blocked = self.blocked.saturating_add(o.blocked);
+        self.registered = self.registered.saturating_add(o.registered);
+        self.internal = self.internal.saturating_add(o.internal);
         self.bytes_sent = self.bytes_sent.saturating_add(o.bytes_sent);
         self.bytes_received = self.bytes_received.saturating_add(o.bytes_received);
         self.first_seen = min_opt(self.first_seen, o.first_seen);
@@ -382,13 +492,14 @@ fn max_opt(a: Option<Millis>, b: Option<Millis>) -> Option<Millis> {
 
 fn merge_counts<K: Ord>(a: &mut BTreeMap<K, u64>, b: BTreeMap<K, u64>) {
     for (k, v) in b {
-        *a.entry(k).or_default() += v;
+        let e = a.entry(k).or_default();
+        *e = e.saturating_add(v);
     }
 }
 
 /// Where a line is: source index (sources are sorted by path), the split of the source it was
 /// read in, and its line number within that split (1-based). Ordered like file:line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Location {
     pub source: u32,
     pub split: u32,
@@ -396,7 +507,7 @@ pub struct Location {
 }
 
 /// Malformed lines of one reason.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MalformedStats {
     pub count: u64,
     /// The smallest locations, at most [`EXAMPLES`].
@@ -414,7 +525,7 @@ impl MalformedStats {
     }
 
     fn merge(&mut self, o: MalformedStats) {
-        self.count += o.count;
+        self.count = self.count.saturating_add(o.count);
         self.examples.extend(o.examples);
         self.examples.sort_unstable();
         self.examples.dedup();
@@ -425,7 +536,7 @@ impl MalformedStats {
 type Hasher_ = foldhash::fast::FixedState;
 
 /// Everything one run learned. Built per worker and merged.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
     /// Bytes read (after decompression).
     pub bytes: u64,
@@ -436,13 +547,17 @@ pub struct Summary {
     pub malformed: BTreeMap<Malformed, MalformedStats>,
     /// Lines in each split of each source: (source, split) -> lines. Turns a [`Location`] into
     /// a line number of its source.
+    #[serde(with = "pairs")]
     pub split_lines: BTreeMap<(u32, u32), u64>,
     /// Sources that could not be read, or not to the end: source -> reason.
     pub read_errors: BTreeMap<u32, String>,
+    #[serde(with = "pairs")]
     pub destinations: IndexMap<DestKey, DestStats, Hasher_>,
     /// The workloads that made the calls; [`DestStats::sources`] indexes this.
+    #[serde(with = "keys")]
     pub sources: IndexMap<SourceKey, (), Hasher_>,
     /// In-mesh calls, when asked for (`recommend --sidecars`): (source, service host) -> entries.
+    #[serde(with = "pairs")]
     pub mesh_calls: IndexMap<MeshCall, u64, Hasher_>,
     /// Noise lines that are ztunnel access logs: the mesh runs ambient mode somewhere.
     pub ztunnel_lines: u64,
@@ -478,8 +593,8 @@ impl Timeline {
     fn flush(&mut self) {
         if let Some((m, c)) = self.hot.take() {
             let e = self.rest.entry(m).or_default();
-            e[0] += c[0];
-            e[1] += c[1];
+            e[0] = e[0].saturating_add(c[0]);
+            e[1] = e[1].saturating_add(c[1]);
         }
     }
 
@@ -488,8 +603,8 @@ impl Timeline {
         o.flush();
         for (m, c) in o.rest {
             let e = self.rest.entry(m).or_default();
-            e[0] += c[0];
-            e[1] += c[1];
+            e[0] = e[0].saturating_add(c[0]);
+            e[1] = e[1].saturating_add(c[1]);
         }
     }
 
@@ -498,8 +613,8 @@ impl Timeline {
         let mut all = self.rest.clone();
         if let Some((m, c)) = self.hot {
             let e = all.entry(m).or_default();
-            e[0] += c[0];
-            e[1] += c[1];
+            e[0] = e[0].saturating_add(c[0]);
+            e[1] = e[1].saturating_add(c[1]);
         }
         all.into_iter()
             .map(|(m, c)| (m * 60_000, c[0], c[1]))
@@ -508,7 +623,7 @@ impl Timeline {
 }
 
 /// An in-mesh call: who called which cluster-local service.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct MeshCall {
     pub source: u32,
     pub host: Box<str>,
@@ -538,7 +653,7 @@ impl Equivalent<MeshCall> for MeshCallRef<'_> {
 
 impl Summary {
     pub fn lines(&self) -> u64 {
-        self.classes.iter().sum()
+        self.classes.iter().fold(0, |a, n| a.saturating_add(*n))
     }
 
     pub fn count(&mut self, class: Class) {
@@ -657,13 +772,14 @@ impl Summary {
         }
         for (mut k, n) in std::mem::take(&mut o.mesh_calls) {
             k.source = remap[k.source as usize];
-            *self.mesh_calls.entry(k).or_default() += n;
+            let e = self.mesh_calls.entry(k).or_default();
+            *e = e.saturating_add(n);
         }
-        self.bytes += o.bytes;
-        self.ztunnel_lines += o.ztunnel_lines;
+        self.bytes = self.bytes.saturating_add(o.bytes);
+        self.ztunnel_lines = self.ztunnel_lines.saturating_add(o.ztunnel_lines);
         self.timeline.merge(std::mem::take(&mut o.timeline));
         for (a, b) in self.classes.iter_mut().zip(o.classes) {
-            *a += b;
+            *a = a.saturating_add(b);
         }
         for (k, v) in o.formats {
             self.formats.entry(k).or_default().extend(v);
@@ -695,9 +811,8 @@ impl Summary {
         let before: u64 = self
             .split_lines
             .range((loc.source, 0)..(loc.source, loc.split))
-            .map(|(_, n)| n)
-            .sum();
-        before + loc.line
+            .fold(0u64, |a, (_, n)| a.saturating_add(*n));
+        before.saturating_add(loc.line)
     }
 
     /// Folds address-only destinations into the one host seen with the same address and port
@@ -793,6 +908,132 @@ impl Summary {
         let mut v: Vec<_> = self.destinations.iter().collect();
         v.sort_unstable_by(|a, b| a.0.cmp(b.0));
         v
+    }
+
+    /// The same summary in a canonical order (writers, destinations and in-mesh calls sorted),
+    /// so that it serializes to the same bytes however the work was split.
+    pub fn canonical(mut self) -> Summary {
+        let mut order: Vec<usize> = (0..self.sources.len()).collect();
+        order.sort_by(|a, b| self.sources.get_index(*a).cmp(&self.sources.get_index(*b)));
+        let mut to = vec![0u32; order.len()];
+        for (new, old) in order.iter().enumerate() {
+            to[*old] = new as u32;
+        }
+        let sources: IndexMap<SourceKey, (), Hasher_> = order
+            .iter()
+            .filter_map(|i| self.sources.get_index(*i).map(|(k, _)| (k.clone(), ())))
+            .collect();
+        let mut destinations: Vec<(DestKey, DestStats)> = std::mem::take(&mut self.destinations)
+            .into_iter()
+            .map(|(k, mut v)| {
+                v.sources = v.sources.remap(&to);
+                (k, v)
+            })
+            .collect();
+        destinations.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut mesh_calls: Vec<(MeshCall, u64)> = std::mem::take(&mut self.mesh_calls)
+            .into_iter()
+            .map(|(mut k, n)| {
+                k.source = to[k.source as usize];
+                (k, n)
+            })
+            .collect();
+        mesh_calls.sort_unstable();
+        Summary {
+            sources,
+            destinations: destinations.into_iter().collect(),
+            mesh_calls: mesh_calls.into_iter().collect(),
+            ..self
+        }
+    }
+
+    /// Renumbers the inputs (files) this summary refers to: input `i` becomes `to[i]`.
+    pub fn renumber_inputs(&mut self, to: &[u32]) {
+        let map = |i: u32| to.get(i as usize).copied().unwrap_or(i);
+        self.formats = std::mem::take(&mut self.formats)
+            .into_iter()
+            .map(|(k, v)| (map(k), v))
+            .collect();
+        for m in self.malformed.values_mut() {
+            for l in &mut m.examples {
+                l.source = map(l.source);
+            }
+            m.examples.sort_unstable();
+        }
+        self.split_lines = std::mem::take(&mut self.split_lines)
+            .into_iter()
+            .map(|((s, p), n)| ((map(s), p), n))
+            .collect();
+        self.read_errors = std::mem::take(&mut self.read_errors)
+            .into_iter()
+            .map(|(k, v)| (map(k), v))
+            .collect();
+    }
+
+    /// Why a summary read from a file cannot be trusted: an index that points nowhere (`inputs`
+    /// is the number of input files it covers), or a count no run reaches (over 2^50, so that
+    /// sums over thousands of merged partials stay far from overflowing).
+    pub fn inconsistency(&self, inputs: usize) -> Option<String> {
+        const LIMIT: u64 = 1 << 50;
+        let big = |n: &u64| *n > LIMIT;
+        let dest_big = |v: &DestStats| {
+            [
+                v.passthrough,
+                v.blocked,
+                v.registered,
+                v.internal,
+                v.bytes_sent,
+                v.bytes_received,
+            ]
+            .iter()
+            .any(big)
+                || v.codes.iter().any(|(_, n)| big(&n))
+                || v.addresses.iter().any(|(_, n)| big(&n))
+                || v.flags.values().any(big)
+                || v.attributed.values().any(big)
+                || v.sources.iter().any(|(_, c)| {
+                    [c.all, c.passthrough, c.blocked, c.bytes].iter().any(big)
+                        || c.passthrough.saturating_add(c.blocked) > c.all
+                })
+        };
+        if big(&self.bytes)
+            || big(&self.ztunnel_lines)
+            || self.classes.iter().any(big)
+            || self.destinations.values().any(dest_big)
+            || self.mesh_calls.values().any(big)
+            || self.split_lines.values().any(big)
+            || self.malformed.values().any(|m| big(&m.count))
+            || self
+                .timeline
+                .minutes()
+                .iter()
+                .any(|(_, p, b)| big(p) || big(b))
+        {
+            return Some(
+                "a count beyond any run's (or a writer with more undeclared entries than entries)"
+                    .into(),
+            );
+        }
+        let writers = self.sources.len();
+        let input_ok = |i: u32| (i as usize) < inputs;
+        if let Some((k, _)) = self
+            .destinations
+            .iter()
+            .find(|(_, v)| v.sources.iter().any(|(i, _)| i as usize >= writers))
+        {
+            return Some(format!("destination {} names an unknown writer", k.name));
+        }
+        if self.mesh_calls.keys().any(|c| c.source as usize >= writers) {
+            return Some("an in-mesh call names an unknown writer".into());
+        }
+        let bad_input = self.formats.keys().any(|i| !input_ok(*i))
+            || self.read_errors.keys().any(|i| !input_ok(*i))
+            || self.split_lines.keys().any(|(i, _)| !input_ok(*i))
+            || self
+                .malformed
+                .values()
+                .any(|m| m.examples.iter().any(|l| !input_ok(l.source)));
+        bad_input.then(|| format!("an index beyond its {inputs} inputs"))
     }
 }
 

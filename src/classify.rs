@@ -74,7 +74,10 @@ pub enum Verdict {
 }
 
 /// The protocol seen: HTTP when Envoy parsed a request, TLS when it saw an SNI, else TCP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum Protocol {
     Http,
     Tls,
@@ -102,7 +105,10 @@ impl Protocol {
 }
 
 /// Where a destination sits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Category {
     /// Outside the mesh and the private networks: what ServiceEntries are for.
     External,

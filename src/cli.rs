@@ -30,6 +30,13 @@ pub enum Command {
     /// Write least-privilege ServiceEntries for the undeclared external destinations, as one
     /// multi-document YAML stream with the evidence as comments.
     Recommend(RecommendArgs),
+    /// Merge partial results (written by `analyze --partial`) into the report one run over all
+    /// their inputs would give; `--partial FILE` writes the merged partial, to merge further.
+    /// `recommend`, `check` and `migrate` take `--partials` for the same fan-in.
+    Merge(AnalyzeArgs),
+    /// Print the input files a run over PATH would read, one per line, in the order reports
+    /// list them (for batch jobs that hand one file to each task).
+    ListInputs(ListInputsArgs),
     /// Print how each line was read and classified, one JSON object per line.
     Explain(ExplainArgs),
     /// The CI gate: exit 1 when traffic left (or tried to leave) for an external destination
@@ -47,6 +54,13 @@ pub enum Command {
 pub struct ValidateArgs {
     /// YAML or JSON files (multi-document, or `List`s as `kubectl get -o yaml` prints them),
     /// folders of them, or `-` for stdin.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListInputsArgs {
+    /// Log files and directories, as `analyze` takes them.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
 }
@@ -112,6 +126,17 @@ pub struct InputArgs {
     /// Only count outbound entries that started before this time (RFC 3339).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
+
+    /// The name standard input gets in reports (default `-`), for example the object a batch
+    /// job streams in; a node log path (`.../pods/NS_POD_UID/...`) there names the writer too.
+    #[arg(long, value_name = "NAME")]
+    pub stdin_name: Option<String>,
+
+    /// The PATH arguments are partial results (written by `analyze --partial`) to merge, not
+    /// logs. The options that decide how lines are read (--format, --cluster-domain, a custom
+    /// format, --since/--until, --max-line-bytes) must be those the partials were written with.
+    #[arg(long)]
+    pub partials: bool,
 
     /// No progress bar and no notes on stderr; errors are still reported. (The progress bar
     /// only shows on a terminal, outside CI, for runs longer than a second.)
@@ -212,6 +237,11 @@ pub struct AnalyzeArgs {
     /// filterable destinations table, namespaces and the recommended manifests.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+
+    /// Also write this run's partial result to FILE: every count the reports and manifests
+    /// are built from, for `merge` to combine with others.
+    #[arg(long, value_name = "FILE")]
+    pub partial: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -37,6 +37,10 @@ pub struct Settings {
     pub track_mesh: bool,
     /// Show a progress bar: stderr is a terminal, not in CI, and not `--quiet`.
     pub progress: bool,
+    /// `paths` are partial results to merge, not logs.
+    pub partials: bool,
+    /// `--stdin-name`: what standard input is called in reports.
+    pub stdin_name: Option<String>,
 }
 
 impl Default for Settings {
@@ -57,6 +61,8 @@ impl Default for Settings {
             custom: None,
             window: None,
             track_mesh: false,
+            partials: false,
+            stdin_name: None,
         }
     }
 }
@@ -354,6 +360,11 @@ impl Settings {
                 "--namespace {ns:?} is not a Kubernetes namespace name"
             )));
         }
+        if a.partials && (a.paths.is_empty() || a.paths.iter().any(|p| p.as_os_str() == "-")) {
+            return Err(UsageError(
+                "--partials: give the partial result files (analyze --partial writes them)".into(),
+            ));
+        }
         let paths = if a.paths.is_empty() {
             if std::io::stdin().is_terminal() {
                 return Err(UsageError(
@@ -389,6 +400,8 @@ impl Settings {
             workload: a.workload.clone(),
             custom: custom_format(a)?.map(Arc::new),
             track_mesh: false,
+            partials: a.partials,
+            stdin_name: a.stdin_name.clone(),
             window: window(a)?,
             progress: !a.quiet
                 && std::io::stderr().is_terminal()

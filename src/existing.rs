@@ -106,7 +106,8 @@ pub fn read_docs(paths: &[PathBuf]) -> Result<Vec<Doc>, String> {
     Ok(all)
 }
 
-fn push_docs(path: &str, text: &str, out: &mut Vec<Doc>) -> Result<(), String> {
+/// The documents of one file's text (`path` names it in errors).
+pub fn push_docs(path: &str, text: &str, out: &mut Vec<Doc>) -> Result<(), String> {
     // JSON is YAML too, but a JSON file may hold one object per line (`kubectl ... -o json` is
     // one document): try JSON first for a clearer error.
     let docs: Vec<Value> = match serde_json::from_str::<Value>(text) {
@@ -166,12 +167,16 @@ impl Existing {
     /// Reads `--existing` paths. Objects without a namespace are taken to be in `default`, as
     /// `kubectl apply` would place them.
     pub fn read(paths: &[PathBuf]) -> Result<Existing, String> {
-        let docs = read_docs(paths)?;
+        Ok(Existing::from_docs(&read_docs(paths)?))
+    }
+
+    /// The entries, Sidecars and ambient namespaces of documents already read.
+    pub fn from_docs(docs: &[Doc]) -> Existing {
         let mut e = Existing {
             documents: docs.len(),
             ..Existing::default()
         };
-        for d in &docs {
+        for d in docs {
             let v = &d.value;
             let ns = v
                 .pointer("/metadata/namespace")
@@ -254,7 +259,7 @@ impl Existing {
         }
         e.ambient_namespaces.sort();
         e.ambient_namespaces.dedup();
-        Ok(e)
+        e
     }
 
     /// The entry that declares `key` for workloads in `namespace` (`None`: unknown caller),

@@ -36,7 +36,7 @@ pub struct NsUse<'a> {
 
 impl NsUse<'_> {
     pub fn undeclared(&self) -> u64 {
-        self.passthrough + self.blocked
+        self.passthrough.saturating_add(self.blocked)
     }
 
     /// Whether these calls are declared: only registered traffic, or an existing entry covers
@@ -51,7 +51,7 @@ impl NsUse<'_> {
         if declared {
             self.requests
         } else {
-            self.requests - self.undeclared()
+            self.requests.saturating_sub(self.undeclared())
         }
     }
 }
@@ -177,10 +177,14 @@ impl Allow {
 /// Reads an allow file: `allow:`, a list of `host` or `cidr`, an optional `port`, a `reason`
 /// and an optional `expires` date.
 pub fn read_allow(path: &Path) -> Result<Vec<Allow>, String> {
-    let name = path.display();
     let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{name}: {}", crate::ingest::io_reason(&e)))?;
-    let file: AllowFile = serde_saphyr::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
+        .map_err(|e| format!("{}: {}", path.display(), crate::ingest::io_reason(&e)))?;
+    parse_allow(&path.display().to_string(), &text)
+}
+
+/// An allow file's text (`name` names it in errors).
+pub fn parse_allow(name: &str, text: &str) -> Result<Vec<Allow>, String> {
+    let file: AllowFile = serde_saphyr::from_str(text).map_err(|e| format!("{name}: {e}"))?;
     let mut out = Vec::with_capacity(file.allow.len());
     for (i, r) in file.allow.into_iter().enumerate() {
         let entry = i + 1;
@@ -276,10 +280,14 @@ struct BaselineFile {
 }
 
 pub fn read_baseline(path: &Path) -> Result<Vec<BaselineDest>, String> {
-    let name = path.display();
     let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{name}: {}", crate::ingest::io_reason(&e)))?;
-    let file: BaselineFile = serde_saphyr::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
+        .map_err(|e| format!("{}: {}", path.display(), crate::ingest::io_reason(&e)))?;
+    parse_baseline(&path.display().to_string(), &text)
+}
+
+/// A baseline file's text (`name` names it in errors).
+pub fn parse_baseline(name: &str, text: &str) -> Result<Vec<BaselineDest>, String> {
+    let file: BaselineFile = serde_saphyr::from_str(text).map_err(|e| format!("{name}: {e}"))?;
     if file.version != BASELINE_VERSION {
         return Err(format!(
             "{name}: baseline version {} (this egress-advisor reads version {BASELINE_VERSION}): rewrite it with --update-baseline",

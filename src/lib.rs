@@ -28,6 +28,7 @@ pub mod gate;
 pub mod ingest;
 pub mod migrate;
 pub mod parse;
+pub mod partial;
 pub mod pipeline;
 pub mod progress;
 pub mod recommend;

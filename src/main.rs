@@ -9,8 +9,10 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Analyze(a) => cmd::analyze::run(a),
         Command::Recommend(a) => cmd::recommend::run(a),
+        Command::Merge(a) => cmd::analyze::merge(a),
         Command::Check(a) => cmd::check::run(a),
         Command::Migrate(a) => cmd::migrate::run(a),
+        Command::ListInputs(a) => cmd::list_inputs(a),
         Command::Explain(a) => cmd::explain::run(a),
         Command::Validate(a) => cmd::validate::run(a),
     };

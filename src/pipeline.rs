@@ -441,8 +441,10 @@ impl SplitState {
 
 /// Who wrote a source's lines as far as its path (a node's container log) or the flags say.
 pub fn base_meta(origin: &Origin, s: &Settings) -> Meta<'static> {
-    let from_path = match origin {
-        Origin::File(p) => envelope::meta::from_path(p),
+    let from_path = match (origin, s.stdin_name.as_deref()) {
+        (Origin::File(p), _) => envelope::meta::from_path(p),
+        // Standard input named after the object it streams: its path may name the pod.
+        (Origin::Stdin, Some(name)) => envelope::meta::from_path(std::path::Path::new(name)),
         _ => Meta::default(),
     };
     let from_flags = Meta {
@@ -685,14 +687,32 @@ pub fn account(
     }
 }
 
-/// Reads every source and returns the merged summary.
+/// Reads every source (or, with `--partials`, merges the partial results given) and returns
+/// the merged summary, with address-only entries attributed to the hosts seen on them.
 pub fn run(s: &Settings) -> Result<Run, String> {
-    run_with_split(s, ingest::SPLIT_BYTES)
+    let mut run = run_raw(s)?;
+    run.summary.attribute_addresses();
+    Ok(run)
 }
 
-/// [`run`] with a chosen range size for big plain files (tests use tiny ones).
+/// [`run`] before address attribution: what a partial result holds.
+pub fn run_raw(s: &Settings) -> Result<Run, String> {
+    if s.partials {
+        crate::partial::merge(&s.paths, s)
+    } else {
+        read_all(s, ingest::SPLIT_BYTES)
+    }
+}
+
+/// Reads every source with ranges of at most `split_bytes`, then attributes addresses.
 pub fn run_with_split(s: &Settings, split_bytes: u64) -> Result<Run, String> {
-    let sources = ingest::discover(&s.paths);
+    let mut run = read_all(s, split_bytes)?;
+    run.summary.attribute_addresses();
+    Ok(run)
+}
+
+fn read_all(s: &Settings, split_bytes: u64) -> Result<Run, String> {
+    let sources = ingest::discover(&s.paths, s.stdin_name.as_deref());
     let tasks = ingest::plan(&sources, split_bytes.max(1));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(s.threads)
@@ -711,7 +731,7 @@ pub fn run_with_split(s: &Settings, split_bytes: u64) -> Result<Run, String> {
         }
         w.summary
     });
-    let mut summary = summaries
+    let summary = summaries
         .into_iter()
         .reduce(|mut a, b| {
             a.merge(b);
@@ -719,7 +739,6 @@ pub fn run_with_split(s: &Settings, split_bytes: u64) -> Result<Run, String> {
         })
         .unwrap_or_default();
     progress.finish();
-    summary.attribute_addresses();
     Ok(Run { sources, summary })
 }
 

@@ -2,7 +2,9 @@
 //! - parsers never panic, whatever the bytes;
 //! - the report does not depend on the thread count, on how files are split into ranges, on
 //!   how lines are spread over files, or on the order of the paths;
-//! - every line read lands in exactly one class.
+//! - every line read lands in exactly one class;
+//! - merging partial results, in any order and grouping, gives what one run over all their
+//!   inputs gives.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -61,8 +63,87 @@ fn outputs(s: &Settings, split: u64) -> (String, String) {
     (v.to_string(), yaml)
 }
 
+/// The full report and the YAML of a finished run.
+fn full_outputs(run: &pipeline::Run) -> (String, String) {
+    let report = serde_json::to_string_pretty(&Report::build(run, &Selection::default())).unwrap();
+    let plan = recommend::plan(&run.summary, &Selection::default());
+    let yaml = recommend::render_yaml(&plan, &run.summary, run.sources.len()).unwrap();
+    (report, yaml)
+}
+
+/// Writes the partial result of `s`'s inputs (logs, or partials to merge) to `out`.
+fn write_partial(s: &Settings, out: &std::path::Path) {
+    let mut s = s.clone();
+    s.track_mesh = true;
+    let run = pipeline::run_raw(&s).unwrap();
+    std::fs::write(out, egress_advisor::partial::to_json(&run, &s).unwrap()).unwrap();
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn merged_partials_equal_one_run(
+        picks in prop::collection::vec(0usize..64, 1..100),
+        file_of in prop::collection::vec(0usize..5, 100),
+        group_of in prop::collection::vec(0usize..3, 5),
+        order in prop::collection::vec(any::<u32>(), 3),
+        pair_first in any::<bool>(),
+    ) {
+        let pool = pool();
+        let dir = tempfile::tempdir().unwrap();
+        // The lines spread over up to five files, in a folder the single run walks.
+        let logs = dir.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        let mut files: Vec<Vec<u8>> = vec![Vec::new(); 5];
+        for (i, p) in picks.iter().enumerate() {
+            files[file_of[i]].extend_from_slice(&pool[p % pool.len()]);
+            files[file_of[i]].push(b'\n');
+        }
+        let mut paths = Vec::new();
+        for (i, f) in files.iter().enumerate() {
+            let p = logs.join(format!("{i}.log"));
+            std::fs::write(&p, f).unwrap();
+            paths.push(p);
+        }
+        let single = {
+            let mut s = settings(vec![logs.clone()], 2);
+            s.track_mesh = true;
+            full_outputs(&pipeline::run(&s).unwrap())
+        };
+
+        // Files grouped into up to three partials, written in the order `order` gives.
+        let mut parts = Vec::new();
+        for (g, key) in order.iter().enumerate() {
+            let mine: Vec<PathBuf> = paths
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| group_of[*i] == g)
+                .map(|(_, p)| p.clone())
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let out = dir.path().join(format!("part{g}.json"));
+            write_partial(&settings(mine, 1), &out);
+            parts.push((*key, out));
+        }
+        parts.sort();
+        let mut parts: Vec<PathBuf> = parts.into_iter().map(|(_, p)| p).collect();
+        // Sometimes two of them are merged first, into a partial of partials.
+        if pair_first && parts.len() >= 2 {
+            let out = dir.path().join("pair.json");
+            let mut s = settings(parts.drain(..2).collect(), 1);
+            s.partials = true;
+            write_partial(&s, &out);
+            parts.push(out);
+        }
+        let mut s = settings(parts, 1);
+        s.partials = true;
+        let merged = full_outputs(&pipeline::run(&s).unwrap());
+        prop_assert_eq!(merged.0, single.0);
+        prop_assert_eq!(merged.1, single.1);
+    }
 
     #[test]
     fn layout_threads_and_order_do_not_change_the_output(

@@ -12,8 +12,23 @@ use crate::render::html::Extras;
 
 use super::{Error, finish, io_err, output, write_html};
 
+/// `merge`: `analyze` over partial results.
+pub fn merge(a: &AnalyzeArgs) -> Result<Exit, Error> {
+    if a.input.paths.is_empty() {
+        return Err(Error::Usage(
+            "merge: give the partial result files (analyze --partial writes them)".into(),
+        ));
+    }
+    let mut settings = Settings::from_args(&a.input)?;
+    settings.partials = true;
+    report(a, settings)
+}
+
 pub fn run(a: &AnalyzeArgs) -> Result<Exit, Error> {
-    let settings = Settings::from_args(&a.input)?;
+    report(a, Settings::from_args(&a.input)?)
+}
+
+fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
     let selection = Selection::from_args(&a.select)?;
     let csv_to_stdout = a.csv.as_deref().is_some_and(|p| p.as_os_str() == "-");
     if csv_to_stdout && a.json {
@@ -21,7 +36,26 @@ pub fn run(a: &AnalyzeArgs) -> Result<Exit, Error> {
             "--csv - and --json both write to stdout: give --csv a file".into(),
         ));
     }
-    let run = pipeline::run(&settings).map_err(Error::Other)?;
+    let run = if let Some(path) = &a.partial {
+        // Partials keep in-mesh calls too: a later `recommend --sidecars` or `migrate` needs them.
+        settings.track_mesh = true;
+        let mut run = pipeline::run_raw(&settings).map_err(|e| {
+            if settings.partials {
+                Error::Usage(e)
+            } else {
+                Error::Other(e)
+            }
+        })?;
+        let json = crate::partial::to_json(&run, &settings).map_err(Error::Other)?;
+        let mut w = output(Some(path))?;
+        w.write_all(json.as_bytes())
+            .and_then(|()| w.flush())
+            .map_err(|e| Error::Io(format!("writing {}", path.display()), e))?;
+        run.summary.attribute_addresses();
+        run
+    } else {
+        super::load(&settings)?
+    };
     let report = Report::build(&run, &selection);
     if let Some(path) = &a.html {
         let plan = crate::recommend::plan(&run.summary, &selection);

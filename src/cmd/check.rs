@@ -6,7 +6,6 @@ use crate::cli::CheckArgs;
 use crate::config::{Selection, Settings};
 use crate::exit::Exit;
 use crate::gate;
-use crate::pipeline;
 use crate::render::check as render;
 
 use super::{Error, finish, io_err, output};
@@ -31,7 +30,7 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
         }
         None => None,
     };
-    let run = pipeline::run(&settings).map_err(Error::Other)?;
+    let run = super::load(&settings)?;
     let now = crate::parse::time::now();
     let mut check = gate::check(&run.summary, &selection, &allow, baseline.as_deref(), now);
     if a.update_baseline

@@ -31,7 +31,7 @@ struct Explained<'a> {
 
 pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
     let settings = Settings::from_args(&a.input)?;
-    let sources = ingest::discover(&settings.paths);
+    let sources = ingest::discover(&settings.paths, settings.stdin_name.as_deref());
     let mut out = output(None)?;
     let mut write_error: Option<std::io::Error> = None;
     let mut malformed = 0u64;

@@ -5,7 +5,6 @@ use std::io::Write;
 use crate::cli::MigrateArgs;
 use crate::config::{Selection, Settings};
 use crate::exit::Exit;
-use crate::pipeline;
 use crate::recommend;
 use crate::render::migrate as render;
 
@@ -16,7 +15,7 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     // In-mesh calls show traffic to an egress gateway.
     settings.track_mesh = true;
     let selection = Selection::from_args(&a.select)?;
-    let run = pipeline::run(&settings).map_err(Error::Other)?;
+    let run = super::load(&settings)?;
     let plan = recommend::plan(&run.summary, &selection);
     let yaml =
         recommend::render_yaml(&plan, &run.summary, run.sources.len()).map_err(Error::Other)?;

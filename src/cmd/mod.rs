@@ -62,6 +62,35 @@ pub fn output(path: Option<&Path>) -> Result<Box<dyn Write>, Error> {
     }
 }
 
+/// `list-inputs`: the files a run would read; unreadable paths go to stderr and exit 1.
+pub fn list_inputs(a: &crate::cli::ListInputsArgs) -> Result<Exit, Error> {
+    let mut out = output(None)?;
+    let mut failed = false;
+    for s in crate::ingest::discover(&a.paths, None) {
+        match &s.origin {
+            crate::ingest::Origin::Unreadable(why) => {
+                eprintln!("egress-advisor: {}: {why}", s.name);
+                failed = true;
+            }
+            _ => writeln!(out, "{}", s.name).map_err(io_err("writing the list"))?,
+        }
+    }
+    out.flush().map_err(io_err("writing the list"))?;
+    Ok(if failed { Exit::Failure } else { Exit::Ok })
+}
+
+/// Runs the pipeline: reads the logs, or merges the partial results (whose problems are
+/// usage errors, like other files the user names).
+pub fn load(settings: &Settings) -> Result<Run, Error> {
+    crate::pipeline::run(settings).map_err(|e| {
+        if settings.partials {
+            Error::Usage(e)
+        } else {
+            Error::Other(e)
+        }
+    })
+}
+
 /// Writes the HTML report to `path`.
 pub fn write_html(
     path: &Path,

@@ -6,7 +6,6 @@ use crate::classify::Class;
 use crate::cli::RecommendArgs;
 use crate::config::{Selection, Settings};
 use crate::exit::Exit;
-use crate::pipeline;
 use crate::recommend;
 
 use super::{Error, finish, io_err, output};
@@ -15,7 +14,7 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
     let mut settings = Settings::from_args(&a.input)?;
     settings.track_mesh = a.sidecars;
     let selection = Selection::from_args(&a.select)?;
-    let run = pipeline::run(&settings).map_err(Error::Other)?;
+    let run = super::load(&settings)?;
     let plan = recommend::plan(&run.summary, &selection);
     let mut yaml =
         recommend::render_yaml(&plan, &run.summary, run.sources.len()).map_err(Error::Other)?;

@@ -18,7 +18,10 @@ pub struct Meta<'a> {
 }
 
 /// The pod label a workload's name came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Label {
     /// `app.kubernetes.io/name`
     Name,

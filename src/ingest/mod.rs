@@ -30,12 +30,13 @@ pub struct Source {
 /// Expands the command line: files as given, directories walked recursively (entries in
 /// sorted order, hidden entries and `*.md` files skipped), `-` for stdin. The result is sorted
 /// by name and free of duplicates, so the order of the arguments never changes the output.
-pub fn discover(paths: &[PathBuf]) -> Vec<Source> {
+/// Standard input is named `stdin_name` (`--stdin-name`), else `-`.
+pub fn discover(paths: &[PathBuf], stdin_name: Option<&str>) -> Vec<Source> {
     let mut out = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" {
             out.push(Source {
-                name: "-".into(),
+                name: stdin_name.unwrap_or("-").into(),
                 origin: Origin::Stdin,
             });
             continue;

@@ -48,19 +48,28 @@ pub struct Record<'a> {
 
 /// The log layouts egress-advisor reads. Text variants are named by the first Istio release
 /// that wrote them (see the README's formats table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Istio 1.0: separate HTTP and TCP layouts, no SNI, no route.
+    #[serde(rename = "istio-1.0")]
     Text10,
     /// Istio 1.1: Mixer status, SNI, no route.
+    #[serde(rename = "istio-1.1")]
     Text11,
     /// Istio 1.2: adds the upstream transport failure reason.
+    #[serde(rename = "istio-1.2")]
     Text12,
     /// Istio 1.3–1.7: adds the route name.
+    #[serde(rename = "istio-1.3")]
     Text13,
     /// Istio 1.8: drops the Mixer status.
+    #[serde(rename = "istio-1.8")]
     Text18,
     /// Istio 1.9 and later (1.23+ only changes the cluster operator to `_RAW`).
+    #[serde(rename = "istio-1.9")]
     Text19,
     /// `accessLogEncoding: JSON`, any Istio version.
     Json,
@@ -119,7 +128,10 @@ impl FormatChoice {
 }
 
 /// Why a line was counted as malformed. The order is the order of the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Malformed {
     /// Longer than `--max-line-bytes`; skipped unread.
     LineTooLong,

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Run egress-advisor over many log files with Dask, then merge the partial results.
+
+One task per input file: each runs `egress-advisor analyze --partial` on its file and returns
+the partial result (JSON text); the partials are merged in a tree on the workers with
+`egress-advisor merge --partial`, and the one merged partial is written to --out. That file
+gives, with `egress-advisor merge`, `recommend --partials`, `check --partials` or
+`migrate --partials`, exactly what one run over all the inputs gives.
+
+Inputs are local paths (files or directories, listed by `egress-advisor list-inputs`, so the
+names match a local run) or object-store URLs (`s3://bucket/prefix/`, `gs://...`, anything
+fsspec opens): every object under the prefix is a task, streamed into the binary's standard
+input and named after its URL (`--stdin-name`).
+
+    python3 distributed/egress_dask.py --out merged.json samples/
+    egress-advisor merge merged.json --json
+
+Local mode (the default) uses Dask's process pool on this machine. On a cluster, pass
+`--scheduler tcp://host:8786` (dask.distributed); the binary must be on every worker's PATH,
+or at the same --binary path.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import dask
+import dask.bag as db
+
+
+def run(cmd, stdin=None, data=None):
+    """Runs egress-advisor; raises with its stderr when it fails (exit 1 on an unreadable input
+    still wrote the partial: the report lists the input, so that is kept)."""
+    p = subprocess.run(cmd, stdin=stdin, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.returncode not in (0, 1):
+        raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), p.returncode, p.stderr.decode(errors="replace")))
+    return p
+
+
+def analyze_one(binary, settings, name):
+    """The partial result of one input (a local path or an object URL)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "partial.json")
+        cmd = [binary, "analyze", "--quiet", "--partial", out] + settings
+        if "://" in name:
+            import fsspec
+
+            with fsspec.open(name, "rb") as f:
+                run(cmd + ["--stdin-name", name, "-"], stdin=f)
+        else:
+            run(cmd + [name])
+        with open(out, encoding="utf-8") as f:
+            return f.read()
+
+
+def merge_texts(binary, settings, texts):
+    """Merges partial results (JSON texts) into one."""
+    texts = list(texts)
+    if len(texts) == 1:
+        return texts[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, t in enumerate(texts):
+            p = os.path.join(tmp, "%d.json" % i)
+            with open(p, "w", encoding="utf-8") as f:
+                f.write(t)
+            paths.append(p)
+        out = os.path.join(tmp, "merged.json")
+        run([binary, "merge", "--quiet", "--partial", out] + settings + paths)
+        with open(out, encoding="utf-8") as f:
+            return f.read()
+
+
+def list_inputs(binary, paths):
+    names = []
+    local = [p for p in paths if "://" not in p]
+    if local:
+        names += run([binary, "list-inputs"] + local).stdout.decode().splitlines()
+    for url in (p for p in paths if "://" in p):
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(url)
+        protocol = url.split("://", 1)[0]
+        found = fs.find(root) if fs.isdir(root) else [root]
+        for key in sorted(found):
+            base = key.rsplit("/", 1)[-1]
+            # The binary's own rule for directories: no hidden entries, no Markdown.
+            if base.startswith(".") or base.endswith(".md"):
+                continue
+            names.append(key if "://" in key else "%s://%s" % (protocol, key))
+    return sorted(set(names))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("paths", nargs="+", help="log files, directories or object-store URLs")
+    ap.add_argument("--out", required=True, help="where to write the merged partial result")
+    ap.add_argument("--binary", default=shutil.which("egress-advisor") or "egress-advisor",
+                    help="the egress-advisor binary on the workers (default: from PATH)")
+    ap.add_argument("--scheduler", help="a dask.distributed scheduler address; default: local processes")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="local mode: worker processes (default: one per core)")
+    ap.add_argument("--fan-in", type=int, default=16, help="partials merged per merge task (default 16)")
+    ap.add_argument("--setting", action="append", default=[],
+                    help="an option for every egress-advisor run, e.g. --setting=--cluster-domain=corp.local")
+    args = ap.parse_args()
+
+    binary = os.path.abspath(args.binary) if os.path.exists(args.binary) else args.binary
+    names = list_inputs(binary, args.paths)
+    if not names:
+        sys.exit("egress_dask: no input files under %s" % " ".join(args.paths))
+    settings = args.setting
+    bag = db.from_sequence(names, npartitions=min(len(names), max(1, args.workers) * 4))
+    partials = bag.map(lambda n: analyze_one(binary, settings, n))
+    merged = partials.reduction(
+        lambda part: merge_texts(binary, settings, part),
+        lambda parts: merge_texts(binary, settings, parts),
+        split_every=args.fan_in,
+    )
+    if args.scheduler:
+        from dask.distributed import Client
+
+        with Client(args.scheduler):
+            text = merged.compute()
+    else:
+        text = merged.compute(scheduler="processes", num_workers=args.workers)
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(text)
+    print("egress_dask: %d inputs merged into %s" % (len(names), args.out), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+//! Partial results: the aggregate state of a run, written by `analyze --partial FILE` and
+//! merged by `merge` (and by every command with `--partials`), so that a batch engine can fan
+//! the work out over many machines and fan it back in. Merging partials gives exactly what one
+//! run over all their inputs gives: the same reports and manifests, byte for byte.
+//!
+//! The file is JSON (see the README, "Partial results"): a header that names the format, its
+//! version, the program that wrote it and the classification settings, the input files it
+//! covers, and the [`Summary`] before address attribution (which needs every input at once, so
+//! it runs after the merge).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::Summary;
+use crate::config::Settings;
+use crate::ingest::{Origin, Source};
+use crate::pipeline::Run;
+
+/// What the `format` field holds.
+pub const FORMAT: &str = "egress-advisor partial";
+/// The version of the layout; a file of another version is refused.
+pub const VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct FileOut<'a> {
+    format: &'static str,
+    version: u32,
+    generator: String,
+    settings: String,
+    inputs: Vec<&'a str>,
+    summary: &'a Summary,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    format: Option<String>,
+    version: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileIn {
+    #[allow(dead_code)]
+    format: String,
+    #[allow(dead_code)]
+    version: u32,
+    #[allow(dead_code)]
+    generator: String,
+    settings: String,
+    inputs: Vec<String>,
+    summary: Summary,
+}
+
+/// The settings that decide how lines are read and counted; partials merge only when theirs
+/// are the same. (`--namespace` and `--workload` may differ: they name each input's writer.)
+pub fn fingerprint(s: &Settings) -> String {
+    format!(
+        "format={:?}; cluster-domain={}; custom-format={:?}; window={:?}; max-line-bytes={}",
+        s.format, s.rules.cluster_domain, s.custom, s.window, s.max_line_bytes
+    )
+}
+
+/// The partial file of a run whose summary has not been through address attribution.
+pub fn to_json(run: &Run, s: &Settings) -> Result<String, String> {
+    let summary = run.summary.clone().canonical();
+    let file = FileOut {
+        format: FORMAT,
+        version: VERSION,
+        generator: format!("egress-advisor {}", env!("CARGO_PKG_VERSION")),
+        settings: fingerprint(s),
+        inputs: run.sources.iter().map(|s| s.name.as_str()).collect(),
+        summary: &summary,
+    };
+    serde_json::to_string(&file).map_err(|e| format!("partial result: {e}"))
+}
+
+/// Reads one partial file: (its inputs, its summary).
+pub fn parse(name: &str, text: &str, s: &Settings) -> Result<(Vec<String>, Summary), String> {
+    let header: Header = serde_json::from_str(text).map_err(|e| {
+        let head = text.get(..text.len().min(64)).unwrap_or("");
+        if head.contains(FORMAT) {
+            format!("{name}: damaged partial result: {e}")
+        } else {
+            format!("{name}: not a partial result (JSON: {e})")
+        }
+    })?;
+    if header.format.as_deref() != Some(FORMAT) {
+        return Err(format!(
+            "{name}: not a partial result (write one with analyze --partial FILE)"
+        ));
+    }
+    match header.version {
+        Some(VERSION) => {}
+        Some(v) => {
+            return Err(format!(
+                "{name}: partial result of version {v}; this egress-advisor reads version {VERSION}: write it again with this version"
+            ));
+        }
+        None => return Err(format!("{name}: partial result without a version")),
+    }
+    let file: FileIn =
+        serde_json::from_str(text).map_err(|e| format!("{name}: damaged partial result: {e}"))?;
+    let mine = fingerprint(s);
+    if file.settings != mine {
+        return Err(format!(
+            "{name}: written with other settings ({}) than this run ({mine}): pass the same --format, --cluster-domain, custom format, --since/--until and --max-line-bytes",
+            file.settings
+        ));
+    }
+    if let Some(why) = file.summary.inconsistency(file.inputs.len()) {
+        return Err(format!("{name}: damaged partial result: {why}"));
+    }
+    Ok((file.inputs, file.summary))
+}
+
+/// Merges partial files into one run, before address attribution.
+pub fn merge(paths: &[PathBuf], s: &Settings) -> Result<Run, String> {
+    let mut parts = Vec::with_capacity(paths.len());
+    for p in paths {
+        let name = p.display().to_string();
+        let text = read(p)?;
+        let (inputs, summary) = parse(&name, &text, s)?;
+        parts.push((name, inputs, summary));
+    }
+    let mut all: Vec<(&str, &str)> = parts
+        .iter()
+        .flat_map(|(file, inputs, _)| inputs.iter().map(move |i| (i.as_str(), file.as_str())))
+        .collect();
+    all.sort_unstable();
+    if let Some(w) = all.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!(
+            "{} is in two partial results ({} and {}): each input may be counted once",
+            w[0].0, w[0].1, w[1].1
+        ));
+    }
+    let names: Vec<String> = all.iter().map(|(i, _)| (*i).to_owned()).collect();
+    let mut summary = Summary::default();
+    for (_, inputs, mut part) in parts {
+        let to: Vec<u32> = inputs
+            .iter()
+            .map(|i| names.binary_search(i).map_or(0, |n| n as u32))
+            .collect();
+        part.renumber_inputs(&to);
+        summary.merge(part);
+    }
+    let sources = names
+        .into_iter()
+        .map(|name| Source {
+            origin: Origin::File(PathBuf::from(&name)),
+            name,
+        })
+        .collect();
+    Ok(Run { sources, summary })
+}
+
+fn read(p: &Path) -> Result<String, String> {
+    std::fs::read_to_string(p)
+        .map_err(|e| format!("{}: {}", p.display(), crate::ingest::io_reason(&e)))
+}

@@ -1,0 +1,288 @@
+//! Partial results and `merge` through the binary, and the Dask job in Dask's local mode.
+//!
+//! The Dask tests need a Python with `dask.bag` (Debian's `python3-dask`); without one they
+//! say so and pass, unless `EGRESS_ADVISOR_DASK_TESTS=required` (as `.ci/run` sets).
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn partial(dir: &Path, name: &str, inputs: &[&str]) -> String {
+    let out = dir.join(name).to_str().unwrap().to_owned();
+    let mut args = vec!["analyze", "--quiet", "--partial", &out];
+    args.extend(inputs);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    out
+}
+
+#[test]
+fn merge_gives_what_one_run_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = partial(d, "a.json", &["samples/allow-any"]);
+    let b = partial(
+        d,
+        "b.json",
+        &["samples/registry-only", "samples/legacy-1.5"],
+    );
+    let c = partial(d, "c.json", &["samples/envelopes"]);
+    // A partial of partials.
+    let bc = d.join("bc.json").to_str().unwrap().to_owned();
+    let o = run(&["merge", "--quiet", "--partial", &bc, &c, &b]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let one = |args: &[&str]| stdout(&run(args));
+    assert_eq!(
+        one(&["merge", "--json", &bc, &a]),
+        one(&["analyze", "--json", "samples/"])
+    );
+    assert_eq!(one(&["merge", &c, &a, &b]), one(&["analyze", "samples/"]));
+    assert_eq!(
+        one(&["recommend", "--sidecars", "--partials", &a, &bc]),
+        one(&["recommend", "--sidecars", "samples/"])
+    );
+    let mesh = "examples/mesh/service-entries.yaml";
+    assert_eq!(
+        one(&["check", "--existing", mesh, "--partials", &a, &b, &c]),
+        one(&["check", "--existing", mesh, "samples/"])
+    );
+    assert_eq!(
+        one(&["migrate", "--existing", mesh, "--partials", &bc, &a]),
+        one(&["migrate", "--existing", mesh, "samples/"])
+    );
+    // The partial itself does not depend on the thread count.
+    let again = partial(d, "a2.json", &["-j", "2", "samples/allow-any"]);
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&again).unwrap());
+    let v: Value = serde_json::from_slice(&std::fs::read(&a).unwrap()).unwrap();
+    assert_eq!(v["format"], "egress-advisor partial");
+    assert_eq!(v["version"], 1);
+    assert_eq!(
+        v["inputs"],
+        serde_json::json!([
+            "samples/allow-any/istio-proxy.log",
+            "samples/allow-any/istio-proxy.log.1.gz"
+        ])
+    );
+}
+
+#[test]
+fn bad_partials_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = partial(d, "a.json", &["samples/allow-any"]);
+    let text = std::fs::read_to_string(&a).unwrap();
+    let write = |name: &str, body: &str| -> String {
+        let p = d.join(name);
+        std::fs::write(&p, body).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let cases = [
+        (
+            write("v9.json", &text.replace(r#""version":1"#, r#""version":9"#)),
+            vec![],
+            "partial result of version 9; this egress-advisor reads version 1",
+        ),
+        (
+            write("cut.json", &text[..text.len() / 2]),
+            vec![],
+            "damaged partial result",
+        ),
+        (
+            "samples/allow-any/istio-proxy.log".to_owned(),
+            vec![],
+            "not a partial result",
+        ),
+        (
+            a.clone(),
+            vec!["--cluster-domain", "corp.local"],
+            "written with other settings",
+        ),
+        (
+            write(
+                "writer.json",
+                &text.replacen(r#""sources":[["#, r#""sources":[[7"#, 1),
+            ),
+            vec![],
+            "damaged partial result",
+        ),
+    ];
+    for (file, extra, says) in &cases {
+        let mut args = vec!["merge", file.as_str()];
+        args.extend(extra);
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{file}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{file}: {}", stderr(&o));
+    }
+    // The same input in two partials would be counted twice.
+    let a2 = partial(d, "again.json", &["samples/allow-any/istio-proxy.log"]);
+    let o = run(&["merge", &a, &a2]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("samples/allow-any/istio-proxy.log is in two partial results"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["merge"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn stdin_takes_the_name_it_is_given() {
+    let log = std::fs::read(root().join("samples/allow-any/istio-proxy.log")).unwrap();
+    let o = cmd()
+        .args(["analyze", "--json", "--stdin-name", "s3://logs/var/log/pods/shop_checkout-7d4b9c8f6d-x2x9q_0a1b2c3d-1111-2222-3333-444455556666/istio-proxy/0.log", "-"])
+        .write_stdin(log)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        v["sources"][0]["path"].as_str().unwrap(),
+        "s3://logs/var/log/pods/shop_checkout-7d4b9c8f6d-x2x9q_0a1b2c3d-1111-2222-3333-444455556666/istio-proxy/0.log"
+    );
+    let stripe = v["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["host"] == "api.stripe.com")
+        .unwrap();
+    assert_eq!(
+        stripe["sources"][0]["namespace"], "shop",
+        "the path names the writer"
+    );
+    assert_eq!(stripe["sources"][0]["workload"], "checkout");
+}
+
+/// A Python that imports `dask.bag`.
+fn python() -> Option<PathBuf> {
+    let required = std::env::var("EGRESS_ADVISOR_DASK_TESTS").is_ok_and(|v| v == "required");
+    let candidates = std::env::var_os("EGRESS_ADVISOR_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(["python3", "/usr/bin/python3"].map(PathBuf::from));
+    for p in candidates {
+        let ok = Command::new(&p)
+            .args(["-c", "import dask.bag"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(p);
+        }
+    }
+    assert!(
+        !required,
+        "EGRESS_ADVISOR_DASK_TESTS=required but no Python imports dask.bag (apt install python3-dask)"
+    );
+    eprintln!("Dask tests skipped: no Python with dask.bag (apt install python3-dask)");
+    None
+}
+
+fn dask_job(python: &Path, out: &Path, inputs: &[&str]) {
+    let o = Command::new(python)
+        .current_dir(root())
+        .arg("distributed/egress_dask.py")
+        .args(["--binary", env!("CARGO_BIN_EXE_egress-advisor")])
+        .args(["--workers", "2", "--fan-in", "3", "--out"])
+        .arg(out)
+        .args(inputs)
+        .output()
+        .expect("the Dask job runs");
+    assert!(
+        o.status.success(),
+        "Dask job failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The corpus generator, built by `cargo test` with the other examples.
+fn gen_corpus() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let p = dir
+        .join("examples")
+        .join(format!("gen-corpus{}", std::env::consts::EXE_SUFFIX));
+    assert!(p.exists(), "{} is built by cargo test", p.display());
+    p
+}
+
+#[test]
+fn dask_job_matches_a_single_run() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("merged.json");
+    let m = out.to_str().unwrap();
+
+    // The samples: every report and manifest the same as one local run.
+    dask_job(&py, &out, &["samples/"]);
+    let one = |args: &[&str]| stdout(&run(args));
+    assert_eq!(
+        one(&["merge", "--json", m]),
+        one(&["analyze", "--json", "samples/"])
+    );
+    assert_eq!(
+        one(&["recommend", "--partials", m]),
+        one(&["recommend", "samples/"])
+    );
+
+    // A generated corpus over several files, text, JSON and gzip.
+    let corpus = dir.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    for (seed, args) in [
+        (
+            "1",
+            vec!["--records", "4000", "--text", "a.log", "--json", "b.jsonl"],
+        ),
+        ("2", vec!["--records", "3000", "--text", "c.log"]),
+        ("3", vec!["--records", "2000", "--json", "d.jsonl"]),
+    ] {
+        let o = Command::new(gen_corpus())
+            .current_dir(&corpus)
+            .args(["--seed", seed])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+    }
+    let c = std::fs::read(corpus.join("c.log")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &c).unwrap();
+    std::fs::write(corpus.join("c.log.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::remove_file(corpus.join("c.log")).unwrap();
+    let cdir = corpus.to_str().unwrap();
+    dask_job(&py, &out, &[cdir]);
+    assert_eq!(
+        one(&["merge", "--json", m]),
+        one(&["analyze", "--json", cdir])
+    );
+    assert_eq!(
+        one(&["recommend", "--partials", m]),
+        one(&["recommend", cdir])
+    );
+
+    // Object-store URLs go through standard input, named by their URL.
+    let url = format!(
+        "file://{}",
+        std::fs::canonicalize(&corpus).unwrap().display()
+    );
+    dask_job(&py, &out, &[&url]);
+    let merged: Value = serde_json::from_str(&one(&["merge", "--json", m])).unwrap();
+    let local: Value = serde_json::from_str(&one(&["analyze", "--json", cdir])).unwrap();
+    assert_eq!(merged["destinations"], local["destinations"]);
+    assert_eq!(merged["lines"], local["lines"]);
+    assert!(
+        merged["sources"][0]["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("file://"),
+        "{}",
+        merged["sources"]
+    );
+    assert_eq!(
+        one(&["recommend", "--partials", m]),
+        one(&["recommend", cdir])
+    );
+}
