@@ -31,13 +31,33 @@ import dask
 import dask.bag as db
 
 
-def run(cmd, stdin=None, data=None):
-    """Runs egress-advisor; raises with its stderr when it fails (exit 1 on an unreadable input
-    still wrote the partial: the report lists the input, so that is kept)."""
-    p = subprocess.run(cmd, stdin=stdin, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if p.returncode not in (0, 1):
-        raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), p.returncode, p.stderr.decode(errors="replace")))
+def check(cmd, code, stderr):
+    """Exit 1 on an unreadable input still wrote the partial (it lists the input): kept."""
+    if code not in (0, 1):
+        raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), code, stderr.decode(errors="replace")))
+
+
+def run(cmd):
+    """Runs egress-advisor; raises with its stderr when it fails."""
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check(cmd, p.returncode, p.stderr)
     return p
+
+
+def run_streaming(cmd, source):
+    """Runs egress-advisor with `source` (any readable file object, such as an S3 or GCS file
+    that has no file descriptor) copied into its standard input."""
+    with tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            shutil.copyfileobj(source, p.stdin, 1 << 20)
+        except BrokenPipeError:
+            pass
+        finally:
+            p.stdin.close()
+        code = p.wait()
+        err.seek(0)
+        check(cmd, code, err.read())
 
 
 def analyze_one(binary, settings, name):
@@ -49,7 +69,7 @@ def analyze_one(binary, settings, name):
             import fsspec
 
             with fsspec.open(name, "rb") as f:
-                run(cmd + ["--stdin-name", name, "-"], stdin=f)
+                run_streaming(cmd + ["--stdin-name", name, "-"], f)
         else:
             run(cmd + [name])
         with open(out, encoding="utf-8") as f:
@@ -85,10 +105,13 @@ def list_inputs(binary, paths):
         fs, root = fsspec.core.url_to_fs(url)
         protocol = url.split("://", 1)[0]
         found = fs.find(root) if fs.isdir(root) else [root]
+        prefix = root.rstrip("/")
         for key in sorted(found):
-            base = key.rsplit("/", 1)[-1]
-            # The binary's own rule for directories: no hidden entries, no Markdown.
-            if base.startswith(".") or base.endswith(".md"):
+            below = key[len(prefix):].strip("/") if key.startswith(prefix) else key
+            parts = [p for p in below.split("/") if p]
+            # The binary's own rule for directories, at every level: no hidden entries, no
+            # Markdown.
+            if any(p.startswith(".") or p.endswith(".md") for p in parts):
                 continue
             names.append(key if "://" in key else "%s://%s" % (protocol, key))
     return sorted(set(names))
@@ -113,7 +136,8 @@ def main():
     if not names:
         sys.exit("egress_dask: no input files under %s" % " ".join(args.paths))
     settings = args.setting
-    bag = db.from_sequence(names, npartitions=min(len(names), max(1, args.workers) * 4))
+    # One task per input; merge tasks take at most --fan-in partials each.
+    bag = db.from_sequence(names, npartitions=len(names))
     partials = bag.map(lambda n: analyze_one(binary, settings, n))
     merged = partials.reduction(
         lambda part: merge_texts(binary, settings, part),

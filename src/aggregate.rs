@@ -974,43 +974,51 @@ impl Summary {
     /// is the number of input files it covers), or a count no run reaches (over 2^50, so that
     /// sums over thousands of merged partials stay far from overflowing).
     pub fn inconsistency(&self, inputs: usize) -> Option<String> {
+        // Byte counts are summed saturating everywhere, so they may hold anything.
         const LIMIT: u64 = 1 << 50;
         let big = |n: &u64| *n > LIMIT;
+        let time_ok = |t: &Option<Millis>| {
+            t.is_none_or(|t| {
+                (crate::parse::time::MIN_MILLIS..=crate::parse::time::MAX_MILLIS).contains(&t)
+            })
+        };
         let dest_big = |v: &DestStats| {
-            [
-                v.passthrough,
-                v.blocked,
-                v.registered,
-                v.internal,
-                v.bytes_sent,
-                v.bytes_received,
-            ]
-            .iter()
-            .any(big)
+            [v.passthrough, v.blocked, v.registered, v.internal]
+                .iter()
+                .any(big)
+                || !time_ok(&v.first_seen)
+                || !time_ok(&v.last_seen)
                 || v.codes.iter().any(|(_, n)| big(&n))
                 || v.addresses.iter().any(|(_, n)| big(&n))
                 || v.flags.values().any(big)
                 || v.attributed.values().any(big)
                 || v.sources.iter().any(|(_, c)| {
-                    [c.all, c.passthrough, c.blocked, c.bytes].iter().any(big)
+                    [c.all, c.passthrough, c.blocked].iter().any(big)
                         || c.passthrough.saturating_add(c.blocked) > c.all
+                        || !time_ok(&c.last_seen)
                 })
         };
-        if big(&self.bytes)
-            || big(&self.ztunnel_lines)
+        let minutes = self
+            .timeline
+            .hot
+            .iter()
+            .map(|(m, c)| (m, c))
+            .chain(self.timeline.rest.iter());
+        let mut timeline_bad = false;
+        for (m, c) in minutes {
+            let ms = m.checked_mul(60_000);
+            timeline_bad |= ms.is_none() || !time_ok(&ms) || big(&c[0]) || big(&c[1]);
+        }
+        if big(&self.ztunnel_lines)
+            || timeline_bad
             || self.classes.iter().any(big)
             || self.destinations.values().any(dest_big)
             || self.mesh_calls.values().any(big)
             || self.split_lines.values().any(big)
             || self.malformed.values().any(|m| big(&m.count))
-            || self
-                .timeline
-                .minutes()
-                .iter()
-                .any(|(_, p, b)| big(p) || big(b))
         {
             return Some(
-                "a count beyond any run's (or a writer with more undeclared entries than entries)"
+                "a count or time beyond any run's (or a writer with more undeclared entries than entries)"
                     .into(),
             );
         }

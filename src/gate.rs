@@ -191,8 +191,13 @@ pub fn parse_allow(name: &str, text: &str) -> Result<Vec<Allow>, String> {
         let bad = |why: String| format!("{name}: entry {entry}: {why}");
         let (host, cidr) = match (r.host, r.cidr) {
             (Some(h), None) => {
-                let h = h.to_ascii_lowercase();
+                let h = h.to_ascii_lowercase().trim_end_matches('.').to_owned();
                 let bare = h.strip_prefix("*.").unwrap_or(&h);
+                if bare.contains('*') {
+                    return Err(bad(format!(
+                        "host {h:?}: give a host name, or *. and a domain for every name below it"
+                    )));
+                }
                 if let Some(e) = crate::validate::wildcard_domain_error(bare) {
                     return Err(bad(format!("host {h:?}: {e}")));
                 }
@@ -421,11 +426,22 @@ impl Row<'_> {
         let mut v: Vec<(String, u64)> = Vec::new();
         for u in &self.namespaces {
             let ns = u.namespace.unwrap_or("?");
-            if u.workloads.is_empty() {
-                v.push((format!("{ns}/?"), u.undeclared().max(u.requests)));
-            }
+            let named = u
+                .workloads
+                .iter()
+                .fold(0u64, |a, (_, n)| a.saturating_add(*n));
             for (wl, n) in &u.workloads {
                 v.push((format!("{ns}/{wl}"), *n));
+            }
+            // Calls whose workload the logs do not say.
+            let rest = if u.undeclared() > 0 {
+                u.undeclared()
+            } else {
+                u.requests
+            }
+            .saturating_sub(named);
+            if rest > 0 {
+                v.push((format!("{ns}/?"), rest));
             }
         }
         v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -455,10 +471,14 @@ pub struct Check<'a> {
     pub unused_allow: Vec<Allow>,
     /// Baseline destinations not uncovered any more (covered now, or not seen).
     pub stale_baseline: Vec<BaselineDest>,
-    /// Input lines: read, malformed, unreadable inputs.
+    /// Input lines: read, malformed.
     pub lines: u64,
     pub malformed: u64,
-    pub unreadable: usize,
+    /// With `--strict`, malformed lines fail the check.
+    pub strict: bool,
+    /// Inputs that could not be read (to the end), as `name: reason`: each fails the check,
+    /// since the traffic in them was not checked.
+    pub unreadable: Vec<String>,
 }
 
 impl Check<'_> {
@@ -479,12 +499,14 @@ impl Check<'_> {
 
 /// Decides every destination.
 pub fn check<'a>(
-    summary: &'a Summary,
+    run: &'a crate::pipeline::Run,
     sel: &Selection,
     allow: &[Allow],
     baseline: Option<&[BaselineDest]>,
     now: Millis,
+    strict: bool,
 ) -> Check<'a> {
+    let summary = &run.summary;
     let mut rows = Vec::new();
     let mut used_allow = vec![false; allow.len()];
     let mut baseline_hit: Vec<bool> = vec![false; baseline.map_or(0, <[_]>::len)];
@@ -493,8 +515,12 @@ pub fn check<'a>(
             continue;
         }
         let namespaces = by_namespace(summary, st, sel);
-        let undeclared: u64 = namespaces.iter().map(NsUse::undeclared).sum();
-        let requests: u64 = namespaces.iter().map(|u| u.requests).sum();
+        let undeclared = namespaces
+            .iter()
+            .fold(0u64, |a, u| a.saturating_add(u.undeclared()));
+        let requests = namespaces
+            .iter()
+            .fold(0u64, |a, u| a.saturating_add(u.requests));
         if requests == 0 || (undeclared > 0 && undeclared < sel.min_requests) {
             continue;
         }
@@ -526,13 +552,13 @@ pub fn check<'a>(
                     covered,
                 )
             } else {
-                let live = allow
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, a)| a.matches(k))
-                    .inspect(|(i, _)| used_allow[*i] = true)
-                    .find(|(_, a)| !a.expired(now))
-                    .map(|(_, a)| a);
+                // Every matching entry is in use, even when an earlier one decides.
+                for (i, a) in allow.iter().enumerate() {
+                    if a.matches(k) {
+                        used_allow[i] = true;
+                    }
+                }
+                let live = allow.iter().find(|a| a.matches(k) && !a.expired(now));
                 let dead = allow.iter().find(|a| a.matches(k) && a.expired(now));
                 let base = baseline.and_then(|b| {
                     let me = BaselineDest::of(k);
@@ -563,16 +589,20 @@ pub fn check<'a>(
                 }
             }
         };
+        // The counts of the namespaces the row is about: for an undeclared destination, those
+        // nothing covers.
+        let sum =
+            |f: fn(&NsUse<'_>) -> u64| namespaces.iter().fold(0u64, |a, u| a.saturating_add(f(u)));
         rows.push(Row {
             dest: Dest::of(k),
             status,
             note,
-            passthrough: st.passthrough,
-            blocked: st.blocked,
-            registered: st.registered,
-            bytes: st.bytes_sent.saturating_add(st.bytes_received),
+            passthrough: sum(|u| u.passthrough),
+            blocked: sum(|u| u.blocked),
+            registered: sum(|u| u.requests.saturating_sub(u.undeclared())),
+            bytes: sum(|u| u.bytes),
             first_seen: st.first_seen,
-            last_seen: st.last_seen,
+            last_seen: namespaces.iter().filter_map(|u| u.last_seen).max(),
             namespaces,
             key: k,
         });
@@ -603,20 +633,25 @@ pub fn check<'a>(
         .map(|(d, _)| d.clone())
         .collect();
     let uncovered = counts.get("uncovered").copied().unwrap_or(0);
+    let malformed = summary.classes[crate::classify::Class::Malformed.index()];
+    let unreadable: Vec<String> = summary
+        .read_errors
+        .iter()
+        .map(|(i, why)| format!("{}: {why}", run.source_name(*i)))
+        .collect();
+    let pass =
+        uncovered == 0 && expired.is_empty() && unreadable.is_empty() && !(strict && malformed > 0);
     Check {
-        verdict: if uncovered == 0 && expired.is_empty() {
-            "pass"
-        } else {
-            "fail"
-        },
+        verdict: if pass { "pass" } else { "fail" },
         counts,
         destinations: rows,
         expired,
         unused_allow,
         stale_baseline,
         lines: summary.lines(),
-        malformed: summary.classes[crate::classify::Class::Malformed.index()],
-        unreadable: summary.read_errors.len(),
+        malformed,
+        strict,
+        unreadable,
     }
 }
 

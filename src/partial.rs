@@ -55,9 +55,14 @@ struct FileIn {
 /// The settings that decide how lines are read and counted; partials merge only when theirs
 /// are the same. (`--namespace` and `--workload` may differ: they name each input's writer.)
 pub fn fingerprint(s: &Settings) -> String {
+    let custom = match s.custom.as_deref() {
+        None => "none".to_owned(),
+        Some(crate::config::Custom::Text(t)) => format!("text {:?}", t.source),
+        Some(crate::config::Custom::Json(k)) => format!("json {{{}}}", k.describe()),
+    };
     format!(
-        "format={:?}; cluster-domain={}; custom-format={:?}; window={:?}; max-line-bytes={}",
-        s.format, s.rules.cluster_domain, s.custom, s.window, s.max_line_bytes
+        "format={:?}; cluster-domain={}; custom-format={custom}; window={:?}; max-line-bytes={}",
+        s.format, s.rules.cluster_domain, s.window, s.max_line_bytes
     )
 }
 

@@ -118,6 +118,18 @@ fn bad_partials_are_refused_clearly() {
         assert_eq!(o.status.code(), Some(2), "{file}: {}", stderr(&o));
         assert!(stderr(&o).contains(says), "{file}: {}", stderr(&o));
     }
+    // A forged timeline (a minute no log line can have) is refused, not trusted.
+    let forged = text.replacen(
+        r#""timeline":["#,
+        r#""timeline":[[-9223372036854775808,1,0],"#,
+        1,
+    );
+    assert_ne!(forged, text);
+    let f = write("forged.json", &forged);
+    let o = run(&["merge", &f]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("beyond any run"), "{}", stderr(&o));
+
     // The same input in two partials would be counted twice.
     let a2 = partial(d, "again.json", &["samples/allow-any/istio-proxy.log"]);
     let o = run(&["merge", &a, &a2]);
@@ -129,6 +141,26 @@ fn bad_partials_are_refused_clearly() {
     );
     let o = run(&["merge"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn huge_byte_counts_still_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = std::fs::read_to_string(root().join("samples/registry-only/istio-proxy.jsonl"))
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("BlackHoleCluster"))
+        .unwrap()
+        .replace(r#""bytes_sent":0"#, r#""bytes_sent":18446744073709551615"#);
+    let log = dir.path().join("big.jsonl");
+    std::fs::write(&log, format!("{line}\n{line}\n")).unwrap();
+    let p = partial(dir.path(), "big.json", &[log.to_str().unwrap()]);
+    let o = run(&["merge", "--json", &p]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        stdout(&run(&["analyze", "--json", log.to_str().unwrap()]))
+    );
 }
 
 #[test]

@@ -220,8 +220,10 @@ fn a_new_destination_fails_against_the_baseline() {
             .any(|d| d["host"] == "api.stripe.com"),
         "{v}"
     );
+    // An old or damaged baseline is rewritten, not read.
+    std::fs::write(&baseline, "version: 7\n").unwrap();
     let o = run(&["check", l, "--baseline", b, "--update-baseline"]);
-    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let second = std::fs::read_to_string(&baseline).unwrap();
     assert!(second.contains("host: evil.example.net"));
     assert!(!second.contains("api.stripe.com"));
@@ -302,6 +304,16 @@ fn bad_allow_and_baseline_files_are_usage_errors() {
             "--allow",
             "host",
         ),
+        (
+            "allow:\n  - host: \"*\"\n    reason: x\n",
+            "--allow",
+            "*. and a domain",
+        ),
+        (
+            "allow:\n  - host: \"*foo.com\"\n    reason: x\n",
+            "--allow",
+            "*. and a domain",
+        ),
         ("version: 2\ndestinations: []\n", "--baseline", "version 2"),
         (
             "version: 1\ndestinations:\n- port: 1\n  protocol: TCP\n",
@@ -315,6 +327,48 @@ fn bad_allow_and_baseline_files_are_usage_errors() {
         assert_eq!(o.status.code(), Some(2), "{text}");
         assert!(stderr(&o).contains(says), "{text}: {}", stderr(&o));
     }
+}
+
+#[test]
+fn unreadable_inputs_and_strict_fail_the_check() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cut = dir.path().join("cut.log.gz");
+    let gz = std::fs::read(root().join("samples/allow-any/istio-proxy.log.1.gz")).unwrap();
+    std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
+    let allow = dir.path().join("allow.yaml");
+    std::fs::write(
+        &allow,
+        "allow:\n  - host: \"*.com\"\n    reason: all\n  - host: \"*.org\"\n    reason: all\n  - host: \"*.io\"\n    reason: all\n  - cidr: 0.0.0.0/0\n    reason: all\n",
+    )
+    .unwrap();
+    let (c, a) = (cut.to_str().unwrap(), allow.to_str().unwrap());
+    let junit = dir.path().join("j.xml");
+    let o = run(&["check", c, "--allow", a, "--junit", junit.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(
+        text.starts_with("FAIL: 1 input could not be read"),
+        "{text}"
+    );
+    assert!(text.contains("Unreadable: "), "{text}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    assert!(
+        doc.descendants()
+            .any(|n| n.has_tag_name("failure") && n.attribute("type") == Some("unreadable")),
+        "{xml}"
+    );
+    // Malformed lines fail it only with --strict.
+    let log = "samples/allow-any/istio-proxy.log";
+    let o = run(&["check", log, "--allow", a]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let o = run(&["check", log, "--allow", a, "--strict"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("malformed lines (--strict)"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -378,11 +432,12 @@ fn log_text_is_inert_in_markdown_and_junit() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     let md = stdout(&o);
+    // In a code span: shown as text, never HTML, a link or a table break.
     assert!(
-        md.contains("&lt;img\\|src=x&gt;.example.com:80/HTTP"),
+        md.contains("| `<img\\|src=x>.example.com:80/HTTP` |"),
         "{md}"
     );
-    assert!(!md.contains("<img"), "{md}");
+    assert_eq!(md.matches("<img").count(), 1, "{md}");
     let xml = std::fs::read_to_string(&junit).unwrap();
     let doc = roxmltree::Document::parse(&xml).expect("still well-formed");
     let name = doc

@@ -18,7 +18,8 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
         None => Vec::new(),
     };
     let baseline = match &a.baseline {
-        Some(p) if a.update_baseline && !p.exists() => Some(Vec::new()),
+        // Rewritten from today's logs: the old file (of any version, or damaged) is not read.
+        Some(_) if a.update_baseline => Some(Vec::new()),
         Some(p) if !p.exists() => {
             return Err(Error::Usage(format!(
                 "--baseline {}: no such file (write it with --update-baseline)",
@@ -32,7 +33,8 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
     };
     let run = super::load(&settings)?;
     let now = crate::parse::time::now();
-    let mut check = gate::check(&run.summary, &selection, &allow, baseline.as_deref(), now);
+    let strict = settings.strict;
+    let mut check = gate::check(&run, &selection, &allow, baseline.as_deref(), now, strict);
     if a.update_baseline
         && let Some(path) = &a.baseline
     {
@@ -47,7 +49,7 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
                 path.display()
             );
         }
-        check = gate::check(&run.summary, &selection, &allow, Some(&today), now);
+        check = gate::check(&run, &selection, &allow, Some(&today), now, strict);
     }
     if let Some(path) = &a.junit {
         let mut w = output(Some(path))?;

@@ -31,6 +31,11 @@ struct Explained<'a> {
 
 pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
     let settings = Settings::from_args(&a.input)?;
+    if settings.partials {
+        return Err(Error::Usage(
+            "explain reads log lines: partial results hold counts, not lines".into(),
+        ));
+    }
     let sources = ingest::discover(&settings.paths, settings.stdin_name.as_deref());
     let mut out = output(None)?;
     let mut write_error: Option<std::io::Error> = None;

@@ -445,6 +445,18 @@ pub struct JsonKeys {
 }
 
 impl JsonKeys {
+    /// The keys and what each holds, in key order: the same text for the same format, in
+    /// every process.
+    pub fn describe(&self) -> String {
+        let mut v: Vec<String> = self
+            .keys
+            .iter()
+            .map(|(k, f)| format!("{k:?}={f:?}"))
+            .collect();
+        v.sort_unstable();
+        v.join(",")
+    }
+
     /// Compiles `logFormat.labels`: a JSON object of key to Envoy operator.
     pub fn compile(labels: &str) -> Result<JsonKeys, String> {
         let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(labels)

@@ -111,6 +111,11 @@ fn general(s: &str) -> Option<Millis> {
     Some((seconds(y, mo, d, h, mi, sec)? - offset_secs) * 1000 + millis_frac)
 }
 
+/// The earliest and latest times [`parse_rfc3339`] gives (years 0000 to 9999, offsets of up
+/// to a day): anything outside did not come from a log line.
+pub const MIN_MILLIS: Millis = -62_167_219_200_000 - 86_400_000;
+pub const MAX_MILLIS: Millis = 253_402_300_799_999 + 86_400_000;
+
 /// A calendar date `YYYY-MM-DD`, as the milliseconds of its first instant (UTC).
 pub fn parse_date(s: &str) -> Option<Millis> {
     let b = s.as_bytes();

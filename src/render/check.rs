@@ -32,11 +32,23 @@ pub fn headline(c: &Check<'_>) -> String {
     } else {
         format!(" ({})", parts.join(", "))
     };
-    let expired = match c.expired.len() {
-        0 => String::new(),
-        1 => "; 1 allow entry has expired".into(),
-        n => format!("; {n} allow entries have expired"),
-    };
+    let mut also = Vec::new();
+    match c.expired.len() {
+        0 => {}
+        1 => also.push("1 allow entry has expired".to_owned()),
+        n => also.push(format!("{n} allow entries have expired")),
+    }
+    match c.unreadable.len() {
+        0 => {}
+        1 => also.push("1 input could not be read".to_owned()),
+        n => also.push(format!("{n} inputs could not be read")),
+    }
+    if c.strict && c.malformed > 0 {
+        also.push(format!(
+            "{} malformed lines (--strict)",
+            thousands(c.malformed)
+        ));
+    }
     if c.passed() {
         format!(
             "PASS: every external destination is declared, allowed or in the baseline ({} destinations{})",
@@ -47,10 +59,17 @@ pub fn headline(c: &Check<'_>) -> String {
                 format!(": {}", parts.join(", "))
             }
         )
+    } else if uncovered > 0 {
+        let also: String = also.iter().map(|a| format!("; {a}")).collect();
+        format!(
+            "FAIL: {} of {} external destinations are not declared{rest}{also}",
+            thousands(uncovered as u64),
+            thousands(total as u64)
+        )
     } else {
         format!(
-            "FAIL: {} of {} external destinations are not declared{rest}{expired}",
-            thousands(uncovered as u64),
+            "FAIL: {} (the {} external destinations seen are declared{rest})",
+            also.join("; "),
             thousands(total as u64)
         )
     }
@@ -105,11 +124,19 @@ fn footer_lines(c: &Check<'_>) -> Vec<String> {
             d.protocol
         ));
     }
+    for u in &c.unreadable {
+        v.push(format!("Unreadable: {u} (its traffic was not checked)"));
+    }
     v.push(format!(
-        "Input: {} lines, {} malformed, {} unreadable inputs",
+        "Input: {} lines, {} malformed{}, {} unreadable inputs",
         thousands(c.lines),
         thousands(c.malformed),
-        c.unreadable
+        if c.strict && c.malformed > 0 {
+            " (--strict: the check fails)"
+        } else {
+            ""
+        },
+        c.unreadable.len()
     ));
     v
 }
@@ -123,7 +150,7 @@ pub fn text(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
     }
     writeln!(out)?;
     for l in footer_lines(c) {
-        writeln!(out, "{l}")?;
+        writeln!(out, "{}", super::clean(&l))?;
     }
     Ok(())
 }
@@ -132,13 +159,15 @@ pub fn markdown(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
     let mark = if c.passed() { "✅" } else { "❌" };
     writeln!(out, "### {mark} egress-advisor check")?;
     writeln!(out)?;
-    writeln!(out, "{}", super::md_escape(&headline(c)))?;
+    // The headline holds counts and fixed words only.
+    writeln!(out, "{}", headline(c))?;
     let rows: Vec<[String; 7]> = c.uncovered().map(cells).collect();
     if !rows.is_empty() {
         writeln!(out)?;
         writeln!(out, "#### Not declared")?;
         writeln!(out)?;
-        markdown_table(out, &HEADER, &RIGHT, &rows)?;
+        let code = [true, false, false, false, false, true, false];
+        markdown_table(out, &HEADER, &RIGHT, &code, &rows)?;
     }
     let accepted: Vec<[String; 3]> = c
         .destinations
@@ -171,6 +200,7 @@ pub fn markdown(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
             out,
             &["DESTINATION", "ENTRIES", "DECLARED BY"],
             &[false, true, false],
+            &[true, false, false],
             &accepted,
         )?;
         writeln!(out)?;
@@ -202,8 +232,8 @@ fn xml(s: &str) -> String {
 }
 
 pub fn junit(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
-    let tests = c.destinations.len() + c.expired.len();
-    let failures = c.count("uncovered") + c.expired.len();
+    let tests = c.destinations.len() + c.expired.len() + c.unreadable.len();
+    let failures = c.count("uncovered") + c.expired.len() + c.unreadable.len();
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
         out,
@@ -280,6 +310,19 @@ pub fn junit(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
             r#"      <failure type="expired" message="expired on {}">{}</failure>"#,
             xml(a.expires.as_deref().unwrap_or("?")),
             xml(&a.reason)
+        )?;
+        writeln!(out, "    </testcase>")?;
+    }
+    for u in &c.unreadable {
+        writeln!(
+            out,
+            r#"    <testcase classname="egress.input" name="{}">"#,
+            xml(u.split(": ").next().unwrap_or(u))
+        )?;
+        writeln!(
+            out,
+            r#"      <failure type="unreadable" message="could not be read: its traffic was not checked">{}</failure>"#,
+            xml(u)
         )?;
         writeln!(out, "    </testcase>")?;
     }

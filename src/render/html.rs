@@ -62,7 +62,7 @@ struct Row {
 #[derive(Serialize)]
 struct TimelineOut {
     /// The width of one column, in words.
-    bucket: &'static str,
+    bucket: String,
     points: Vec<Point>,
 }
 
@@ -119,25 +119,35 @@ fn timeline(summary: &Summary) -> TimelineOut {
     let minutes = summary.timeline.minutes();
     let (Some(first), Some(last)) = (minutes.first(), minutes.last()) else {
         return TimelineOut {
-            bucket: "minute",
+            bucket: "minute".into(),
             points: Vec::new(),
         };
     };
-    let span = last.0 - first.0;
+    let span = last.0.saturating_sub(first.0);
+    // The smallest listed width that fits; past a year per column, whole years.
     let (width, bucket) = BUCKETS
         .iter()
-        .copied()
         .find(|(w, _)| span / w < MAX_COLUMNS)
-        .unwrap_or(BUCKETS[BUCKETS.len() - 1]);
+        .map(|(w, b)| (*w, (*b).to_owned()))
+        .unwrap_or_else(|| {
+            let year = BUCKETS[BUCKETS.len() - 1].0;
+            let years = span / year / (MAX_COLUMNS - 1) + 1;
+            (years * year, format!("{} days", years * 365))
+        });
     let start = first.0.div_euclid(width) * width;
     let n = (last.0.div_euclid(width) * width - start) / width + 1;
-    let mut cols = vec![(0u64, 0u64); usize::try_from(n).unwrap_or(1)];
+    let mut cols = vec![
+        (0u64, 0u64);
+        usize::try_from(n)
+            .unwrap_or(1)
+            .clamp(1, MAX_COLUMNS as usize)
+    ];
     for (t, p, b) in minutes {
         let i = usize::try_from((t - start) / width)
             .unwrap_or(0)
             .min(cols.len() - 1);
-        cols[i].0 += p;
-        cols[i].1 += b;
+        cols[i].0 = cols[i].0.saturating_add(p);
+        cols[i].1 = cols[i].1.saturating_add(b);
     }
     TimelineOut {
         bucket,
@@ -320,6 +330,29 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_timeline_fits_in_its_columns() {
+        let mut s = Summary::default();
+        let t = |y: &str| crate::parse::time::parse_rfc3339(y).unwrap();
+        s.timeline.add(t("0001-01-01T00:00:00Z"), false);
+        s.timeline.add(t("9999-12-31T23:59:59Z"), true);
+        s.timeline.add(t("2024-06-01T00:00:00Z"), false);
+        let out = timeline(&s);
+        assert!(
+            out.points.len() <= MAX_COLUMNS as usize,
+            "{}",
+            out.points.len()
+        );
+        let total: u64 = out.points.iter().map(|p| p.passthrough + p.blocked).sum();
+        assert_eq!(total, 3);
+        let mut s = Summary::default();
+        s.timeline.add(t("2024-06-01T10:00:00Z"), false);
+        s.timeline.add(t("2024-06-01T10:30:00Z"), true);
+        let out = timeline(&s);
+        assert_eq!(out.bucket, "minute");
+        assert_eq!(out.points.len(), 31);
+    }
 
     #[test]
     fn manifests_keep_their_evidence() {

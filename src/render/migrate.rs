@@ -143,19 +143,19 @@ pub fn text(out: &mut dyn Write, m: &Migration<'_>) -> io::Result<()> {
             m.entries.len()
         )?;
         for l in entry_lines(m) {
-            writeln!(out, "  {l}")?;
+            writeln!(out, "  {}", super::clean(&l))?;
         }
     }
     writeln!(out)?;
     writeln!(out, "Rollout:")?;
     for (i, s) in m.rollout.iter().enumerate() {
-        writeln!(out, "  {}. {}", i + 1, s.action)?;
+        writeln!(out, "  {}. {}", i + 1, super::clean(&s.action))?;
     }
     if !m.caveats.is_empty() {
         writeln!(out)?;
         writeln!(out, "Caveats:")?;
         for c in &m.caveats {
-            writeln!(out, "  - {c}")?;
+            writeln!(out, "  - {}", super::clean(c))?;
         }
     }
     Ok(())
@@ -169,12 +169,14 @@ pub fn markdown(out: &mut dyn Write, m: &Migration<'_>) -> io::Result<()> {
         "### {mark} egress-advisor migrate: ALLOW_ANY to REGISTRY_ONLY"
     )?;
     writeln!(out)?;
-    writeln!(out, "{}", esc(&verdict(m)))?;
+    // Counts and fixed words only.
+    writeln!(out, "{}", verdict(m))?;
     writeln!(out)?;
-    writeln!(out, "{}", esc(&mesh_line(m)))?;
+    writeln!(out, "{}", mesh_line(m))?;
     if !m.namespaces.is_empty() {
         writeln!(out)?;
-        markdown_table(out, &NS_HEADER, &NS_RIGHT, &ns_rows(m))?;
+        let code = [true, false, false, false, false, false, false];
+        markdown_table(out, &NS_HEADER, &NS_RIGHT, &code, &ns_rows(m))?;
     }
     for (blocked, title) in [
         (true, "Breaking now"),
@@ -185,7 +187,8 @@ pub fn markdown(out: &mut dyn Write, m: &Migration<'_>) -> io::Result<()> {
             writeln!(out)?;
             writeln!(out, "#### {title}")?;
             writeln!(out)?;
-            markdown_table(out, &GAP_HEADER, &GAP_RIGHT, &rows)?;
+            let code = [true, false, false, false, true];
+            markdown_table(out, &GAP_HEADER, &GAP_RIGHT, &code, &rows)?;
         }
     }
     if !m.entries.is_empty() {

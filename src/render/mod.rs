@@ -28,6 +28,11 @@ pub fn aligned<const N: usize>(
     right: &[bool; N],
     rows: &[[String; N]],
 ) -> io::Result<()> {
+    let rows: Vec<[std::borrow::Cow<'_, str>; N]> = rows
+        .iter()
+        .map(|r| r.each_ref().map(|c| clean(c)))
+        .collect();
+    let rows = &rows[..];
     let mut widths = header.map(|h| h.chars().count());
     for row in rows {
         for (w, c) in widths.iter_mut().zip(row) {
@@ -53,36 +58,85 @@ pub fn aligned<const N: usize>(
     };
     writeln!(out, "{}", line(*header))?;
     for row in rows {
-        writeln!(out, "{}", line(row.each_ref().map(String::as_str)))?;
+        writeln!(out, "{}", line(row.each_ref().map(|c| &**c)))?;
     }
     Ok(())
 }
 
-/// Text from the logs made inert in Markdown (a pull-request comment or a job summary): no
-/// table break, no markup, no HTML.
+/// Text from the logs made inert in Markdown (a pull-request comment or a CI job summary): no
+/// table break, no markup, no HTML, no links or mentions (GitHub links `http://`, `www.` and
+/// `name@host` by itself, and `@name` pings a team), no control characters.
 pub fn md_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        if rest.len() >= 4 && rest[..4].eq_ignore_ascii_case("www.") {
+            out.push_str(&rest[..3]);
+            out.push_str("&#46;");
+            rest = &rest[4..];
+            continue;
+        }
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
+            ':' => out.push_str("&#58;"),
+            '@' => out.push_str("&#64;"),
             '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '~' | '!' => {
                 out.push('\\');
                 out.push(c);
             }
-            '\n' | '\r' => out.push(' '),
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => out.push('\u{FFFD}'),
             c => out.push(c),
         }
+        rest = &rest[c.len_utf8()..];
     }
     out
 }
 
-/// A Markdown table; every cell is escaped with [`md_escape`].
+/// Text from the logs made safe for a terminal or a CI log: control characters (ANSI escapes
+/// among them) become U+FFFD.
+pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}
+
+/// Text from the logs as a Markdown code span: shown as it is, never a link, mention or markup.
+pub fn md_code(s: &str) -> String {
+    let body: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .replace('|', "\\|");
+    let mut longest = 0;
+    let mut run = 0;
+    for c in body.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = if body.is_empty() || body.starts_with('`') || body.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{body}{pad}{fence}")
+}
+
+/// A Markdown table: cells of `code` columns as code spans ([`md_code`]), the others escaped
+/// with [`md_escape`].
 pub fn markdown_table<const N: usize>(
     out: &mut dyn Write,
     header: &[&str; N],
     right: &[bool; N],
+    code: &[bool; N],
     rows: &[[String; N]],
 ) -> io::Result<()> {
     writeln!(out, "| {} |", header.join(" | "))?;
@@ -92,7 +146,11 @@ pub fn markdown_table<const N: usize>(
         .collect();
     writeln!(out, "|{}|", rule.join("|"))?;
     for row in rows {
-        let cells: Vec<String> = row.iter().map(|c| md_escape(c)).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .zip(code)
+            .map(|(c, code)| if *code { md_code(c) } else { md_escape(c) })
+            .collect();
         writeln!(out, "| {} |", cells.join(" | "))?;
     }
     Ok(())
@@ -147,17 +205,24 @@ mod tests {
             md_escape("<script>a|b</script>*x*"),
             "&lt;script&gt;a\\|b&lt;/script&gt;\\*x\\*"
         );
+        assert_eq!(
+            md_escape("https://evil.example @org/team a@b.c WWW.x\u{1b}[31m"),
+            "https&#58;//evil.example &#64;org/team a&#64;b.c WWW&#46;x\u{FFFD}\\[31m"
+        );
+        assert_eq!(clean("a\u{1b}[31mb"), "a\u{FFFD}[31mb");
         let mut out = Vec::new();
         markdown_table(
             &mut out,
             &["A", "N"],
             &[false, true],
-            &[["x|y".into(), "1".into()]],
+            &[true, false],
+            &[["x|y`z".into(), "1:2".into()]],
         )
         .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "| A | N |\n|---|---:|\n| x\\|y | 1 |\n"
+            "| A | N |\n|---|---:|\n| ``x\\|y`z`` | 1&#58;2 |\n"
         );
+        assert_eq!(md_code("`a"), "`` `a ``");
     }
 }
