@@ -30,6 +30,12 @@ pub enum Command {
     /// Write least-privilege ServiceEntries for the undeclared external destinations, as one
     /// multi-document YAML stream with the evidence as comments.
     Recommend(RecommendArgs),
+    /// The CI gate: exit 1 when traffic left (or tried to leave) for an external destination
+    /// that no existing ServiceEntry, allow-file entry or baseline declares.
+    Check(CheckArgs),
+    /// Can the mesh switch from ALLOW_ANY to REGISTRY_ONLY? Coverage per namespace, what would
+    /// break, the ServiceEntries that close the gap, and a rollout order.
+    Migrate(MigrateArgs),
     /// Merge partial results (written by `analyze --partial`) into the report one run over all
     /// their inputs would give; `--partial FILE` writes the merged partial, to merge further.
     /// `recommend`, `check` and `migrate` take `--partials` for the same fan-in.
@@ -39,12 +45,6 @@ pub enum Command {
     ListInputs(ListInputsArgs),
     /// Print how each line was read and classified, one JSON object per line.
     Explain(ExplainArgs),
-    /// The CI gate: exit 1 when traffic left (or tried to leave) for an external destination
-    /// that no existing ServiceEntry, allow-file entry or baseline declares.
-    Check(CheckArgs),
-    /// Can the mesh switch from ALLOW_ANY to REGISTRY_ONLY? Coverage per namespace, what would
-    /// break, the ServiceEntries that close the gap, and a rollout order.
-    Migrate(MigrateArgs),
     /// Check ServiceEntry and Sidecar manifests against Istio's CRD schemas and istiod's
     /// validation rules; exit 1 on any error.
     Validate(ValidateArgs),
