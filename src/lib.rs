@@ -24,6 +24,8 @@ pub mod config;
 pub mod envelope;
 pub mod existing;
 pub mod exit;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gate;
 pub mod ingest;
 pub mod migrate;

@@ -1,14 +1,7 @@
 //! Istio JSON entries: decoding, the record view and classification never panic.
+//! The body is `egress_advisor::fuzzing::json`, which `tests/fuzz_corpus.rs` also replays.
 #![no_main]
 
-use egress_advisor::classify::{Rules, classify};
-use egress_advisor::parse::json::JsonEntry;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(Some(e)) = JsonEntry::parse(data)
-        && let Ok(r) = e.record()
-    {
-        let _ = classify(&r, &Rules::default());
-    }
-});
+fuzz_target!(|data: &[u8]| egress_advisor::fuzzing::json(data));

@@ -1,15 +1,7 @@
-//! Istio text entries: the tail split and the full parse never panic, and a parsed entry's
-//! classification never panics either.
+//! Istio text entries: the tail split, the full parse and classification never panic.
+//! The body is `egress_advisor::fuzzing::text`, which `tests/fuzz_corpus.rs` also replays.
 #![no_main]
 
-use egress_advisor::classify::{Rules, classify};
-use egress_advisor::parse::text;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(tail) = text::parse_tail(data)
-        && let Ok((_, record)) = text::parse_full(data, &tail)
-    {
-        let _ = classify(&record, &Rules::default());
-    }
-});
+fuzz_target!(|data: &[u8]| egress_advisor::fuzzing::text(data));

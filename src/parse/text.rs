@@ -191,6 +191,10 @@ fn middle(mid: &[u8], fields: u8) -> Result<Middle<'_>, Malformed> {
     }
     let mut quoted_fields = 0u8;
     while r.first() == Some(&b'"') {
+        // No Istio layout has more than two quoted fields here (`"MIXER"` and `"UTFR"`).
+        if quoted_fields == 2 {
+            return Err(Malformed::TextLayout);
+        }
         let (r2, _) = quoted(r).map_err(bad)?;
         quoted_fields += 1;
         r = r2;

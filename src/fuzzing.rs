@@ -1,0 +1,156 @@
+//! The bodies of the fuzz targets (`fuzz/`): each reads one untrusted input and must return
+//! without panicking, whatever the bytes. `cargo fuzz` drives them with libFuzzer, and
+//! `tests/fuzz_corpus.rs` replays the committed corpora (and the regression cases) through the
+//! same functions on every `cargo test`.
+
+use crate::aggregate::{Location, Summary};
+use crate::classify::{Rules, classify};
+use crate::config::{Selection, Settings};
+use crate::ingest::{Origin, Source};
+use crate::pipeline::{Run, SplitState, account};
+
+/// A target's body.
+pub type Target = fn(&[u8]);
+
+/// The targets, by name.
+pub const TARGETS: [(&str, Target); 8] = [
+    ("text", text),
+    ("json", json),
+    ("line", line),
+    ("stream", stream),
+    ("envelope", envelope),
+    ("custom", custom),
+    ("config", config),
+    ("partial", partial),
+];
+
+/// Istio text entries: the tail split, the full parse and classification.
+pub fn text(data: &[u8]) {
+    use crate::parse::text;
+    if let Ok(tail) = text::parse_tail(data)
+        && let Ok((_, record)) = text::parse_full(data, &tail)
+    {
+        let _ = classify(&record, &Rules::default());
+    }
+}
+
+/// Istio JSON entries: decoding, the record view and classification.
+pub fn json(data: &[u8]) {
+    use crate::parse::json::JsonEntry;
+    if let Ok(Some(e)) = JsonEntry::parse(data)
+        && let Ok(r) = e.record()
+    {
+        let _ = classify(&r, &Rules::default());
+    }
+}
+
+/// One line through recognition, parsing, classification and aggregation, on both paths (the
+/// first line of a split is parsed whole; later ones may be classified from the tail alone).
+pub fn line(data: &[u8]) {
+    let s = Settings::default();
+    let mut summary = Summary::default();
+    let loc = Location {
+        source: 0,
+        split: 0,
+        line: 1,
+    };
+    for mut parsed in [SplitState::default(), SplitState::warm()] {
+        account(&mut summary, &s, data, loc, &mut parsed);
+    }
+    summary.attribute_addresses();
+    assert_eq!(summary.lines(), 2, "every line is counted once");
+}
+
+/// Whole inputs: decompression (gzip, zstd, plain by magic bytes) and line splitting.
+pub fn stream(data: &[u8]) {
+    use crate::ingest::{decode, lines::LineReader};
+    let mut reader = LineReader::new(256);
+    if let Ok((_, r)) = decode(data) {
+        let _ = reader.read(r, 0, false, u64::MAX, |_| true);
+    }
+}
+
+/// Log envelopes (CRI, kubectl, stern, Docker, Fluent Bit, Loki, Cloud Logging,
+/// Elasticsearch, CloudWatch), and metadata from node log paths.
+pub fn envelope(data: &[u8]) {
+    use crate::envelope::{self, meta};
+    let mut scratch = Vec::new();
+    let u = envelope::unwrap(data, &mut scratch);
+    let _ = (u.meta.workload(), u.meta.selector(), u.payload.len());
+    if let Ok(path) = std::str::from_utf8(data) {
+        let m = meta::from_path(std::path::Path::new(path));
+        let _ = m.workload();
+        let _ = meta::workload_of_pod(path);
+    }
+}
+
+/// Custom formats: the format (text, or a JSON object of operators), a newline, then a line it
+/// is matched against.
+pub fn custom(data: &[u8]) {
+    use crate::parse::custom::{JsonKeys, Template};
+    let (format, line) = match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &b""[..]),
+    };
+    let Ok(format) = std::str::from_utf8(format) else {
+        return;
+    };
+    for require in [false, true] {
+        if let Ok(t) = Template::compile(format, require) {
+            let _ = t.match_line(line);
+        }
+    }
+    if let Ok(k) = JsonKeys::compile(format) {
+        let _ = k.parse(line);
+    }
+}
+
+/// Configuration from users' files: `--existing` manifests (YAML or JSON, Lists), `validate`,
+/// the mesh config, the allow file and the baseline.
+pub fn config(data: &[u8]) {
+    use crate::existing::{Existing, push_docs};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut docs = Vec::new();
+    if push_docs("fuzz", text, &mut docs).is_ok() {
+        for d in &docs {
+            let _ = crate::validate::document(&d.value);
+        }
+        let _ = Existing::from_docs(&docs).entries.len();
+    }
+    let _ = crate::config::mesh_access_log(text);
+    let _ = crate::gate::parse_allow("fuzz", text);
+    let _ = crate::gate::parse_baseline("fuzz", text);
+}
+
+/// Partial results: refused with an error, or merged (with themselves), reported and turned
+/// into manifests.
+pub fn partial(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let s = Settings::default();
+    let Ok((inputs, summary)) = crate::partial::parse("fuzz", text, &s) else {
+        return;
+    };
+    let mut twice = summary.clone();
+    twice.merge(summary);
+    let mut run = Run {
+        sources: inputs
+            .into_iter()
+            .map(|name| Source {
+                origin: Origin::File(name.clone().into()),
+                name,
+            })
+            .collect(),
+        summary: twice,
+    };
+    run.summary.attribute_addresses();
+    let sel = Selection::default();
+    let report = crate::render::report::Report::build(&run, &sel);
+    let _ = serde_json::to_string(&report);
+    let plan = crate::recommend::plan(&run.summary, &sel);
+    let _ = crate::recommend::render_yaml(&plan, &run.summary, run.sources.len());
+    let _ = crate::migrate::migrate(&run.summary, &sel, &plan);
+}

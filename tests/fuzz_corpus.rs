@@ -1,0 +1,36 @@
+//! Replays every committed fuzz input (`fuzz/corpus/<target>/`, the corpora the fuzz runs
+//! grew, and `fuzz/regressions/<target>/`, inputs that once failed) through the targets'
+//! bodies, so that what fuzzing found stays fixed without a nightly toolchain.
+
+use std::path::PathBuf;
+
+use egress_advisor::fuzzing::TARGETS;
+
+#[test]
+fn every_committed_fuzz_input_passes() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut replayed = 0;
+    let mut failed = Vec::new();
+    for (name, run) in TARGETS {
+        for dir in ["corpus", "regressions"] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir).join(name)) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+            files.sort();
+            for f in files {
+                let data = std::fs::read(&f).expect("readable");
+                replayed += 1;
+                if std::panic::catch_unwind(|| run(&data)).is_err() {
+                    failed.push(f.display().to_string());
+                }
+            }
+        }
+    }
+    assert!(failed.is_empty(), "fuzz inputs that fail: {failed:?}");
+    assert!(
+        replayed > 0,
+        "no fuzz corpus found under {}",
+        root.display()
+    );
+}
