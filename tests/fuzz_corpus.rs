@@ -34,3 +34,17 @@ fn every_committed_fuzz_input_passes() {
         root.display()
     );
 }
+
+#[test]
+fn regression_cases_pass() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    for (name, run) in TARGETS {
+        let Ok(entries) = std::fs::read_dir(root.join(name)) else {
+            continue;
+        };
+        for e in entries {
+            let f = e.expect("listable").path();
+            run(&std::fs::read(&f).expect("readable"));
+        }
+    }
+}

@@ -151,6 +151,10 @@ impl fmt::Display for Template {
     }
 }
 
+/// How many steps matching one line may take through the free fields of a format before the
+/// line is given up as not matching (it is then read as Istio's own formats).
+const MATCH_FUEL: u32 = 4096;
+
 impl Template {
     /// Compiles an Envoy format string. `require` checks that entries can be classified.
     pub fn compile(format: &str, require: bool) -> Result<Template, String> {
@@ -272,12 +276,14 @@ impl Template {
         }
         // In between: left to right, trying each place the next text occurs (a path or a user
         // agent may hold it) until the rest of the middle matches.
-        self.middle(first_free, last_free, line, lo, hi, &mut out)
+        let mut fuel = MATCH_FUEL;
+        self.middle(first_free, last_free, line, lo, hi, &mut out, &mut fuel)
             .then_some(out)
     }
 
     /// Matches pieces `k..=last` to exactly `line[lo..hi]`, backtracking over where each field
     /// ends. A bounded field's value holds no space or quote (and a count only digits or `-`).
+    #[allow(clippy::too_many_arguments)]
     fn middle<'a>(
         &self,
         k: usize,
@@ -286,13 +292,21 @@ impl Template {
         lo: usize,
         hi: usize,
         out: &mut [Option<&'a [u8]>; SLOTS],
+        fuel: &mut u32,
     ) -> bool {
         if k > last {
             return lo == hi;
         }
+        // Each free field may end at any occurrence of the text after it: with many of them,
+        // the places to try multiply. A line that needs more tries than this is not matched.
+        if *fuel == 0 {
+            return false;
+        }
+        *fuel -= 1;
         match &self.pieces[k] {
             Piece::Lit(l) => {
-                line[lo..hi].starts_with(l) && self.middle(k + 1, last, line, lo + l.len(), hi, out)
+                line[lo..hi].starts_with(l)
+                    && self.middle(k + 1, last, line, lo + l.len(), hi, out, fuel)
             }
             Piece::Op { field, free } => {
                 let fits = |v: &[u8]| {
@@ -325,7 +339,7 @@ impl Template {
                         }
                         return false;
                     }
-                    if self.middle(k + 1, last, line, lo + p, hi, out) {
+                    if self.middle(k + 1, last, line, lo + p, hi, out, fuel) {
                         if let Some(s) = field.slot() {
                             out[s] = Some(v);
                         }
