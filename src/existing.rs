@@ -86,22 +86,20 @@ fn files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
 pub fn read_docs(paths: &[PathBuf]) -> Result<Vec<Doc>, String> {
     let mut all = Vec::new();
     for p in paths {
-        let (name, text) = if p.as_os_str() == "-" {
-            let mut s = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+        if p.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
                 .map_err(|e| format!("-: {e}"))?;
-            vec![("-".to_owned(), s)].into_iter().next().expect("one")
-        } else {
-            let mut list = Vec::new();
-            files(p, &mut list)?;
-            for f in list {
-                let text = std::fs::read_to_string(&f)
-                    .map_err(|e| format!("{}: {}", f.display(), crate::ingest::io_reason(&e)))?;
-                push_docs(&f.display().to_string(), &text, &mut all)?;
-            }
+            push_docs("-", &text, &mut all)?;
             continue;
-        };
-        push_docs(&name, &text, &mut all)?;
+        }
+        let mut list = Vec::new();
+        files(p, &mut list)?;
+        for f in list {
+            let text = std::fs::read_to_string(&f)
+                .map_err(|e| format!("{}: {}", f.display(), crate::ingest::io_reason(&e)))?;
+            push_docs(&f.display().to_string(), &text, &mut all)?;
+        }
     }
     Ok(all)
 }

@@ -354,6 +354,17 @@ impl Status {
             Status::Uncovered => "uncovered",
         }
     }
+
+    /// Why the destination passes, or that it does not, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            Status::Covered { by } => format!("covered by {by}"),
+            Status::Registered => "registered in the mesh".into(),
+            Status::Allowed { entry, reason } => format!("allow entry {entry}: {reason}"),
+            Status::Baseline => "in the baseline".into(),
+            Status::Uncovered => "not declared".into(),
+        }
+    }
 }
 
 /// A destination as reports name it.

@@ -96,6 +96,9 @@ pub struct Namespace<'a> {
     pub namespace: Option<&'a str>,
     #[serde(flatten)]
     pub coverage: Coverage,
+    /// Entries passed through and refused.
+    pub passthrough: u64,
+    pub blocked: u64,
     /// Pairs that would break after the switch.
     pub would_break: u64,
     /// Pairs refused now.
@@ -167,11 +170,15 @@ pub fn migrate<'a>(summary: &'a Summary, sel: &Selection, plan: &Plan<'_>) -> Mi
             let ns = per_ns.entry(u.namespace).or_insert_with(|| Namespace {
                 namespace: u.namespace,
                 coverage: Coverage::default(),
+                passthrough: 0,
+                blocked: 0,
                 would_break: 0,
                 breaking_now: 0,
                 entries: 0,
             });
             ns.coverage.add(&u, declared);
+            ns.passthrough = ns.passthrough.saturating_add(u.passthrough);
+            ns.blocked = ns.blocked.saturating_add(u.blocked);
             requests += u.requests;
             bytes = bytes.saturating_add(u.bytes);
             declared_requests += u.declared_requests(declared);

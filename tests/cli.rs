@@ -576,13 +576,7 @@ fn envelopes_and_sources() {
         .sum();
     assert_eq!(classes, v["input"]["lines"].as_u64().unwrap());
     let sources = |host: &str| -> Vec<String> {
-        let d = v["destinations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["host"] == host)
-            .unwrap_or_else(|| panic!("{host}"));
-        d["sources"]
+        destination(&v, host)["sources"]
             .as_array()
             .unwrap()
             .iter()
@@ -632,14 +626,8 @@ fn envelopes_and_sources() {
         "samples/legacy-1.5",
     ]);
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let d = v["destinations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["host"] == "www.googleapis.com")
-        .unwrap();
     assert_eq!(
-        d["sources"],
+        destination(&v, "www.googleapis.com")["sources"],
         serde_json::json!([{"namespace": "ops", "workload": "cron", "requests": 1}])
     );
 }
@@ -696,15 +684,7 @@ fn custom_formats() {
         v["sources"][0]["formats"],
         serde_json::json!(["istio-1.9", "custom"])
     );
-    let d = |host: &str| {
-        v["destinations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["host"] == host)
-            .cloned()
-            .unwrap()
-    };
+    let d = |host: &str| destination(&v, host);
     let rates = d("api.exchangerate.host");
     assert_eq!(rates["passthrough"], 1);
     assert_eq!(
@@ -831,15 +811,7 @@ fn existing_config_covers_destinations() {
     let o = run(&["analyze", "--json", "--existing", existing, "samples/"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let d = |host: &str| {
-        v["destinations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["host"] == host)
-            .cloned()
-            .unwrap()
-    };
+    let d = |host: &str| destination(&v, host);
     // Exported everywhere: covers callers in any namespace, known or not.
     assert_eq!(d("api.stripe.com")["covered_by"], "payments/stripe");
     assert_eq!(d("api.stripe.com")["recommended"], false);

@@ -176,12 +176,7 @@ fn stdin_takes_the_name_it_is_given() {
         v["sources"][0]["path"].as_str().unwrap(),
         "s3://logs/var/log/pods/shop_checkout-7d4b9c8f6d-x2x9q_0a1b2c3d-1111-2222-3333-444455556666/istio-proxy/0.log"
     );
-    let stripe = v["destinations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["host"] == "api.stripe.com")
-        .unwrap();
+    let stripe = destination(&v, "api.stripe.com");
     assert_eq!(
         stripe["sources"][0]["namespace"], "shop",
         "the path names the writer"

@@ -108,15 +108,7 @@ fn existing_allow_and_baseline_each_cover() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let v = json(&o);
-    let by_host = |h: &str| -> Value {
-        v["destinations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["host"] == h || d["address"] == h)
-            .unwrap_or_else(|| panic!("{h} is checked"))
-            .clone()
-    };
+    let by_host = |h: &str| destination(&v, h);
     assert_eq!(by_host("api.stripe.com")["status"], "covered");
     assert_eq!(by_host("api.stripe.com")["by"], "payments/stripe");
     assert_eq!(by_host("ocsp.digicert.com")["status"], "allowed");

@@ -5,7 +5,6 @@ use std::io::Write;
 use crate::cli::AnalyzeArgs;
 use crate::config::{Selection, Settings};
 use crate::exit::Exit;
-use crate::pipeline;
 use crate::render::{csv, report::Report, table};
 
 use crate::render::html::Extras;
@@ -39,13 +38,7 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
     let run = if let Some(path) = &a.partial {
         // Partials keep in-mesh calls too: a later `recommend --sidecars` or `migrate` needs them.
         settings.track_mesh = true;
-        let mut run = pipeline::run_raw(&settings).map_err(|e| {
-            if settings.partials {
-                Error::Usage(e)
-            } else {
-                Error::Other(e)
-            }
-        })?;
+        let mut run = super::load_raw(&settings)?;
         let json = crate::partial::to_json(&run, &settings).map_err(Error::Other)?;
         let mut w = output(Some(path))?;
         w.write_all(json.as_bytes())

@@ -82,13 +82,23 @@ pub fn list_inputs(a: &crate::cli::ListInputsArgs) -> Result<Exit, Error> {
 /// Runs the pipeline: reads the logs, or merges the partial results (whose problems are
 /// usage errors, like other files the user names).
 pub fn load(settings: &Settings) -> Result<Run, Error> {
-    crate::pipeline::run(settings).map_err(|e| {
-        if settings.partials {
+    crate::pipeline::run(settings).map_err(run_error(settings))
+}
+
+/// [`load`] before address attribution, for writing a partial result.
+pub fn load_raw(settings: &Settings) -> Result<Run, Error> {
+    crate::pipeline::run_raw(settings).map_err(run_error(settings))
+}
+
+fn run_error(settings: &Settings) -> impl FnOnce(String) -> Error {
+    let partials = settings.partials;
+    move |e| {
+        if partials {
             Error::Usage(e)
         } else {
             Error::Other(e)
         }
-    })
+    }
 }
 
 /// Writes the HTML report to `path`.

@@ -174,13 +174,7 @@ pub fn markdown(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
         .iter()
         .filter(|r| r.status != Status::Uncovered)
         .map(|r| {
-            let why = match &r.status {
-                Status::Covered { by } => format!("covered by {by}"),
-                Status::Registered => "registered in the mesh".into(),
-                Status::Allowed { entry, reason } => format!("allow entry {entry}: {reason}"),
-                Status::Baseline => "baseline".into(),
-                Status::Uncovered => unreachable!("filtered out"),
-            };
+            let why = r.status.describe();
             [
                 r.title(),
                 thousands(r.passthrough + r.blocked + r.registered),
@@ -280,18 +274,10 @@ pub fn junit(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
                 )?;
             }
             other => {
-                let why = match other {
-                    Status::Covered { by } => format!("covered by {by}"),
-                    Status::Registered => "registered in the mesh".into(),
-                    Status::Allowed { entry, reason } => {
-                        format!("allow entry {entry}: {reason}")
-                    }
-                    _ => "in the baseline".into(),
-                };
                 writeln!(
                     out,
                     "      <system-out>{}: {}</system-out>",
-                    xml(&why),
+                    xml(&other.describe()),
                     xml(&evidence)
                 )?;
             }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::aggregate::Summary;
 use crate::config::Selection;
-use crate::gate::{Check, Status, by_namespace, is_external};
+use crate::gate::{Check, Status};
 use crate::migrate::{Coverage, Migration};
 use crate::parse::time::{Millis, format_millis};
 
@@ -73,7 +73,7 @@ struct Point {
     blocked: u64,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize)]
 struct NsRow<'a> {
     namespace: Option<&'a str>,
     requests: u64,
@@ -163,29 +163,6 @@ fn timeline(summary: &Summary) -> TimelineOut {
     }
 }
 
-/// External traffic per calling namespace (`None`: not known).
-fn ns_rows<'a>(summary: &'a Summary, sel: &Selection) -> Vec<NsRow<'a>> {
-    let mut m: std::collections::BTreeMap<Option<&'a str>, NsRow<'a>> = Default::default();
-    let existing = sel.existing.as_deref();
-    for (k, st) in summary.sorted_destinations() {
-        if !is_external(k, st, sel) {
-            continue;
-        }
-        for u in by_namespace(summary, st, sel) {
-            let declared = u.declared(k, existing);
-            let r = m.entry(u.namespace).or_default();
-            r.namespace = u.namespace;
-            r.requests += u.requests;
-            r.passthrough += u.passthrough;
-            r.blocked += u.blocked;
-            r.bytes = r.bytes.saturating_add(u.bytes);
-            r.destinations += 1;
-            r.declared_requests += u.declared_requests(declared);
-        }
-    }
-    m.into_values().collect()
-}
-
 /// Splits a `recommend` YAML stream into its manifests, each with its evidence comments.
 fn manifests(yaml: &str) -> Vec<Manifest> {
     yaml.split("---\n")
@@ -228,13 +205,8 @@ pub fn write(
         .iter()
         .map(|d| {
             let (status, status_class) = match statuses.get(d.key) {
-                Some(Status::Uncovered) => ("not declared".to_owned(), "uncovered"),
-                Some(Status::Covered { by }) => (format!("covered by {by}"), "covered"),
-                Some(Status::Registered) => ("registered".to_owned(), "covered"),
-                Some(Status::Allowed { entry, reason }) => {
-                    (format!("allow entry {entry}: {reason}"), "covered")
-                }
-                Some(Status::Baseline) => ("baseline".to_owned(), "covered"),
+                Some(s @ Status::Uncovered) => (s.describe(), "uncovered"),
+                Some(s) => (s.describe(), "covered"),
                 None if d.recommended => ("recommended".to_owned(), "recommended"),
                 None => match (&d.covered_by, &d.skip_reason) {
                     (Some(by), _) => (format!("covered by {by}"), "covered"),
@@ -269,19 +241,33 @@ pub fn write(
             }
         })
         .collect();
-    let mut namespaces = ns_rows(summary, sel);
-    let coverage = match extras.migration {
-        Some(m) => m.mesh.clone(),
-        None => Coverage {
-            requests: namespaces.iter().map(|n| n.requests).sum(),
-            declared_requests: namespaces.iter().map(|n| n.declared_requests).sum(),
-            ..Coverage::default()
-        },
+    // Coverage per namespace and for the mesh is what `migrate` reports.
+    let own;
+    let m = match extras.migration {
+        Some(m) => m,
+        None => {
+            own = crate::migrate::migrate(summary, sel, &crate::recommend::Plan::default());
+            &own
+        }
     };
+    let mut namespaces: Vec<NsRow<'_>> = m
+        .namespaces
+        .iter()
+        .map(|n| NsRow {
+            namespace: n.namespace,
+            requests: n.coverage.requests,
+            passthrough: n.passthrough,
+            blocked: n.blocked,
+            bytes: n.coverage.bytes,
+            destinations: n.coverage.destinations,
+            declared_requests: n.coverage.declared_requests,
+        })
+        .collect();
     // A table only when the logs name at least one namespace.
     if namespaces.iter().all(|n| n.namespace.is_none()) {
         namespaces.clear();
     }
+    let coverage = m.mesh.clone();
     let verdict = match (extras.check, extras.migration) {
         (Some(c), _) => Some(Verdict {
             ok: c.passed(),

@@ -55,3 +55,14 @@ pub fn assert_valid_service_entry(doc: &Value) {
     let istiod = egress_advisor::validate::service_entry(doc);
     assert!(istiod.is_empty(), "istiod rules reject {doc}: {istiod:?}");
 }
+
+/// The destination of a JSON report (`analyze --json`, `check --json`) with this host or
+/// address; panics naming it when there is none.
+pub fn destination<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["destinations"]
+        .as_array()
+        .expect("a destinations list")
+        .iter()
+        .find(|d| d["host"] == name || d["address"] == name)
+        .unwrap_or_else(|| panic!("no destination {name}"))
+}
