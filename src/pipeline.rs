@@ -714,23 +714,36 @@ pub fn run_with_split(s: &Settings, split_bytes: u64) -> Result<Run, String> {
 fn read_all(s: &Settings, split_bytes: u64) -> Result<Run, String> {
     let sources = ingest::discover(&s.paths, s.stdin_name.as_deref());
     let tasks = ingest::plan(&sources, split_bytes.max(1));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(s.threads)
-        .build()
-        .map_err(|e| format!("cannot start {} worker threads: {e}", s.threads))?;
+    // The global pool when it has the size asked for (the command line sets it up so, and
+    // rendering uses it too); else one of that size for this run.
+    let own = if rayon::current_num_threads() == s.threads {
+        None
+    } else {
+        Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(s.threads)
+                .build()
+                .map_err(|e| format!("cannot start {} worker threads: {e}", s.threads))?,
+        )
+    };
     let done = Arc::new(AtomicU64::new(0));
     let progress = Progress::start(s.progress, ingest::total_bytes(&sources), Arc::clone(&done));
     // One worker per thread, each with one summary and one line buffer, taking tasks from a
     // shared counter: memory is bounded by the thread count, not by the number of tasks, and
     // only one summary per thread is merged at the end.
     let next = AtomicUsize::new(0);
-    let summaries = pool.broadcast(|_| {
+    let order = ingest::schedule(&tasks, &sources);
+    let work = |_: rayon::BroadcastContext<'_>| {
         let mut w = Worker::new(s, &done);
-        while let Some(t) = tasks.get(next.fetch_add(1, Ordering::Relaxed)) {
-            w.run(t, &sources);
+        while let Some(&t) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+            w.run(&tasks[t], &sources);
         }
         w.summary
-    });
+    };
+    let summaries = match &own {
+        Some(pool) => pool.broadcast(work),
+        None => rayon::broadcast(work),
+    };
     let summary = summaries
         .into_iter()
         .reduce(|mut a, b| {

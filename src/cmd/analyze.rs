@@ -18,13 +18,13 @@ pub fn merge(a: &AnalyzeArgs) -> Result<Exit, Error> {
             "merge: give the partial result files (analyze --partial writes them)".into(),
         ));
     }
-    let mut settings = Settings::from_args(&a.input)?;
+    let mut settings = super::settings(&a.input)?;
     settings.partials = true;
     report(a, settings)
 }
 
 pub fn run(a: &AnalyzeArgs) -> Result<Exit, Error> {
-    report(a, Settings::from_args(&a.input)?)
+    report(a, super::settings(&a.input)?)
 }
 
 fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
@@ -81,5 +81,7 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
         out.flush().map_err(io_err("writing the report"))?;
     }
     // The table already lists unreadable inputs; JSON and CSV readers get them on stderr.
-    Ok(finish(&run, &settings, !a.json && !csv_to_stdout))
+    // As for the run (see `finish`): no need to free the report piece by piece.
+    std::mem::forget(report);
+    Ok(finish(run, &settings, !a.json && !csv_to_stdout))
 }

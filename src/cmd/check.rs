@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::cli::CheckArgs;
-use crate::config::{Selection, Settings};
+use crate::config::Selection;
 use crate::exit::Exit;
 use crate::gate;
 use crate::render::check as render;
@@ -11,7 +11,7 @@ use crate::render::check as render;
 use super::{Error, finish, io_err, output};
 
 pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
-    let settings = Settings::from_args(&a.input)?;
+    let settings = super::settings(&a.input)?;
     let selection = Selection::from_filter(&a.filter)?;
     let allow = match &a.allow {
         Some(p) => gate::read_allow(p).map_err(|e| Error::Usage(format!("--allow: {e}")))?,
@@ -77,6 +77,8 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
         render::text(&mut out, &check).map_err(io_err(what))?;
     }
     out.flush().map_err(io_err(what))?;
-    let read = finish(&run, &settings, false);
-    Ok(if check.passed() { read } else { Exit::Failure })
+    let passed = check.passed();
+    drop(check);
+    let read = finish(run, &settings, false);
+    Ok(if passed { read } else { Exit::Failure })
 }

@@ -5,7 +5,6 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::cli::ExplainArgs;
-use crate::config::Settings;
 use crate::exit::Exit;
 use crate::ingest::{self, lines::Event};
 use crate::parse::Malformed;
@@ -30,7 +29,7 @@ struct Explained<'a> {
 }
 
 pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
-    let settings = Settings::from_args(&a.input)?;
+    let settings = super::settings(&a.input)?;
     if settings.partials {
         return Err(Error::Usage(
             "explain reads log lines: partial results hold counts, not lines".into(),

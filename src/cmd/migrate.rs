@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::cli::MigrateArgs;
-use crate::config::{Selection, Settings};
+use crate::config::Selection;
 use crate::exit::Exit;
 use crate::recommend;
 use crate::render::migrate as render;
@@ -11,7 +11,7 @@ use crate::render::migrate as render;
 use super::{Error, finish, io_err, output};
 
 pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
-    let mut settings = Settings::from_args(&a.input)?;
+    let mut settings = super::settings(&a.input)?;
     // In-mesh calls show traffic to an egress gateway.
     settings.track_mesh = true;
     let selection = Selection::from_args(&a.select)?;
@@ -46,5 +46,5 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
         render::text(&mut out, &m).map_err(io_err(what))?;
     }
     out.flush().map_err(io_err(what))?;
-    Ok(finish(&run, &settings, false))
+    Ok(finish(run, &settings, false))
 }

@@ -4,14 +4,14 @@ use std::io::Write;
 
 use crate::classify::Class;
 use crate::cli::RecommendArgs;
-use crate::config::{Selection, Settings};
+use crate::config::Selection;
 use crate::exit::Exit;
 use crate::recommend;
 
 use super::{Error, finish, io_err, output};
 
 pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
-    let mut settings = Settings::from_args(&a.input)?;
+    let mut settings = super::settings(&a.input)?;
     settings.track_mesh = a.sidecars;
     let selection = Selection::from_args(&a.select)?;
     let run = super::load(&settings)?;
@@ -44,5 +44,5 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
     if plan.entries.is_empty() && !settings.quiet {
         eprintln!("egress-advisor: no undeclared external destinations: no ServiceEntry to write");
     }
-    Ok(finish(&run, &settings, false))
+    Ok(finish(run, &settings, false))
 }

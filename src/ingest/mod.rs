@@ -281,37 +281,86 @@ pub enum Task {
 }
 
 /// Plans the tasks for the sources, in source order.
+///
+/// Plain files are split into ranges of at most `split_bytes`, shrinking towards the end of
+/// the input (each range about an eighth of the plain bytes left, down to `split_bytes / 32`):
+/// workers then finish together, on short last tasks, instead of one waiting on another's
+/// full-size range. The plan depends on the file sizes alone, never on the thread count.
 pub fn plan(sources: &[Source], split_bytes: u64) -> Vec<Task> {
+    let split_bytes = split_bytes.max(1);
+    let min_split = (split_bytes / 32).max(1);
+    let sizes: Vec<io::Result<Option<u64>>> = sources
+        .iter()
+        .map(|s| match &s.origin {
+            Origin::File(p) => plain_size(p),
+            _ => Ok(None),
+        })
+        .collect();
+    // Plain bytes in the sources after each one: how much input is left when it ends.
+    let mut after = vec![0u64; sources.len()];
+    let mut left = 0u64;
+    for (i, size) in sizes.iter().enumerate().rev() {
+        after[i] = left;
+        if let Ok(Some(n)) = size {
+            left = left.saturating_add(*n);
+        }
+    }
     let mut tasks = Vec::new();
-    for (i, s) in sources.iter().enumerate() {
+    for (i, (s, size)) in sources.iter().zip(sizes).enumerate() {
         let source = i as u32;
-        match &s.origin {
-            Origin::Stdin => tasks.push(Task::Whole { source }),
-            Origin::Unreadable(reason) => tasks.push(Task::Failed {
+        match (&s.origin, size) {
+            (Origin::Stdin, _) => tasks.push(Task::Whole { source }),
+            (Origin::Unreadable(reason), _) => tasks.push(Task::Failed {
                 source,
                 reason: reason.clone(),
             }),
-            Origin::File(p) => match plain_size(p) {
-                Ok(Some(size)) if size >= split_bytes.saturating_mul(2) => {
-                    let n = size.div_ceil(split_bytes);
-                    for k in 0..n {
-                        tasks.push(Task::Range {
-                            source,
-                            split: k as u32,
-                            start: k * split_bytes,
-                            end: ((k + 1) * split_bytes).min(size),
-                        });
+            (Origin::File(_), Ok(Some(size))) if size >= min_split.saturating_mul(2) => {
+                let mut start = 0u64;
+                let mut split = 0u32;
+                while start < size {
+                    let left = (size - start).saturating_add(after[i]);
+                    let len = (left / 8).clamp(min_split, split_bytes);
+                    let mut end = start.saturating_add(len).min(size);
+                    // No sliver of a range at the end of the file.
+                    if size - end < min_split {
+                        end = size;
                     }
+                    tasks.push(Task::Range {
+                        source,
+                        split,
+                        start,
+                        end,
+                    });
+                    split += 1;
+                    start = end;
                 }
-                Ok(_) => tasks.push(Task::Whole { source }),
-                Err(e) => tasks.push(Task::Failed {
-                    source,
-                    reason: io_reason(&e),
-                }),
-            },
+            }
+            (Origin::File(_), Ok(_)) => tasks.push(Task::Whole { source }),
+            (Origin::File(_), Err(e)) => tasks.push(Task::Failed {
+                source,
+                reason: io_reason(&e),
+            }),
         }
     }
     tasks
+}
+
+/// The order in which workers take the tasks: the streams that cannot be split (standard
+/// input, compressed and small files) first, the largest first, so that a long one never
+/// starts last and leaves the other workers idle; then the ranges, in plan order (they shrink
+/// towards the end).
+pub fn schedule(tasks: &[Task], sources: &[Source]) -> Vec<usize> {
+    let weight = |t: &Task| match t {
+        Task::Whole { source } => match sources.get(*source as usize).map(|s| &s.origin) {
+            Some(Origin::File(p)) => std::fs::metadata(p).map_or(1, |m| m.len().max(1)),
+            _ => u64::MAX,
+        },
+        Task::Range { .. } | Task::Failed { .. } => 0,
+    };
+    let weights: Vec<u64> = tasks.iter().map(weight).collect();
+    let mut order: Vec<usize> = (0..tasks.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
+    order
 }
 
 /// The bytes the sources hold on disk (compressed sizes for compressed files), or `None` when
@@ -382,5 +431,79 @@ mod tests {
             r.read_to_end(&mut v).unwrap();
             assert_eq!((enc, &v[..]), (Encoding::Plain, plain));
         }
+    }
+
+    #[test]
+    fn plan_splits_plain_files_finer_towards_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, bytes: Vec<u8>| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            Source {
+                name: name.into(),
+                origin: Origin::File(p),
+            }
+        };
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&[b'x'; 5000]).unwrap();
+        let sources = vec![
+            file("a.log", vec![b'a'; 10_000]),
+            file("b.log.gz", gz.finish().unwrap()),
+            file("c.log", vec![b'c'; 3_000]),
+            file("d.log", vec![b'd'; 15]),
+            Source {
+                name: "-".into(),
+                origin: Origin::Stdin,
+            },
+        ];
+        let tasks = plan(&sources, 320);
+        // Each plain file is covered by contiguous ranges, numbered in order, of at most 320
+        // and at least 10 bytes, not growing towards the end of the file (but for a last range
+        // that takes in what would be a sliver).
+        let mut last_len = u64::MAX;
+        for (source, size) in [(0u32, 10_000u64), (2, 3_000)] {
+            last_len = u64::MAX;
+            let ranges: Vec<(u32, u64, u64)> = tasks
+                .iter()
+                .filter_map(|t| match t {
+                    Task::Range {
+                        source: s,
+                        split,
+                        start,
+                        end,
+                    } if *s == source => Some((*split, *start, *end)),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(ranges.first().map(|r| r.1), Some(0));
+            assert_eq!(ranges.last().map(|r| r.2), Some(size));
+            for (k, w) in ranges.windows(2).enumerate() {
+                assert_eq!((w[0].0, w[1].0), (k as u32, k as u32 + 1));
+                assert_eq!(w[0].2, w[1].1);
+            }
+            for &(_, start, end) in &ranges {
+                assert!((10..=320).contains(&(end - start)), "{start}..{end}");
+                assert!(end - start < last_len.saturating_add(10), "{start}..{end}");
+                last_len = end - start;
+            }
+        }
+        assert!(tasks.contains(&Task::Whole { source: 1 }));
+        assert!(tasks.contains(&Task::Whole { source: 3 }));
+        // The last range of the input is short: the workers finish together.
+        assert!(last_len < 40, "{last_len}");
+
+        // Streams that cannot be split go first, largest first (stdin counts as the largest),
+        // then the ranges in plan order.
+        let order = schedule(&tasks, &sources);
+        let first: Vec<&Task> = order.iter().take(3).map(|&i| &tasks[i]).collect();
+        assert_eq!(
+            first,
+            [
+                &Task::Whole { source: 4 },
+                &Task::Whole { source: 1 },
+                &Task::Whole { source: 3 }
+            ]
+        );
+        assert!(order[3..].windows(2).all(|w| w[0] < w[1]));
     }
 }
