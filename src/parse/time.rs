@@ -147,12 +147,29 @@ pub fn format_millis(ms: Millis) -> String {
     let days = secs.div_euclid(86_400);
     let tod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:03}Z",
-        tod / 3600,
-        tod % 3600 / 60,
-        tod % 60
-    )
+    let (h, mi, sec) = (tod / 3600, tod % 3600 / 60, tod % 60);
+    if !(0..=9999).contains(&y) {
+        return format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{sec:02}.{frac:03}Z");
+    }
+    // Digit by digit: reports format two times per destination, and `format!` dominated.
+    let mut out = [0u8; 24];
+    let mut at = 0;
+    let mut put = |n: i64, width: u32, sep: u8| {
+        for k in (0..width).rev() {
+            out[at] = b'0' + (n / 10i64.pow(k) % 10) as u8;
+            at += 1;
+        }
+        out[at] = sep;
+        at += 1;
+    };
+    put(y, 4, b'-');
+    put(i64::from(m), 2, b'-');
+    put(i64::from(d), 2, b'T');
+    put(h, 2, b':');
+    put(mi, 2, b':');
+    put(sec, 2, b'.');
+    put(frac, 3, b'Z');
+    out.iter().map(|&b| char::from(b)).collect()
 }
 
 /// Seconds since the epoch of a UTC calendar time; `None` when a field is out of range.
@@ -261,5 +278,19 @@ mod tests {
         assert_eq!(parse_rfc3339("-"), None);
         assert_eq!(parse_rfc3339("2023-01-01T00:00:00"), None);
         assert_eq!(format_millis(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn format_millis_round_trips_over_the_whole_range() {
+        assert_eq!(format_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_millis(MIN_MILLIS), "-001-12-31T00:00:00.000Z");
+        assert_eq!(format_millis(MAX_MILLIS), "10000-01-01T23:59:59.999Z");
+        // Steps that are prime in ms, days and years cover every field's digits.
+        let mut ms = MIN_MILLIS + 86_400_000;
+        while ms <= MAX_MILLIS - 86_400_000 {
+            let text = format_millis(ms);
+            assert_eq!(parse_rfc3339(&text), Some(ms), "{text}");
+            ms += 1_000_003_777_777;
+        }
     }
 }

@@ -41,7 +41,11 @@ pub fn write<W: Write>(out: W, r: &Report<'_>) -> csv::Result<()> {
             &d.bytes_received.to_string(),
             d.first_seen.as_deref().unwrap_or(""),
             d.last_seen.as_deref().unwrap_or(""),
-            &d.addresses.join(" "),
+            &d.addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
         ])?;
     }
     w.flush()?;

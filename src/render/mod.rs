@@ -10,6 +10,8 @@ pub mod table;
 
 use std::io::{self, Write};
 
+use rayon::prelude::*;
+
 /// A destination's name: the host, or the address (IPv6 in brackets).
 pub fn display_name(host: Option<&str>, address: Option<&str>) -> String {
     match (host, address) {
@@ -22,43 +24,49 @@ pub fn display_name(host: Option<&str>, address: Option<&str>) -> String {
 
 /// Writes a table with columns padded to their widest cell; `right[i]` right-aligns column
 /// `i` (numbers). Trailing spaces are trimmed.
-pub fn aligned<const N: usize>(
+pub fn aligned<const N: usize, S: AsRef<str> + Sync>(
     out: &mut dyn Write,
     header: &[&str; N],
     right: &[bool; N],
-    rows: &[[String; N]],
+    rows: &[[S; N]],
 ) -> io::Result<()> {
-    let rows: Vec<[std::borrow::Cow<'_, str>; N]> = rows
-        .iter()
-        .map(|r| r.each_ref().map(|c| clean(c)))
+    // Cleaned cells and their widths in characters, computed once (in parallel: a large report
+    // has tens of thousands of rows).
+    let rows: Vec<[(std::borrow::Cow<'_, str>, usize); N]> = rows
+        .par_iter()
+        .map(|r| {
+            r.each_ref().map(|c| {
+                let c = clean(c.as_ref());
+                let w = c.chars().count();
+                (c, w)
+            })
+        })
         .collect();
-    let rows = &rows[..];
-    let mut widths = header.map(|h| h.chars().count());
-    for row in rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
+    let header = header.map(|h| (std::borrow::Cow::Borrowed(h), h.chars().count()));
+    let mut widths = header.each_ref().map(|(_, w)| *w);
+    for row in &rows {
+        for (w, (_, c)) in widths.iter_mut().zip(row) {
+            *w = (*w).max(*c);
         }
     }
-    let line = |cells: [&str; N]| -> String {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
+    let mut line = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        line.clear();
+        for (i, (c, w)) in row.iter().enumerate() {
             if i > 0 {
-                s.push_str("  ");
+                line.push_str("  ");
             }
-            let pad = " ".repeat(widths[i].saturating_sub(c.chars().count()));
+            let pad = widths[i] - w;
             if right[i] {
-                s.push_str(&pad);
-                s.push_str(c);
+                line.extend(std::iter::repeat_n(' ', pad));
+                line.push_str(c);
             } else {
-                s.push_str(c);
-                s.push_str(&pad);
+                line.push_str(c);
+                line.extend(std::iter::repeat_n(' ', pad));
             }
         }
-        s.trim_end().to_owned()
-    };
-    writeln!(out, "{}", line(*header))?;
-    for row in rows {
-        writeln!(out, "{}", line(row.each_ref().map(|c| &**c)))?;
+        out.write_all(line.trim_end().as_bytes())?;
+        out.write_all(b"\n")?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::aggregate::{DestKey, DestStats};
@@ -95,24 +96,29 @@ pub fn sources_of<'a>(
     st: &DestStats,
 ) -> Vec<SourceUse<'a>> {
     // One row per namespace and workload, whatever label named it.
-    let mut merged: BTreeMap<(Option<&'a str>, Option<&'a str>), u64> = BTreeMap::new();
-    for (i, n) in st.sources.iter() {
-        let Some((k, _)) = summary.sources.get_index(i as usize) else {
-            continue;
-        };
-        let opt = |s: &'a str| (!s.is_empty()).then_some(s);
-        *merged
-            .entry((opt(&k.namespace), opt(&k.workload)))
-            .or_default() += n.all;
-    }
-    let mut v: Vec<SourceUse<'a>> = merged
-        .into_iter()
-        .map(|((namespace, workload), requests)| SourceUse {
-            namespace,
-            workload,
-            requests,
+    let opt = |s: &'a str| (!s.is_empty()).then_some(s);
+    let mut all: Vec<SourceUse<'a>> = st
+        .sources
+        .iter()
+        .filter_map(|(i, n)| {
+            let (k, _) = summary.sources.get_index(i as usize)?;
+            Some(SourceUse {
+                namespace: opt(&k.namespace),
+                workload: opt(&k.workload),
+                requests: n.all,
+            })
         })
         .collect();
+    all.sort_unstable_by(|a, b| (a.namespace, a.workload).cmp(&(b.namespace, b.workload)));
+    let mut v: Vec<SourceUse<'a>> = Vec::with_capacity(all.len());
+    for u in all {
+        match v.last_mut() {
+            Some(l) if (l.namespace, l.workload) == (u.namespace, u.workload) => {
+                l.requests = l.requests.saturating_add(u.requests);
+            }
+            _ => v.push(u),
+        }
+    }
     v.sort_by(|a, b| {
         b.requests
             .cmp(&a.requests)
@@ -144,8 +150,9 @@ pub struct Dest<'a> {
     pub bytes_received: u64,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
-    pub addresses: Vec<String>,
-    pub response_codes: BTreeMap<String, u64>,
+    /// Written as text (`"1.2.3.4"`), in address order.
+    pub addresses: Vec<std::net::IpAddr>,
+    pub response_codes: ResponseCodes,
     pub response_flags: BTreeMap<&'a str, u64>,
     /// Address-only entries folded into this host: address -> entries.
     pub attributed: BTreeMap<String, u64>,
@@ -159,13 +166,49 @@ pub struct Dest<'a> {
     pub stats: &'a DestStats,
 }
 
+/// Entries per response code, written as a JSON object keyed by the code as text, in the
+/// keys' text order (`"0"`, `"200"`, `"503"`).
+#[derive(Debug)]
+pub struct ResponseCodes(Vec<(u16, u64)>);
+
+impl ResponseCodes {
+    fn new(mut codes: Vec<(u16, u64)>) -> Self {
+        // Text order without formatting: compare the codes' decimal digits.
+        let digits = |c: u16| {
+            let mut b = [0u8; 5];
+            let mut n = 0;
+            for k in (0..5).rev() {
+                let d = (c / 10u16.pow(k) % 10) as u8;
+                if d != 0 || n > 0 || k == 0 {
+                    b[n] = b'0' + d;
+                    n += 1;
+                }
+            }
+            (b, n)
+        };
+        codes.sort_unstable_by(|a, b| {
+            let ((x, m), (y, n)) = (digits(a.0), digits(b.0));
+            x[..m].cmp(&y[..n])
+        });
+        ResponseCodes(codes)
+    }
+}
+
+impl Serialize for ResponseCodes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(c, n)| (c.to_string(), n)))
+    }
+}
+
 impl<'a> Report<'a> {
     pub fn build(run: &'a Run, sel: &Selection) -> Report<'a> {
         let s = &run.summary;
         let c = |class: Class| s.classes[class.index()];
+        // Each row is built on its own (a large run has tens of thousands): in parallel, in
+        // the sorted order.
         let destinations = s
             .sorted_destinations()
-            .into_iter()
+            .into_par_iter()
             .map(|(k, st)| {
                 let skip = recommend::eligibility(s, k, st, sel).err();
                 Dest {
@@ -186,18 +229,12 @@ impl<'a> Report<'a> {
                     bytes_received: st.bytes_received,
                     first_seen: st.first_seen.map(format_millis),
                     last_seen: st.last_seen.map(format_millis),
-                    addresses: st
-                        .addresses
-                        .sorted()
-                        .keys()
-                        .map(ToString::to_string)
-                        .collect(),
-                    response_codes: st
-                        .codes
-                        .sorted()
-                        .iter()
-                        .map(|(c, n)| (c.to_string(), *n))
-                        .collect(),
+                    addresses: {
+                        let mut a: Vec<_> = st.addresses.iter().map(|(a, _)| a).collect();
+                        a.sort_unstable();
+                        a
+                    },
+                    response_codes: ResponseCodes::new(st.codes.iter().collect()),
                     response_flags: st.flags.iter().map(|(f, n)| (&**f, *n)).collect(),
                     attributed: st
                         .attributed

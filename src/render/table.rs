@@ -1,12 +1,18 @@
 //! The human report: a destinations table, then the accounting of every line read.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
+
+use rayon::prelude::*;
 
 use super::report::{Dest, Report};
 use super::{human_bytes, thousands};
 
-fn display_name(d: &Dest<'_>) -> String {
-    super::display_name(d.host, d.address)
+fn display_name<'a>(d: &Dest<'a>) -> Cow<'a, str> {
+    match d.host {
+        Some(h) => Cow::Borrowed(h),
+        None => Cow::Owned(super::display_name(d.host, d.address)),
+    }
 }
 
 /// Column names, and whether each is right-aligned (numbers).
@@ -37,22 +43,23 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
             .then_with(|| a.key.cmp(b.key))
     });
     let header = COLUMNS.map(|(name, _)| name);
-    let rows: Vec<[String; COLUMNS.len()]> = dests
-        .iter()
+    // Cells borrow what the report holds; only numbers are formatted.
+    let rows: Vec<[Cow<'_, str>; COLUMNS.len()]> = dests
+        .par_iter()
         .map(|d| {
             [
                 display_name(d),
-                d.port.to_string(),
-                d.protocol.to_owned(),
-                d.category.to_owned(),
-                thousands(d.passthrough),
-                thousands(d.blocked),
-                thousands(d.registered),
-                thousands(d.internal),
-                human_bytes(d.bytes_sent),
-                human_bytes(d.bytes_received),
-                d.first_seen.clone().unwrap_or_else(|| "-".into()),
-                d.last_seen.clone().unwrap_or_else(|| "-".into()),
+                d.port.to_string().into(),
+                d.protocol.into(),
+                d.category.into(),
+                thousands(d.passthrough).into(),
+                thousands(d.blocked).into(),
+                thousands(d.registered).into(),
+                thousands(d.internal).into(),
+                human_bytes(d.bytes_sent).into(),
+                human_bytes(d.bytes_received).into(),
+                d.first_seen.as_deref().unwrap_or("-").into(),
+                d.last_seen.as_deref().unwrap_or("-").into(),
                 if d.recommended {
                     "recommended".into()
                 } else if d.registered > 0 && d.passthrough + d.blocked == 0 {
@@ -62,8 +69,8 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
                 },
                 match d.sources.as_slice() {
                     [] => "-".into(),
-                    [one] => one.label(),
-                    [first, rest @ ..] => format!("{} +{}", first.label(), rest.len()),
+                    [one] => one.label().into(),
+                    [first, rest @ ..] => format!("{} +{}", first.label(), rest.len()).into(),
                 },
             ]
         })
