@@ -75,14 +75,67 @@ impl<'a> Tail<'a> {
     }
 }
 
+/// Positions of the spaces in a line, from the right. The tail's fields are short, so this
+/// reads eight bytes at a time with word arithmetic rather than paying a vector search's setup
+/// for each of them.
+struct SpacesFromRight<'a> {
+    line: &'a [u8],
+    /// Offset of the first byte of the word `mask` was taken from.
+    at: usize,
+    /// Bit `8 * i + 7` is set when byte `at + i` is a space not yet returned.
+    mask: u64,
+}
+
+impl<'a> SpacesFromRight<'a> {
+    fn new(line: &'a [u8]) -> Self {
+        SpacesFromRight {
+            line,
+            at: line.len(),
+            mask: 0,
+        }
+    }
+}
+
+impl Iterator for SpacesFromRight<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        while self.mask == 0 {
+            if self.at == 0 {
+                return None;
+            }
+            let start = self.at.saturating_sub(8);
+            let word = match self.line[start..self.at].try_into() {
+                Ok(w) => u64::from_le_bytes(w),
+                Err(_) => {
+                    let mut w = [0u8; 8];
+                    w[..self.at - start].copy_from_slice(&self.line[start..self.at]);
+                    u64::from_le_bytes(w)
+                }
+            };
+            // Bytes equal to b' ' become zero; the high bit of each zero byte is then set,
+            // exactly (no carry crosses a byte).
+            let t = word ^ 0x2020_2020_2020_2020;
+            // (A short word's padding bytes are zero: never a space.)
+            self.mask = !(((t & LOW7) + LOW7) | t | LOW7);
+            self.at = start;
+        }
+        let bit = 63 - self.mask.leading_zeros();
+        self.mask &= !(1u64 << bit);
+        Some(self.at + (bit / 8) as usize)
+    }
+}
+
 /// Splits the fixed fields off the end of a line that starts with `[`.
 pub fn parse_tail(line: &[u8]) -> Result<Tail<'_>, Malformed> {
     // At most six bare fields, then the quoted upstream host.
     let mut bare = [(0usize, 0usize); 6];
     let mut n = 0usize;
     let mut end = line.len();
+    let mut spaces = SpacesFromRight::new(line);
     let head_end = loop {
-        let sp = memrchr(b' ', &line[..end]).ok_or(Malformed::TextLayout)?;
+        let sp = spaces.next().ok_or(Malformed::TextLayout)?;
         let tok = &line[sp + 1..end];
         if tok.len() >= 2 && tok[0] == b'"' && tok[tok.len() - 1] == b'"' {
             break sp + 1;
@@ -317,6 +370,38 @@ pub fn parse(line: &[u8]) -> Result<(Format, Record<'_>), Malformed> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spaces_from_right_finds_every_space() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b" ".to_vec(),
+            b"a".to_vec(),
+            b"a b".to_vec(),
+            b"        ".to_vec(),
+            b"\xa0 \x20\xff !\x00 ".to_vec(),
+        ];
+        // Every length around the word size, with spaces at every stride.
+        for len in 0..40 {
+            for stride in 1..10 {
+                cases.push(
+                    (0..len)
+                        .map(|i| {
+                            if i % stride == 0 {
+                                b' '
+                            } else {
+                                b'x' ^ i as u8
+                            }
+                        })
+                        .collect(),
+                );
+            }
+        }
+        for c in cases {
+            let want: Vec<usize> = (0..c.len()).rev().filter(|&i| c[i] == b' ').collect();
+            assert_eq!(SpacesFromRight::new(&c).collect::<Vec<_>>(), want, "{c:?}");
+        }
+    }
 
     fn ok(line: &str) -> (Format, Record<'_>) {
         parse(line.as_bytes()).unwrap_or_else(|e| panic!("{e:?}: {line}"))
