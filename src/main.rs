@@ -4,6 +4,9 @@ use clap::Parser;
 use egress_advisor::cli::{Cli, Command};
 use egress_advisor::cmd;
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
