@@ -30,43 +30,39 @@ pub fn aligned<const N: usize, S: AsRef<str> + Sync>(
     right: &[bool; N],
     rows: &[[S; N]],
 ) -> io::Result<()> {
-    // Cleaned cells and their widths in characters, computed once (in parallel: a large report
-    // has tens of thousands of rows).
-    let rows: Vec<[(std::borrow::Cow<'_, str>, usize); N]> = rows
+    let width = |c: &str| clean(c).chars().count();
+    // The widths, in parallel (a large report has tens of thousands of rows); the cells are
+    // cleaned again as they are written rather than kept.
+    let widths = rows
         .par_iter()
-        .map(|r| {
-            r.each_ref().map(|c| {
-                let c = clean(c.as_ref());
-                let w = c.chars().count();
-                (c, w)
-            })
-        })
-        .collect();
-    let header = header.map(|h| (std::borrow::Cow::Borrowed(h), h.chars().count()));
-    let mut widths = header.each_ref().map(|(_, w)| *w);
-    for row in &rows {
-        for (w, (_, c)) in widths.iter_mut().zip(row) {
-            *w = (*w).max(*c);
-        }
-    }
+        .map(|r| r.each_ref().map(|c| width(c.as_ref())))
+        .reduce(
+            || header.map(width),
+            |a, b| std::array::from_fn(|i| a[i].max(b[i])),
+        );
     let mut line = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
+    let mut write = |cells: [&str; N]| {
         line.clear();
-        for (i, (c, w)) in row.iter().enumerate() {
+        for (i, c) in cells.into_iter().enumerate() {
             if i > 0 {
                 line.push_str("  ");
             }
-            let pad = widths[i] - w;
+            let c = clean(c);
+            let pad = widths[i].saturating_sub(c.chars().count());
             if right[i] {
                 line.extend(std::iter::repeat_n(' ', pad));
-                line.push_str(c);
+                line.push_str(&c);
             } else {
-                line.push_str(c);
+                line.push_str(&c);
                 line.extend(std::iter::repeat_n(' ', pad));
             }
         }
         out.write_all(line.trim_end().as_bytes())?;
-        out.write_all(b"\n")?;
+        out.write_all(b"\n")
+    };
+    write(*header)?;
+    for row in rows {
+        write(row.each_ref().map(AsRef::as_ref))?;
     }
     Ok(())
 }
