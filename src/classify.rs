@@ -175,15 +175,14 @@ impl Rules {
 
     fn is_cluster_local_bytes(&self, host: &[u8]) -> bool {
         let host = host.strip_suffix(b".").unwrap_or(host);
-        if memchr::memchr(b'.', host).is_none() {
-            return true;
-        }
         let d = self.cluster_domain.as_bytes();
+        // The suffixes first: that is how almost every in-mesh host ends.
         host.ends_with(b".svc")
             || (host.len() > d.len()
-                && host[host.len() - d.len()..].eq_ignore_ascii_case(d)
-                && host[host.len() - d.len() - 1] == b'.')
+                && host[host.len() - d.len() - 1] == b'.'
+                && host[host.len() - d.len()..].eq_ignore_ascii_case(d))
             || host.eq_ignore_ascii_case(d)
+            || !host.contains(&b'.')
     }
 }
 
@@ -195,9 +194,10 @@ fn strip_stat_suffix(cluster: &str) -> &str {
 /// The host of an `outbound|PORT|SUBSET|HOST` or `outbound_.PORT_.SUBSET_.HOST` cluster.
 fn outbound_host_bytes(cluster: &[u8]) -> Option<&[u8]> {
     if let Some(rest) = cluster.strip_prefix(b"outbound|") {
-        // PORT|SUBSET|HOST: the host follows the second '|'.
-        let first = memchr::memchr(b'|', rest)?;
-        let second = first + 1 + memchr::memchr(b'|', &rest[first + 1..])?;
+        // PORT|SUBSET|HOST: the host follows the second '|'. (Port and subset are short: a
+        // plain scan beats setting up a vector search for each.)
+        let first = rest.iter().position(|&c| c == b'|')?;
+        let second = first + 1 + rest[first + 1..].iter().position(|&c| c == b'|')?;
         return Some(&rest[second + 1..]);
     }
     let rest = cluster.strip_prefix(b"outbound_.")?;

@@ -138,6 +138,76 @@ fn json_entry<T>(line: &[u8], s: &Settings, f: impl FnOnce(Outcome<'_>) -> T) ->
     }
 }
 
+/// In-mesh and inbound text entries are decided by their cluster alone, in every mode but an
+/// exact format, so a damaged head never changes their class whichever path read them.
+fn cluster_class<'a>(
+    tail: &text::Tail<'a>,
+    s: &Settings,
+) -> Option<(Class, &'static str, &'a [u8])> {
+    if matches!(s.format, FormatChoice::Exact(_)) {
+        return None;
+    }
+    let cluster = tail.cluster()?;
+    let (class, reason) = by_cluster_bytes(cluster, &s.rules)?;
+    Some((class, reason, cluster))
+}
+
+/// The outcome of a text entry (a line that starts `[...] `), given its tail as
+/// [`text::parse_tail`] split it.
+fn text_outcome<T>(
+    line: &[u8],
+    tail: Result<text::Tail<'_>, Malformed>,
+    s: &Settings,
+    quick: bool,
+    f: impl FnOnce(Outcome<'_>) -> T,
+) -> T {
+    let tail = match tail {
+        Ok(t) => t,
+        Err(m) if s.format.allows(Format::Envoy) && ENVOY_DEFAULT.match_line(line).is_some() => {
+            let _ = m;
+            return f(Outcome::Entry {
+                format: Format::Envoy,
+                record: &Record::default(),
+                classified: Classified {
+                    class: Class::Unknown,
+                    reason: "Envoy's default format logs no cluster, route or original destination: nothing certain",
+                    destination: None,
+                },
+                writer: Writer::default(),
+            });
+        }
+        Err(m) => return f(Outcome::Malformed(m)),
+    };
+    if let Some((class, reason, cluster)) = cluster_class(&tail, s) {
+        let format = if quick {
+            None
+        } else {
+            text::parse_full(line, &tail).ok().map(|(f, _)| f)
+        };
+        return f(Outcome::Quick {
+            class,
+            reason,
+            format,
+            cluster,
+        });
+    }
+    match text::parse_full(line, &tail) {
+        Err(m) => f(Outcome::Malformed(m)),
+        Ok((format, _)) if !s.format.allows(format) => {
+            f(Outcome::Malformed(Malformed::WrongFormat))
+        }
+        Ok((format, record)) => {
+            let classified = classify(&record, &s.rules);
+            f(Outcome::Entry {
+                format,
+                record: &record,
+                classified,
+                writer: Writer::default(),
+            })
+        }
+    }
+}
+
 /// Reads and classifies one line and hands the outcome to `f`. In-mesh and inbound text
 /// entries are classified from the end of the line; with `quick`, the rest is not parsed.
 pub fn inspect<T>(line: &[u8], s: &Settings, quick: bool, f: impl FnOnce(Outcome<'_>) -> T) -> T {
@@ -172,59 +242,7 @@ pub fn inspect<T>(line: &[u8], s: &Settings, quick: bool, f: impl FnOnce(Outcome
             json_entry(line, s, f)
         }
         Sniff::Text if text_entry_start(line) => {
-            let tail = match text::parse_tail(line) {
-                Ok(t) => t,
-                Err(m)
-                    if s.format.allows(Format::Envoy)
-                        && ENVOY_DEFAULT.match_line(line).is_some() =>
-                {
-                    let _ = m;
-                    return f(Outcome::Entry {
-                        format: Format::Envoy,
-                        record: &Record::default(),
-                        classified: Classified {
-                            class: Class::Unknown,
-                            reason: "Envoy's default format logs no cluster, route or original destination: nothing certain",
-                            destination: None,
-                        },
-                        writer: Writer::default(),
-                    });
-                }
-                Err(m) => return f(Outcome::Malformed(m)),
-            };
-            // In-mesh and inbound entries are decided by their cluster alone, in every mode, so
-            // a damaged head never changes their class whichever path read them.
-            if !matches!(s.format, FormatChoice::Exact(_))
-                && let Some(cluster) = tail.cluster()
-                && let Some((class, reason)) = by_cluster_bytes(cluster, &s.rules)
-            {
-                let format = if quick {
-                    None
-                } else {
-                    text::parse_full(line, &tail).ok().map(|(f, _)| f)
-                };
-                return f(Outcome::Quick {
-                    class,
-                    reason,
-                    format,
-                    cluster,
-                });
-            }
-            match text::parse_full(line, &tail) {
-                Err(m) => f(Outcome::Malformed(m)),
-                Ok((format, _)) if !s.format.allows(format) => {
-                    f(Outcome::Malformed(Malformed::WrongFormat))
-                }
-                Ok((format, record)) => {
-                    let classified = classify(&record, &s.rules);
-                    f(Outcome::Entry {
-                        format,
-                        record: &record,
-                        classified,
-                        writer: Writer::default(),
-                    })
-                }
-            }
+            text_outcome(line, text::parse_tail(line), s, quick, f)
         }
         _ => f(Outcome::Noise),
     }
@@ -618,73 +636,134 @@ pub fn account(
     st: &mut SplitState,
 ) {
     let quick = st.parsed_one;
-    let mut saw = None;
-    let mut last_source = st.last_source.take();
-    let mut base_source = st.base_source;
-    read_line(line, s, st, quick, |v| {
-        let who = Who {
-            namespace: v.namespace.unwrap_or(""),
-            workload: v.workload.unwrap_or(""),
-            label: v.selector,
-            from_base: v.from_base,
-        };
-        match v.outcome {
-            None => summary.count(Class::Partial),
-            Some(Outcome::Noise) => {
-                if is_ztunnel(line) {
-                    summary.ztunnel_lines += 1;
-                }
-                summary.count(Class::Noise)
-            }
-            Some(Outcome::Malformed(m)) => summary.malformed(m, loc),
-            Some(Outcome::Quick {
-                class,
-                format,
-                cluster,
-                ..
-            }) => {
-                saw = format;
-                if s.track_mesh && class == Class::Internal {
-                    let source = source_of(summary, who, &mut last_source, &mut base_source);
-                    summary.mesh_call(source, cluster, &s.rules);
-                }
-                summary.count(class)
-            }
-            Some(Outcome::Entry {
-                format,
-                record,
-                classified,
-                ..
-            }) => {
-                saw = Some(format);
-                match &classified.destination {
-                    Some(_) if outside(s.window, record.start_time) => {
-                        summary.count(Class::Outside)
-                    }
-                    Some(d) => {
-                        let source = source_of(summary, who, &mut last_source, &mut base_source);
-                        summary.destination(classified.class, d, record, source)
-                    }
-                    None => {
-                        if s.track_mesh
-                            && classified.class == Class::Internal
-                            && let Some(cluster) = record.upstream_cluster
-                        {
-                            let source =
-                                source_of(summary, who, &mut last_source, &mut base_source);
-                            summary.mesh_call(source, cluster.as_bytes(), &s.rules);
-                        }
-                        summary.count(classified.class)
-                    }
-                }
+    let mut writers = Writers {
+        last: st.last_source.take(),
+        base: st.base_source,
+    };
+    let saw = match bare_text(line, s, st) {
+        // A bare Istio text entry (most lines): no envelope to unwrap, and its writer is the
+        // split's own.
+        Some(entry) => {
+            let tail = text::parse_tail(entry);
+            if quick
+                && !s.track_mesh
+                && let Ok(t) = &tail
+                && let Some((class, ..)) = cluster_class(t, s)
+            {
+                // In-mesh or inbound, and only counted.
+                summary.count(class);
+                None
+            } else {
+                let who = Who {
+                    namespace: st.base.namespace.as_deref().unwrap_or(""),
+                    workload: st.base.workload().unwrap_or(""),
+                    label: None,
+                    from_base: true,
+                };
+                text_outcome(entry, tail, s, quick, |o| {
+                    record(summary, s, line, loc, who, Some(o), &mut writers)
+                })
             }
         }
-    });
-    st.last_source = last_source;
-    st.base_source = base_source;
+        None => read_line(line, s, st, quick, |v| {
+            let who = Who {
+                namespace: v.namespace.unwrap_or(""),
+                workload: v.workload.unwrap_or(""),
+                label: v.selector,
+                from_base: v.from_base,
+            };
+            record(summary, s, line, loc, who, v.outcome, &mut writers)
+        }),
+    };
+    st.last_source = writers.last;
+    st.base_source = writers.base;
     if let Some(format) = saw {
         st.saw(summary, loc.source, format);
     }
+}
+
+/// The trimmed line when it is a bare text entry that [`read_line`] would hand to
+/// [`text_outcome`] as it is: `[` but not `[pod/` (kubectl --prefix), so no envelope, no
+/// partial CRI line pending, and no custom format to try first.
+fn bare_text<'a>(line: &'a [u8], s: &Settings, st: &SplitState) -> Option<&'a [u8]> {
+    if s.custom.is_some()
+        || !st.partial.is_empty()
+        || line.first() != Some(&b'[')
+        || line.get(1) == Some(&b'p')
+    {
+        return None;
+    }
+    let line = crate::parse::trim_line(line);
+    text_entry_start(line).then_some(line)
+}
+
+/// The writers last looked up, carried from line to line (see [`source_of`]).
+struct Writers {
+    last: Option<LastSource>,
+    base: Option<u32>,
+}
+
+/// Counts one line's outcome (`None`: a CRI partial line, read with the line that ends it)
+/// made by `who`. Returns the format of an entry parsed whole.
+fn record(
+    summary: &mut Summary,
+    s: &Settings,
+    line: &[u8],
+    loc: Location,
+    who: Who<'_>,
+    outcome: Option<Outcome<'_>>,
+    w: &mut Writers,
+) -> Option<Format> {
+    let mut source = |summary: &mut Summary| source_of(summary, who, &mut w.last, &mut w.base);
+    match outcome {
+        None => summary.count(Class::Partial),
+        Some(Outcome::Noise) => {
+            if is_ztunnel(line) {
+                summary.ztunnel_lines += 1;
+            }
+            summary.count(Class::Noise)
+        }
+        Some(Outcome::Malformed(m)) => summary.malformed(m, loc),
+        Some(Outcome::Quick {
+            class,
+            format,
+            cluster,
+            ..
+        }) => {
+            if s.track_mesh && class == Class::Internal {
+                let id = source(summary);
+                summary.mesh_call(id, cluster, &s.rules);
+            }
+            summary.count(class);
+            return format;
+        }
+        Some(Outcome::Entry {
+            format,
+            record,
+            classified,
+            ..
+        }) => {
+            match &classified.destination {
+                Some(_) if outside(s.window, record.start_time) => summary.count(Class::Outside),
+                Some(d) => {
+                    let id = source(summary);
+                    summary.destination(classified.class, d, record, id)
+                }
+                None => {
+                    if s.track_mesh
+                        && classified.class == Class::Internal
+                        && let Some(cluster) = record.upstream_cluster
+                    {
+                        let id = source(summary);
+                        summary.mesh_call(id, cluster.as_bytes(), &s.rules);
+                    }
+                    summary.count(classified.class)
+                }
+            }
+            return Some(format);
+        }
+    }
+    None
 }
 
 /// Reads every source (or, with `--partials`, merges the partial results given) and returns

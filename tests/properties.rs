@@ -3,6 +3,7 @@
 //! - the report does not depend on the thread count, on how files are split into ranges, on
 //!   how lines are spread over files, or on the order of the paths;
 //! - every line read lands in exactly one class;
+//! - a line reads the same bare or in a container runtime's envelope;
 //! - merging partial results, in any order and grouping, gives what one run over all their
 //!   inputs gives.
 
@@ -198,6 +199,39 @@ proptest! {
         let v: serde_json::Value = serde_json::from_str(&base.0).unwrap();
         let total: u64 = v["lines"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
         prop_assert_eq!(total, lines.len() as u64);
+    }
+
+    #[test]
+    fn bare_and_enveloped_lines_read_alike(
+        picks in prop::collection::vec(0usize..64, 1..120),
+        split in 1u64..2000,
+    ) {
+        // Bare text entries take a shorter path than lines in an envelope; the same lines in
+        // CRI envelopes (the general path) must give the same report.
+        let pool = pool();
+        let dir = tempfile::tempdir().unwrap();
+        let (mut bare, mut cri) = (Vec::new(), Vec::new());
+        for i in &picks {
+            let l = &pool[i % pool.len()];
+            bare.extend_from_slice(l);
+            bare.push(b'\n');
+            cri.extend_from_slice(b"2024-01-01T00:00:00.000000000Z stdout F ");
+            cri.extend_from_slice(l);
+            cri.push(b'\n');
+        }
+        let (a, b) = (dir.path().join("bare.log"), dir.path().join("cri.log"));
+        std::fs::write(&a, bare).unwrap();
+        std::fs::write(&b, cri).unwrap();
+        let read = |p| {
+            let (report, yaml) = outputs(&settings(vec![p], 1), split);
+            // The envelopes add bytes; nothing else may differ.
+            let mut v: serde_json::Value = serde_json::from_str(&report).unwrap();
+            v["input"]["bytes"] = serde_json::Value::Null;
+            (v, yaml)
+        };
+        let (bare, cri) = (read(a), read(b));
+        prop_assert_eq!(bare.0, cri.0);
+        prop_assert_eq!(bare.1, cri.1);
     }
 
     #[test]

@@ -128,6 +128,7 @@ impl Iterator for SpacesFromRight<'_> {
 }
 
 /// Splits the fixed fields off the end of a line that starts with `[`.
+#[inline]
 pub fn parse_tail(line: &[u8]) -> Result<Tail<'_>, Malformed> {
     // At most six bare fields, then the quoted upstream host.
     let mut bare = [(0usize, 0usize); 6];
