@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
-use std::io::Write as _;
 use std::net::IpAddr;
 
 use indexmap::{Equivalent, IndexMap};
@@ -714,12 +713,7 @@ impl Summary {
         let mut buf = [0u8; 48];
         let (name, is_address) = match (&d.host, d.address) {
             (Some(h), _) => (&**h, false),
-            (None, Some(ip)) => {
-                let mut cur = std::io::Cursor::new(&mut buf[..]);
-                write!(cur, "{ip}").expect("an IP address fits in 48 bytes");
-                let n = cur.position() as usize;
-                (std::str::from_utf8(&buf[..n]).expect("ASCII"), true)
-            }
+            (None, Some(ip)) => (crate::parse::addr::write_ip(ip, &mut buf), true),
             (None, None) => unreachable!("classify gives a host or an address"),
         };
         let key = KeyRef {

@@ -344,10 +344,10 @@ pub fn classify<'a>(r: &Record<'a>, rules: &Rules) -> Classified<'a> {
         if let Some(auth) = r.authority {
             let (h, auth_port) = addr::split_authority(auth);
             let h = h.strip_suffix('.').unwrap_or(h);
-            match h.parse::<IpAddr>() {
-                Ok(ip) => address = address.or(Some(ip)),
-                Err(_) if !h.is_empty() => host = Some(lower(h)),
-                Err(_) => {}
+            match addr::parse_ip(h) {
+                Some(ip) => address = address.or(Some(ip)),
+                None if !h.is_empty() => host = Some(lower(h)),
+                None => {}
             }
             port = port.or(auth_port);
         }

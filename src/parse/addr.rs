@@ -1,7 +1,7 @@
 //! Addresses as Envoy prints them: `1.2.3.4:443`, `[2001:db8::1]:443`, and HTTP authorities
 //! (`host`, `host:8080`, `[::1]:8080`, `host.`).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// Splits `ip:port` or `[ipv6]:port` into its parts. Returns `None` when either is unreadable.
 pub fn split_socket(s: &str) -> Option<(IpAddr, u16)> {
@@ -11,9 +11,87 @@ pub fn split_socket(s: &str) -> Option<(IpAddr, u16)> {
         let i = memchr::memrchr(b':', s.as_bytes())?;
         (&s[..i], &s[i + 1..])
     };
-    let ip: IpAddr = host.parse().ok()?;
+    let ip = parse_ip(host)?;
     let port: u16 = port.parse().ok()?;
     Some((ip, port))
+}
+
+/// `s.parse::<IpAddr>().ok()`, with a fast path for the dotted quads most entries hold (the
+/// standard parser took a tenth of the time of an egress entry).
+pub fn parse_ip(s: &str) -> Option<IpAddr> {
+    if let Some(v4) = parse_ipv4(s.as_bytes()) {
+        return Some(IpAddr::V4(v4));
+    }
+    // The fast path takes every IPv4 address the standard parser takes, and only an IPv6
+    // address has a colon.
+    if s.contains(':') {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// Four decimal octets of at most three digits, none above 255 and none with a leading zero:
+/// what `Ipv4Addr::from_str` accepts.
+fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, o) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut n = 0u16;
+        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            if i - start == 3 {
+                return None;
+            }
+            n = n * 10 + u16::from(c - b'0');
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || (len > 1 && b[start] == b'0') {
+            return None;
+        }
+        *o = u8::try_from(n).ok()?;
+    }
+    (i == b.len()).then_some(Ipv4Addr::from(octets))
+}
+
+/// Writes `ip` as `Display` does, into `buf`; returns the text.
+pub fn write_ip(ip: IpAddr, buf: &mut [u8; 48]) -> &str {
+    let n = match ip {
+        IpAddr::V4(v4) => {
+            let mut n = 0;
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf[n] = b'.';
+                    n += 1;
+                }
+                if o >= 100 {
+                    buf[n] = b'0' + o / 100;
+                    n += 1;
+                }
+                if o >= 10 {
+                    buf[n] = b'0' + o / 10 % 10;
+                    n += 1;
+                }
+                buf[n] = b'0' + o % 10;
+                n += 1;
+            }
+            n
+        }
+        IpAddr::V6(_) => {
+            use std::io::Write;
+            let mut cur = std::io::Cursor::new(&mut buf[..]);
+            write!(cur, "{ip}").expect("an IP address fits in 48 bytes");
+            cur.position() as usize
+        }
+    };
+    std::str::from_utf8(&buf[..n]).expect("ASCII")
 }
 
 /// An HTTP authority split into host and optional port. The host keeps its case; a bracketed
@@ -135,5 +213,70 @@ mod tests {
         assert_eq!(s("140.82.112.3"), AddrScope::Public);
         assert_eq!(s("2606:4700::6810:84e5"), AddrScope::Public);
         assert_eq!(s("::ffff:10.0.0.1"), AddrScope::Private);
+    }
+
+    #[test]
+    fn parse_ip_agrees_with_the_standard_parser() {
+        let octets = [
+            "0", "00", "01", "7", "10", "99", "100", "255", "256", "999", "1000", "", "x",
+        ];
+        let mut cases: Vec<String> = Vec::new();
+        for a in octets {
+            for b in ["0", "01", "255", "256", ""] {
+                cases.push(format!("{a}.{b}.3.4"));
+                cases.push(format!("1.2.{a}.{b}"));
+            }
+        }
+        cases.extend(
+            [
+                "1.2.3",
+                "1.2.3.4.5",
+                "1.2.3.4.",
+                ".1.2.3.4",
+                "::1",
+                "::ffff:1.2.3.4",
+                "2001:db8::1",
+            ]
+            .map(String::from),
+        );
+        // And random strings over the bytes addresses are made of.
+        let alphabet = b"0123456789.:af ";
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 17) as usize;
+            cases.push(
+                (0..len)
+                    .map(|k| char::from(alphabet[((x >> (3 * k % 60)) % 15) as usize]))
+                    .collect(),
+            );
+        }
+        for c in cases {
+            assert_eq!(parse_ip(&c), c.parse::<IpAddr>().ok(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn write_ip_writes_what_display_writes() {
+        let mut buf = [0u8; 48];
+        for n in (0..=u32::MAX)
+            .step_by(65_521)
+            .chain([0, 1, u32::MAX, 0x0a00_0001])
+        {
+            let ip = IpAddr::V4(Ipv4Addr::from(n));
+            assert_eq!(write_ip(ip, &mut buf), ip.to_string());
+        }
+        for t in [
+            "::",
+            "::1",
+            "2001:db8::1",
+            "::ffff:1.2.3.4",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        ] {
+            let ip: IpAddr = t.parse().unwrap();
+            assert_eq!(write_ip(ip, &mut buf), ip.to_string());
+        }
     }
 }
