@@ -9,6 +9,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cmd::EXIT_AFTER.store(true, std::sync::atomic::Ordering::Relaxed);
     let result = match &cli.command {
         Command::Analyze(a) => cmd::analyze::run(a),
         Command::Recommend(a) => cmd::recommend::run(a),

@@ -790,12 +790,29 @@ pub fn run_with_split(s: &Settings, split_bytes: u64) -> Result<Run, String> {
     Ok(run)
 }
 
+/// The thread count of rayon's global pool, once [`use_global_pool`] has set it up.
+static GLOBAL_THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// Sets up rayon's global pool with `threads` threads, for reading and rendering alike. Only
+/// the first call in a process can; later ones, and a failure, change nothing (reading then
+/// makes a pool of its own, and reports why when it cannot).
+pub fn use_global_pool(threads: usize) {
+    if GLOBAL_THREADS.get().is_none()
+        && rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .is_ok()
+    {
+        let _ = GLOBAL_THREADS.set(threads);
+    }
+}
+
 fn read_all(s: &Settings, split_bytes: u64) -> Result<Run, String> {
     let sources = ingest::discover(&s.paths, s.stdin_name.as_deref());
     let tasks = ingest::plan(&sources, split_bytes.max(1));
-    // The global pool when it has the size asked for (the command line sets it up so, and
-    // rendering uses it too); else one of that size for this run.
-    let own = if rayon::current_num_threads() == s.threads {
+    // The global pool when it was set up with the size asked for (the command line does so,
+    // and rendering uses it too); else one of that size for this run.
+    let own = if GLOBAL_THREADS.get() == Some(&s.threads) {
         None
     } else {
         Some(

@@ -81,7 +81,6 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
         out.flush().map_err(io_err("writing the report"))?;
     }
     // The table already lists unreadable inputs; JSON and CSV readers get them on stderr.
-    // As for the run (see `finish`): no need to free the report piece by piece.
-    std::mem::forget(report);
+    super::release(report);
     Ok(finish(run, &settings, !a.json && !csv_to_stdout))
 }

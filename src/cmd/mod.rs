@@ -55,12 +55,22 @@ impl Error {
 /// thread count asked for: reading and rendering both run on it.
 pub fn settings(input: &crate::cli::InputArgs) -> Result<Settings, Error> {
     let settings = Settings::from_args(input)?;
-    // Fails only when the pool already exists (a second command in one process, as in tests);
-    // the reader then makes its own pool of the size asked for.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(settings.threads)
-        .build_global();
+    crate::pipeline::use_global_pool(settings.threads);
     Ok(settings)
+}
+
+/// Set by the binary: the process ends right after the command, so a run's memory is left to
+/// the OS instead of being freed piece by piece. Library callers keep normal drops.
+pub static EXIT_AFTER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Drops `t`, or, when the process is about to end ([`EXIT_AFTER`]), leaves its memory to the
+/// OS: faster than freeing a run's hundreds of thousands of allocations one by one.
+pub fn release<T>(t: T) {
+    if EXIT_AFTER.load(std::sync::atomic::Ordering::Relaxed) {
+        std::mem::forget(t);
+    } else {
+        drop(t);
+    }
 }
 
 /// Standard output, or a file created at `path` (`-` is standard output too).
@@ -149,8 +159,6 @@ pub fn finish(run: Run, settings: &Settings, quiet_errors: bool) -> Exit {
     } else {
         Exit::Ok
     };
-    // The process ends next: the OS takes the run's memory back at once, faster than freeing
-    // its hundreds of thousands of allocations one by one.
-    std::mem::forget(run);
+    release(run);
     exit
 }

@@ -282,10 +282,11 @@ pub enum Task {
 
 /// Plans the tasks for the sources, in source order.
 ///
-/// Plain files are split into ranges of at most `split_bytes`, shrinking towards the end of
-/// the input (each range about an eighth of the plain bytes left, down to `split_bytes / 32`):
+/// Plain files of at least twice `split_bytes` are split into ranges of at most `split_bytes`,
+/// shrinking towards the end of each file (each range about an eighth of the file's bytes left, down to `split_bytes / 32`):
 /// workers then finish together, on short last tasks, instead of one waiting on another's
-/// full-size range. The plan depends on the file sizes alone, never on the thread count.
+/// full-size range. How a file is split depends on its size alone: never on the thread count
+/// or the other inputs, so a file reads the same alone, with others, or in a partial result.
 pub fn plan(sources: &[Source], split_bytes: u64) -> Vec<Task> {
     let split_bytes = split_bytes.max(1);
     let min_split = (split_bytes / 32).max(1);
@@ -296,15 +297,6 @@ pub fn plan(sources: &[Source], split_bytes: u64) -> Vec<Task> {
             _ => Ok(None),
         })
         .collect();
-    // Plain bytes in the sources after each one: how much input is left when it ends.
-    let mut after = vec![0u64; sources.len()];
-    let mut left = 0u64;
-    for (i, size) in sizes.iter().enumerate().rev() {
-        after[i] = left;
-        if let Ok(Some(n)) = size {
-            left = left.saturating_add(*n);
-        }
-    }
     let mut tasks = Vec::new();
     for (i, (s, size)) in sources.iter().zip(sizes).enumerate() {
         let source = i as u32;
@@ -314,12 +306,11 @@ pub fn plan(sources: &[Source], split_bytes: u64) -> Vec<Task> {
                 source,
                 reason: reason.clone(),
             }),
-            (Origin::File(_), Ok(Some(size))) if size >= min_split.saturating_mul(2) => {
+            (Origin::File(_), Ok(Some(size))) if size >= split_bytes.saturating_mul(2) => {
                 let mut start = 0u64;
                 let mut split = 0u32;
                 while start < size {
-                    let left = (size - start).saturating_add(after[i]);
-                    let len = (left / 8).clamp(min_split, split_bytes);
+                    let len = ((size - start) / 8).clamp(min_split, split_bytes);
                     let mut end = start.saturating_add(len).min(size);
                     // No sliver of a range at the end of the file.
                     if size - end < min_split {
@@ -489,6 +480,26 @@ mod tests {
         }
         assert!(tasks.contains(&Task::Whole { source: 1 }));
         assert!(tasks.contains(&Task::Whole { source: 3 }));
+        // A file is split the same whatever else is read with it.
+        let alone = plan(&sources[2..3], 320);
+        let with_others: Vec<Task> = tasks
+            .iter()
+            .filter_map(|t| match t {
+                Task::Range {
+                    source: 2,
+                    split,
+                    start,
+                    end,
+                } => Some(Task::Range {
+                    source: 0,
+                    split: *split,
+                    start: *start,
+                    end: *end,
+                }),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(alone, with_others);
         // The last range of the input is short: the workers finish together.
         assert!(last_len < 40, "{last_len}");
 
