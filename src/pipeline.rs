@@ -163,8 +163,7 @@ fn text_outcome<T>(
 ) -> T {
     let tail = match tail {
         Ok(t) => t,
-        Err(m) if s.format.allows(Format::Envoy) && ENVOY_DEFAULT.match_line(line).is_some() => {
-            let _ = m;
+        Err(_) if s.format.allows(Format::Envoy) && ENVOY_DEFAULT.match_line(line).is_some() => {
             return f(Outcome::Entry {
                 format: Format::Envoy,
                 record: &Record::default(),
@@ -828,11 +827,10 @@ fn read_all(s: &Settings, split_bytes: u64) -> Result<Run, String> {
     // shared counter: memory is bounded by the thread count, not by the number of tasks, and
     // only one summary per thread is merged at the end.
     let next = AtomicUsize::new(0);
-    let order = ingest::schedule(&tasks, &sources);
     let work = |_: rayon::BroadcastContext<'_>| {
         let mut w = Worker::new(s, &done);
-        while let Some(&t) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-            w.run(&tasks[t], &sources);
+        while let Some(t) = tasks.get(next.fetch_add(1, Ordering::Relaxed)) {
+            w.run(t, &sources);
         }
         w.summary
     };

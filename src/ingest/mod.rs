@@ -280,33 +280,41 @@ pub enum Task {
     Failed { source: u32, reason: String },
 }
 
-/// Plans the tasks for the sources, in source order.
+/// Plans the tasks for the sources, in the order workers take them: the streams that cannot
+/// be split (standard input, compressed and smaller files) first, the largest first, so that a
+/// long one never starts last and leaves the other workers idle; then the ranges, in source
+/// order.
 ///
 /// Plain files of at least twice `split_bytes` are split into ranges of at most `split_bytes`,
-/// shrinking towards the end of each file (each range about an eighth of the file's bytes left, down to `split_bytes / 32`):
-/// workers then finish together, on short last tasks, instead of one waiting on another's
-/// full-size range. How a file is split depends on its size alone: never on the thread count
-/// or the other inputs, so a file reads the same alone, with others, or in a partial result.
+/// shrinking towards the end of each file (each range about an eighth of the file's bytes
+/// left, down to `split_bytes / 32`): workers then finish together, on short last tasks,
+/// instead of one waiting on another's full-size range. How a file is split depends on its
+/// size alone: never on the thread count or the other inputs, so a file reads the same alone,
+/// with others, or in a partial result.
 pub fn plan(sources: &[Source], split_bytes: u64) -> Vec<Task> {
     let split_bytes = split_bytes.max(1);
     let min_split = (split_bytes / 32).max(1);
-    let sizes: Vec<io::Result<Option<u64>>> = sources
-        .iter()
-        .map(|s| match &s.origin {
-            Origin::File(p) => plain_size(p),
-            _ => Ok(None),
-        })
-        .collect();
+    // Whole streams with their size on disk (standard input counts as the largest).
+    let mut whole: Vec<(u64, Task)> = Vec::new();
     let mut tasks = Vec::new();
-    for (i, (s, size)) in sources.iter().zip(sizes).enumerate() {
+    for (i, s) in sources.iter().enumerate() {
         let source = i as u32;
-        match (&s.origin, size) {
-            (Origin::Stdin, _) => tasks.push(Task::Whole { source }),
-            (Origin::Unreadable(reason), _) => tasks.push(Task::Failed {
-                source,
-                reason: reason.clone(),
-            }),
-            (Origin::File(_), Ok(Some(size))) if size >= split_bytes.saturating_mul(2) => {
+        let file = match &s.origin {
+            Origin::Stdin => {
+                whole.push((u64::MAX, Task::Whole { source }));
+                continue;
+            }
+            Origin::Unreadable(reason) => {
+                tasks.push(Task::Failed {
+                    source,
+                    reason: reason.clone(),
+                });
+                continue;
+            }
+            Origin::File(p) => size_and_kind(p),
+        };
+        match file {
+            Ok((size, true)) if size >= split_bytes.saturating_mul(2) => {
                 let mut start = 0u64;
                 let mut split = 0u32;
                 while start < size {
@@ -326,32 +334,15 @@ pub fn plan(sources: &[Source], split_bytes: u64) -> Vec<Task> {
                     start = end;
                 }
             }
-            (Origin::File(_), Ok(_)) => tasks.push(Task::Whole { source }),
-            (Origin::File(_), Err(e)) => tasks.push(Task::Failed {
+            Ok((size, _)) => whole.push((size, Task::Whole { source })),
+            Err(e) => tasks.push(Task::Failed {
                 source,
                 reason: io_reason(&e),
             }),
         }
     }
-    tasks
-}
-
-/// The order in which workers take the tasks: the streams that cannot be split (standard
-/// input, compressed and small files) first, the largest first, so that a long one never
-/// starts last and leaves the other workers idle; then the ranges, in plan order (they shrink
-/// towards the end).
-pub fn schedule(tasks: &[Task], sources: &[Source]) -> Vec<usize> {
-    let weight = |t: &Task| match t {
-        Task::Whole { source } => match sources.get(*source as usize).map(|s| &s.origin) {
-            Some(Origin::File(p)) => std::fs::metadata(p).map_or(1, |m| m.len().max(1)),
-            _ => u64::MAX,
-        },
-        Task::Range { .. } | Task::Failed { .. } => 0,
-    };
-    let weights: Vec<u64> = tasks.iter().map(weight).collect();
-    let mut order: Vec<usize> = (0..tasks.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
-    order
+    whole.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
+    whole.into_iter().map(|(_, t)| t).chain(tasks).collect()
 }
 
 /// The bytes the sources hold on disk (compressed sizes for compressed files), or `None` when
@@ -368,8 +359,8 @@ pub fn total_bytes(sources: &[Source]) -> Option<u64> {
     Some(total)
 }
 
-/// The size of a file if it is plain (not compressed), else `None`.
-fn plain_size(p: &Path) -> io::Result<Option<u64>> {
+/// The size of a file, and whether it is plain (not compressed).
+fn size_and_kind(p: &Path) -> io::Result<(u64, bool)> {
     let mut f = File::open(p)?;
     let size = f.metadata()?.len();
     let mut head = [0u8; 4];
@@ -382,7 +373,7 @@ fn plain_size(p: &Path) -> io::Result<Option<u64>> {
             Err(e) => return Err(e),
         }
     }
-    Ok((sniff_encoding(&head[..n]) == Encoding::Plain).then_some(size))
+    Ok((size, sniff_encoding(&head[..n]) == Encoding::Plain))
 }
 
 /// Opens a plain file positioned one byte before `start` (so the reader can tell whether
@@ -500,21 +491,26 @@ mod tests {
             })
             .collect();
         assert_eq!(alone, with_others);
-        // The last range of the input is short: the workers finish together.
+        // The last range of a file is short: the workers finish together.
         assert!(last_len < 40, "{last_len}");
 
         // Streams that cannot be split go first, largest first (stdin counts as the largest),
-        // then the ranges in plan order.
-        let order = schedule(&tasks, &sources);
-        let first: Vec<&Task> = order.iter().take(3).map(|&i| &tasks[i]).collect();
+        // then the ranges in source order.
         assert_eq!(
-            first,
+            tasks[..3],
             [
-                &Task::Whole { source: 4 },
-                &Task::Whole { source: 1 },
-                &Task::Whole { source: 3 }
+                Task::Whole { source: 4 },
+                Task::Whole { source: 1 },
+                Task::Whole { source: 3 }
             ]
         );
-        assert!(order[3..].windows(2).all(|w| w[0] < w[1]));
+        let ranges: Vec<(u32, u32)> = tasks[3..]
+            .iter()
+            .map(|t| match t {
+                Task::Range { source, split, .. } => (*source, *split),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(ranges.windows(2).all(|w| w[0] < w[1]));
     }
 }

@@ -13,12 +13,15 @@ use std::io::{self, Write};
 use rayon::prelude::*;
 
 /// A destination's name: the host, or the address (IPv6 in brackets).
-pub fn display_name(host: Option<&str>, address: Option<&str>) -> String {
+pub fn display_name<'a>(
+    host: Option<&'a str>,
+    address: Option<&'a str>,
+) -> std::borrow::Cow<'a, str> {
     match (host, address) {
-        (Some(h), _) => h.to_owned(),
-        (None, Some(a)) if a.contains(':') => format!("[{a}]"),
-        (None, Some(a)) => a.to_owned(),
-        (None, None) => "-".to_owned(),
+        (Some(h), _) => h.into(),
+        (None, Some(a)) if a.contains(':') => format!("[{a}]").into(),
+        (None, Some(a)) => a.into(),
+        (None, None) => "-".into(),
     }
 }
 

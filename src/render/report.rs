@@ -167,36 +167,21 @@ pub struct Dest<'a> {
 }
 
 /// Entries per response code, written as a JSON object keyed by the code as text, in the
-/// keys' text order (`"0"`, `"200"`, `"503"`).
+/// keys' text order (`"0"`, `"200"`, `"503"`). A sorted list: a destination has few codes.
 #[derive(Debug)]
-pub struct ResponseCodes(Vec<(u16, u64)>);
+pub struct ResponseCodes(Vec<(String, u64)>);
 
 impl ResponseCodes {
-    fn new(mut codes: Vec<(u16, u64)>) -> Self {
-        // Text order without formatting: compare the codes' decimal digits.
-        let digits = |c: u16| {
-            let mut b = [0u8; 5];
-            let mut n = 0;
-            for k in (0..5).rev() {
-                let d = (c / 10u16.pow(k) % 10) as u8;
-                if d != 0 || n > 0 || k == 0 {
-                    b[n] = b'0' + d;
-                    n += 1;
-                }
-            }
-            (b, n)
-        };
-        codes.sort_unstable_by(|a, b| {
-            let ((x, m), (y, n)) = (digits(a.0), digits(b.0));
-            x[..m].cmp(&y[..n])
-        });
+    fn new(codes: impl Iterator<Item = (u16, u64)>) -> Self {
+        let mut codes: Vec<(String, u64)> = codes.map(|(c, n)| (c.to_string(), n)).collect();
+        codes.sort_unstable();
         ResponseCodes(codes)
     }
 }
 
 impl Serialize for ResponseCodes {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(c, n)| (c.to_string(), n)))
+        s.collect_map(self.0.iter().map(|(c, n)| (c, n)))
     }
 }
 
@@ -234,7 +219,7 @@ impl<'a> Report<'a> {
                         a.sort_unstable();
                         a
                     },
-                    response_codes: ResponseCodes::new(st.codes.iter().collect()),
+                    response_codes: ResponseCodes::new(st.codes.iter()),
                     response_flags: st.flags.iter().map(|(f, n)| (&**f, *n)).collect(),
                     attributed: st
                         .attributed

@@ -8,13 +8,6 @@ use rayon::prelude::*;
 use super::report::{Dest, Report};
 use super::{human_bytes, thousands};
 
-fn display_name<'a>(d: &Dest<'a>) -> Cow<'a, str> {
-    match d.host {
-        Some(h) => Cow::Borrowed(h),
-        None => Cow::Owned(super::display_name(d.host, d.address)),
-    }
-}
-
 /// Column names, and whether each is right-aligned (numbers).
 const COLUMNS: [(&str, bool); 14] = [
     ("DESTINATION", false),
@@ -48,7 +41,7 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
         .par_iter()
         .map(|d| {
             [
-                display_name(d),
+                super::display_name(d.host, d.address),
                 d.port.to_string().into(),
                 d.protocol.into(),
                 d.category.into(),
