@@ -19,6 +19,9 @@ use crate::parse::{Format, Malformed, Record};
 /// How many example locations each malformed reason keeps.
 pub const EXAMPLES: usize = 5;
 
+/// How many names a destination keeps in [`DestStats::seen_as`].
+pub const SEEN_AS: usize = 16;
+
 /// Identifies a destination: host name (or address text), port and protocol.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct DestKey {
@@ -390,7 +393,9 @@ pub struct DestStats {
     /// with this host's SNI or authority: address -> entries.
     #[serde(with = "pairs")]
     pub attributed: BTreeMap<IpAddr, u64>,
-    /// For an address-only destination: hosts seen on the same address and port elsewhere.
+    /// For an address-only destination: the names the client used for it (a cluster-local
+    /// `:authority` or SNI is not taken as the destination), and hosts seen on the same address
+    /// and port elsewhere. At most [`SEEN_AS`], the smallest.
     pub seen_as: BTreeSet<Box<str>>,
     /// Per source (index into [`Summary::sources`]): all entries, and the passthrough and
     /// blocked ones (who needs an entry for this destination).
@@ -408,6 +413,24 @@ impl DestStats {
     /// Entries that went, or tried to go, to an undeclared destination.
     pub fn undeclared(&self) -> u64 {
         self.passthrough.saturating_add(self.blocked)
+    }
+
+    /// Notes a name the client used for this destination (a cluster-local `:authority` or SNI
+    /// sent to an address). At most [`SEEN_AS`] names are kept, the smallest, so memory stays
+    /// bounded and the set does not depend on the order lines are read in.
+    fn claim(&mut self, name: &str) {
+        if self.seen_as.contains(name) {
+            return;
+        }
+        if self.seen_as.len() >= SEEN_AS {
+            match self.seen_as.last() {
+                Some(last) if **last > *name => {
+                    self.seen_as.pop_last();
+                }
+                _ => return,
+            }
+        }
+        self.seen_as.insert(name.into());
     }
 
     fn add(
@@ -471,6 +494,9 @@ impl DestStats {
         self.addresses.merge(o.addresses);
         merge_counts(&mut self.attributed, o.attributed);
         self.seen_as.extend(o.seen_as);
+        while self.seen_as.len() > SEEN_AS {
+            self.seen_as.pop_last();
+        }
         self.sources.merge(o.sources);
     }
 }
@@ -734,6 +760,9 @@ impl Summary {
                 self.destinations.entry(owned).or_default()
             }
         };
+        if let Some(name) = d.claimed.as_deref() {
+            stats.claim(name);
+        }
         let last_seen = stats.add(d.verdict, class, d.category, r, d.address);
         if let Some(t) = last_seen
             && matches!(class, Class::Passthrough | Class::Blocked)
@@ -870,7 +899,11 @@ impl Summary {
             }
         }
         for (i, names) in notes {
-            self.destinations[i].seen_as.extend(names);
+            let seen = &mut self.destinations[i].seen_as;
+            seen.extend(names);
+            while seen.len() > SEEN_AS {
+                seen.pop_last();
+            }
         }
         // Move stats from address entries into hosts, then drop the address entries.
         let mut taken: Vec<usize> = Vec::with_capacity(moves.len());

@@ -141,6 +141,10 @@ pub struct Destination<'a> {
     pub port: u16,
     pub protocol: Protocol,
     pub category: Category,
+    /// The name the client used (`:authority` or SNI) when it was not taken as the destination:
+    /// a cluster-local name sent to an address outside the mesh is what the client called it,
+    /// not where the traffic went.
+    pub claimed: Option<Cow<'a, str>>,
 }
 
 /// The outcome for one entry.
@@ -157,17 +161,95 @@ pub struct Classified<'a> {
 pub struct Rules {
     /// The Kubernetes cluster domain, without leading or trailing dots.
     pub cluster_domain: String,
+    /// `--mesh-cidr`: the pod and service ranges of the cluster. Passthrough or blocked traffic
+    /// to an address in one of them is in-mesh; nothing else from a log makes it so.
+    pub mesh_cidrs: Vec<Cidr>,
 }
 
 impl Default for Rules {
     fn default() -> Self {
         Rules {
             cluster_domain: "cluster.local".to_owned(),
+            mesh_cidrs: Vec::new(),
         }
     }
 }
 
+/// An address range, `network/bits`, its host bits zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cidr {
+    pub network: IpAddr,
+    pub bits: u8,
+}
+
+impl Cidr {
+    /// Parses `a.b.c.d/n`, `x::/n` or a bare address (a /32 or /128). Host bits must be zero,
+    /// as Kubernetes and Istio require of the ranges they take.
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let (net, bits) = match s.split_once('/') {
+            Some((n, b)) => (n, Some(b)),
+            None => (s, None),
+        };
+        let network: IpAddr = net
+            .parse()
+            .map_err(|_| format!("{s:?} is not an address or CIDR range"))?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let bits = match bits {
+            None => max,
+            Some(b) => match b.parse::<u8>() {
+                Ok(n) if n <= max => n,
+                _ => return Err(format!("{s:?}: the prefix length must be 0 to {max}")),
+            },
+        };
+        let c = Cidr { network, bits };
+        if c.masked(network) != network {
+            return Err(format!(
+                "{s:?} has host bits set: the range is {}/{bits}",
+                c.masked(network)
+            ));
+        }
+        Ok(c)
+    }
+
+    fn masked(&self, ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V4(a) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.bits)).unwrap_or(0);
+                IpAddr::V4((u32::from(a) & mask).into())
+            }
+            IpAddr::V6(a) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
+                IpAddr::V6((u128::from(a) & mask).into())
+            }
+        }
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) if self.network.is_ipv4() => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => return false,
+            },
+            ip => ip,
+        };
+        ip.is_ipv4() == self.network.is_ipv4() && self.masked(ip) == self.network
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.bits)
+    }
+}
+
 impl Rules {
+    /// Whether `ip` is in a `--mesh-cidr` range.
+    pub fn in_mesh_cidr(&self, ip: IpAddr) -> bool {
+        self.mesh_cidrs.iter().any(|c| c.contains(ip))
+    }
+
     /// Names that only resolve inside the cluster: `*.<cluster-domain>`, `*.svc`, short names.
     pub fn is_cluster_local(&self, host: &str) -> bool {
         self.is_cluster_local_bytes(host.as_bytes())
@@ -358,6 +440,14 @@ pub fn classify<'a>(r: &Record<'a>, rules: &Rules) -> Classified<'a> {
     } else {
         Protocol::Tcp
     };
+    // A cluster-local name is what the client called the destination, not where the traffic
+    // went: the address (or, for registered traffic, the ServiceEntry's cluster) says that.
+    let mut claimed = None;
+    if host.as_deref().is_some_and(|h| rules.is_cluster_local(h))
+        && (address.is_some() || verdict == Verdict::Registered)
+    {
+        claimed = host.take();
+    }
     if host.is_none() && verdict == Verdict::Registered {
         // The ServiceEntry host in the cluster name, unless it is a wildcard.
         host = cluster
@@ -375,24 +465,34 @@ pub fn classify<'a>(r: &Record<'a>, rules: &Rules) -> Classified<'a> {
         );
     }
 
+    // Where the traffic went decides, never what the client called it: a Host header or SNI is
+    // chosen by the workload. Only the original destination address can make passthrough or
+    // blocked traffic in-mesh: Istio's auto-allocated ServiceEntry addresses (a host the mesh
+    // knows, outside this sidecar's scope) and the `--mesh-cidr` ranges.
     let scope = address.map(addr::scope);
-    // An auto-allocated address is a ServiceEntry host the mesh knows: traffic to it that was
-    // passed through or refused is outside this sidecar's scope, not a missing entry. A private
-    // original destination is a pod, a node or a ClusterIP, whatever name the client used.
-    let auto_allocated = scope == Some(AddrScope::AutoAllocated) && verdict != Verdict::Registered;
-    let category = if auto_allocated || host.as_deref().is_some_and(|h| rules.is_cluster_local(h)) {
+    let in_mesh_address = verdict != Verdict::Registered
+        && address
+            .is_some_and(|ip| scope == Some(AddrScope::AutoAllocated) || rules.in_mesh_cidr(ip));
+    let category = if in_mesh_address {
         Category::Mesh
-    } else if scope == Some(AddrScope::Private) {
+    } else if scope == Some(AddrScope::Private)
+        || (address.is_none() && host.as_deref().is_some_and(|h| rules.is_cluster_local(h)))
+    {
+        // A private original destination is often a pod, a node or a ClusterIP; a
+        // cluster-local name with no address logged cannot be checked either way.
         Category::Private
     } else {
         Category::External
     };
     let (class, reason) = match (category, verdict) {
-        (Category::Mesh, _) if auto_allocated => (
+        (Category::Mesh, _) if scope == Some(AddrScope::AutoAllocated) => (
             Class::Internal,
             "destination is an auto-allocated ServiceEntry address: a known host outside this sidecar's scope",
         ),
-        (Category::Mesh, _) => (Class::Internal, "destination is a cluster-local name"),
+        (Category::Mesh, _) => (
+            Class::Internal,
+            "destination address is in a --mesh-cidr range",
+        ),
         (_, Verdict::Passthrough) => (Class::Passthrough, reason),
         (_, Verdict::Blocked) => (Class::Blocked, reason),
         (_, Verdict::Registered) => (Class::Registered, reason),
@@ -407,6 +507,7 @@ pub fn classify<'a>(r: &Record<'a>, rules: &Rules) -> Classified<'a> {
             port,
             protocol,
             category,
+            claimed,
         }),
     }
 }
@@ -565,12 +666,110 @@ mod tests {
         assert_eq!((c.class, c.destination), (Class::Internal, None));
     }
 
+    /// A 50 MiB POST through PassthroughCluster to an address outside the mesh, the Host
+    /// header chosen by the client.
+    fn exfil(host: &str) -> String {
+        format!(
+            r#"[2024-05-13T22:15:00.000Z] "POST /upload HTTP/1.1" 200 - via_upstream - "-" 52428800 2 40 39 "-" "curl/8.5.0" "id" "{host}" "198.51.100.66:80" PassthroughCluster 10.1.0.7:51000 198.51.100.66:80 10.1.0.7:50999 - allow_any"#
+        )
+    }
+
+    #[test]
+    fn a_client_chosen_name_never_makes_traffic_in_mesh() {
+        for host in [
+            "localhost",
+            "exfil",
+            "payload.svc",
+            "x.default.svc.cluster.local",
+            "x.default.svc.cluster.local.",
+            "LOCALHOST:80",
+        ] {
+            let line = exfil(host);
+            let c = cls(&line);
+            assert_eq!(c.class, Class::Passthrough, "{host}: {}", c.reason);
+            let d = c.destination.unwrap();
+            assert_eq!(d.host, None, "{host}");
+            assert_eq!(d.address, Some("198.51.100.66".parse().unwrap()));
+            assert_eq!(
+                d.category,
+                Category::Private,
+                "documentation addresses are special"
+            );
+            assert!(d.claimed.is_some(), "{host}");
+        }
+        // The same to a public address: external, keyed by the address.
+        let line = exfil("payload.svc").replace("198.51.100.66", "140.82.121.3");
+        let d = cls(&line).destination.unwrap();
+        assert_eq!((d.host, d.category), (None, Category::External));
+        assert_eq!(d.claimed.as_deref(), Some("payload.svc"));
+        // An SNI too.
+        let tls = r#"[2024-05-13T22:15:00.000Z] "- - -" 0 - - - "-" 100 200 5 - "-" "-" "-" "-" "140.82.121.3:443" PassthroughCluster 10.1.0.7:51000 140.82.121.3:443 10.1.0.7:50999 kubernetes.default.svc -"#;
+        let c = cls(tls);
+        assert_eq!(c.class, Class::Passthrough);
+        let d = c.destination.unwrap();
+        assert_eq!((d.host, d.protocol), (None, Protocol::Tls));
+        assert_eq!(d.claimed.as_deref(), Some("kubernetes.default.svc"));
+    }
+
+    #[test]
+    fn mesh_cidrs_make_addresses_in_mesh() {
+        let rules = Rules {
+            mesh_cidrs: vec![
+                Cidr::parse("10.96.0.0/12").unwrap(),
+                Cidr::parse("fd00:10::/64").unwrap(),
+            ],
+            ..Rules::default()
+        };
+        let line = r#"[2023-01-07T10:59:03.432Z] "GET / HTTP/1.1" 200 - via_upstream - "-" 0 1 1 1 "-" "curl" "id" "reviews.bookinfo:9080" "10.96.3.4:9080" PassthroughCluster 10.0.0.1:1 10.96.3.4:9080 10.0.0.1:2 - allow_any"#;
+        let (_, r) = text::parse(line.as_bytes()).unwrap();
+        let c = classify(&r, &rules);
+        assert_eq!(c.class, Class::Internal);
+        assert_eq!(c.reason, "destination address is in a --mesh-cidr range");
+        // Outside the ranges, the same line is private passthrough.
+        let outside = line.replace("10.96.3.4", "10.200.3.4");
+        let (_, r) = text::parse(outside.as_bytes()).unwrap();
+        assert_eq!(classify(&r, &rules).class, Class::Passthrough);
+    }
+
+    #[test]
+    fn cidrs_parse_strictly() {
+        assert_eq!(Cidr::parse("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(Cidr::parse("10.1.2.3").unwrap().to_string(), "10.1.2.3/32");
+        assert_eq!(
+            Cidr::parse("2001:db8::/32").unwrap().to_string(),
+            "2001:db8::/32"
+        );
+        assert!(
+            Cidr::parse("10.0.0.1/8")
+                .unwrap_err()
+                .contains("10.0.0.0/8")
+        );
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("::/129").is_err());
+        assert!(Cidr::parse("cluster.local").is_err());
+        let c = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(c.contains("10.255.0.1".parse().unwrap()));
+        assert!(c.contains("::ffff:10.0.0.1".parse().unwrap()));
+        assert!(!c.contains("11.0.0.1".parse().unwrap()));
+        assert!(!c.contains("::1".parse().unwrap()));
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+    }
+
     #[test]
     fn short_names_and_invalid_sni() {
+        // A short name sent to a private address: passthrough to that address, reported with
+        // the name the client used.
         let c = cls(
             r#"[2023-01-07T10:59:03.432Z] "GET / HTTP/1.1" 200 - via_upstream - "-" 0 1 1 1 "-" "curl" "id" "httpbin:8000" "10.0.0.5:8000" PassthroughCluster 10.0.0.1:1 10.0.0.5:8000 10.0.0.1:2 - allow_any"#,
         );
-        assert_eq!(c.class, Class::Internal);
+        assert_eq!(c.class, Class::Passthrough);
+        let d = c.destination.unwrap();
+        assert_eq!((d.host, d.category), (None, Category::Private));
+        assert_eq!(d.claimed.as_deref(), Some("httpbin"));
         let c = cls(
             r#"[2023-01-07T10:59:03.432Z] "- - -" 0 - - - "-" 1 1 1 - "-" "-" "-" "-" "1.1.1.1:443" PassthroughCluster 10.0.0.1:1 1.1.1.1:443 10.0.0.1:2 invalid:bad_host -"#,
         );
@@ -582,6 +781,7 @@ mod tests {
     fn cluster_domain() {
         let r = Rules {
             cluster_domain: "corp.internal".into(),
+            ..Rules::default()
         };
         assert!(r.is_cluster_local("a.b.svc.corp.internal"));
         assert!(r.is_cluster_local("a.b.svc"));

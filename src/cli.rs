@@ -81,6 +81,12 @@ pub struct InputArgs {
     #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
     pub cluster_domain: String,
 
+    /// The cluster's pod or service address range (CIDR; repeatable): passthrough or blocked
+    /// traffic to an address in it is in-mesh. Only these ranges and Istio's auto-allocated
+    /// addresses make traffic in-mesh: a Host header or SNI never does.
+    #[arg(long, value_name = "CIDR")]
+    pub mesh_cidr: Vec<String>,
+
     /// Worker threads (default: one per core).
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
@@ -147,8 +153,11 @@ pub struct InputArgs {
 /// Which destinations count, and what the config already covers.
 #[derive(Debug, Args)]
 pub struct FilterArgs {
-    /// Also treat private destination addresses (RFC 1918, CGNAT, link-local, ULA) as external.
-    /// They are usually pods or nodes, so they are only reported by default.
+    /// `recommend`: also write STATIC entries for destinations known only by a private or
+    /// special-purpose address (RFC 1918, CGNAT, link-local, ULA, documentation), and for cloud
+    /// metadata services: they are usually pods, nodes or VPC networks, to review first.
+    /// (`check` and `migrate` always count them: REGISTRY_ONLY refuses them too; a host name
+    /// outside the cluster domain is recommended whatever its address.)
     #[arg(long)]
     pub include_private: bool,
 

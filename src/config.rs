@@ -87,6 +87,8 @@ pub struct Selection {
     pub cidr_prefix: Option<u8>,
     /// `--scope central --namespace NS`: every entry in NS, exported to its consumers.
     pub central: Option<String>,
+    /// The reading rules (cluster domain, mesh ranges), to tell cluster-local names.
+    pub rules: Rules,
 }
 
 impl Default for Selection {
@@ -101,6 +103,7 @@ impl Default for Selection {
             wildcard_min: None,
             cidr_prefix: None,
             central: None,
+            rules: Rules::default(),
         }
     }
 }
@@ -391,6 +394,7 @@ impl Settings {
             },
             rules: Rules {
                 cluster_domain: domain,
+                mesh_cidrs: mesh_cidrs(&a.mesh_cidr)?,
             },
             threads,
             max_line_bytes: a.max_line_bytes,
@@ -408,4 +412,18 @@ impl Settings {
                 && std::env::var_os("CI").is_none(),
         })
     }
+}
+
+/// `--mesh-cidr` ranges, sorted and without duplicates (so the partial fingerprint does not
+/// depend on their order).
+fn mesh_cidrs(given: &[String]) -> Result<Vec<crate::classify::Cidr>, UsageError> {
+    let mut v = given
+        .iter()
+        .map(|c| {
+            crate::classify::Cidr::parse(c).map_err(|e| UsageError(format!("--mesh-cidr {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    v.sort_unstable();
+    v.dedup();
+    Ok(v)
 }

@@ -2,9 +2,10 @@
 //! covered by the existing config, by an entry of the allow file, or by the baseline.
 //!
 //! Registered traffic went to a ServiceEntry of the mesh that wrote the logs: it is declared and
-//! never fails the check. In-mesh destinations, private addresses (without
-//! `--include-private`), `--exclude-host` hosts, calls from `--exclude-namespace` namespaces and
-//! destinations under `--min-requests` are not checked.
+//! never fails the check. In-mesh destinations (Istio's auto-allocated addresses and
+//! `--mesh-cidr` ranges), `--exclude-host` hosts, calls from `--exclude-namespace` namespaces and
+//! destinations under `--min-requests` are not checked. Private and special-purpose addresses
+//! are: REGISTRY_ONLY refuses them too.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -93,15 +94,52 @@ pub fn by_namespace<'a>(summary: &'a Summary, st: &DestStats, sel: &Selection) -
     v
 }
 
-/// Whether a destination is outside the mesh and not left out by the selection (private
-/// addresses, `--exclude-host`).
-pub fn is_external(k: &DestKey, st: &DestStats, sel: &Selection) -> bool {
-    match st.category {
-        Some(Category::Mesh) => return false,
-        Some(Category::Private) if !sel.include_private => return false,
-        _ => {}
+/// Whether a destination is checked: everything outside the mesh that `--exclude-host` does not
+/// leave out. Private and special-purpose addresses are checked like any other: REGISTRY_ONLY
+/// refuses traffic to a pod address, a VPC database or an on-premises range just the same.
+pub fn is_checked(k: &DestKey, st: &DestStats, sel: &Selection) -> bool {
+    if st.category == Some(Category::Mesh) {
+        return false;
     }
     k.is_address || !sel.exclude_hosts.iter().any(|p| host_matches(p, &k.name))
+}
+
+/// Cloud metadata services: AWS (IMDS, IPv4 and IPv6; ECS task metadata; EKS Pod Identity),
+/// GCP, Azure, OpenStack, Oracle and DigitalOcean (169.254.169.254), Alibaba Cloud.
+pub const METADATA_ADDRESSES: [&str; 6] = [
+    "169.254.169.254",
+    "169.254.170.2",
+    "169.254.170.23",
+    "fd00:ec2::254",
+    "fd00:ec2::23",
+    "100.100.100.200",
+];
+
+/// Whether an address is a cloud metadata service.
+pub fn is_metadata_address(ip: IpAddr) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        ip => ip,
+    };
+    METADATA_ADDRESSES
+        .iter()
+        .any(|m| m.parse::<IpAddr>().is_ok_and(|m| m == ip))
+}
+
+/// The warning for traffic to a cloud metadata service.
+pub fn metadata_warning(title: &str, callers: &str) -> String {
+    format!(
+        "{title} is a cloud metadata service, reached through the sidecar by {callers}: a workload that reads instance credentials is a finding to review, whatever the verdict"
+    )
+}
+
+/// Whether traffic to a destination reached a cloud metadata service (by its address, or by
+/// the original destination addresses of a named host): a finding in itself.
+pub fn reaches_metadata(k: &DestKey, st: &DestStats) -> bool {
+    if k.is_address {
+        return k.name.parse().is_ok_and(is_metadata_address);
+    }
+    st.addresses.iter().any(|(ip, _)| is_metadata_address(ip))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -374,16 +412,28 @@ pub struct Dest<'a> {
     pub address: Option<&'a str>,
     pub port: u16,
     pub protocol: &'static str,
+    /// `external`, or `private` for private and special-purpose addresses (pods, nodes, VPC
+    /// and on-premises networks), which REGISTRY_ONLY refuses all the same.
+    pub category: Category,
+    /// The traffic reached a cloud metadata service (169.254.169.254 and the like).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub metadata: bool,
 }
 
 impl<'a> Dest<'a> {
-    pub fn of(k: &'a DestKey) -> Dest<'a> {
+    pub fn of(k: &'a DestKey, st: &DestStats) -> Dest<'a> {
         Dest {
             host: (!k.is_address).then_some(&*k.name),
             address: k.is_address.then_some(&*k.name),
             port: k.port,
             protocol: k.protocol.istio_name(),
+            category: st.category.unwrap_or(Category::External),
+            metadata: reaches_metadata(k, st),
         }
+    }
+
+    pub fn is_private(&self) -> bool {
+        self.category == Category::Private
     }
 
     /// `host:port/PROTOCOL`.
@@ -490,6 +540,8 @@ pub struct Check<'a> {
     /// Inputs that could not be read (to the end), as `name: reason`: each fails the check,
     /// since the traffic in them was not checked.
     pub unreadable: Vec<String>,
+    /// Findings to read whatever the verdict: traffic to a cloud metadata service.
+    pub warnings: Vec<String>,
 }
 
 impl Check<'_> {
@@ -522,7 +574,7 @@ pub fn check<'a>(
     let mut used_allow = vec![false; allow.len()];
     let mut baseline_hit: Vec<bool> = vec![false; baseline.map_or(0, <[_]>::len)];
     for (k, st) in summary.sorted_destinations() {
-        if !is_external(k, st, sel) {
+        if !is_checked(k, st, sel) {
             continue;
         }
         let namespaces = by_namespace(summary, st, sel);
@@ -605,7 +657,7 @@ pub fn check<'a>(
         let sum =
             |f: fn(&NsUse<'_>) -> u64| namespaces.iter().fold(0u64, |a, u| a.saturating_add(f(u)));
         rows.push(Row {
-            dest: Dest::of(k),
+            dest: Dest::of(k, st),
             status,
             note,
             passthrough: sum(|u| u.passthrough),
@@ -652,7 +704,13 @@ pub fn check<'a>(
         .collect();
     let pass =
         uncovered == 0 && expired.is_empty() && unreadable.is_empty() && !(strict && malformed > 0);
+    let warnings = rows
+        .iter()
+        .filter(|r| r.dest.metadata)
+        .map(|r| metadata_warning(&r.title(), &r.callers()))
+        .collect();
     Check {
+        warnings,
         verdict: if pass { "pass" } else { "fail" },
         counts,
         destinations: rows,

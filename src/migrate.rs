@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::aggregate::Summary;
 use crate::config::Selection;
-use crate::gate::{Dest, NsUse, by_namespace, is_external, ser_time};
+use crate::gate::{Dest, NsUse, by_namespace, is_checked, ser_time};
 use crate::parse::time::Millis;
 use crate::recommend::Plan;
 
@@ -154,7 +154,7 @@ pub fn migrate<'a>(summary: &'a Summary, sel: &Selection, plan: &Plan<'_>) -> Mi
     let existing = sel.existing.as_deref();
     let mut address_only = 0u64;
     for (k, st) in summary.sorted_destinations() {
-        if !is_external(k, st, sel) {
+        if !is_checked(k, st, sel) {
             continue;
         }
         let uses = by_namespace(summary, st, sel);
@@ -189,7 +189,7 @@ pub fn migrate<'a>(summary: &'a Summary, sel: &Selection, plan: &Plan<'_>) -> Mi
             ns.would_break += u64::from(u.passthrough > 0);
             ns.breaking_now += u64::from(u.blocked > 0);
             gaps.push(Gap {
-                dest: Dest::of(k),
+                dest: Dest::of(k, st),
                 namespace: u.namespace,
                 passthrough: u.passthrough,
                 blocked: u.blocked,

@@ -20,7 +20,7 @@ use crate::pipeline::Run;
 /// What the `format` field holds.
 pub const FORMAT: &str = "egress-advisor partial";
 /// The version of the layout; a file of another version is refused.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct FileOut<'a> {
@@ -60,9 +60,14 @@ pub fn fingerprint(s: &Settings) -> String {
         Some(crate::config::Custom::Text(t)) => format!("text {:?}", t.source),
         Some(crate::config::Custom::Json(k)) => format!("json {{{}}}", k.describe()),
     };
+    let mesh_cidrs: Vec<String> = s.rules.mesh_cidrs.iter().map(|c| c.to_string()).collect();
     format!(
-        "format={:?}; cluster-domain={}; custom-format={custom}; window={:?}; max-line-bytes={}",
-        s.format, s.rules.cluster_domain, s.window, s.max_line_bytes
+        "format={:?}; cluster-domain={}; mesh-cidrs=[{}]; custom-format={custom}; window={:?}; max-line-bytes={}",
+        s.format,
+        s.rules.cluster_domain,
+        mesh_cidrs.join(","),
+        s.window,
+        s.max_line_bytes
     )
 }
 
@@ -109,7 +114,7 @@ pub fn parse(name: &str, text: &str, s: &Settings) -> Result<(Vec<String>, Summa
     let mine = fingerprint(s);
     if file.settings != mine {
         return Err(format!(
-            "{name}: written with other settings ({}) than this run ({mine}): pass the same --format, --cluster-domain, custom format, --since/--until and --max-line-bytes",
+            "{name}: written with other settings ({}) than this run ({mine}): pass the same --format, --cluster-domain, --mesh-cidr, custom format, --since/--until and --max-line-bytes",
             file.settings
         ));
     }

@@ -26,8 +26,14 @@ pub enum Skip {
     Declared,
     /// A cluster-local name or an auto-allocated address.
     Mesh,
-    /// A private address, without `--include-private`.
+    /// A private address known by its address alone, without `--include-private`.
     Private,
+    /// A cloud metadata service (169.254.169.254 and the like), without `--include-private`:
+    /// a workload reaching it through the sidecar is a finding, not an entry to write blindly.
+    Metadata,
+    /// A cluster-local name logged without the address the traffic went to: nothing says
+    /// where it went, so no entry can be written for it.
+    Unverified,
     /// The host cannot be a ServiceEntry host; the reason says why.
     InvalidHost(String),
     /// One of more than 256 ports of the same host or address, among the least used.
@@ -48,6 +54,13 @@ impl Skip {
                 "in-mesh destination (cluster-local name or auto-allocated address)".into()
             }
             Skip::Private => "private address (pass --include-private to include it)".into(),
+            Skip::Metadata => {
+                "cloud metadata service: review who calls it (pass --include-private to write an entry)"
+                    .into()
+            }
+            Skip::Unverified => {
+                "a cluster-local name with no destination address logged: review it".into()
+            }
             Skip::InvalidHost(why) => format!("not a valid ServiceEntry host: {why}"),
             Skip::Covered(by) => format!("covered by the existing ServiceEntry {by}"),
             Skip::TooFew(min) => {
@@ -74,8 +87,19 @@ pub fn eligibility(
     if s.undeclared() == 0 {
         return Err(Skip::Declared);
     }
-    if s.category == Some(Category::Private) && !sel.include_private {
-        return Err(Skip::Private);
+    if crate::gate::reaches_metadata(k, s) && !sel.include_private {
+        return Err(Skip::Metadata);
+    }
+    if s.category == Some(Category::Private) {
+        // A host name outside the cluster domain is recommended as a DNS entry whatever its
+        // address (private endpoints of cloud services resolve to private addresses); a
+        // private address alone only with --include-private (a STATIC entry to review).
+        if k.is_address && !sel.include_private {
+            return Err(Skip::Private);
+        }
+        if !k.is_address && sel.rules.is_cluster_local(&k.name) {
+            return Err(Skip::Unverified);
+        }
     }
     if s.undeclared() < sel.min_requests {
         return Err(Skip::TooFew(sel.min_requests));

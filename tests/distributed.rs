@@ -60,7 +60,7 @@ fn merge_gives_what_one_run_gives() {
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&again).unwrap());
     let v: Value = serde_json::from_slice(&std::fs::read(&a).unwrap()).unwrap();
     assert_eq!(v["format"], "egress-advisor partial");
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
     assert_eq!(
         v["inputs"],
         serde_json::json!([
@@ -83,9 +83,9 @@ fn bad_partials_are_refused_clearly() {
     };
     let cases = [
         (
-            write("v9.json", &text.replace(r#""version":1"#, r#""version":9"#)),
+            write("v9.json", &text.replace(r#""version":2"#, r#""version":9"#)),
             vec![],
-            "partial result of version 9; this egress-advisor reads version 1",
+            "partial result of version 9; this egress-advisor reads version 2",
         ),
         (
             write("cut.json", &text[..text.len() / 2]),

@@ -66,7 +66,7 @@ fn ci_examples_pass_on_samples_and_write_junit() {
             .descendants()
             .filter(|n| n.has_tag_name("testcase"))
             .count();
-        assert_eq!(cases, 26, "one test case per destination");
+        assert_eq!(cases, 27, "one test case per destination");
         assert_eq!(doc.root_element().attribute("failures"), Some("0"), "{xml}");
         if args.contains(&"--markdown".to_owned()) {
             insta::assert_snapshot!("check_samples_markdown", stdout(&o));
@@ -83,7 +83,7 @@ fn check_without_config_lists_every_destination() {
     assert_eq!(o.status.code(), Some(1));
     let v = json(&o);
     assert_eq!(v["verdict"], "fail");
-    assert_eq!(v["counts"]["uncovered"], 25);
+    assert_eq!(v["counts"]["uncovered"], 26);
     assert_eq!(
         v["counts"]["registered"], 1,
         "api.github.com went to a ServiceEntry"
@@ -557,4 +557,141 @@ fn migrate_states_its_caveats() {
         !out.contains("Ambient") && !out.contains("Egress gateway"),
         "{out}"
     );
+}
+
+#[test]
+fn a_client_chosen_name_never_makes_traffic_in_mesh() {
+    let log = "tests/fixtures/trust/exfil.log";
+    // 200 MiB uploaded to 198.51.100.66 under cluster-local names, 50 MiB to a public address.
+    let o = run(&["check", log, "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["verdict"], "fail");
+    let d = destination(&v, "198.51.100.66");
+    assert_eq!(d["status"], "uncovered");
+    assert_eq!(d["category"], "private");
+    assert_eq!(d["passthrough"], 4);
+    let d = destination(&v, "93.184.215.14");
+    assert_eq!(
+        (&d["status"], &d["category"]),
+        (&"uncovered".into(), &"external".into())
+    );
+
+    // The report names what the client called it.
+    let o = run(&["analyze", log, "--json"]);
+    let v = json(&o);
+    let d = destination(&v, "198.51.100.66");
+    let seen: Vec<&str> = d["seen_as"]
+        .as_array()
+        .expect("seen_as")
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "exfil",
+            "localhost",
+            "payload.svc",
+            "x.default.svc.cluster.local"
+        ]
+    );
+    assert_eq!(v["lines"]["internal"], 0);
+    assert_eq!(v["lines"]["passthrough"], 5);
+    // Nothing is recommended under a client-chosen cluster-local name.
+    let o = run(&["recommend", log, "--include-private"]);
+    let yaml = stdout(&o);
+    for name in ["localhost", "exfil", "payload.svc", "svc.cluster.local"] {
+        assert!(
+            !yaml_docs(&yaml)
+                .iter()
+                .any(|d| d["spec"]["hosts"].to_string().contains(name)),
+            "{name} in {yaml}"
+        );
+    }
+}
+
+#[test]
+fn private_addresses_fail_the_gate_unless_declared() {
+    let log = "tests/fixtures/trust/private.log";
+    let o = run(&["check", log, "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json(&o);
+    for name in [
+        "10.20.0.15",
+        "shop-api.azurewebsites.net",
+        "169.254.169.254",
+    ] {
+        let d = destination(&v, name);
+        assert_eq!(d["status"], "uncovered", "{name}");
+        assert_eq!(d["category"], "private", "{name}");
+    }
+    assert_eq!(destination(&v, "169.254.169.254")["metadata"], true);
+    let warnings = v["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("169.254.169.254:80/HTTP is a cloud metadata service")
+    );
+
+    // The text report shows them in a group of their own, and the warning.
+    let o = run(&["check", log]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("Not declared: private and special-purpose addresses"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Warning: 169.254.169.254:80/HTTP is a cloud metadata service"),
+        "{text}"
+    );
+
+    // An allow file with CIDRs and hosts covers them; the metadata warning stays.
+    let dir = tempfile::tempdir().unwrap();
+    let allow = dir.path().join("allow.yaml");
+    std::fs::write(
+        &allow,
+        "allow:\n  - cidr: 10.20.0.0/16\n    port: 5432\n    reason: the VPC database\n  - host: shop-api.azurewebsites.net\n    reason: private endpoint\n  - cidr: 169.254.169.254\n    reason: IMDS for the SDK\n",
+    )
+    .unwrap();
+    let o = run(&["check", log, "--allow", allow.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("Warning: 169.254.169.254:80/HTTP is a cloud metadata service"));
+
+    // --mesh-cidr makes the pod and service ranges in-mesh, and nothing else.
+    let o = run(&["check", log, "--mesh-cidr", "10.20.0.0/16", "--json"]);
+    let v = json(&o);
+    let names: Vec<String> = v["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| format!("{}{}", d["host"], d["address"]))
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("10.20.0.15")), "{names:?}");
+    assert_eq!(v["counts"]["uncovered"], 2);
+    let o = run(&["check", log, "--mesh-cidr", "10.20.0.1/16"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("host bits set"), "{}", stderr(&o));
+
+    // migrate counts them as what would break.
+    let o = run(&["migrate", log, "--json"]);
+    let text = stdout(&o);
+    assert!(text.contains("10.20.0.15"), "{text}");
+
+    // recommend: a host name outside the cluster domain gets a DNS entry whatever its address;
+    // a private address alone and the metadata service only with --include-private.
+    let o = run(&["recommend", log]);
+    let yaml = stdout(&o);
+    let docs = yaml_docs(&yaml);
+    assert_eq!(docs.len(), 1, "{yaml}");
+    assert_eq!(docs[0]["spec"]["hosts"][0], "shop-api.azurewebsites.net");
+    assert_eq!(docs[0]["spec"]["resolution"], "DNS");
+    assert!(
+        yaml.contains("cloud metadata service: review who calls it"),
+        "{yaml}"
+    );
+    let o = run(&["recommend", log, "--include-private"]);
+    assert_eq!(yaml_docs(&stdout(&o)).len(), 3, "{}", stdout(&o));
 }

@@ -28,7 +28,8 @@ pub fn run(a: &AnalyzeArgs) -> Result<Exit, Error> {
 }
 
 fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
-    let selection = Selection::from_args(&a.select)?;
+    let mut selection = Selection::from_args(&a.select)?;
+    selection.rules = settings.rules.clone();
     let csv_to_stdout = a.csv.as_deref().is_some_and(|p| p.as_os_str() == "-");
     if csv_to_stdout && a.json {
         return Err(Error::Usage(

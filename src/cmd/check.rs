@@ -12,7 +12,8 @@ use super::{Error, finish, io_err, output};
 
 pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
     let settings = super::settings(&a.input)?;
-    let selection = Selection::from_filter(&a.filter)?;
+    let mut selection = Selection::from_filter(&a.filter)?;
+    selection.rules = settings.rules.clone();
     let allow = match &a.allow {
         Some(p) => gate::read_allow(p).map_err(|e| Error::Usage(format!("--allow: {e}")))?,
         None => Vec::new(),

@@ -14,7 +14,8 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     let mut settings = super::settings(&a.input)?;
     // In-mesh calls show traffic to an egress gateway.
     settings.track_mesh = true;
-    let selection = Selection::from_args(&a.select)?;
+    let mut selection = Selection::from_args(&a.select)?;
+    selection.rules = settings.rules.clone();
     let run = super::load(&settings)?;
     let plan = recommend::plan(&run.summary, &selection);
     let yaml =

@@ -13,7 +13,8 @@ use super::{Error, finish, io_err, output};
 pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
     let mut settings = super::settings(&a.input)?;
     settings.track_mesh = a.sidecars;
-    let selection = Selection::from_args(&a.select)?;
+    let mut selection = Selection::from_args(&a.select)?;
+    selection.rules = settings.rules.clone();
     let run = super::load(&settings)?;
     let plan = recommend::plan(&run.summary, &selection);
     let mut yaml =

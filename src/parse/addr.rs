@@ -119,8 +119,8 @@ pub fn split_authority(s: &str) -> (&str, Option<u16>) {
 pub enum AddrScope {
     /// Routable on the internet.
     Public,
-    /// RFC 1918, CGNAT, link-local, ULA, loopback and other non-routable space: usually pods,
-    /// nodes or services of the platform itself.
+    /// RFC 1918, CGNAT, link-local, ULA, loopback, documentation, benchmarking and other
+    /// special-purpose space: usually pods, nodes, VPC or on-premises networks.
     Private,
     /// Istio's automatically allocated ServiceEntry addresses (240.240.0.0/16, 2001:2::/48):
     /// a host the mesh already knows.
@@ -141,6 +141,13 @@ pub fn scope(ip: IpAddr) -> AddrScope {
                 || (o[0] == 100 && (64..128).contains(&o[1])) // CGNAT 100.64.0.0/10
                 || o[0] == 0
                 || o[0] >= 224
+                // Special-purpose (RFC 6890): IETF protocol assignments 192.0.0.0/24,
+                // documentation 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, benchmarking
+                // 198.18.0.0/15.
+                || (o[0] == 192 && o[1] == 0 && (o[2] == 0 || o[2] == 2))
+                || (o[0] == 198 && o[1] == 51 && o[2] == 100)
+                || (o[0] == 203 && o[1] == 0 && o[2] == 113)
+                || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
             {
                 AddrScope::Private
             } else {
@@ -159,6 +166,9 @@ pub fn scope(ip: IpAddr) -> AddrScope {
                 || (s[0] & 0xfe00) == 0xfc00 // ULA fc00::/7
                 || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
                 || (s[0] & 0xff00) == 0xff00
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation 2001:db8::/32
+                || (s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0)
+            // discard 100::/64
             // multicast
             {
                 AddrScope::Private
@@ -213,6 +223,27 @@ mod tests {
         assert_eq!(s("140.82.112.3"), AddrScope::Public);
         assert_eq!(s("2606:4700::6810:84e5"), AddrScope::Public);
         assert_eq!(s("::ffff:10.0.0.1"), AddrScope::Private);
+        for special in [
+            "192.0.2.1",
+            "198.51.100.66",
+            "203.0.113.9",
+            "198.18.0.1",
+            "198.19.255.255",
+            "192.0.0.170",
+            "2001:db8::1",
+            "100::1",
+        ] {
+            assert_eq!(s(special), AddrScope::Private, "{special}");
+        }
+        for public in [
+            "192.0.3.1",
+            "198.51.101.1",
+            "203.0.114.1",
+            "198.20.0.1",
+            "192.1.2.3",
+        ] {
+            assert_eq!(s(public), AddrScope::Public, "{public}");
+        }
     }
 
     #[test]

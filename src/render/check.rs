@@ -49,9 +49,19 @@ pub fn headline(c: &Check<'_>) -> String {
             thousands(c.malformed)
         ));
     }
+    let private = c.uncovered().filter(|r| r.dest.is_private()).count();
+    if private > 0 {
+        also.insert(
+            0,
+            format!(
+                "{} of them at private or special-purpose addresses",
+                thousands(private as u64)
+            ),
+        );
+    }
     if c.passed() {
         format!(
-            "PASS: every external destination is declared, allowed or in the baseline ({} destinations{})",
+            "PASS: every destination outside the mesh is declared, allowed or in the baseline ({} destinations{})",
             thousands(total as u64),
             if parts.is_empty() {
                 String::new()
@@ -62,13 +72,13 @@ pub fn headline(c: &Check<'_>) -> String {
     } else if uncovered > 0 {
         let also: String = also.iter().map(|a| format!("; {a}")).collect();
         format!(
-            "FAIL: {} of {} external destinations are not declared{rest}{also}",
+            "FAIL: {} of {} destinations outside the mesh are not declared{rest}{also}",
             thousands(uncovered as u64),
             thousands(total as u64)
         )
     } else {
         format!(
-            "FAIL: {} (the {} external destinations seen are declared{rest})",
+            "FAIL: {} (the {} destinations outside the mesh seen are declared{rest})",
             also.join("; "),
             thousands(total as u64)
         )
@@ -87,6 +97,13 @@ const HEADER: [&str; 7] = [
 const RIGHT: [bool; 7] = [false, true, true, true, false, false, false];
 
 fn cells(r: &Row<'_>) -> [String; 7] {
+    let mut note = r.note.clone().unwrap_or_default();
+    if r.dest.metadata {
+        if !note.is_empty() {
+            note.push_str("; ");
+        }
+        note.push_str("cloud metadata service");
+    }
     [
         r.title(),
         thousands(r.passthrough),
@@ -94,7 +111,24 @@ fn cells(r: &Row<'_>) -> [String; 7] {
         human_bytes(r.bytes),
         time(r.last_seen),
         r.callers(),
-        r.note.clone().unwrap_or_default(),
+        note,
+    ]
+}
+
+/// The uncovered rows, external destinations and private ones apart.
+fn uncovered_groups(c: &Check<'_>) -> [(&'static str, Vec<[String; 7]>); 2] {
+    let group = |private: bool| {
+        c.uncovered()
+            .filter(|r| r.dest.is_private() == private)
+            .map(cells)
+            .collect()
+    };
+    [
+        ("Not declared: external destinations", group(false)),
+        (
+            "Not declared: private and special-purpose addresses (REGISTRY_ONLY refuses them too)",
+            group(true),
+        ),
     ]
 }
 
@@ -143,12 +177,17 @@ fn footer_lines(c: &Check<'_>) -> Vec<String> {
 
 pub fn text(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
     writeln!(out, "{}", headline(c))?;
-    let rows: Vec<[String; 7]> = c.uncovered().map(cells).collect();
-    if !rows.is_empty() {
-        writeln!(out)?;
-        aligned(out, &HEADER, &RIGHT, &rows)?;
+    for (title, rows) in uncovered_groups(c) {
+        if !rows.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "{title}:")?;
+            aligned(out, &HEADER, &RIGHT, &rows)?;
+        }
     }
     writeln!(out)?;
+    for w in &c.warnings {
+        writeln!(out, "Warning: {}", super::clean(w))?;
+    }
     for l in footer_lines(c) {
         writeln!(out, "{}", super::clean(&l))?;
     }
@@ -161,13 +200,18 @@ pub fn markdown(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
     writeln!(out)?;
     // The headline holds counts and fixed words only.
     writeln!(out, "{}", headline(c))?;
-    let rows: Vec<[String; 7]> = c.uncovered().map(cells).collect();
-    if !rows.is_empty() {
+    for w in &c.warnings {
         writeln!(out)?;
-        writeln!(out, "#### Not declared")?;
-        writeln!(out)?;
-        let code = [true, false, false, false, false, true, false];
-        markdown_table(out, &HEADER, &RIGHT, &code, &rows)?;
+        writeln!(out, "> **Warning:** {}", super::md_escape(w))?;
+    }
+    for (title, rows) in uncovered_groups(c) {
+        if !rows.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "#### {title}")?;
+            writeln!(out)?;
+            let code = [true, false, false, false, false, true, false];
+            markdown_table(out, &HEADER, &RIGHT, &code, &rows)?;
+        }
     }
     let accepted: Vec<[String; 3]> = c
         .destinations
