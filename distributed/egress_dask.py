@@ -32,8 +32,8 @@ import dask.bag as db
 
 
 def check(cmd, code, stderr):
-    """Exit 1 on an unreadable input still wrote the partial (it lists the input): kept."""
-    if code not in (0, 1):
+    """Exit 3 on an unreadable input still wrote the partial (it lists the input): kept."""
+    if code not in (0, 3):
         raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), code, stderr.decode(errors="replace")))
 
 

@@ -303,6 +303,11 @@ pub struct CheckArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Pass when no access-log entry was recognised in the input (by default that exits 4:
+    /// an empty directory, /dev/null or logs in an unknown envelope check nothing).
+    #[arg(long)]
+    pub allow_empty: bool,
+
     /// Also write JUnit XML to FILE: one test case per destination, failed when undeclared.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -328,6 +333,10 @@ pub struct MigrateArgs {
     /// Print the plan as one JSON document instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Accept an input in which no access-log entry was recognised (by default that exits 4).
+    #[arg(long)]
+    pub allow_empty: bool,
 
     /// Also write the ServiceEntries that close the gap, as YAML, to FILE.
     #[arg(long, value_name = "FILE")]

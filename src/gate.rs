@@ -549,6 +549,12 @@ impl Check<'_> {
         self.verdict == "pass"
     }
 
+    /// Whether the check found something to act on: an undeclared destination or an expired
+    /// allow entry (inputs not read whole fail the check too, with an exit code of their own).
+    pub fn findings(&self) -> bool {
+        self.count("uncovered") > 0 || !self.expired.is_empty()
+    }
+
     pub fn uncovered(&self) -> impl Iterator<Item = &Row<'_>> {
         self.destinations
             .iter()

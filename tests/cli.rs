@@ -389,7 +389,7 @@ fn bad_input_is_reported_not_fatal() {
         &bad,
         missing.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(1), "unreadable input exits 1");
+    assert_eq!(o.status.code(), Some(3), "unreadable input exits 3");
     let err = stderr(&o);
     assert!(err.contains("cut.gz") && err.contains("gzip"), "{err}");
     assert!(err.contains("missing.log"), "{err}");
@@ -442,7 +442,8 @@ fn strict_and_usage_exit_codes() {
     assert_eq!(run(&["analyze", "samples/"]).status.code(), Some(0));
     assert_eq!(
         run(&["analyze", "--strict", "samples/"]).status.code(),
-        Some(1)
+        Some(3),
+        "--strict: malformed lines are input not read"
     );
     assert_eq!(
         run(&["analyze", "--strict", "samples/legacy-1.5"])

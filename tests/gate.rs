@@ -336,7 +336,7 @@ fn unreadable_inputs_and_strict_fail_the_check() {
     let (c, a) = (cut.to_str().unwrap(), allow.to_str().unwrap());
     let junit = dir.path().join("j.xml");
     let o = run(&["check", c, "--allow", a, "--junit", junit.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3), "an input not read whole exits 3");
     let text = stdout(&o);
     assert!(
         text.starts_with("FAIL: 1 input could not be read"),
@@ -355,7 +355,7 @@ fn unreadable_inputs_and_strict_fail_the_check() {
     let o = run(&["check", log, "--allow", a]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let o = run(&["check", log, "--allow", a, "--strict"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3));
     assert!(
         stdout(&o).contains("malformed lines (--strict)"),
         "{}",
@@ -452,7 +452,12 @@ fn migrate_on_samples() {
         "--entries",
         entries.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "not ready: findings exit 1; {}",
+        stderr(&o)
+    );
     insta::assert_snapshot!("migrate_samples_text", stdout(&o));
     let yaml = std::fs::read_to_string(&entries).unwrap();
     let docs = yaml_docs(&yaml);
@@ -694,4 +699,113 @@ fn private_addresses_fail_the_gate_unless_declared() {
     );
     let o = run(&["recommend", log, "--include-private"]);
     assert_eq!(yaml_docs(&stdout(&o)).len(), 3, "{}", stdout(&o));
+}
+
+#[test]
+fn no_input_is_not_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let unrelated = dir.path().join("unrelated");
+    std::fs::create_dir(&unrelated).unwrap();
+    std::fs::write(
+        unrelated.join("app.log"),
+        "INFO started\nWARN slow request\nINFO done\n",
+    )
+    .unwrap();
+    let empty = empty.to_str().unwrap();
+    let unrelated = unrelated.to_str().unwrap();
+    for input in [empty, "/dev/null", unrelated] {
+        for command in ["check", "migrate"] {
+            let o = run(&[command, input]);
+            assert_eq!(
+                o.status.code(),
+                Some(4),
+                "{command} {input}: {}",
+                stderr(&o)
+            );
+            assert!(
+                stderr(&o).contains("no access-log entry was recognised"),
+                "{}",
+                stderr(&o)
+            );
+            let o = run(&[command, input, "--allow-empty"]);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{command} {input} --allow-empty: {}",
+                stderr(&o)
+            );
+        }
+    }
+    // Every command warns when most lines were not entries, and says what to try.
+    let o = run(&["analyze", unrelated]);
+    assert_eq!(o.status.code(), Some(0));
+    let err = stderr(&o);
+    assert!(
+        err.contains("3 of 3 lines are not access-log entries"),
+        "{err}"
+    );
+    assert!(
+        err.contains("explain") && err.contains("--log-format"),
+        "{err}"
+    );
+}
+
+#[test]
+fn exit_codes_say_one_thing_each() {
+    // Findings: 1, even when the reader of stdout stops early.
+    let o = cmd().args(["check", "samples/"]).output().expect("runs");
+    assert_eq!(o.status.code(), Some(1));
+    let sh = format!(
+        "{} check samples/ | head -c 1 >/dev/null; echo \"${{PIPESTATUS[0]}}\"",
+        env!("CARGO_BIN_EXE_egress-advisor")
+    );
+    let o = std::process::Command::new("bash")
+        .args(["-c", &sh])
+        .current_dir(root())
+        .output()
+        .expect("bash");
+    assert_eq!(stdout(&o).trim(), "1", "{}", stderr(&o));
+    // An unreadable log: 3, for every command that reads logs (findings, when there are
+    // some, come first).
+    for command in ["analyze", "recommend"] {
+        let o = run(&[command, "samples/", "no/such/file.log", "--existing", MESH]);
+        assert_eq!(o.status.code(), Some(3), "{command}: {}", stderr(&o));
+    }
+    let o = run(&[
+        "check",
+        "samples/",
+        "no/such/file.log",
+        "--existing",
+        MESH,
+        "--allow",
+        ALLOW,
+        "--baseline",
+        BASELINE,
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = run(&["check", "samples/", "no/such/file.log"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // Nothing read because nothing could be read: 3, not 4.
+    let o = run(&["migrate", "no/such/file.log"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    // An output that cannot be written: 3.
+    let o = run(&["analyze", "samples/", "--csv", "/no/such/dir/out.csv"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    // A damaged configuration file: 2.
+    let o = run(&["check", "samples/", "--allow", "samples/README.md"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // Declared: 0.
+    let o = run(&[
+        "check",
+        "samples/",
+        "--existing",
+        MESH,
+        "--allow",
+        ALLOW,
+        "--baseline",
+        BASELINE,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }

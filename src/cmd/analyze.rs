@@ -40,7 +40,7 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
         // Partials keep in-mesh calls too: a later `recommend --sidecars` or `migrate` needs them.
         settings.track_mesh = true;
         let mut run = super::load_raw(&settings)?;
-        let json = crate::partial::to_json(&run, &settings).map_err(Error::Other)?;
+        let json = crate::partial::to_json(&run, &settings).map_err(Error::Unreadable)?;
         let mut w = output(Some(path))?;
         w.write_all(json.as_bytes())
             .and_then(|()| w.flush())
@@ -54,7 +54,7 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
     if let Some(path) = &a.html {
         let plan = crate::recommend::plan(&run.summary, &selection);
         let yaml = crate::recommend::render_yaml(&plan, &run.summary, run.sources.len())
-            .map_err(Error::Other)?;
+            .map_err(Error::Unreadable)?;
         let extras = Extras {
             command: "analyze",
             yaml: Some(&yaml),
@@ -67,7 +67,7 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
         let w = output(Some(path))?;
         csv::write(w, &report).map_err(|e| match e.into_kind() {
             ::csv::ErrorKind::Io(e) => Error::Io(format!("writing {}", path.display()), e),
-            other => Error::Other(format!("writing {}: {other:?}", path.display())),
+            other => Error::Unreadable(format!("writing {}: {other:?}", path.display())),
         })?;
     }
     if !csv_to_stdout {

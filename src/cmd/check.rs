@@ -40,7 +40,7 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
         && let Some(path) = &a.baseline
     {
         let today = gate::to_baseline(&check);
-        let yaml = gate::baseline_yaml(&today).map_err(Error::Other)?;
+        let yaml = gate::baseline_yaml(&today).map_err(Error::Unreadable)?;
         std::fs::write(path, yaml)
             .map_err(|e| Error::Io(format!("cannot write {}", path.display()), e))?;
         if !settings.quiet {
@@ -66,20 +66,25 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
         };
         super::write_html(path, &run, &selection, &extras)?;
     }
-    let mut out = output(None)?;
     let what = "writing the verdict";
-    if a.json {
-        serde_json::to_writer_pretty(&mut out, &check)
-            .map_err(|e| Error::Io(what.into(), e.into()))?;
-        writeln!(out).map_err(io_err(what))?;
-    } else if a.markdown {
-        render::markdown(&mut out, &check).map_err(io_err(what))?;
-    } else {
-        render::text(&mut out, &check).map_err(io_err(what))?;
-    }
-    out.flush().map_err(io_err(what))?;
-    let passed = check.passed();
+    let mut out = output(None)?;
+    let written = (|| -> std::io::Result<()> {
+        if a.json {
+            serde_json::to_writer_pretty(&mut out, &check)?;
+            writeln!(out)?;
+        } else if a.markdown {
+            render::markdown(&mut out, &check)?;
+        } else {
+            render::text(&mut out, &check)?;
+        }
+        out.flush()
+    })();
+    drop(out);
+    // A reader that stops early (`check | head -1`) does not change the verdict.
+    super::tolerate_closed_stdout(written).map_err(io_err(what))?;
+    let findings = check.findings();
     drop(check);
+    let entries = super::entries(&run.summary);
     let read = finish(run, &settings, false);
-    Ok(if passed { read } else { Exit::Failure })
+    Ok(super::gate_exit(findings, read, entries, a.allow_empty))
 }

@@ -143,7 +143,7 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
     }
     Ok(
         if !errors.is_empty() || (settings.strict && malformed > 0) {
-            Exit::Failure
+            Exit::Unreadable
         } else {
             Exit::Ok
         },

@@ -18,8 +18,8 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     selection.rules = settings.rules.clone();
     let run = super::load(&settings)?;
     let plan = recommend::plan(&run.summary, &selection);
-    let yaml =
-        recommend::render_yaml(&plan, &run.summary, run.sources.len()).map_err(Error::Other)?;
+    let yaml = recommend::render_yaml(&plan, &run.summary, run.sources.len())
+        .map_err(Error::Unreadable)?;
     if let Some(path) = &a.entries {
         let mut w = output(Some(path))?;
         w.write_all(yaml.as_bytes())
@@ -36,16 +36,25 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
         };
         super::write_html(path, &run, &selection, &extras)?;
     }
-    let mut out = output(None)?;
     let what = "writing the migration plan";
-    if a.json {
-        serde_json::to_writer_pretty(&mut out, &m).map_err(|e| Error::Io(what.into(), e.into()))?;
-        writeln!(out).map_err(io_err(what))?;
-    } else if a.markdown {
-        render::markdown(&mut out, &m).map_err(io_err(what))?;
-    } else {
-        render::text(&mut out, &m).map_err(io_err(what))?;
-    }
-    out.flush().map_err(io_err(what))?;
-    Ok(finish(run, &settings, false))
+    let mut out = output(None)?;
+    let written = (|| -> std::io::Result<()> {
+        if a.json {
+            serde_json::to_writer_pretty(&mut out, &m)?;
+            writeln!(out)?;
+        } else if a.markdown {
+            render::markdown(&mut out, &m)?;
+        } else {
+            render::text(&mut out, &m)?;
+        }
+        out.flush()
+    })();
+    drop(out);
+    // A reader that stops early does not change the verdict.
+    super::tolerate_closed_stdout(written).map_err(io_err(what))?;
+    let ready = m.ready;
+    drop(m);
+    let entries = super::entries(&run.summary);
+    let read = finish(run, &settings, false);
+    Ok(super::gate_exit(!ready, read, entries, a.allow_empty))
 }

@@ -21,7 +21,8 @@ use crate::pipeline::Run;
 pub enum Error {
     Usage(String),
     Io(String, io::Error),
-    Other(String),
+    /// An input or output could not be read or written, or the run could not finish.
+    Unreadable(String),
 }
 
 impl From<UsageError> for Error {
@@ -41,11 +42,11 @@ impl Error {
             }
             Error::Io(what, e) => {
                 eprintln!("egress-advisor: {what}: {}", crate::ingest::io_reason(&e));
-                Exit::Failure
+                Exit::Unreadable
             }
-            Error::Other(m) => {
+            Error::Unreadable(m) => {
                 eprintln!("egress-advisor: {m}");
-                Exit::Failure
+                Exit::Unreadable
             }
         }
     }
@@ -98,7 +99,7 @@ pub fn list_inputs(a: &crate::cli::ListInputsArgs) -> Result<Exit, Error> {
         }
     }
     out.flush().map_err(io_err("writing the list"))?;
-    Ok(if failed { Exit::Failure } else { Exit::Ok })
+    Ok(if failed { Exit::Unreadable } else { Exit::Ok })
 }
 
 /// Runs the pipeline: reads the logs, or merges the partial results (whose problems are
@@ -118,7 +119,7 @@ fn run_error(settings: &Settings) -> impl FnOnce(String) -> Error {
         if partials {
             Error::Usage(e)
         } else {
-            Error::Other(e)
+            Error::Unreadable(e)
         }
     }
 }
@@ -138,6 +139,15 @@ pub fn write_html(
     w.flush().map_err(|e| Error::Io(what, e))
 }
 
+/// A write to standard output whose reader went away (`| head`) is not an error for a command
+/// whose exit code carries the verdict: the code still says it.
+pub fn tolerate_closed_stdout(r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 pub fn io_err(what: &str) -> impl FnOnce(io::Error) -> Error + '_ {
     move |e| Error::Io(what.to_owned(), e)
 }
@@ -151,14 +161,60 @@ pub fn finish(run: Run, settings: &Settings, quiet_errors: bool) -> Exit {
         }
     }
     let malformed = s.classes[Class::Malformed.index()];
+    warn_unrecognised(s);
     let exit = if !s.read_errors.is_empty() || (settings.strict && malformed > 0) {
         if settings.strict && malformed > 0 && !quiet_errors {
             eprintln!("egress-advisor: {malformed} malformed lines (--strict)");
         }
-        Exit::Failure
+        Exit::Unreadable
     } else {
         Exit::Ok
     };
     release(run);
     exit
+}
+
+/// Access-log entries recognised: every line but noise, malformed and CRI partial lines.
+pub fn entries(s: &crate::aggregate::Summary) -> u64 {
+    let not = [Class::Noise, Class::Malformed, Class::Partial]
+        .iter()
+        .fold(0u64, |a, c| a.saturating_add(s.classes[c.index()]));
+    s.lines().saturating_sub(not)
+}
+
+/// Warns on stderr when most lines were not access-log entries: the logs may be in a format or
+/// envelope this run does not read, and what was not read was not checked.
+fn warn_unrecognised(s: &crate::aggregate::Summary) {
+    let lines = s.lines();
+    let noise = s.classes[Class::Noise.index()];
+    let malformed = s.classes[Class::Malformed.index()];
+    let unread = noise.saturating_add(malformed);
+    if lines == 0 {
+        eprintln!("egress-advisor: warning: the input holds no lines");
+    } else if unread.saturating_mul(2) > lines {
+        eprintln!(
+            "egress-advisor: warning: {} of {} lines are not access-log entries this run reads ({} noise, {} malformed): `egress-advisor explain FILE` shows how each line was read; a custom format needs --log-format, --log-format-json or --mesh-config; the README's envelope table lists the wrappers that are unwrapped",
+            crate::render::thousands(unread),
+            crate::render::thousands(lines),
+            crate::render::thousands(noise),
+            crate::render::thousands(malformed),
+        );
+    }
+}
+
+/// The exit code of a gate (`check`, `migrate`) over a finished run: no access-log entry
+/// recognised is not a pass (unless `--allow-empty`).
+pub fn gate_exit(findings: bool, read: Exit, entries: u64, allow_empty: bool) -> Exit {
+    if entries == 0 && !allow_empty && !findings {
+        eprintln!(
+            "egress-advisor: no access-log entry was recognised in the input, so nothing was checked (exit 4; --allow-empty accepts an empty input)"
+        );
+        // An input that could not be read is the likelier cause: say that.
+        return if read == Exit::Ok {
+            Exit::NoEntries
+        } else {
+            read
+        };
+    }
+    Exit::with_findings(findings, read)
 }

@@ -17,11 +17,12 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
     selection.rules = settings.rules.clone();
     let run = super::load(&settings)?;
     let plan = recommend::plan(&run.summary, &selection);
-    let mut yaml =
-        recommend::render_yaml(&plan, &run.summary, run.sources.len()).map_err(Error::Other)?;
+    let mut yaml = recommend::render_yaml(&plan, &run.summary, run.sources.len())
+        .map_err(Error::Unreadable)?;
     if a.sidecars {
         let sidecars = crate::sidecar::plan(&run.summary, &plan, &selection, &settings.rules);
-        crate::sidecar::render(&mut yaml, &sidecars, plan.api_version).map_err(Error::Other)?;
+        crate::sidecar::render(&mut yaml, &sidecars, plan.api_version)
+            .map_err(Error::Unreadable)?;
         if sidecars.is_empty() && !settings.quiet {
             eprintln!("egress-advisor: no namespace is named in the logs: no Sidecar to write");
         }

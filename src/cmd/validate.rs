@@ -13,7 +13,7 @@ use crate::validate;
 use super::{Error, io_err, output};
 
 pub fn run(a: &ValidateArgs) -> Result<Exit, Error> {
-    let docs = read_docs(&a.paths).map_err(Error::Other)?;
+    let docs = read_docs(&a.paths).map_err(Error::Unreadable)?;
     let mut out = output(None)?;
     let (mut checked, mut failed, mut other) = (0usize, 0usize, 0usize);
     for d in &docs {
@@ -51,5 +51,5 @@ pub fn run(a: &ValidateArgs) -> Result<Exit, Error> {
     )
     .map_err(io_err("writing"))?;
     out.flush().map_err(io_err("writing"))?;
-    Ok(if failed > 0 { Exit::Failure } else { Exit::Ok })
+    Ok(if failed > 0 { Exit::Findings } else { Exit::Ok })
 }
