@@ -25,6 +25,9 @@ pub struct Entry {
     pub addresses: Vec<String>,
     /// Empty: exported to every namespace.
     pub export_to: Vec<String>,
+    /// The whole object as read, so a recommendation that takes its name can keep every
+    /// field of it.
+    pub raw: Value,
 }
 
 /// One Sidecar's egress imports, as far as visibility goes.
@@ -234,6 +237,7 @@ impl Existing {
                         .unwrap_or_default(),
                     addresses: strings(spec.get("addresses")),
                     export_to: strings(spec.get("exportTo")),
+                    raw: v.clone(),
                 });
             } else if is_istio(v, "Sidecar") {
                 let spec = v.get("spec").cloned().unwrap_or(Value::Null);

@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::aggregate::{DestKey, DestStats, Summary};
 use crate::classify::{Category, Class, Protocol};
 use crate::config::Selection;
+use crate::existing::{Entry, Existing};
 use crate::parse::time::format_millis;
 use crate::render::{human_bytes, thousands};
 use crate::validate;
@@ -169,6 +170,21 @@ pub struct Recommendation<'a> {
     pub cidr: Option<(String, Vec<IpAddr>)>,
     /// `exportTo`: `["."]`, or the consuming namespaces with `--scope central`.
     pub export_to: Vec<String>,
+    /// When an existing ServiceEntry has this entry's namespace and name: that entry with
+    /// what this one adds, written whole (`kubectl apply` replaces `hosts`, `ports` and
+    /// `exportTo` of a custom resource as a whole, so a partial entry would drop the rest).
+    pub merged: Option<MergedEntry>,
+}
+
+/// An existing ServiceEntry with what a recommendation adds to it.
+#[derive(Debug, Clone)]
+pub struct MergedEntry {
+    /// `namespace/name` of the existing entry.
+    pub from: String,
+    /// The merged object.
+    pub value: serde_json::Value,
+    /// What was added, in words (`port 8443/TLS`, `host api.example.com`).
+    pub added: Vec<String>,
 }
 
 /// Everything `recommend` decided.
@@ -405,6 +421,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             wildcard_of: Vec::new(),
             cidr: None,
             export_to: export_to(&[host]),
+            merged: None,
         });
     }
     for ((ns, host), (g, children)) in merged {
@@ -414,6 +431,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             name: object_name(&format!("wildcard{}", &host[1..])),
             namespace: ns.map(str::to_owned),
             export_to: export_to(&names),
+            merged: None,
             host,
             address: None,
             ports,
@@ -450,6 +468,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             wildcard_of: Vec::new(),
             cidr: Some((format!("{net}/{bits}"), ips)),
             export_to: export_to(&names),
+            merged: None,
         });
     }
     for ((ns, ip), g) in addrs {
@@ -464,6 +483,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             wildcard_of: Vec::new(),
             cidr: None,
             export_to: export_to(&[&name]),
+            merged: None,
         });
     }
     // Entries of one namespace together: hosts, then address ranges, then addresses.
@@ -474,7 +494,195 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             .then(rank(a).cmp(&rank(b)))
             .then(a.host.cmp(&b.host))
     });
+    if let Some(existing) = sel.existing.as_deref() {
+        avoid_clobbering(&mut plan.entries, existing, plan.api_version);
+    }
     plan
+}
+
+/// No recommendation replaces an existing ServiceEntry by accident. One whose namespace and
+/// name equal an existing entry's becomes that entry with its own hosts and ports added, every
+/// other field kept; when the two cannot be merged (another resolution, addresses on one side
+/// only, or a merge Istio would reject), it takes a name no existing entry has. An entry
+/// without a namespace may be applied to any namespace, so it avoids every existing name.
+fn avoid_clobbering(entries: &mut [Recommendation<'_>], existing: &Existing, api: &'static str) {
+    let mut taken: BTreeSet<(Option<String>, String)> = existing
+        .entries
+        .iter()
+        .map(|e| (Some(e.namespace.clone()), e.name.clone()))
+        .collect();
+    let names: BTreeSet<&str> = existing.entries.iter().map(|e| e.name.as_str()).collect();
+    for r in entries.iter() {
+        taken.insert((r.namespace.clone(), r.name.clone()));
+    }
+    for r in entries.iter_mut() {
+        let same = existing.entries.iter().find(|e| match &r.namespace {
+            Some(ns) => e.namespace == *ns && e.name == r.name,
+            None => false,
+        });
+        if let Some(e) = same {
+            if let Some(m) = merge_into(e, r, api) {
+                r.merged = Some(m);
+                continue;
+            }
+        } else if !(r.namespace.is_none() && names.contains(r.name.as_str())) {
+            continue;
+        }
+        // A fresh name: `<name>-egress`, then `-egress-2`, ... within DNS-1123's 253.
+        let base: String = r.name.chars().take(230).collect();
+        let base = base.trim_end_matches(['-', '.']);
+        let fresh = (1..)
+            .map(|i| {
+                if i == 1 {
+                    format!("{base}-egress")
+                } else {
+                    format!("{base}-egress-{i}")
+                }
+            })
+            .find(|n| {
+                let used = names.contains(n.as_str())
+                    || taken.contains(&(r.namespace.clone(), n.clone()))
+                    || (r.namespace.is_none() && taken.iter().any(|(_, t)| t == n));
+                !used
+            })
+            .expect("a free name");
+        taken.insert((r.namespace.clone(), fresh.clone()));
+        r.name = fresh;
+    }
+}
+
+/// The existing entry `e` with the hosts and ports of `r` added, or `None` when they cannot be
+/// merged without changing what `e` means.
+fn merge_into(e: &Entry, r: &Recommendation<'_>, api: &'static str) -> Option<MergedEntry> {
+    let mine = r.to_value(api);
+    let mut v = e.raw.clone();
+    // Fields the API server manages: not part of what the user applies.
+    if let Some(meta) = v
+        .get_mut("metadata")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        for k in [
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "managedFields",
+        ] {
+            meta.remove(k);
+        }
+        if let Some(a) = meta
+            .get_mut("annotations")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            a.remove("kubectl.kubernetes.io/last-applied-configuration");
+            if a.is_empty() {
+                meta.remove("annotations");
+            }
+        }
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+    }
+    let spec = v.get_mut("spec")?.as_object_mut()?;
+    let resolution = |s: &serde_json::Map<String, serde_json::Value>| {
+        s.get("resolution")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("NONE")
+            .to_owned()
+    };
+    let my_spec = mine.get("spec")?.as_object()?;
+    if resolution(spec) != resolution(my_spec)
+        || spec.contains_key("addresses") != my_spec.contains_key("addresses")
+        || spec.contains_key("endpoints") != my_spec.contains_key("endpoints")
+        || spec.contains_key("workloadSelector")
+        || spec.get("location").and_then(serde_json::Value::as_str) == Some("MESH_INTERNAL")
+    {
+        return None;
+    }
+    let mut added = Vec::new();
+    let mut extend =
+        |key: &str, what: &str, spec: &mut serde_json::Map<String, serde_json::Value>| {
+            let Some(new) = my_spec.get(key).and_then(serde_json::Value::as_array) else {
+                return;
+            };
+            let list = spec
+                .entry(key.to_owned())
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+            let Some(list) = list.as_array_mut() else {
+                return;
+            };
+            for item in new {
+                let known = match key {
+                    "endpoints" => list.iter().any(|x| x.get("address") == item.get("address")),
+                    _ => list.iter().any(|x| {
+                        x.as_str().map(str::to_ascii_lowercase)
+                            == item.as_str().map(str::to_ascii_lowercase)
+                    }),
+                };
+                if !known {
+                    added.push(format!("{what} {}", item.as_str().unwrap_or("")));
+                    list.push(item.clone());
+                }
+            }
+        };
+    extend("hosts", "host", spec);
+    extend("addresses", "address", spec);
+    // Ports: by number; a new port's name is made unique among the existing ones.
+    let ports = spec
+        .entry("ports".to_owned())
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()))
+        .as_array_mut()?;
+    for p in my_spec.get("ports")?.as_array()? {
+        if ports.iter().any(|x| x.get("number") == p.get("number")) {
+            continue;
+        }
+        let mut p = p.clone();
+        let name = p.get("name")?.as_str()?.to_owned();
+        let unique = (1..)
+            .map(|i| {
+                if i == 1 {
+                    name.clone()
+                } else {
+                    format!("{name}-{i}")
+                }
+            })
+            .find(|n| {
+                !ports
+                    .iter()
+                    .any(|x| x.get("name").and_then(|y| y.as_str()) == Some(n))
+            })
+            .expect("a free port name");
+        p["name"] = serde_json::Value::String(unique);
+        added.push(format!(
+            "port {}/{}",
+            p.get("number")?,
+            p.get("protocol").and_then(|x| x.as_str()).unwrap_or("")
+        ));
+        ports.push(p);
+    }
+    if let Some(eps) = my_spec
+        .get("endpoints")
+        .and_then(serde_json::Value::as_array)
+    {
+        let list = spec.get_mut("endpoints")?.as_array_mut()?;
+        for ep in eps {
+            if !list.iter().any(|x| x.get("address") == ep.get("address")) {
+                added.push(format!(
+                    "endpoint {}",
+                    ep.get("address").and_then(|x| x.as_str()).unwrap_or("")
+                ));
+                list.push(ep.clone());
+            }
+        }
+    }
+    if validate::document(&v).is_none_or(|errors| !errors.is_empty()) {
+        return None;
+    }
+    Some(MergedEntry {
+        from: format!("{}/{}", e.namespace, e.name),
+        value: v,
+        added,
+    })
 }
 
 /// The namespaces whose workloads called a destination (`None`: not known); with
@@ -843,8 +1051,25 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
         }
         out.push_str("---\n");
         e.evidence(&mut out, summary);
-        let yaml = serde_saphyr::to_string(&e.manifest(plan.api_version))
-            .map_err(|err| format!("YAML: {err}"))?;
+        let yaml = match &e.merged {
+            Some(m) => {
+                comment(
+                    &mut out,
+                    &format!(
+                        "The existing ServiceEntry {} with what this traffic needs added ({}); every other field is kept as it was.",
+                        m.from,
+                        if m.added.is_empty() {
+                            "nothing: it already declares it for other callers".to_owned()
+                        } else {
+                            m.added.join(", ")
+                        }
+                    ),
+                );
+                serde_saphyr::to_string(&m.value)
+            }
+            None => serde_saphyr::to_string(&e.manifest(plan.api_version)),
+        }
+        .map_err(|err| format!("YAML: {err}"))?;
         out.push_str(&yaml);
         if !yaml.ends_with('\n') {
             out.push('\n');

@@ -1150,3 +1150,118 @@ fn time_window_and_scale_warning() {
     assert!(stderr(&o).contains("1000 ServiceEntries"), "{}", stderr(&o));
     assert!(stderr(&run(&["recommend", "--quiet", &path])).is_empty());
 }
+
+/// A passthrough TLS connection with an SNI (Istio 1.9+ text).
+fn passthrough_tls(sni: &str, ip: &str, port: u16) -> String {
+    format!(
+        r#"[2024-06-03T10:00:00.000Z] "- - -" 0 - - - "-" 100 200 5 - "-" "-" "-" "-" "{ip}:{port}" PassthroughCluster 10.244.1.9:40000 {ip}:{port} 10.244.1.9:50000 {sni} -"#
+    ) + "\n"
+}
+
+#[test]
+fn recommend_never_clobbers_an_existing_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = write(
+        dir.path(),
+        "shop.log",
+        (passthrough_tls("api.example.com", "93.184.215.14", 8443)
+            + &passthrough_tls("cdn.example.net", "93.184.215.15", 443))
+            .as_bytes(),
+    );
+    // Existing entries with the names recommend would choose: one it can extend, one whose
+    // resolution differs. kubectl apply replaces ports, hosts and exportTo whole, so an
+    // entry with only 8443 would drop 443.
+    let existing = write(
+        dir.path(),
+        "existing.yaml",
+        br#"apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: api.example.com
+  namespace: shop
+  annotations:
+    owner: payments-team
+  resourceVersion: "1234"
+spec:
+  hosts: [api.example.com]
+  ports:
+  - {number: 443, name: tls-443, protocol: TLS}
+  location: MESH_EXTERNAL
+  resolution: DNS
+  exportTo: ["."]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: cdn.example.net
+  namespace: shop
+spec:
+  hosts: [cdn.example.net]
+  addresses: [93.184.215.15/32]
+  ports:
+  - {number: 80, name: http, protocol: HTTP}
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  endpoints: [{address: 93.184.215.15}]
+"#,
+    );
+    let o = run(&[
+        "recommend",
+        &log,
+        "--namespace",
+        "shop",
+        "--existing",
+        &existing,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    let docs = yaml_docs(&yaml);
+    assert_eq!(docs.len(), 2, "{yaml}");
+    for d in &docs {
+        assert_valid_service_entry(d);
+    }
+    let api = docs
+        .iter()
+        .find(|d| d["metadata"]["name"] == "api.example.com")
+        .expect("the merged entry");
+    let ports: Vec<u64> = api["spec"]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ports, [443, 8443], "{yaml}");
+    assert_eq!(api["metadata"]["annotations"]["owner"], "payments-team");
+    assert!(api["metadata"].get("resourceVersion").is_none());
+    assert!(
+        yaml.contains("The existing ServiceEntry shop/api.example.com with what this traffic needs added (port 8443/TLS)"),
+        "{yaml}"
+    );
+    // The other cannot be merged (STATIC with addresses): it gets a name of its own.
+    let cdn = docs
+        .iter()
+        .find(|d| d["spec"]["hosts"][0] == "cdn.example.net")
+        .expect("an entry for cdn.example.net");
+    assert_eq!(cdn["metadata"]["name"], "cdn.example.net-egress");
+    assert_eq!(cdn["metadata"]["namespace"], "shop");
+    // No document of the stream has an existing entry's namespace and name unless merged.
+    let names: Vec<(String, String)> = docs
+        .iter()
+        .map(|d| {
+            (
+                d["metadata"]["namespace"].to_string(),
+                d["metadata"]["name"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(!names.contains(&("\"shop\"".into(), "\"cdn.example.net\"".into())));
+    // Entries without a namespace avoid every existing name.
+    let o = run(&["recommend", &log, "--existing", &existing]);
+    let docs = yaml_docs(&stdout(&o));
+    let names: Vec<&str> = docs
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["api.example.com-egress", "cdn.example.net-egress"]);
+}
