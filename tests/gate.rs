@@ -809,3 +809,81 @@ fn exit_codes_say_one_thing_each() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
+
+#[test]
+fn outputs_are_checked_first_and_replaced_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A path that cannot be written fails before any input is read: no input is named that
+    // exists, yet the error is about the output (exit 3), not the input.
+    let o = run(&["analyze", "no/such/log", "--csv", "/no/such/dir/out.csv"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("--csv /no/such/dir/out.csv: cannot write"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("no/such/log"), "{}", stderr(&o));
+    // A regular file is replaced whole, and no temporary file is left beside it.
+    let junit = d.join("j.xml");
+    std::fs::write(&junit, "old").unwrap();
+    let o = run(&["check", "samples/", "--junit", junit.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        std::fs::read_to_string(&junit)
+            .unwrap()
+            .starts_with("<?xml")
+    );
+    let left: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    // A device is written, never replaced.
+    let o = run(&[
+        "check",
+        "samples/",
+        "--junit",
+        "/dev/null",
+        "--html",
+        "/dev/null",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(std::path::Path::new("/dev/null").exists());
+    // `-` is standard output only where nothing else writes there.
+    for args in [
+        &["check", "samples/", "--html", "-"][..],
+        &["check", "samples/", "--junit", "-"],
+        &["migrate", "samples/", "--entries", "-"],
+        &["analyze", "samples/", "--html", "-", "--csv", "-"],
+        &["analyze", "samples/", "--partial", "-", "--json"],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("standard output"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    // `analyze --partial -` writes the partial alone on standard output.
+    let o = run(&["analyze", "samples/", "--partial", "-"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("the partial, alone");
+    assert_eq!(v["format"], "egress-advisor partial");
+    // Standard input has one reader.
+    let o = cmd()
+        .args(["check", "--existing", "-"])
+        .write_stdin(std::fs::read("samples/allow-any/istio-proxy.log").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("standard input has one reader"),
+        "{}",
+        stderr(&o)
+    );
+    // Errors reach stderr in the table mode too.
+    let o = run(&["analyze", "samples/", "no/such/file.log"]);
+    assert!(stderr(&o).contains("no/such/file.log"), "{}", stderr(&o));
+}

@@ -28,30 +28,47 @@ pub fn run(a: &AnalyzeArgs) -> Result<Exit, Error> {
 }
 
 fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
+    super::one_stdin_reader(&settings, &a.select.filter.existing)?;
     let mut selection = Selection::from_args(&a.select)?;
     selection.rules = settings.rules.clone();
-    let csv_to_stdout = a.csv.as_deref().is_some_and(|p| p.as_os_str() == "-");
-    if csv_to_stdout && a.json {
+    // Checked before any input is read. One flag may name `-`: it then takes standard output,
+    // and the table is not printed.
+    let mut outs = super::out::prepare_all(
+        &[
+            ("--partial", a.partial.as_deref()),
+            ("--html", a.html.as_deref()),
+            ("--csv", a.csv.as_deref()),
+        ],
+        false,
+    )?
+    .into_iter();
+    let (partial_out, html_out, csv_out) = (
+        outs.next().flatten(),
+        outs.next().flatten(),
+        outs.next().flatten(),
+    );
+    let dash = [&partial_out, &html_out, &csv_out]
+        .iter()
+        .any(|o| o.as_ref().is_some_and(|o| o.is_stdout()));
+    if dash && a.json {
         return Err(Error::Usage(
-            "--csv - and --json both write to stdout: give --csv a file".into(),
+            "--json and a flag given `-` would both write to standard output: give that flag a file"
+                .into(),
         ));
     }
-    let run = if let Some(path) = &a.partial {
+    let run = if let Some(out) = partial_out {
         // Partials keep in-mesh calls too: a later `recommend --sidecars` or `migrate` needs them.
         settings.track_mesh = true;
         let mut run = super::load_raw(&settings)?;
         let json = crate::partial::to_json(&run, &settings).map_err(Error::Unreadable)?;
-        let mut w = output(Some(path))?;
-        w.write_all(json.as_bytes())
-            .and_then(|()| w.flush())
-            .map_err(|e| Error::Io(format!("writing {}", path.display()), e))?;
+        out.write(|w| w.write_all(json.as_bytes()))?;
         run.summary.attribute_addresses();
         run
     } else {
         super::load(&settings)?
     };
     let report = Report::build(&run, &selection);
-    if let Some(path) = &a.html {
+    if let Some(out) = html_out {
         let plan = crate::recommend::plan(&run.summary, &selection);
         let yaml = crate::recommend::render_yaml(&plan, &run.summary, run.sources.len())
             .map_err(Error::Unreadable)?;
@@ -61,16 +78,17 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
             check: None,
             migration: None,
         };
-        write_html(path, &run, &selection, &extras)?;
+        write_html(out, &run, &selection, &extras)?;
     }
-    if let Some(path) = &a.csv {
-        let w = output(Some(path))?;
-        csv::write(w, &report).map_err(|e| match e.into_kind() {
-            ::csv::ErrorKind::Io(e) => Error::Io(format!("writing {}", path.display()), e),
-            other => Error::Unreadable(format!("writing {}: {other:?}", path.display())),
+    if let Some(out) = csv_out {
+        out.write(|w| {
+            csv::write(w, &report).map_err(|e| match e.into_kind() {
+                ::csv::ErrorKind::Io(e) => e,
+                other => std::io::Error::other(format!("CSV: {other:?}")),
+            })
         })?;
     }
-    if !csv_to_stdout {
+    if !dash {
         let mut out = output(None)?;
         if a.json {
             serde_json::to_writer_pretty(&mut out, &report)
@@ -81,7 +99,7 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
         }
         out.flush().map_err(io_err("writing the report"))?;
     }
-    // The table already lists unreadable inputs; JSON and CSV readers get them on stderr.
+    // Errors go to stderr in every output mode (the table lists unreadable inputs as well).
     super::release(report);
-    Ok(finish(run, &settings, !a.json && !csv_to_stdout))
+    Ok(finish(run, &settings, false))
 }

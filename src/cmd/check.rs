@@ -12,6 +12,7 @@ use super::{Error, finish, io_err, output};
 
 pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
     let settings = super::settings(&a.input)?;
+    super::one_stdin_reader(&settings, &a.filter.existing)?;
     let mut selection = Selection::from_filter(&a.filter)?;
     selection.rules = settings.rules.clone();
     let allow = match &a.allow {
@@ -32,17 +33,33 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
         }
         None => None,
     };
+    let mut outs = super::out::prepare_all(
+        &[
+            ("--junit", a.junit.as_deref()),
+            ("--html", a.html.as_deref()),
+            (
+                "--baseline",
+                a.baseline.as_deref().filter(|_| a.update_baseline),
+            ),
+        ],
+        true,
+    )?
+    .into_iter();
+    let (junit_out, html_out, baseline_out) = (
+        outs.next().flatten(),
+        outs.next().flatten(),
+        outs.next().flatten(),
+    );
     let run = super::load(&settings)?;
     let now = crate::parse::time::now();
     let strict = settings.strict;
     let mut check = gate::check(&run, &selection, &allow, baseline.as_deref(), now, strict);
-    if a.update_baseline
+    if let Some(out) = baseline_out
         && let Some(path) = &a.baseline
     {
         let today = gate::to_baseline(&check);
         let yaml = gate::baseline_yaml(&today).map_err(Error::Unreadable)?;
-        std::fs::write(path, yaml)
-            .map_err(|e| Error::Io(format!("cannot write {}", path.display()), e))?;
+        out.write(|w| w.write_all(yaml.as_bytes()))?;
         if !settings.quiet {
             eprintln!(
                 "egress-advisor: {} destinations recorded in {}",
@@ -52,19 +69,17 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
         }
         check = gate::check(&run, &selection, &allow, Some(&today), now, strict);
     }
-    if let Some(path) = &a.junit {
-        let mut w = output(Some(path))?;
-        render::junit(&mut w, &check).map_err(io_err("writing the JUnit report"))?;
-        w.flush().map_err(io_err("writing the JUnit report"))?;
+    if let Some(out) = junit_out {
+        out.write(|w| render::junit(w, &check))?;
     }
-    if let Some(path) = &a.html {
+    if let Some(out) = html_out {
         let extras = crate::render::html::Extras {
             command: "check",
             yaml: None,
             check: Some(&check),
             migration: None,
         };
-        super::write_html(path, &run, &selection, &extras)?;
+        super::write_html(out, &run, &selection, &extras)?;
     }
     let what = "writing the verdict";
     let mut out = output(None)?;

@@ -14,27 +14,34 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     let mut settings = super::settings(&a.input)?;
     // In-mesh calls show traffic to an egress gateway.
     settings.track_mesh = true;
+    super::one_stdin_reader(&settings, &a.select.filter.existing)?;
     let mut selection = Selection::from_args(&a.select)?;
     selection.rules = settings.rules.clone();
+    let mut outs = super::out::prepare_all(
+        &[
+            ("--entries", a.entries.as_deref()),
+            ("--html", a.html.as_deref()),
+        ],
+        true,
+    )?
+    .into_iter();
+    let (entries_out, html_out) = (outs.next().flatten(), outs.next().flatten());
     let run = super::load(&settings)?;
     let plan = recommend::plan(&run.summary, &selection);
     let yaml = recommend::render_yaml(&plan, &run.summary, run.sources.len())
         .map_err(Error::Unreadable)?;
-    if let Some(path) = &a.entries {
-        let mut w = output(Some(path))?;
-        w.write_all(yaml.as_bytes())
-            .map_err(io_err("writing the ServiceEntries"))?;
-        w.flush().map_err(io_err("writing the ServiceEntries"))?;
+    if let Some(out) = entries_out {
+        out.write(|w| w.write_all(yaml.as_bytes()))?;
     }
     let m = crate::migrate::migrate(&run.summary, &selection, &plan);
-    if let Some(path) = &a.html {
+    if let Some(out) = html_out {
         let extras = crate::render::html::Extras {
             command: "migrate",
             yaml: Some(&yaml),
             check: None,
             migration: Some(&m),
         };
-        super::write_html(path, &run, &selection, &extras)?;
+        super::write_html(out, &run, &selection, &extras)?;
     }
     let what = "writing the migration plan";
     let mut out = output(None)?;

@@ -4,6 +4,7 @@ pub mod analyze;
 pub mod check;
 pub mod explain;
 pub mod migrate;
+pub mod out;
 pub mod recommend;
 pub mod validate;
 
@@ -124,19 +125,28 @@ fn run_error(settings: &Settings) -> impl FnOnce(String) -> Error {
     }
 }
 
-/// Writes the HTML report to `path`.
+/// Writes the HTML report to `out`.
 pub fn write_html(
-    path: &Path,
+    out: out::OutFile,
     run: &Run,
     sel: &crate::config::Selection,
     extras: &crate::render::html::Extras<'_>,
 ) -> Result<(), Error> {
     let report = crate::render::report::Report::build(run, sel);
-    let what = format!("writing {}", path.display());
-    let mut w = output(Some(path))?;
-    crate::render::html::write(&mut w, &report, &run.summary, sel, extras)
-        .map_err(|e| Error::Io(what.clone(), e))?;
-    w.flush().map_err(|e| Error::Io(what, e))
+    out.write(|w| crate::render::html::write(w, &report, &run.summary, sel, extras))
+}
+
+/// Standard input has one reader: logs read from it leave nothing for `--existing -`.
+pub fn one_stdin_reader(settings: &Settings, existing: &[std::path::PathBuf]) -> Result<(), Error> {
+    let logs = !settings.partials && settings.paths.iter().any(|p| p.as_os_str() == "-");
+    let partials = settings.partials && settings.paths.iter().any(|p| p.as_os_str() == "-");
+    if (logs || partials) && existing.iter().any(|p| p.as_os_str() == "-") {
+        return Err(Error::Usage(
+            "standard input has one reader: the logs (`-`, or no path) and --existing - cannot both read it; give --existing a file"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A write to standard output whose reader went away (`| head`) is not an error for a command

@@ -1,20 +1,23 @@
 //! `egress-advisor recommend`: ServiceEntries as YAML.
 
-use std::io::Write;
-
 use crate::classify::Class;
 use crate::cli::RecommendArgs;
 use crate::config::Selection;
 use crate::exit::Exit;
 use crate::recommend;
 
-use super::{Error, finish, io_err, output};
+use super::{Error, finish};
 
 pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
     let mut settings = super::settings(&a.input)?;
     settings.track_mesh = a.sidecars;
+    super::one_stdin_reader(&settings, &a.select.filter.existing)?;
     let mut selection = Selection::from_args(&a.select)?;
     selection.rules = settings.rules.clone();
+    let out = match &a.output {
+        Some(p) => super::out::OutFile::prepare("--output", p)?,
+        None => super::out::OutFile::prepare("--output", std::path::Path::new("-"))?,
+    };
     let run = super::load(&settings)?;
     let plan = recommend::plan(&run.summary, &selection);
     let mut yaml = recommend::render_yaml(&plan, &run.summary, run.sources.len())
@@ -27,10 +30,7 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
             eprintln!("egress-advisor: no namespace is named in the logs: no Sidecar to write");
         }
     }
-    let mut out = output(a.output.as_deref())?;
-    out.write_all(yaml.as_bytes())
-        .map_err(io_err("writing the ServiceEntries"))?;
-    out.flush().map_err(io_err("writing the ServiceEntries"))?;
+    out.write(|w| w.write_all(yaml.as_bytes()))?;
     if plan.entries.len() >= recommend::MANY_ENTRIES && !settings.quiet {
         eprintln!(
             "egress-advisor: {} ServiceEntries: every one is pushed to every sidecar it is exported to, and meshes with thousands strain istiod's pushes and sidecar memory; consider --scope central, --wildcard-min, --cidr-prefix or --min-requests",
