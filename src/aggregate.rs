@@ -19,6 +19,9 @@ use crate::parse::{Format, Malformed, Record};
 /// How many example locations each malformed reason keeps.
 pub const EXAMPLES: usize = 5;
 
+/// How many application container names [`Summary::app_containers`] keeps.
+pub const APP_CONTAINERS: usize = 16;
+
 /// How many names a destination keeps in [`DestStats::seen_as`].
 pub const SEEN_AS: usize = 16;
 
@@ -566,7 +569,7 @@ pub struct Summary {
     /// Bytes read (after decompression).
     pub bytes: u64,
     /// Lines per class; they add up to every line read.
-    pub classes: [u64; 10],
+    pub classes: [u64; 11],
     /// Formats recognised in each source (from the entries parsed whole).
     pub formats: BTreeMap<u32, BTreeSet<Format>>,
     pub malformed: BTreeMap<Malformed, MalformedStats>,
@@ -586,6 +589,10 @@ pub struct Summary {
     pub mesh_calls: IndexMap<MeshCall, u64, Hasher_>,
     /// Noise lines that are ztunnel access logs: the mesh runs ambient mode somewhere.
     pub ztunnel_lines: u64,
+    /// Entry-like lines of application containers, per container name: at most
+    /// [`APP_CONTAINERS`] names (the smallest), the count of every line in
+    /// `classes[Application]`.
+    pub app_containers: BTreeMap<Box<str>, u64>,
     /// Passthrough and blocked entries per minute.
     pub timeline: Timeline,
 }
@@ -683,6 +690,24 @@ impl Summary {
 
     pub fn count(&mut self, class: Class) {
         self.classes[class.index()] += 1;
+    }
+
+    /// Counts an entry-like line that an application container printed.
+    pub fn application_line(&mut self, container: &str) {
+        self.count(Class::Application);
+        if let Some(n) = self.app_containers.get_mut(container) {
+            *n = n.saturating_add(1);
+        } else if self.app_containers.len() < APP_CONTAINERS
+            || self
+                .app_containers
+                .last_key_value()
+                .is_some_and(|(k, _)| **k > *container)
+        {
+            self.app_containers.insert(container.into(), 1);
+            while self.app_containers.len() > APP_CONTAINERS {
+                self.app_containers.pop_last();
+            }
+        }
     }
 
     pub fn malformed(&mut self, reason: Malformed, loc: Location) {
@@ -800,6 +825,13 @@ impl Summary {
         }
         self.bytes = self.bytes.saturating_add(o.bytes);
         self.ztunnel_lines = self.ztunnel_lines.saturating_add(o.ztunnel_lines);
+        merge_counts(
+            &mut self.app_containers,
+            std::mem::take(&mut o.app_containers),
+        );
+        while self.app_containers.len() > APP_CONTAINERS {
+            self.app_containers.pop_last();
+        }
         self.timeline.merge(std::mem::take(&mut o.timeline));
         for (a, b) in self.classes.iter_mut().zip(o.classes) {
             *a = a.saturating_add(b);

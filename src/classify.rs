@@ -36,6 +36,9 @@ pub enum Class {
     Partial,
     /// An outbound entry outside the `--since` / `--until` window.
     Outside,
+    /// An entry-like line that an application container printed (the envelope or path names a
+    /// container that is not a proxy): never traffic, since any workload can print one.
+    Application,
 }
 
 impl Class {
@@ -51,6 +54,7 @@ impl Class {
             Class::Malformed => "malformed",
             Class::Partial => "partial",
             Class::Outside => "outside",
+            Class::Application => "application",
         }
     }
 

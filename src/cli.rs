@@ -133,6 +133,13 @@ pub struct InputArgs {
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
 
+    /// The containers whose lines are traffic, comma-separated (default
+    /// istio-proxy,ztunnel,istio-ingressgateway,istio-egressgateway,waypoint). When an envelope
+    /// or a node log path names another container, its entry-like lines are an application's
+    /// output, counted apart and never read as traffic: any workload can print one.
+    #[arg(long, value_name = "NAMES")]
+    pub containers: Option<String>,
+
     /// The name standard input gets in reports (default `-`), for example the object a batch
     /// job streams in; a node log path (`.../pods/NS_POD_UID/...`) there names the writer too.
     #[arg(long, value_name = "NAME")]

@@ -41,6 +41,25 @@ pub struct Settings {
     pub partials: bool,
     /// `--stdin-name`: what standard input is called in reports.
     pub stdin_name: Option<String>,
+    /// `--containers`: the containers whose lines are traffic (proxies). An entry from another
+    /// container an envelope or path names is an application's line, not traffic.
+    pub containers: Vec<String>,
+}
+
+/// The proxy containers of a mesh: sidecars, gateways and waypoints (`istio-proxy`), ztunnel.
+pub const PROXY_CONTAINERS: [&str; 5] = [
+    "istio-proxy",
+    "ztunnel",
+    "istio-ingressgateway",
+    "istio-egressgateway",
+    "waypoint",
+];
+
+impl Settings {
+    /// Whether lines of `container` are read as traffic.
+    pub fn is_proxy_container(&self, container: &str) -> bool {
+        self.containers.iter().any(|c| c == container)
+    }
 }
 
 impl Default for Settings {
@@ -63,6 +82,7 @@ impl Default for Settings {
             track_mesh: false,
             partials: false,
             stdin_name: None,
+            containers: PROXY_CONTAINERS.iter().map(|c| (*c).to_owned()).collect(),
         }
     }
 }
@@ -406,6 +426,23 @@ impl Settings {
             track_mesh: false,
             partials: a.partials,
             stdin_name: a.stdin_name.clone(),
+            containers: match &a.containers {
+                None => PROXY_CONTAINERS.iter().map(|c| (*c).to_owned()).collect(),
+                Some(list) => {
+                    let v: Vec<String> = list
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                    if v.is_empty() {
+                        return Err(UsageError(
+                            "--containers: name at least one proxy container".into(),
+                        ));
+                    }
+                    v
+                }
+            },
             window: window(a)?,
             progress: !a.quiet
                 && std::io::stderr().is_terminal()

@@ -61,11 +61,15 @@ pub fn fingerprint(s: &Settings) -> String {
         Some(crate::config::Custom::Json(k)) => format!("json {{{}}}", k.describe()),
     };
     let mesh_cidrs: Vec<String> = s.rules.mesh_cidrs.iter().map(|c| c.to_string()).collect();
+    let mut containers = s.containers.clone();
+    containers.sort();
+    containers.dedup();
     format!(
-        "format={:?}; cluster-domain={}; mesh-cidrs=[{}]; custom-format={custom}; window={:?}; max-line-bytes={}",
+        "format={:?}; cluster-domain={}; mesh-cidrs=[{}]; containers=[{}]; custom-format={custom}; window={:?}; max-line-bytes={}",
         s.format,
         s.rules.cluster_domain,
         mesh_cidrs.join(","),
+        containers.join(","),
         s.window,
         s.max_line_bytes
     )
@@ -114,7 +118,7 @@ pub fn parse(name: &str, text: &str, s: &Settings) -> Result<(Vec<String>, Summa
     let mine = fingerprint(s);
     if file.settings != mine {
         return Err(format!(
-            "{name}: written with other settings ({}) than this run ({mine}): pass the same --format, --cluster-domain, --mesh-cidr, custom format, --since/--until and --max-line-bytes",
+            "{name}: written with other settings ({}) than this run ({mine}): pass the same --format, --cluster-domain, --mesh-cidr, --containers, custom format, --since/--until and --max-line-bytes",
             file.settings
         ));
     }

@@ -484,6 +484,9 @@ pub struct LineView<'a> {
     pub from_base: bool,
     /// The pod label `workload` came from, when the envelope's labels named it.
     pub selector: Option<Label>,
+    /// The container that printed the line, when the envelope or the path names one that is
+    /// not a proxy (`--containers`): its entries are an application's output, not traffic.
+    pub application: Option<&'a str>,
 }
 
 /// Unwraps a line from its envelope (joining CRI partial lines), reads it and hands the result
@@ -514,6 +517,7 @@ pub fn read_line<T>(
             workload: None,
             from_base: true,
             selector: None,
+            application: None,
         });
     }
     let payload: &[u8] = if partial.is_empty() {
@@ -541,6 +545,12 @@ pub fn read_line<T>(
             .or(base.workload());
         let from_base = u.meta.is_empty() && writer == Writer::default();
         let selector = u.meta.selector();
+        let application = u
+            .meta
+            .container
+            .as_deref()
+            .or(base.container.as_deref())
+            .filter(|c| !s.is_proxy_container(c));
         f(LineView {
             envelope: u.kind,
             outcome: Some(o),
@@ -548,6 +558,7 @@ pub fn read_line<T>(
             workload,
             from_base,
             selector,
+            application,
         })
     });
     partial.clear();
@@ -665,6 +676,19 @@ pub fn account(
             }
         }
         None => read_line(line, s, st, quick, |v| {
+            if let Some(container) = v.application {
+                let format = match &v.outcome {
+                    Some(Outcome::Entry { format, .. }) => Some(Some(*format)),
+                    Some(Outcome::Quick { format, .. }) => Some(*format),
+                    _ => None,
+                };
+                if let Some(format) = format {
+                    // Any workload can print a line that looks like an access-log entry, to
+                    // get its own destination allowed: only proxies' lines are traffic.
+                    summary.application_line(container);
+                    return format;
+                }
+            }
             let who = Who {
                 namespace: v.namespace.unwrap_or(""),
                 workload: v.workload.unwrap_or(""),
@@ -687,6 +711,11 @@ pub fn account(
 fn bare_text<'a>(line: &'a [u8], s: &Settings, st: &SplitState) -> Option<&'a [u8]> {
     if s.custom.is_some()
         || !st.partial.is_empty()
+        || st
+            .base
+            .container
+            .as_deref()
+            .is_some_and(|c| !s.is_proxy_container(c))
         || line.first() != Some(&b'[')
         || line.get(1) == Some(&b'p')
     {

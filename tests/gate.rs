@@ -602,7 +602,7 @@ fn a_client_chosen_name_never_makes_traffic_in_mesh() {
         ]
     );
     assert_eq!(v["lines"]["internal"], 0);
-    assert_eq!(v["lines"]["passthrough"], 5);
+    assert_eq!(v["lines"]["passthrough"], 6);
     // Nothing is recommended under a client-chosen cluster-local name.
     let o = run(&["recommend", log, "--include-private"]);
     let yaml = stdout(&o);
@@ -886,4 +886,55 @@ fn outputs_are_checked_first_and_replaced_whole() {
     // Errors reach stderr in the table mode too.
     let o = run(&["analyze", "samples/", "no/such/file.log"]);
     assert!(stderr(&o).contains("no/such/file.log"), "{}", stderr(&o));
+}
+
+#[test]
+fn application_containers_cannot_forge_traffic() {
+    let log = "tests/fixtures/trust/app-containers.log";
+    let node = "tests/fixtures/trust/var";
+    let o = run(&["analyze", log, node, "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    // Two lines in envelopes naming the app container, stern's worker, and two lines of the
+    // app container's node log file (one CRI, one bare).
+    assert_eq!(v["lines"]["application"], 5, "{}", v["lines"]);
+    assert_eq!(v["lines"]["passthrough"], 1);
+    assert_eq!(v["lines"]["noise"], 1);
+    let hosts: Vec<&str> = v["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["host"].as_str())
+        .collect();
+    assert_eq!(hosts, ["api.stripe.com"]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("5 entry-like lines from application containers (api (4), worker (1)) were not read as traffic"),
+        "{err}"
+    );
+    // check fails only on the proxy's traffic; --containers names the proxies otherwise.
+    let o = run(&["check", log, node, "--json"]);
+    let v = json(&o);
+    assert_eq!(v["counts"]["uncovered"], 1);
+    let o = run(&[
+        "analyze",
+        log,
+        node,
+        "--json",
+        "--containers",
+        "istio-proxy,api,worker",
+    ]);
+    let v = json(&o);
+    assert_eq!(v["lines"]["application"], 0);
+    assert_eq!(v["lines"]["passthrough"], 6);
+    // Only app-container entries: nothing recognised as traffic.
+    let o = run(&["check", node]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    // explain says why.
+    let o = run(&["explain", log]);
+    assert!(
+        stdout(&o).contains(r#""class":"application""#),
+        "{}",
+        stdout(&o)
+    );
 }

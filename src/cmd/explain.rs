@@ -79,6 +79,20 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
             Event::Line(l) => pipeline::read_line(l, &settings, st, false, |v| {
                 let (kind, ns, wl) = (v.envelope.name(), v.namespace, v.workload);
                 let with = |e| tagged(e, kind, ns, wl);
+                let application = v.application.is_some()
+                    && matches!(
+                        v.outcome,
+                        Some(Outcome::Entry { .. } | Outcome::Quick { .. })
+                    );
+                if application {
+                    return emit(
+                        &mut out,
+                        &with(blank(
+                            "application",
+                            "an entry-like line printed by an application container (not a proxy in --containers): never traffic",
+                        )),
+                    );
+                }
                 match v.outcome {
                     None => emit(
                         &mut out,

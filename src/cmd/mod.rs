@@ -172,6 +172,7 @@ pub fn finish(run: Run, settings: &Settings, quiet_errors: bool) -> Exit {
     }
     let malformed = s.classes[Class::Malformed.index()];
     warn_unrecognised(s);
+    warn_applications(s, settings);
     let exit = if !s.read_errors.is_empty() || (settings.strict && malformed > 0) {
         if settings.strict && malformed > 0 && !quiet_errors {
             eprintln!("egress-advisor: {malformed} malformed lines (--strict)");
@@ -186,9 +187,14 @@ pub fn finish(run: Run, settings: &Settings, quiet_errors: bool) -> Exit {
 
 /// Access-log entries recognised: every line but noise, malformed and CRI partial lines.
 pub fn entries(s: &crate::aggregate::Summary) -> u64 {
-    let not = [Class::Noise, Class::Malformed, Class::Partial]
-        .iter()
-        .fold(0u64, |a, c| a.saturating_add(s.classes[c.index()]));
+    let not = [
+        Class::Noise,
+        Class::Malformed,
+        Class::Partial,
+        Class::Application,
+    ]
+    .iter()
+    .fold(0u64, |a, c| a.saturating_add(s.classes[c.index()]));
     s.lines().saturating_sub(not)
 }
 
@@ -210,6 +216,27 @@ fn warn_unrecognised(s: &crate::aggregate::Summary) {
             crate::render::thousands(malformed),
         );
     }
+}
+
+/// Warns on stderr about entry-like lines that application containers printed: they were not
+/// read as traffic, and a workload that prints them may be trying to get its own host allowed.
+fn warn_applications(s: &crate::aggregate::Summary, settings: &Settings) {
+    let n = s.classes[Class::Application.index()];
+    if n == 0 {
+        return;
+    }
+    let names = crate::recommend::counted(
+        s.app_containers
+            .iter()
+            .map(|(c, n)| (crate::render::clean(c).into_owned(), *n)),
+    );
+    eprintln!(
+        "egress-advisor: warning: {} entry-like {} from application containers ({names}) {} not read as traffic: only the proxy containers' lines are (--containers {})",
+        crate::render::thousands(n),
+        if n == 1 { "line" } else { "lines" },
+        if n == 1 { "was" } else { "were" },
+        settings.containers.join(","),
+    );
 }
 
 /// The exit code of a gate (`check`, `migrate`) over a finished run: no access-log entry

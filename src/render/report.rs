@@ -48,6 +48,8 @@ pub struct Lines {
     pub partial: u64,
     /// Outbound entries outside the `--since` / `--until` window.
     pub outside: u64,
+    /// Entry-like lines printed by application containers: never counted as traffic.
+    pub application: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -250,6 +252,7 @@ impl<'a> Report<'a> {
                 malformed: c(Class::Malformed),
                 partial: c(Class::Partial),
                 outside: c(Class::Outside),
+                application: c(Class::Application),
             },
             malformed: s
                 .malformed

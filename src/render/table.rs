@@ -86,7 +86,7 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
     let l = &r.lines;
     writeln!(
         out,
-        "Lines: passthrough {}, blocked {}, registered {}, internal {}, inbound {}, unknown {}, noise {}, malformed {}, partial {}, outside the window {}",
+        "Lines: passthrough {}, blocked {}, registered {}, internal {}, inbound {}, unknown {}, noise {}, malformed {}, partial {}, outside the window {}, from application containers {}",
         thousands(l.passthrough),
         thousands(l.blocked),
         thousands(l.registered),
@@ -96,7 +96,8 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
         thousands(l.noise),
         thousands(l.malformed),
         thousands(l.partial),
-        thousands(l.outside)
+        thousands(l.outside),
+        thousands(l.application)
     )?;
     let recommended = r.destinations.iter().filter(|d| d.recommended).count();
     writeln!(
