@@ -602,7 +602,7 @@ fn a_client_chosen_name_never_makes_traffic_in_mesh() {
         ]
     );
     assert_eq!(v["lines"]["internal"], 0);
-    assert_eq!(v["lines"]["passthrough"], 6);
+    assert_eq!(v["lines"]["passthrough"], 5);
     // Nothing is recommended under a client-chosen cluster-local name.
     let o = run(&["recommend", log, "--include-private"]);
     let yaml = stdout(&o);
