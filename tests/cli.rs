@@ -1149,3 +1149,201 @@ fn time_window_and_scale_warning() {
     assert!(stderr(&o).contains("1000 ServiceEntries"), "{}", stderr(&o));
     assert!(stderr(&run(&["recommend", "--quiet", &path])).is_empty());
 }
+
+/// The sample log, its line count and its gzip compression.
+fn sample_log() -> (Vec<u8>, u64, Vec<u8>) {
+    let bytes = std::fs::read(root().join("samples/allow-any/istio-proxy.log")).unwrap();
+    let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&bytes).unwrap();
+    (bytes, lines, enc.finish().unwrap())
+}
+
+/// `analyze --json` with a time limit (a run that hangs fails the test), as JSON with stderr.
+fn analyze_json(args: &[&str], stdin: Option<Vec<u8>>) -> (Option<i32>, Value, String) {
+    let mut c = cmd();
+    c.args(["analyze", "--json"])
+        .args(args)
+        .timeout(std::time::Duration::from_secs(20));
+    if let Some(bytes) = stdin {
+        c.write_stdin(bytes);
+    }
+    let o = c.output().unwrap();
+    let v = serde_json::from_str(&stdout(&o)).unwrap_or(Value::Null);
+    (o.status.code(), v, stderr(&o))
+}
+
+#[cfg(unix)]
+fn mkfifo(p: &Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(p)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mkfifo {}", p.display());
+}
+
+/// Named pipes, `/dev/stdin` and devices are opened once and their compression sniffed from
+/// that one handle.
+#[cfg(unix)]
+#[test]
+fn pipes_and_devices_given_as_paths_are_read_once() {
+    let (_, lines, gz) = sample_log();
+    let dir = tempfile::tempdir().unwrap();
+
+    // A named pipe holding gzip data.
+    let fifo = dir.path().join("pipe");
+    mkfifo(&fifo);
+    let writer = {
+        let (fifo, gz) = (fifo.clone(), gz.clone());
+        std::thread::spawn(move || {
+            // Opening for writing waits for the reader; a reader that never comes back is
+            // the test's time limit.
+            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&fifo) {
+                let _ = f.write_all(&gz);
+            }
+        })
+    };
+    let (code, v, err) = analyze_json(&[fifo.to_str().unwrap()], None);
+    // Unblock the writer if the run never opened the pipe (on Linux, opening a pipe for
+    // reading and writing does not wait).
+    drop(
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&fifo),
+    );
+    writer.join().unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["input"]["lines"], lines, "{err}");
+    assert_eq!(v["lines"]["passthrough"], 16);
+
+    // /dev/stdin: gzip from a pipe, first bytes included.
+    let (code, v, err) = analyze_json(&["/dev/stdin"], Some(gz.clone()));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["input"]["lines"], lines, "{err}");
+    assert_eq!(v["lines"]["passthrough"], 16);
+    assert_eq!(v["lines"]["noise"], 4);
+
+    // A character device is a stream too.
+    let (code, v, err) = analyze_json(&["/dev/null"], None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["input"]["lines"], 0);
+
+    // Process substitution: /dev/fd/N.
+    if std::process::Command::new("bash")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let gz_path = write(dir.path(), "log.gz", &gz);
+        let o = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "timeout 20 '{}' analyze --json <(cat '{gz_path}') <(gzip -dc '{gz_path}' | gzip -c)",
+                assert_cmd::cargo::cargo_bin("egress-advisor").display()
+            ))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["input"]["lines"], 2 * lines);
+        assert_eq!(v["input"]["files"], 2);
+    }
+}
+
+/// A named pipe found in a directory is not read: it is skipped with a note.
+#[cfg(unix)]
+#[test]
+fn pipes_in_directories_are_skipped_with_a_note() {
+    let (bytes, lines, _) = sample_log();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.log", &bytes);
+    mkfifo(&dir.path().join("b.pipe"));
+    let d = dir.path().to_str().unwrap();
+    let (code, v, err) = analyze_json(&[d], None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["input"]["lines"], lines);
+    assert!(
+        err.contains("b.pipe") && err.contains("named pipe"),
+        "{err}"
+    );
+    let (code, _, err) = analyze_json(&["--quiet", d], None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(err, "");
+}
+
+/// Symlink loops are walked once, and a file reached by several paths is read once.
+#[cfg(unix)]
+#[test]
+fn every_file_is_read_once() {
+    use std::os::unix::fs::symlink;
+    let (bytes, lines, _) = sample_log();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(logs.join("sub")).unwrap();
+    write(&logs.join("sub"), "a.log", &bytes);
+    // Two links back into the tree: without loop detection the walk doubles at every level.
+    symlink(&logs, logs.join("sub/up")).unwrap();
+    symlink("..", logs.join("sub/back")).unwrap();
+    let l = logs.to_str().unwrap();
+    let (code, v, err) = analyze_json(&[l], None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["input"]["lines"], lines, "{err}");
+    assert_eq!(v["input"]["files"], 1);
+    assert_eq!(v["sources"][0]["path"], format!("{l}/sub/a.log"));
+
+    // The same file by two names (a link, a second path, the directory holding it): once,
+    // under the same name whatever the order of the arguments, with a note.
+    let link = dir.path().join("link.log");
+    symlink(logs.join("sub/a.log"), &link).unwrap();
+    let file = logs.join("sub/a.log");
+    let again = logs.join("sub/./a.log");
+    let args = [
+        link.to_str().unwrap(),
+        file.to_str().unwrap(),
+        again.to_str().unwrap(),
+        l,
+    ];
+    let (code, v, err) = analyze_json(&args, None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["input"]["lines"], lines, "{err}");
+    assert_eq!(v["input"]["files"], 1);
+    assert!(
+        err.contains("link.log") && err.contains("same file"),
+        "{err}"
+    );
+    let mut reversed = args;
+    reversed.reverse();
+    let (_, w, err2) = analyze_json(&reversed, None);
+    assert_eq!(v, w);
+    assert_eq!(err, err2);
+    let mut quiet = vec!["--quiet"];
+    quiet.extend(args);
+    let (code, _, err) = analyze_json(&quiet, None);
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+
+    // `--existing` folders: the same walk.
+    let conf = dir.path().join("conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::copy(
+        root().join("tests/fixtures/manifests/existing.yaml"),
+        conf.join("existing.yaml"),
+    )
+    .unwrap();
+    symlink(&conf, conf.join("again")).unwrap();
+    symlink(&conf, conf.join("loop")).unwrap();
+    let o = cmd()
+        .args(["analyze", "--json", "--existing"])
+        .arg(&conf)
+        .arg("samples/")
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        destination(&v, "api.stripe.com")["covered_by"],
+        "payments/stripe"
+    );
+}
