@@ -1347,3 +1347,96 @@ fn every_file_is_read_once() {
         "payments/stripe"
     );
 }
+
+/// Runs `analyze --json -j1 PIPE FILE` and changes FILE once the run has planned its work and
+/// waits on the pipe (a stream, read first), before it reads FILE. Gives the exit code, the
+/// report and stderr.
+#[cfg(unix)]
+fn change_while_planned(file: &Path, change: impl FnOnce()) -> (Option<i32>, Value, String) {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let fifo = file.with_extension(format!("{n}.pipe"));
+    mkfifo(&fifo);
+    {
+        // Should the run never open the pipe, the test fails instead of waiting forever.
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(30));
+            drop(
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&fifo),
+            );
+        });
+    }
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("egress-advisor"))
+        .args(["analyze", "--json", "-j1"])
+        .arg(&fifo)
+        .arg(file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        // Returns once the run opened the pipe: FILE is planned, and not read yet.
+        let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        change();
+        w.write_all(b"not an access log line\n").unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    std::fs::remove_file(&fifo).unwrap();
+    let v = serde_json::from_str(&stdout(&o)).unwrap_or(Value::Null);
+    (o.status.code(), v, stderr(&o))
+}
+
+/// A file rotated or truncated after the run planned it is reported, not read mixed; one that
+/// grew is read up to its planned size.
+#[cfg(unix)]
+#[test]
+fn files_changed_during_a_run_are_reported() {
+    let (bytes, lines, _) = sample_log();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let reported = |o: &(Option<i32>, Value, String), why: &str| {
+        assert_eq!(o.0, Some(1), "{}", o.2);
+        assert!(
+            o.2.contains("app.log: not read consistently") && o.2.contains(why),
+            "{}",
+            o.2
+        );
+        assert_eq!(o.1["read_errors"].as_array().unwrap().len(), 1, "{}", o.1);
+    };
+
+    // Rotated by rename and create.
+    std::fs::write(&log, &bytes).unwrap();
+    let o = change_while_planned(&log, || {
+        std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+        std::fs::write(&log, &bytes).unwrap();
+    });
+    reported(&o, "replaced by another file");
+
+    // Truncated in place (copytruncate), then written again.
+    std::fs::write(&log, &bytes).unwrap();
+    let o = change_while_planned(&log, || {
+        let f = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+        f.set_len(0).unwrap();
+        (&f).write_all(&bytes[..100]).unwrap();
+    });
+    reported(&o, "shrank");
+
+    // Removed.
+    std::fs::write(&log, &bytes).unwrap();
+    let o = change_while_planned(&log, || std::fs::remove_file(&log).unwrap());
+    reported(&o, "removed");
+
+    // Grown: read as it was when planned, without what was appended.
+    std::fs::write(&log, &bytes).unwrap();
+    let o = change_while_planned(&log, || {
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        f.write_all(&bytes).unwrap();
+    });
+    assert_eq!(o.0, Some(0), "{}", o.2);
+    assert_eq!(o.1["input"]["lines"], lines + 1);
+    assert_eq!(o.1["lines"]["passthrough"], 16);
+}

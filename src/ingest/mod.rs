@@ -630,4 +630,83 @@ mod tests {
             .collect();
         assert!(ranges.windows(2).all(|w| w[0] < w[1]));
     }
+
+    /// A file is read as planned: grown is fine, but replaced, removed or shrunk (before or
+    /// while a range is read) is an error naming why.
+    #[test]
+    fn files_changed_since_the_plan_are_not_read_consistently() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("app.log");
+        let text: Vec<u8> = (0..1000)
+            .flat_map(|i| format!("line {i:04}\n").into_bytes())
+            .collect();
+        std::fs::write(&p, &text).unwrap();
+        let sources = vec![Source {
+            name: "app.log".into(),
+            origin: Origin::File(p.clone()),
+        }];
+        let tasks = plan(&sources, 1000);
+        let (start, end, file) = tasks
+            .iter()
+            .filter_map(|t| match t {
+                Task::Range {
+                    start, end, file, ..
+                } => Some((*start, *end, *file)),
+                _ => None,
+            })
+            .nth(3)
+            .expect("ranges");
+        assert_eq!(file.size, text.len() as u64);
+        let read = |f: File| {
+            let mut r = UpToPlanned {
+                inner: f,
+                at: start - 1,
+                size: file.size,
+            };
+            let mut lines = 0;
+            let (_, res) = lines::LineReader::new(100).read(&mut r, start - 1, true, end, |_| {
+                lines += 1;
+                true
+            });
+            res.map(|()| lines).map_err(|e| e.to_string())
+        };
+        let reason = |r: io::Result<File>| r.map(|_| ()).unwrap_err().to_string();
+
+        // Grown: read as planned.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"appended\n")
+            .unwrap();
+        let lines = read(open_range(&p, &file, start).unwrap()).unwrap();
+        assert!(lines > 0);
+
+        // Truncated while a range is read (copytruncate): the range ends before the plan did.
+        let f = open_range(&p, &file, start).unwrap();
+        File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(100)
+            .unwrap();
+        let err = read(f).unwrap_err();
+        assert!(
+            err.contains("not read consistently") && err.contains("ended at byte"),
+            "{err}"
+        );
+        // Truncated before: seen when the range is opened, even once it has grown again.
+        let why = reason(open_range(&p, &file, start));
+        assert!(why.contains("shrank from 10000 to 100 bytes"), "{why}");
+
+        // Rotated by rename and create, even with the same size: another file.
+        std::fs::rename(&p, dir.path().join("app.log.1")).unwrap();
+        let why = reason(open_range(&p, &file, start));
+        assert!(why.contains("removed or renamed"), "{why}");
+        std::fs::write(&p, &text).unwrap();
+        let why = reason(open_range(&p, &file, start));
+        assert!(why.contains("replaced by another file"), "{why}");
+        let why = reason(open_planned(&p, &file, 0));
+        assert!(why.starts_with("not read consistently: "), "{why}");
+    }
 }
