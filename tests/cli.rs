@@ -1292,6 +1292,11 @@ fn every_file_is_read_once() {
     assert_eq!(v["input"]["lines"], lines, "{err}");
     assert_eq!(v["input"]["files"], 1);
     assert_eq!(v["sources"][0]["path"], format!("{l}/sub/a.log"));
+    // A directory and one below it, or named with a trailing slash: walked once, no news.
+    let sub = format!("{l}/sub");
+    let (_, w, err) = analyze_json(&[&sub, l, &format!("{l}/")], None);
+    assert_eq!(v, w);
+    assert!(!err.contains("same directory"), "{err}");
 
     // The same file by two names (a link, a second path, the directory holding it): once,
     // under the same name whatever the order of the arguments, with a note.

@@ -115,11 +115,14 @@ impl Walker {
                 let Some(id) = id() else { continue };
                 match self.dirs.entry(id) {
                     Entry::Occupied(first) => {
-                        let why = format!(
-                            "the same directory as {}: walked once",
-                            first.get().display()
-                        );
-                        found(Found::Skipped(entry.into_path(), why));
+                        // `logs/` after `logs`, or `logs/a` after `logs`: no news.
+                        if first.get() != entry.path() {
+                            let why = format!(
+                                "the same directory as {}: walked once",
+                                first.get().display()
+                            );
+                            found(Found::Skipped(entry.into_path(), why));
+                        }
                         it.skip_current_dir();
                     }
                     Entry::Vacant(v) => {
