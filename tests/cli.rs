@@ -1338,6 +1338,15 @@ fn every_file_is_read_once() {
     .unwrap();
     symlink(&conf, conf.join("again")).unwrap();
     symlink(&conf, conf.join("loop")).unwrap();
+    // Dangling links are passed over like the files of their names.
+    symlink("nowhere", conf.join("gone.txt")).unwrap();
+    symlink("nowhere", logs.join(".gone")).unwrap();
+    let (code, v, err) = analyze_json(&[l], None);
+    assert_eq!(
+        (code, &v["read_errors"]),
+        (Some(0), &Value::Array(vec![])),
+        "{err}"
+    );
     let o = cmd()
         .args(["analyze", "--json", "--existing"])
         .arg(&conf)

@@ -95,6 +95,12 @@ impl Walker {
                 Ok(e) => e,
                 Err(e) => {
                     let path = e.path().unwrap_or(root).to_path_buf();
+                    // An entry that cannot be looked at (a dangling link) is passed over like
+                    // the files of its name.
+                    let name = path.file_name().map(|n| n.to_string_lossy());
+                    if e.depth() > 0 && name.is_some_and(|n| skip(&n, false)) {
+                        continue;
+                    }
                     if let Some(to) = e.loop_ancestor() {
                         let why = format!(
                             "a symbolic link back to {} (a loop): walked once",
