@@ -3,12 +3,14 @@
 //! prints), and the question Istio answers for each observed destination: is it declared, and
 //! visible from the namespace that called it?
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use crate::aggregate::DestKey;
+use crate::ingest::walk::{FileId, Found, Walker, file_id};
 
 /// One ServiceEntry, as far as matching traffic goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,31 +65,45 @@ pub struct Doc {
     pub value: Value,
 }
 
-fn files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| format!("{}: {}", path.display(), crate::ingest::io_reason(&e)))?;
-    if meta.is_dir() {
-        let mut names: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| format!("{}: {}", path.display(), crate::ingest::io_reason(&e)))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        names.sort();
-        for p in names {
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if p.is_dir() || matches!(ext, "yaml" | "yml" | "json") {
-                files(&p, out)?;
-            }
-        }
-    } else {
-        out.push(path.to_path_buf());
+/// The files a path names: itself, or for a folder the `*.yaml`, `*.yml` and `*.json` files
+/// below it (walked as log folders are, see [`crate::ingest::walk`]), with their identities.
+fn files(
+    path: &Path,
+    walker: &mut Walker,
+    out: &mut Vec<(PathBuf, Option<FileId>)>,
+) -> Result<(), String> {
+    let reason =
+        |p: &Path, e: &std::io::Error| format!("{}: {}", p.display(), crate::ingest::io_reason(e));
+    let meta = std::fs::metadata(path).map_err(|e| reason(path, &e))?;
+    if !meta.is_dir() {
+        out.push((path.to_path_buf(), file_id(&meta)));
+        return Ok(());
     }
-    Ok(())
+    let mut error = None;
+    walker.walk(path, skip_config, |f| match f {
+        Found::File(p, id) => out.push((p, id)),
+        // Loops and folders walked already; pipes and devices are read only when named.
+        Found::Skipped(..) => {}
+        Found::Error(p, e) => {
+            error.get_or_insert_with(|| reason(&p, &e));
+        }
+    });
+    error.map_or(Ok(()), Err)
+}
+
+/// Folders are walked for their manifests alone.
+fn skip_config(name: &str, dir: bool) -> bool {
+    let ext = Path::new(name).extension().and_then(|e| e.to_str());
+    !dir && !matches!(ext, Some("yaml" | "yml" | "json"))
 }
 
 /// Reads every document of the given files, folders (`*.yaml`, `*.yml`, `*.json`) or `-`.
-/// `List` objects are opened into their items.
+/// `List` objects are opened into their items. A file named twice (or reached by two paths) is
+/// read once.
 pub fn read_docs(paths: &[PathBuf]) -> Result<Vec<Doc>, String> {
     let mut all = Vec::new();
+    let mut walker = Walker::default();
+    let mut seen = HashSet::new();
     for p in paths {
         if p.as_os_str() == "-" {
             let mut text = String::new();
@@ -97,8 +113,11 @@ pub fn read_docs(paths: &[PathBuf]) -> Result<Vec<Doc>, String> {
             continue;
         }
         let mut list = Vec::new();
-        files(p, &mut list)?;
-        for f in list {
+        files(p, &mut walker, &mut list)?;
+        for (f, id) in list {
+            if id.is_some_and(|id| !seen.insert(id)) {
+                continue;
+            }
             let text = std::fs::read_to_string(&f)
                 .map_err(|e| format!("{}: {}", f.display(), crate::ingest::io_reason(&e)))?;
             push_docs(&f.display().to_string(), &text, &mut all)?;

@@ -17,7 +17,7 @@ use crate::config::Settings;
 use crate::envelope::meta::Label;
 use crate::envelope::{self, Meta};
 use crate::ingest::lines::{Event, LineReader};
-use crate::ingest::{self, Counted, Encoding, Origin, Source, Task};
+use crate::ingest::{self, Counted, Encoding, Origin, Source, Task, UpToPlanned};
 use crate::parse::custom::{self, Template, Writer};
 use crate::parse::json::JsonEntry;
 use crate::parse::{Format, FormatChoice, Malformed, Record, Sniff, sniff, text};
@@ -299,32 +299,53 @@ impl<'s> Worker<'s> {
                 self.summary.read_errors.insert(*source, reason.clone());
                 return;
             }
-            Task::Whole { source } => (*source, 0),
+            Task::Whole { source, .. } => (*source, 0),
             Task::Range { source, split, .. } => (*source, *split),
         };
         let origin = &sources[source as usize].origin;
         self.base = base_meta(origin, self.settings);
         let result = match (task, origin) {
-            (Task::Range { start, end, .. }, Origin::File(p)) => {
-                match ingest::open_range(p, *start) {
-                    Ok(f) => self.read(
-                        Counted {
-                            inner: f,
-                            counter: self.done,
-                        },
-                        source,
-                        split,
-                        start.saturating_sub(1),
-                        *start > 0,
-                        *end,
-                        None,
-                    ),
-                    Err(e) => Err(e),
+            (
+                Task::Range {
+                    start, end, file, ..
+                },
+                Origin::File(p),
+            ) => match ingest::open_range(p, file, *start) {
+                Ok(f) => {
+                    let at = start.saturating_sub(1);
+                    let inner = UpToPlanned {
+                        inner: f,
+                        at,
+                        size: file.size,
+                    };
+                    let r = Counted {
+                        inner,
+                        counter: self.done,
+                    };
+                    self.read(r, source, split, at, *start > 0, *end, None)
                 }
-            }
-            (_, Origin::Stdin) => self.read_stream(io::stdin(), source, true),
+                Err(e) => Err(e),
+            },
+            (_, Origin::Stdin) => self.read_stream(io::stdin(), source, None),
+            (
+                Task::Whole {
+                    file: Some(file), ..
+                },
+                Origin::File(p),
+            ) => match ingest::open_planned(p, file, 0) {
+                Ok(f) => {
+                    let inner = UpToPlanned {
+                        inner: f,
+                        at: 0,
+                        size: file.size,
+                    };
+                    self.read_stream(inner, source, Some(file.size))
+                }
+                Err(e) => Err(e),
+            },
+            // A named pipe or a device: opened once, its first bytes sniffed from that handle.
             (_, Origin::File(p)) => match std::fs::File::open(p) {
-                Ok(f) => self.read_stream(f, source, false),
+                Ok(f) => self.read_stream(f, source, None),
                 Err(e) => Err(e),
             },
             (_, Origin::Unreadable(reason)) => Err(io::Error::other(reason.clone())),
@@ -336,25 +357,26 @@ impl<'s> Worker<'s> {
         }
     }
 
-    /// Reads a whole source as one stream. Compressed data and standard input are read and
+    /// Reads a whole source as one stream: a regular file of `size` bytes as planned (a plain
+    /// one up to that size, so that lines appended since are not read), or, for `None`, a
+    /// stream (standard input, a pipe) to its end. Compressed data and streams are read and
     /// decoded on a thread of their own, so that decoding overlaps parsing.
     fn read_stream<R: io::Read + Send>(
         &mut self,
         r: R,
         source: u32,
-        is_stdin: bool,
+        size: Option<u64>,
     ) -> io::Result<()> {
         let (enc, r) = ingest::decode(Counted {
             inner: r,
             counter: self.done,
         })?;
         let enc = (enc != Encoding::Plain).then_some(enc);
-        if enc.is_some() || is_stdin {
-            ingest::pipelined(r, |pipe| {
+        match (enc, size) {
+            (None, Some(size)) => self.read(r, source, 0, 0, false, size, enc),
+            _ => ingest::pipelined(r, |pipe| {
                 self.read(pipe, source, 0, 0, false, u64::MAX, enc)
-            })
-        } else {
-            self.read(r, source, 0, 0, false, u64::MAX, enc)
+            }),
         }
     }
 
@@ -836,7 +858,12 @@ pub fn use_global_pool(threads: usize) {
 }
 
 fn read_all(s: &Settings, split_bytes: u64) -> Result<Run, String> {
-    let sources = ingest::discover(&s.paths, s.stdin_name.as_deref());
+    let ingest::Discovered { sources, notes } = ingest::discover(&s.paths, s.stdin_name.as_deref());
+    if !s.quiet {
+        for n in notes {
+            eprintln!("egress-advisor: {n}");
+        }
+    }
     let tasks = ingest::plan(&sources, split_bytes.max(1));
     // The global pool when it was set up with the size asked for (the command line does so,
     // and rendering uses it too); else one of that size for this run.

@@ -1265,3 +1265,308 @@ spec:
         .collect();
     assert_eq!(names, ["api.example.com-egress", "cdn.example.net-egress"]);
 }
+
+/// The sample log, its line count and its gzip compression.
+fn sample_log() -> (Vec<u8>, u64, Vec<u8>) {
+    let bytes = std::fs::read(root().join("samples/allow-any/istio-proxy.log")).unwrap();
+    let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&bytes).unwrap();
+    (bytes, lines, enc.finish().unwrap())
+}
+
+/// `analyze --json` with a time limit (a run that hangs fails the test), as JSON with stderr.
+fn analyze_json(args: &[&str], stdin: Option<Vec<u8>>) -> (Option<i32>, Value, String) {
+    let mut c = cmd();
+    c.args(["analyze", "--json"])
+        .args(args)
+        .timeout(std::time::Duration::from_secs(20));
+    if let Some(bytes) = stdin {
+        c.write_stdin(bytes);
+    }
+    let o = c.output().unwrap();
+    let v = serde_json::from_str(&stdout(&o)).unwrap_or(Value::Null);
+    (o.status.code(), v, stderr(&o))
+}
+
+#[cfg(unix)]
+fn mkfifo(p: &Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(p)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mkfifo {}", p.display());
+}
+
+/// Named pipes, `/dev/stdin` and devices are opened once and their compression sniffed from
+/// that one handle.
+#[cfg(unix)]
+#[test]
+fn pipes_and_devices_given_as_paths_are_read_once() {
+    let (_, lines, gz) = sample_log();
+    let dir = tempfile::tempdir().unwrap();
+
+    // A named pipe holding gzip data.
+    let fifo = dir.path().join("pipe");
+    mkfifo(&fifo);
+    let writer = {
+        let (fifo, gz) = (fifo.clone(), gz.clone());
+        std::thread::spawn(move || {
+            // Opening for writing waits for the reader; a reader that never comes back is
+            // the test's time limit.
+            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&fifo) {
+                let _ = f.write_all(&gz);
+            }
+        })
+    };
+    let (code, v, err) = analyze_json(&[fifo.to_str().unwrap()], None);
+    // Unblock the writer if the run never opened the pipe (on Linux, opening a pipe for
+    // reading and writing does not wait).
+    drop(
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&fifo),
+    );
+    writer.join().unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["input"]["lines"], lines, "{err}");
+    assert_eq!(v["lines"]["passthrough"], 16);
+
+    // /dev/stdin: gzip from a pipe, first bytes included.
+    let (code, v, err) = analyze_json(&["/dev/stdin"], Some(gz.clone()));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["input"]["lines"], lines, "{err}");
+    assert_eq!(v["lines"]["passthrough"], 16);
+    assert_eq!(v["lines"]["noise"], 4);
+
+    // A character device is a stream too.
+    let (code, v, err) = analyze_json(&["/dev/null"], None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["input"]["lines"], 0);
+
+    // Process substitution: /dev/fd/N.
+    if std::process::Command::new("bash")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let gz_path = write(dir.path(), "log.gz", &gz);
+        let o = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "timeout 20 '{}' analyze --json <(cat '{gz_path}') <(gzip -dc '{gz_path}' | gzip -c)",
+                assert_cmd::cargo::cargo_bin("egress-advisor").display()
+            ))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["input"]["lines"], 2 * lines);
+        assert_eq!(v["input"]["files"], 2);
+    }
+}
+
+/// A named pipe found in a directory is not read: it is skipped with a note.
+#[cfg(unix)]
+#[test]
+fn pipes_in_directories_are_skipped_with_a_note() {
+    let (bytes, lines, _) = sample_log();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.log", &bytes);
+    mkfifo(&dir.path().join("b.pipe"));
+    let d = dir.path().to_str().unwrap();
+    let (code, v, err) = analyze_json(&[d], None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["input"]["lines"], lines);
+    assert!(
+        err.contains("b.pipe") && err.contains("named pipe"),
+        "{err}"
+    );
+    let (code, _, err) = analyze_json(&["--quiet", d], None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(err, "");
+}
+
+/// Symlink loops are walked once, and a file reached by several paths is read once.
+#[cfg(unix)]
+#[test]
+fn every_file_is_read_once() {
+    use std::os::unix::fs::symlink;
+    let (bytes, lines, _) = sample_log();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(logs.join("sub")).unwrap();
+    write(&logs.join("sub"), "a.log", &bytes);
+    // Two links back into the tree: without loop detection the walk doubles at every level.
+    symlink(&logs, logs.join("sub/up")).unwrap();
+    symlink("..", logs.join("sub/back")).unwrap();
+    let l = logs.to_str().unwrap();
+    let (code, v, err) = analyze_json(&[l], None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["input"]["lines"], lines, "{err}");
+    assert_eq!(v["input"]["files"], 1);
+    assert_eq!(v["sources"][0]["path"], format!("{l}/sub/a.log"));
+    // A directory and one below it, or named with a trailing slash: walked once, no news.
+    let sub = format!("{l}/sub");
+    let (_, w, err) = analyze_json(&[&sub, l, &format!("{l}/")], None);
+    assert_eq!(v, w);
+    assert!(!err.contains("same directory"), "{err}");
+
+    // The same file by two names (a link, a second path, the directory holding it): once,
+    // under the same name whatever the order of the arguments, with a note.
+    let link = dir.path().join("link.log");
+    symlink(logs.join("sub/a.log"), &link).unwrap();
+    let file = logs.join("sub/a.log");
+    let again = logs.join("sub/./a.log");
+    let args = [
+        link.to_str().unwrap(),
+        file.to_str().unwrap(),
+        again.to_str().unwrap(),
+        l,
+    ];
+    let (code, v, err) = analyze_json(&args, None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["input"]["lines"], lines, "{err}");
+    assert_eq!(v["input"]["files"], 1);
+    assert!(
+        err.contains("link.log") && err.contains("same file"),
+        "{err}"
+    );
+    let mut reversed = args;
+    reversed.reverse();
+    let (_, w, err2) = analyze_json(&reversed, None);
+    assert_eq!(v, w);
+    assert_eq!(err, err2);
+    let mut quiet = vec!["--quiet"];
+    quiet.extend(args);
+    let (code, _, err) = analyze_json(&quiet, None);
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+
+    // `--existing` folders: the same walk.
+    let conf = dir.path().join("conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::copy(
+        root().join("tests/fixtures/manifests/existing.yaml"),
+        conf.join("existing.yaml"),
+    )
+    .unwrap();
+    symlink(&conf, conf.join("again")).unwrap();
+    symlink(&conf, conf.join("loop")).unwrap();
+    // Dangling links are passed over like the files of their names.
+    symlink("nowhere", conf.join("gone.txt")).unwrap();
+    symlink("nowhere", logs.join(".gone")).unwrap();
+    let (code, v, err) = analyze_json(&[l], None);
+    assert_eq!(
+        (code, &v["read_errors"]),
+        (Some(0), &Value::Array(vec![])),
+        "{err}"
+    );
+    let o = cmd()
+        .args(["analyze", "--json", "--existing"])
+        .arg(&conf)
+        .arg("samples/")
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        destination(&v, "api.stripe.com")["covered_by"],
+        "payments/stripe"
+    );
+}
+
+/// Runs `analyze --json -j1 PIPE FILE` and changes FILE once the run has planned its work and
+/// waits on the pipe (a stream, read first), before it reads FILE. Gives the exit code, the
+/// report and stderr.
+#[cfg(unix)]
+fn change_while_planned(file: &Path, change: impl FnOnce()) -> (Option<i32>, Value, String) {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let fifo = file.with_extension(format!("{n}.pipe"));
+    mkfifo(&fifo);
+    {
+        // Should the run never open the pipe, the test fails instead of waiting forever.
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(30));
+            drop(
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&fifo),
+            );
+        });
+    }
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("egress-advisor"))
+        .args(["analyze", "--json", "-j1"])
+        .arg(&fifo)
+        .arg(file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        // Returns once the run opened the pipe: FILE is planned, and not read yet.
+        let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        change();
+        w.write_all(b"not an access log line\n").unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    std::fs::remove_file(&fifo).unwrap();
+    let v = serde_json::from_str(&stdout(&o)).unwrap_or(Value::Null);
+    (o.status.code(), v, stderr(&o))
+}
+
+/// A file rotated or truncated after the run planned it is reported, not read mixed; one that
+/// grew is read up to its planned size.
+#[cfg(unix)]
+#[test]
+fn files_changed_during_a_run_are_reported() {
+    let (bytes, lines, _) = sample_log();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let reported = |o: &(Option<i32>, Value, String), why: &str| {
+        assert_eq!(o.0, Some(3), "{}", o.2);
+        assert!(
+            o.2.contains("app.log: not read consistently") && o.2.contains(why),
+            "{}",
+            o.2
+        );
+        assert_eq!(o.1["read_errors"].as_array().unwrap().len(), 1, "{}", o.1);
+    };
+
+    // Rotated by rename and create.
+    std::fs::write(&log, &bytes).unwrap();
+    let o = change_while_planned(&log, || {
+        std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+        std::fs::write(&log, &bytes).unwrap();
+    });
+    reported(&o, "replaced by another file");
+
+    // Truncated in place (copytruncate), then written again.
+    std::fs::write(&log, &bytes).unwrap();
+    let o = change_while_planned(&log, || {
+        let f = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+        f.set_len(0).unwrap();
+        (&f).write_all(&bytes[..100]).unwrap();
+    });
+    reported(&o, "shrank");
+
+    // Removed.
+    std::fs::write(&log, &bytes).unwrap();
+    let o = change_while_planned(&log, || std::fs::remove_file(&log).unwrap());
+    reported(&o, "removed");
+
+    // Grown: read as it was when planned, without what was appended.
+    std::fs::write(&log, &bytes).unwrap();
+    let o = change_while_planned(&log, || {
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        f.write_all(&bytes).unwrap();
+    });
+    assert_eq!(o.0, Some(0), "{}", o.2);
+    assert_eq!(o.1["input"]["lines"], lines + 1);
+    assert_eq!(o.1["lines"]["passthrough"], 16);
+}

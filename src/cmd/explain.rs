@@ -35,7 +35,13 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
             "explain reads log lines: partial results hold counts, not lines".into(),
         ));
     }
-    let sources = ingest::discover(&settings.paths, settings.stdin_name.as_deref());
+    let ingest::Discovered { sources, notes } =
+        ingest::discover(&settings.paths, settings.stdin_name.as_deref());
+    if !settings.quiet {
+        for n in notes {
+            eprintln!("egress-advisor: {n}");
+        }
+    }
     let mut out = output(None)?;
     let mut write_error: Option<std::io::Error> = None;
     let mut malformed = 0u64;

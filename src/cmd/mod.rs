@@ -90,7 +90,11 @@ pub fn output(path: Option<&Path>) -> Result<Box<dyn Write>, Error> {
 pub fn list_inputs(a: &crate::cli::ListInputsArgs) -> Result<Exit, Error> {
     let mut out = output(None)?;
     let mut failed = false;
-    for s in crate::ingest::discover(&a.paths, None) {
+    let found = crate::ingest::discover(&a.paths, None);
+    for n in found.notes {
+        eprintln!("egress-advisor: {n}");
+    }
+    for s in found.sources {
         match &s.origin {
             crate::ingest::Origin::Unreadable(why) => {
                 eprintln!("egress-advisor: {}: {why}", s.name);

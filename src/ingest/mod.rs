@@ -3,12 +3,16 @@
 //! plain files are split into newline-aligned ranges so that one file keeps every core busy.
 
 pub mod lines;
+pub mod walk;
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+
+pub use walk::{FileId, Found, file_id};
 
 /// Where lines come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,32 +31,86 @@ pub struct Source {
     pub origin: Origin,
 }
 
+/// The inputs of a run, and notes on what was skipped or merged on the way.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub sources: Vec<Source>,
+    /// For stderr (unless `--quiet`): files reached by several paths, read once; symlink loops
+    /// and directories walked once; named pipes, sockets and devices in directories, not read.
+    pub notes: Vec<String>,
+}
+
 /// Expands the command line: files as given, directories walked recursively (entries in
-/// sorted order, hidden entries and `*.md` files skipped), `-` for stdin. The result is sorted
-/// by name and free of duplicates, so the order of the arguments never changes the output.
-/// Standard input is named `stdin_name` (`--stdin-name`), else `-`.
-pub fn discover(paths: &[PathBuf], stdin_name: Option<&str>) -> Vec<Source> {
-    let mut out = Vec::new();
+/// sorted order, hidden entries and `*.md` files skipped, see [`walk::Walker`]), `-` for
+/// stdin. Any file (a named pipe, `/dev/stdin`, a device) is read when named; in a directory,
+/// only regular files are. A file reached by several paths is read once, under the first of
+/// its names in sorted order. The result is sorted by name, so the order of the arguments never
+/// changes the output. Standard input is named `stdin_name` (`--stdin-name`), else `-`.
+pub fn discover(paths: &[PathBuf], stdin_name: Option<&str>) -> Discovered {
+    // Sorted first: which path walks a directory reached by two does not depend on the order
+    // of the arguments.
+    let mut paths: Vec<&PathBuf> = paths.iter().collect();
+    paths.sort_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
+    paths.dedup_by(|a, b| a.as_os_str() == b.as_os_str());
+    let mut found: Vec<(Source, Option<FileId>)> = Vec::new();
+    let mut notes = Vec::new();
+    let mut walker = walk::Walker::default();
     for p in paths {
         if p.as_os_str() == "-" {
-            out.push(Source {
+            let source = Source {
                 name: stdin_name.unwrap_or("-").into(),
                 origin: Origin::Stdin,
-            });
+            };
+            found.push((source, stdin_id()));
             continue;
         }
         match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => walk(p, &mut out, 0),
-            Ok(_) => out.push(file(p)),
-            Err(e) => out.push(Source {
-                name: display(p),
-                origin: Origin::Unreadable(io_reason(&e)),
+            Ok(m) if m.is_dir() => walker.walk(p, skip_log, |f| match f {
+                Found::File(p, id) => found.push((file(&p), id)),
+                Found::Skipped(p, why) => notes.push(format!("{}: {why}", display(&p))),
+                Found::Error(p, e) => found.push((unreadable(&p, &e), None)),
             }),
+            Ok(m) => found.push((file(p), file_id(&m))),
+            Err(e) => found.push((unreadable(p, &e), None)),
         }
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    out.dedup_by(|a, b| a.name == b.name);
-    out
+    found.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    found.dedup_by(|a, b| a.0.name == b.0.name);
+    let mut first: HashMap<FileId, usize> = HashMap::new();
+    let mut sources: Vec<Source> = Vec::with_capacity(found.len());
+    for (s, id) in found {
+        if let Some(id) = id {
+            if let Some(&k) = first.get(&id) {
+                notes.push(format!(
+                    "{}: the same file as {}: read once",
+                    s.name, sources[k].name
+                ));
+                continue;
+            }
+            first.insert(id, sources.len());
+        }
+        sources.push(s);
+    }
+    Discovered { sources, notes }
+}
+
+/// Log walks pass over hidden entries and `*.md` files (the READMEs of log folders).
+fn skip_log(name: &str, _dir: bool) -> bool {
+    name.starts_with('.') || name.ends_with(".md")
+}
+
+/// The identity of standard input, to read it once when also named (`/dev/stdin`).
+fn stdin_id() -> Option<FileId> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        let fd = io::stdin().as_fd().try_clone_to_owned().ok()?;
+        file_id(&File::from(fd).metadata().ok()?)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 fn display(p: &Path) -> String {
@@ -66,48 +124,10 @@ fn file(p: &Path) -> Source {
     }
 }
 
-/// Directories nested deeper than this are reported instead of walked (symlink loops).
-const MAX_DEPTH: usize = 64;
-
-fn walk(dir: &Path, out: &mut Vec<Source>, depth: usize) {
-    if depth > MAX_DEPTH {
-        out.push(Source {
-            name: display(dir),
-            origin: Origin::Unreadable(format!(
-                "more than {MAX_DEPTH} directories deep (a symlink loop?)"
-            )),
-        });
-        return;
-    }
-    let entries = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) => {
-            out.push(Source {
-                name: display(dir),
-                origin: Origin::Unreadable(io_reason(&e)),
-            });
-            return;
-        }
-    };
-    let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    names.sort();
-    for p in names {
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name.starts_with('.') || name.ends_with(".md") {
-            continue;
-        }
-        match std::fs::metadata(&p) {
-            Ok(m) if m.is_dir() => walk(&p, out, depth + 1),
-            Ok(m) if m.is_file() => out.push(file(&p)),
-            Ok(_) => {}
-            Err(e) => out.push(Source {
-                name: display(&p),
-                origin: Origin::Unreadable(io_reason(&e)),
-            }),
-        }
+fn unreadable(p: &Path, e: &io::Error) -> Source {
+    Source {
+        name: display(p),
+        origin: Origin::Unreadable(io_reason(e)),
     }
 }
 
@@ -264,26 +284,37 @@ impl Read for Pipe {
 /// Plain files at least this large are split into ranges read in parallel.
 pub const SPLIT_BYTES: u64 = 32 * 1024 * 1024;
 
+/// What the plan fixed about a regular file: its size and identity then. The file is read up
+/// to that size (a live log may grow meanwhile), and must still be the same file, no shorter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Planned {
+    pub size: u64,
+    pub id: Option<FileId>,
+}
+
 /// One unit of work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Task {
-    /// The whole source, as one stream (stdin, compressed files, small files).
-    Whole { source: u32 },
+    /// The whole source, as one stream (compressed and small files; `file` is `None` for
+    /// standard input and the named pipes and devices named on the command line, opened once
+    /// and never seeked).
+    Whole { source: u32, file: Option<Planned> },
     /// Lines of a plain file that start in `start..end`.
     Range {
         source: u32,
         split: u32,
         start: u64,
         end: u64,
+        file: Planned,
     },
     /// A source that cannot be read, with the reason.
     Failed { source: u32, reason: String },
 }
 
 /// Plans the tasks for the sources, in the order workers take them: the streams that cannot
-/// be split (standard input, compressed and smaller files) first, the largest first, so that a
-/// long one never starts last and leaves the other workers idle; then the ranges, in source
-/// order.
+/// be split (standard input, pipes, compressed and smaller files) first, the largest first, so
+/// that a long one never starts last and leaves the other workers idle; then the ranges, in
+/// source order.
 ///
 /// Plain files of at least twice `split_bytes` are split into ranges of at most `split_bytes`,
 /// shrinking towards the end of each file (each range about an eighth of the file's bytes
@@ -291,17 +322,20 @@ pub enum Task {
 /// instead of one waiting on another's full-size range. How a file is split depends on its
 /// size alone: never on the thread count or the other inputs, so a file reads the same alone,
 /// with others, or in a partial result.
+///
+/// Only regular files are opened here (to see whether they are compressed); anything else is a
+/// stream, opened once, by the worker that reads it.
 pub fn plan(sources: &[Source], split_bytes: u64) -> Vec<Task> {
     let split_bytes = split_bytes.max(1);
     let min_split = (split_bytes / 32).max(1);
-    // Whole streams with their size on disk (standard input counts as the largest).
+    // Whole streams with their size on disk (streams count as the largest).
     let mut whole: Vec<(u64, Task)> = Vec::new();
     let mut tasks = Vec::new();
     for (i, s) in sources.iter().enumerate() {
         let source = i as u32;
         let file = match &s.origin {
             Origin::Stdin => {
-                whole.push((u64::MAX, Task::Whole { source }));
+                whole.push((u64::MAX, Task::Whole { source, file: None }));
                 continue;
             }
             Origin::Unreadable(reason) => {
@@ -311,10 +345,12 @@ pub fn plan(sources: &[Source], split_bytes: u64) -> Vec<Task> {
                 });
                 continue;
             }
-            Origin::File(p) => size_and_kind(p),
+            Origin::File(p) => look_at(p),
         };
         match file {
-            Ok((size, true)) if size >= split_bytes.saturating_mul(2) => {
+            Ok(None) => whole.push((u64::MAX, Task::Whole { source, file: None })),
+            Ok(Some((file, true))) if file.size >= split_bytes.saturating_mul(2) => {
+                let size = file.size;
                 let mut start = 0u64;
                 let mut split = 0u32;
                 while start < size {
@@ -329,12 +365,19 @@ pub fn plan(sources: &[Source], split_bytes: u64) -> Vec<Task> {
                         split,
                         start,
                         end,
+                        file,
                     });
                     split += 1;
                     start = end;
                 }
             }
-            Ok((size, _)) => whole.push((size, Task::Whole { source })),
+            Ok(Some((file, _))) => whole.push((
+                file.size,
+                Task::Whole {
+                    source,
+                    file: Some(file),
+                },
+            )),
             Err(e) => tasks.push(Task::Failed {
                 source,
                 reason: io_reason(&e),
@@ -346,23 +389,36 @@ pub fn plan(sources: &[Source], split_bytes: u64) -> Vec<Task> {
 }
 
 /// The bytes the sources hold on disk (compressed sizes for compressed files), or `None` when
-/// one of them is standard input. For the progress display.
+/// one of them is a stream (standard input, a pipe). For the progress display.
 pub fn total_bytes(sources: &[Source]) -> Option<u64> {
     let mut total = 0;
     for s in sources {
         match &s.origin {
             Origin::Stdin => return None,
-            Origin::File(p) => total += std::fs::metadata(p).map_or(0, |m| m.len()),
+            Origin::File(p) => match std::fs::metadata(p) {
+                Ok(m) if m.is_file() => total += m.len(),
+                Ok(_) => return None,
+                Err(_) => {}
+            },
             Origin::Unreadable(_) => {}
         }
     }
     Some(total)
 }
 
-/// The size of a file, and whether it is plain (not compressed).
-fn size_and_kind(p: &Path) -> io::Result<(u64, bool)> {
+/// A regular file's size and identity, and whether it is plain (not compressed); `None` for
+/// anything else (a named pipe, a device), which is not opened here: a pipe opened to look at
+/// its first bytes would lose them, or, closed, leave its writer gone.
+fn look_at(p: &Path) -> io::Result<Option<(Planned, bool)>> {
+    if !std::fs::metadata(p)?.is_file() {
+        return Ok(None);
+    }
     let mut f = File::open(p)?;
-    let size = f.metadata()?.len();
+    let m = f.metadata()?;
+    let planned = Planned {
+        size: m.len(),
+        id: file_id(&m),
+    };
     let mut head = [0u8; 4];
     let mut n = 0;
     while n < 4 {
@@ -373,17 +429,73 @@ fn size_and_kind(p: &Path) -> io::Result<(u64, bool)> {
             Err(e) => return Err(e),
         }
     }
-    Ok((size, sniff_encoding(&head[..n]) == Encoding::Plain))
+    Ok(Some((
+        planned,
+        sniff_encoding(&head[..n]) == Encoding::Plain,
+    )))
 }
 
-/// Opens a plain file positioned one byte before `start` (so the reader can tell whether
-/// `start` begins a line), or at 0.
-pub fn open_range(p: &Path, start: u64) -> io::Result<File> {
-    let mut f = File::open(p)?;
-    if start > 0 {
-        f.seek(SeekFrom::Start(start - 1))?;
+/// Why a file planned for reading was not read consistently.
+fn inconsistent(why: String) -> io::Error {
+    io::Error::other(format!("not read consistently: {why}"))
+}
+
+/// Opens a regular file as planned, positioned at `at`: it must still be the same file (a log
+/// rotated by rename and create is not) and no shorter (one truncated, as copytruncate does,
+/// is not).
+pub fn open_planned(p: &Path, planned: &Planned, at: u64) -> io::Result<File> {
+    let mut f = File::open(p).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => {
+            inconsistent("removed or renamed after the run began (rotated?)".into())
+        }
+        _ => e,
+    })?;
+    let m = f.metadata()?;
+    if planned.id.is_some() && file_id(&m) != planned.id {
+        return Err(inconsistent(
+            "replaced by another file after the run began (rotated?)".into(),
+        ));
+    }
+    if m.len() < planned.size {
+        return Err(inconsistent(format!(
+            "shrank from {} to {} bytes after the run began (truncated?)",
+            planned.size,
+            m.len()
+        )));
+    }
+    if at > 0 {
+        f.seek(SeekFrom::Start(at))?;
     }
     Ok(f)
+}
+
+/// Opens the range of a plain file whose lines start at `start..`, positioned one byte before
+/// `start` (so the reader can tell whether `start` begins a line), or at 0. See
+/// [`open_planned`].
+pub fn open_range(p: &Path, planned: &Planned, start: u64) -> io::Result<File> {
+    open_planned(p, planned, start.saturating_sub(1))
+}
+
+/// Reads a regular file from `at` and fails when it ends before its planned size: it was
+/// truncated while read. One comparison per read call, and reads are large.
+pub struct UpToPlanned<R> {
+    pub inner: R,
+    pub at: u64,
+    pub size: u64,
+}
+
+impl<R: Read> Read for UpToPlanned<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() && self.at < self.size {
+            return Err(inconsistent(format!(
+                "ended at byte {} of the {} planned (truncated while read?)",
+                self.at, self.size
+            )));
+        }
+        self.at += n as u64;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -453,6 +565,7 @@ mod tests {
                         split,
                         start,
                         end,
+                        ..
                     } if *s == source => Some((*split, *start, *end)),
                     _ => None,
                 })
@@ -469,8 +582,10 @@ mod tests {
                 last_len = end - start;
             }
         }
-        assert!(tasks.contains(&Task::Whole { source: 1 }));
-        assert!(tasks.contains(&Task::Whole { source: 3 }));
+        let whole = |t: &Task| match t {
+            Task::Whole { source, .. } => *source,
+            other => panic!("{other:?}"),
+        };
         // A file is split the same whatever else is read with it.
         let alone = plan(&sources[2..3], 320);
         let with_others: Vec<Task> = tasks
@@ -481,11 +596,13 @@ mod tests {
                     split,
                     start,
                     end,
+                    file,
                 } => Some(Task::Range {
                     source: 0,
                     split: *split,
                     start: *start,
                     end: *end,
+                    file: *file,
                 }),
                 _ => None,
             })
@@ -496,13 +613,13 @@ mod tests {
 
         // Streams that cannot be split go first, largest first (stdin counts as the largest),
         // then the ranges in source order.
+        assert_eq!(tasks[..3].iter().map(whole).collect::<Vec<_>>(), [4, 1, 3]);
         assert_eq!(
-            tasks[..3],
-            [
-                Task::Whole { source: 4 },
-                Task::Whole { source: 1 },
-                Task::Whole { source: 3 }
-            ]
+            tasks[0],
+            Task::Whole {
+                source: 4,
+                file: None
+            }
         );
         let ranges: Vec<(u32, u32)> = tasks[3..]
             .iter()
@@ -512,5 +629,84 @@ mod tests {
             })
             .collect();
         assert!(ranges.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// A file is read as planned: grown is fine, but replaced, removed or shrunk (before or
+    /// while a range is read) is an error naming why.
+    #[test]
+    fn files_changed_since_the_plan_are_not_read_consistently() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("app.log");
+        let text: Vec<u8> = (0..1000)
+            .flat_map(|i| format!("line {i:04}\n").into_bytes())
+            .collect();
+        std::fs::write(&p, &text).unwrap();
+        let sources = vec![Source {
+            name: "app.log".into(),
+            origin: Origin::File(p.clone()),
+        }];
+        let tasks = plan(&sources, 1000);
+        let (start, end, file) = tasks
+            .iter()
+            .filter_map(|t| match t {
+                Task::Range {
+                    start, end, file, ..
+                } => Some((*start, *end, *file)),
+                _ => None,
+            })
+            .nth(3)
+            .expect("ranges");
+        assert_eq!(file.size, text.len() as u64);
+        let read = |f: File| {
+            let mut r = UpToPlanned {
+                inner: f,
+                at: start - 1,
+                size: file.size,
+            };
+            let mut lines = 0;
+            let (_, res) = lines::LineReader::new(100).read(&mut r, start - 1, true, end, |_| {
+                lines += 1;
+                true
+            });
+            res.map(|()| lines).map_err(|e| e.to_string())
+        };
+        let reason = |r: io::Result<File>| r.map(|_| ()).unwrap_err().to_string();
+
+        // Grown: read as planned.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"appended\n")
+            .unwrap();
+        let lines = read(open_range(&p, &file, start).unwrap()).unwrap();
+        assert!(lines > 0);
+
+        // Truncated while a range is read (copytruncate): the range ends before the plan did.
+        let f = open_range(&p, &file, start).unwrap();
+        File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(100)
+            .unwrap();
+        let err = read(f).unwrap_err();
+        assert!(
+            err.contains("not read consistently") && err.contains("ended at byte"),
+            "{err}"
+        );
+        // Truncated before: seen when the range is opened, even once it has grown again.
+        let why = reason(open_range(&p, &file, start));
+        assert!(why.contains("shrank from 10000 to 100 bytes"), "{why}");
+
+        // Rotated by rename and create, even with the same size: another file.
+        std::fs::rename(&p, dir.path().join("app.log.1")).unwrap();
+        let why = reason(open_range(&p, &file, start));
+        assert!(why.contains("removed or renamed"), "{why}");
+        std::fs::write(&p, &text).unwrap();
+        let why = reason(open_range(&p, &file, start));
+        assert!(why.contains("replaced by another file"), "{why}");
+        let why = reason(open_planned(&p, &file, 0));
+        assert!(why.starts_with("not read consistently: "), "{why}");
     }
 }
