@@ -210,10 +210,14 @@ pub struct ShapeArgs {
     #[arg(long, value_name = "N")]
     pub wildcard_min: Option<usize>,
 
-    /// Widen explicitly: address-only destinations that share a network of this prefix length
-    /// become one entry for the range (resolution NONE).
+    /// Widen explicitly: IPv4 address-only destinations that share a network of this prefix
+    /// length (16 to 32) become one entry for the range (resolution NONE).
     #[arg(long, value_name = "BITS")]
     pub cidr_prefix: Option<u8>,
+
+    /// As --cidr-prefix, for IPv6 addresses (a prefix length from 32 to 128).
+    #[arg(long, value_name = "BITS")]
+    pub cidr_prefix_v6: Option<u8>,
 
     /// Where entries go: `namespace` (each in the namespace that used it) or `central` (all in
     /// --central-namespace, exported to exactly the namespaces that used each).

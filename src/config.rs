@@ -105,6 +105,8 @@ pub struct Selection {
     pub wildcard_min: Option<usize>,
     /// `--cidr-prefix`: addresses sharing a network of this size become one range.
     pub cidr_prefix: Option<u8>,
+    /// `--cidr-prefix-v6`: the same for IPv6 addresses.
+    pub cidr_prefix_v6: Option<u8>,
     /// `--scope central --namespace NS`: every entry in NS, exported to its consumers.
     pub central: Option<String>,
     /// The reading rules (cluster domain, mesh ranges), to tell cluster-local names.
@@ -122,6 +124,7 @@ impl Default for Selection {
             api_version: "networking.istio.io/v1",
             wildcard_min: None,
             cidr_prefix: None,
+            cidr_prefix_v6: None,
             central: None,
             rules: Rules::default(),
         }
@@ -174,7 +177,15 @@ impl Selection {
             .map(|(m, n)| (m.parse::<u32>(), n.parse::<u32>()))
         {
             Some((Ok(1), Ok(minor))) if minor >= 22 => "networking.istio.io/v1",
-            Some((Ok(1), Ok(_))) => "networking.istio.io/v1beta1",
+            // networking.istio.io/v1beta1 serves ServiceEntry and Sidecar from Istio 1.5; the
+            // entries this tool writes need nothing newer.
+            Some((Ok(1), Ok(minor))) if minor >= 5 => "networking.istio.io/v1beta1",
+            Some((Ok(1), Ok(_))) => {
+                return Err(UsageError(format!(
+                    "--istio-version {}: Istio before 1.5 serves no API version these entries can use (networking.istio.io/v1beta1 came with 1.5); upgrade the mesh first",
+                    a.istio_version
+                )));
+            }
             Some((Ok(major), Ok(_))) if major > 1 => "networking.istio.io/v1",
             _ => {
                 return Err(UsageError(format!(
@@ -188,10 +199,20 @@ impl Selection {
                 "--wildcard-min: give 2 or more (one host needs no wildcard)".into(),
             ));
         }
-        if a.cidr_prefix.is_some_and(|b| b == 0 || b > 128) {
-            return Err(UsageError(
-                "--cidr-prefix: give a prefix length from 1 to 128 (for example 24)".into(),
-            ));
+        // Ranges wider than these would declare networks nobody was seen to use.
+        if let Some(b) = a.cidr_prefix
+            && !(16..=32).contains(&b)
+        {
+            return Err(UsageError(format!(
+                "--cidr-prefix {b}: an IPv4 prefix length is 16 to 32 (for example 24); --cidr-prefix-v6 takes IPv6's"
+            )));
+        }
+        if let Some(b) = a.cidr_prefix_v6
+            && !(32..=128).contains(&b)
+        {
+            return Err(UsageError(format!(
+                "--cidr-prefix-v6 {b}: an IPv6 prefix length is 32 to 128 (for example 64)"
+            )));
         }
         let central = match (a.scope, a.central_namespace.as_deref()) {
             (Scope::Namespace, None) => None,
@@ -215,6 +236,7 @@ impl Selection {
         self.api_version = api_version;
         self.wildcard_min = a.wildcard_min;
         self.cidr_prefix = a.cidr_prefix;
+        self.cidr_prefix_v6 = a.cidr_prefix_v6;
         self.central = central;
         Ok(())
     }

@@ -441,10 +441,17 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
     }
     // --cidr-prefix: addresses that share a network of that size become one entry.
     let mut ranges: BTreeMap<(Option<&str>, IpAddr, u8), Vec<IpAddr>> = BTreeMap::new();
-    if let Some(bits) = sel.cidr_prefix {
+    if sel.cidr_prefix.is_some() || sel.cidr_prefix_v6.is_some() {
         for (ns, ip) in addrs.keys() {
-            let (net, b) = network(*ip, bits);
-            ranges.entry((*ns, net, b)).or_default().push(*ip);
+            let bits = if ip.is_ipv4() {
+                sel.cidr_prefix
+            } else {
+                sel.cidr_prefix_v6
+            };
+            if let Some(bits) = bits {
+                let (net, b) = network(*ip, bits);
+                ranges.entry((*ns, net, b)).or_default().push(*ip);
+            }
         }
         ranges.retain(|_, ips| ips.len() > 1);
     }

@@ -1570,3 +1570,38 @@ fn files_changed_during_a_run_are_reported() {
     assert_eq!(o.1["input"]["lines"], lines + 1);
     assert_eq!(o.1["lines"]["passthrough"], 16);
 }
+
+#[test]
+fn flag_values_are_checked_against_what_they_mean() {
+    for (args, says) in [
+        (
+            &["--cidr-prefix", "40"][..],
+            "an IPv4 prefix length is 16 to 32",
+        ),
+        (&["--cidr-prefix", "8"], "an IPv4 prefix length is 16 to 32"),
+        (
+            &["--cidr-prefix-v6", "16"],
+            "an IPv6 prefix length is 32 to 128",
+        ),
+        (&["--istio-version", "1.4"], "Istio before 1.5"),
+        (&["--istio-version", "one"], "give the minor version"),
+    ] {
+        let mut all = vec!["recommend", "samples/"];
+        all.extend(args);
+        let o = run(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+    }
+    let o = run(&["recommend", "samples/", "--istio-version", "1.5"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("apiVersion: networking.istio.io/v1beta1"));
+    let o = run(&[
+        "recommend",
+        "samples/",
+        "--cidr-prefix",
+        "24",
+        "--cidr-prefix-v6",
+        "64",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
