@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod csv;
+pub mod escape;
 pub mod html;
 pub mod migrate;
 pub mod report;
@@ -94,7 +95,7 @@ pub fn md_escape(s: &str) -> String {
                 out.push(c);
             }
             '\n' | '\r' | '\t' => out.push(' '),
-            c if c.is_control() => out.push('\u{FFFD}'),
+            c if escape::is_hazardous(c) => out.extend(c.escape_unicode()),
             c => out.push(c),
         }
         rest = &rest[c.len_utf8()..];
@@ -102,17 +103,11 @@ pub fn md_escape(s: &str) -> String {
     out
 }
 
-/// Text from the logs made safe for a terminal or a CI log: control characters (ANSI escapes
-/// among them) become U+FFFD.
+/// Text from the logs made safe for a terminal or a CI log ([`escape::terminal`]): control
+/// characters (ANSI and OSC escapes among them), bidi overrides and line separators are shown as
+/// `\u{...}`.
 pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().any(char::is_control) {
-        s.chars()
-            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-            .collect::<String>()
-            .into()
-    } else {
-        s.into()
-    }
+    escape::terminal(s)
 }
 
 /// Text from the logs as a Markdown code span: shown as it is, never a link, mention or markup.
@@ -120,8 +115,8 @@ pub fn md_code(s: &str) -> String {
     let body: String = s
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .replace('|', "\\|");
+        .collect::<String>();
+    let body = escape::terminal(&body).replace('|', "\\|");
     let mut longest = 0;
     let mut run = 0;
     for c in body.chars() {
@@ -214,9 +209,10 @@ mod tests {
         );
         assert_eq!(
             md_escape("https://evil.example @org/team a@b.c WWW.x\u{1b}[31m"),
-            "https&#58;//evil.example &#64;org/team a&#64;b.c WWW&#46;x\u{FFFD}\\[31m"
+            "https&#58;//evil.example &#64;org/team a&#64;b.c WWW&#46;x\\u{1b}\\[31m"
         );
-        assert_eq!(clean("a\u{1b}[31mb"), "a\u{FFFD}[31mb");
+        assert_eq!(clean("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(md_code("a\u{202e}b"), "`a\\u{202e}b`");
         let mut out = Vec::new();
         markdown_table(
             &mut out,
