@@ -279,3 +279,61 @@ proptest! {
         prop_assert!(docs.iter().any(|d| d["spec"]["hosts"][0] == "api.stripe.com"));
     }
 }
+
+/// The CSV rows of `analyze --csv` (with `extra` flags) on the hostile plain log: host column.
+fn csv_hosts(extra: &[&str]) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("d.csv");
+    let mut args = vec![
+        "analyze",
+        "tests/fixtures/hostile/passthrough.log",
+        "--csv",
+        path.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let o = run(&args);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&path).expect("the CSV");
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = r.records().map(|r| r.expect("a record")).collect();
+    assert!(rows.iter().all(|r| r.len() == 16));
+    rows.iter().map(|r| r[0].to_owned()).collect()
+}
+
+#[test]
+fn csv_cells_are_not_formulas_unless_raw() {
+    let formulas = [
+        "=hyperlink(\"https://evil.example\")",
+        "+cmd|' /c calc'!a0",
+        "-2+3+cmd",
+        "@sum(1+9)",
+    ];
+    let hosts = csv_hosts(&[]);
+    for f in formulas {
+        assert!(
+            hosts.contains(&format!("'{f}")),
+            "{f} not neutralised: {hosts:?}"
+        );
+    }
+    assert!(hosts.contains(&"ok.example.com".to_owned()));
+    assert!(
+        hosts
+            .iter()
+            .all(|h| !h.starts_with(['=', '+', '-', '@', '\t', '\r']))
+    );
+    let raw = csv_hosts(&["--csv-raw"]);
+    for f in formulas {
+        assert!(
+            raw.contains(&f.to_owned()),
+            "{f} changed by --csv-raw: {raw:?}"
+        );
+    }
+    assert_eq!(raw.len(), hosts.len());
+    // --csv-raw alone is a usage error: it needs --csv.
+    let o = run(&[
+        "analyze",
+        "tests/fixtures/hostile/passthrough.log",
+        "--csv-raw",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

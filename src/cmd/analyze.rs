@@ -64,7 +64,7 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
     }
     if let Some(path) = &a.csv {
         let w = output(Some(path))?;
-        csv::write(w, &report).map_err(|e| match e.into_kind() {
+        csv::write(w, &report, a.csv_raw).map_err(|e| match e.into_kind() {
             ::csv::ErrorKind::Io(e) => Error::Io(format!("writing {}", path.display()), e),
             other => Error::Other(format!("writing {}: {other:?}", path.display())),
         })?;
