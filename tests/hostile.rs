@@ -337,3 +337,73 @@ fn csv_cells_are_not_formulas_unless_raw() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Nothing in `text` can act on a terminal: no control character but the line feed, no bidi
+/// override, no line separator, no other format character.
+fn assert_inert(what: &str, text: &str) {
+    if let Some(c) = text
+        .chars()
+        .find(|&c| c != '\n' && egress_advisor::render::escape::is_hazardous(c))
+    {
+        panic!("{what} holds {c:?}:\n{text}");
+    }
+}
+
+/// The hostile fixtures under file names of their own making (node log paths are named by
+/// whoever names pods), with an unreadable file among them.
+fn hostile_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fixtures = root().join("tests/fixtures/hostile");
+    for (from, to) in [
+        (
+            "passthrough.log",
+            "a\u{1b}]8;;https:evil.example\u{7}x\u{1b}]8;;\u{7}.log",
+        ),
+        ("fluent-bit.jsonl", "b\u{202e}lnosj.jsonl"),
+    ] {
+        std::fs::copy(fixtures.join(from), dir.path().join(to)).expect("copies");
+    }
+    // A gzip header and then nothing a gzip reader accepts.
+    let gz = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03not deflate at all";
+    std::fs::write(dir.path().join("c\u{1b}[2J\u{2028}.gz"), gz).expect("writes");
+    // An entry whose fields match no format: its file is named among the malformed.
+    let bad = "[2024-05-14T09:01:02.140Z] \"- - -\" 0 - - - \"-\" x y z PassthroughCluster\n";
+    std::fs::write(dir.path().join("d\u{9b}31m\u{85}.log"), bad).expect("writes");
+    dir
+}
+
+#[test]
+fn terminal_output_cannot_drive_the_terminal() {
+    let dir = hostile_dir();
+    let d = dir.path().to_str().unwrap();
+    for args in [
+        vec!["analyze", d],
+        vec!["recommend", "--sidecars", d],
+        vec!["check", d],
+        vec!["check", "--markdown", d],
+        vec!["migrate", d],
+        vec!["list-inputs", d],
+    ] {
+        let o = run(&args);
+        let what = args.join(" ");
+        assert!(
+            !stderr(&o).contains("internal error"),
+            "{what}: {}",
+            stderr(&o)
+        );
+        assert_inert(&format!("{what}: stderr"), &stderr(&o));
+        if args[0] != "recommend" {
+            assert_inert(&format!("{what}: stdout"), &stdout(&o));
+        }
+    }
+    // The table shows the hostile hosts, escaped.
+    let table = stdout(&run(&["analyze", d]));
+    assert!(
+        table.contains(r"bidi.example\u{202e}gnp.exe\u{2066}"),
+        "{table}"
+    );
+    assert!(
+        table.contains(r"x.example\u{1b}]8;;https://evil.example/\u{7}click"),
+        "{table}"
+    );
+}

@@ -139,7 +139,7 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
     out.flush()
         .map_err(|e| Error::Io("writing the explanation".into(), e))?;
     for (i, reason) in &errors {
-        eprintln!("egress-advisor: {}: {reason}", sources[*i as usize].name);
+        super::note(&format!("{}: {reason}", sources[*i as usize].name));
     }
     Ok(
         if !errors.is_empty() || (settings.strict && malformed > 0) {

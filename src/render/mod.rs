@@ -78,7 +78,12 @@ pub fn md_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(c) = rest.chars().next() {
-        if rest.len() >= 4 && rest[..4].eq_ignore_ascii_case("www.") {
+        // Bytes, not a string slice: the fourth byte may be inside a character.
+        if rest
+            .as_bytes()
+            .get(..4)
+            .is_some_and(|b| b.eq_ignore_ascii_case(b"www."))
+        {
             out.push_str(&rest[..3]);
             out.push_str("&#46;");
             rest = &rest[4..];
@@ -213,6 +218,9 @@ mod tests {
         );
         assert_eq!(clean("a\u{1b}[31mb"), "a\\u{1b}[31mb");
         assert_eq!(md_code("a\u{202e}b"), "`a\\u{202e}b`");
+        // No panic where the fourth byte is inside a character.
+        assert_eq!(md_escape("c\u{2028}x"), "c\\u{2028}x");
+        assert_eq!(md_escape("wwwé"), "wwwé");
         let mut out = Vec::new();
         markdown_table(
             &mut out,
