@@ -407,3 +407,19 @@ fn terminal_output_cannot_drive_the_terminal() {
         "{table}"
     );
 }
+
+proptest! {
+    /// The fuzz targets' laws of the output escaping, on any string.
+    #[test]
+    fn escaping_laws(text in any::<String>()) {
+        egress_advisor::fuzzing::escape(text.as_bytes());
+        egress_advisor::fuzzing::csv(text.as_bytes());
+    }
+
+    /// The same, on strings made of what breaks YAML, CSV and terminals.
+    #[test]
+    fn escaping_laws_on_hostile_text(text in hostile()) {
+        egress_advisor::fuzzing::escape(text.as_bytes());
+        egress_advisor::fuzzing::csv(text.as_bytes());
+    }
+}

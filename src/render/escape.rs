@@ -77,6 +77,27 @@ pub fn yaml_comment(s: &str) -> Cow<'_, str> {
     escape(s, |c| !(' '..='~').contains(&c), true)
 }
 
+/// Undoes [`yaml_comment`] (for tests and fuzzing); `None` for text it cannot have written.
+pub fn unescape_yaml_comment(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + 1..];
+        if let Some(r) = rest.strip_prefix('\\') {
+            out.push('\\');
+            rest = r;
+        } else {
+            let r = rest.strip_prefix("u{")?;
+            let end = r.find('}')?;
+            out.push(char::from_u32(u32::from_str_radix(&r[..end], 16).ok()?)?);
+            rest = &r[end + 1..];
+        }
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// Text for a terminal or a CI log: [hazardous](is_hazardous) characters as `\u{...}`.
 pub fn terminal(s: &str) -> Cow<'_, str> {
     escape(s, is_hazardous, false)
@@ -96,28 +117,6 @@ pub fn csv_cell(s: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
 
-    /// Undoes [`yaml_comment`].
-    fn unescape(s: &str) -> String {
-        let mut out = String::new();
-        let mut rest = s;
-        while let Some(i) = rest.find('\\') {
-            out.push_str(&rest[..i]);
-            rest = &rest[i + 1..];
-            if let Some(r) = rest.strip_prefix('\\') {
-                out.push('\\');
-                rest = r;
-            } else {
-                let r = rest.strip_prefix("u{").expect("an escape");
-                let end = r.find('}').expect("a closing brace");
-                let n = u32::from_str_radix(&r[..end], 16).expect("hex");
-                out.push(char::from_u32(n).expect("a character"));
-                rest = &r[end + 1..];
-            }
-        }
-        out.push_str(rest);
-        out
-    }
-
     #[test]
     fn comments_are_printable_ascii_and_reversible() {
         let s = "pwn.com\u{2028}---\u{2029}x\u{85}y\r\n\\u{41}\u{1b}]8;;\u{7}é\u{202e}";
@@ -127,7 +126,8 @@ mod tests {
             r"pwn.com\u{2028}---\u{2029}x\u{85}y\u{d}\u{a}\\u{41}\u{1b}]8;;\u{7}\u{e9}\u{202e}"
         );
         assert!(c.bytes().all(|b| (0x20..0x7f).contains(&b)));
-        assert_eq!(unescape(&c), s);
+        assert_eq!(unescape_yaml_comment(&c).as_deref(), Some(s));
+        assert_eq!(unescape_yaml_comment(r"\u{zz}"), None);
         assert!(matches!(
             yaml_comment("api.github.com: 3"),
             Cow::Borrowed(_)
