@@ -383,6 +383,10 @@ fn terminal_output_cannot_drive_the_terminal() {
         vec!["check", "--markdown", d],
         vec!["migrate", d],
         vec!["list-inputs", d],
+        vec!["analyze", "--json", d],
+        vec!["check", "--json", d],
+        vec!["migrate", "--json", d],
+        vec!["explain", d],
     ] {
         let o = run(&args);
         let what = args.join(" ");
@@ -396,6 +400,9 @@ fn terminal_output_cannot_drive_the_terminal() {
             assert_inert(&format!("{what}: stdout"), &stdout(&o));
         }
     }
+    // JSON escapes them the JSON way: the values are unchanged.
+    let json: Value = serde_json::from_str(&stdout(&run(&["analyze", "--json", d]))).unwrap();
+    destination(&json, "bidi.example\u{202e}gnp.exe\u{2066}");
     // The table shows the hostile hosts, escaped.
     let table = stdout(&run(&["analyze", d]));
     assert!(

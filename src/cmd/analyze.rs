@@ -72,7 +72,7 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
     if !csv_to_stdout {
         let mut out = output(None)?;
         if a.json {
-            serde_json::to_writer_pretty(&mut out, &report)
+            crate::render::escape::write_json(&mut out, &report, true)
                 .map_err(|e| Error::Io("writing the report".into(), e.into()))?;
             writeln!(out).map_err(io_err("writing the report"))?;
         } else {

@@ -68,7 +68,7 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
     let mut out = output(None)?;
     let what = "writing the verdict";
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &check)
+        crate::render::escape::write_json(&mut out, &check, true)
             .map_err(|e| Error::Io(what.into(), e.into()))?;
         writeln!(out).map_err(io_err(what))?;
     } else if a.markdown {

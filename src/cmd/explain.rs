@@ -166,6 +166,6 @@ fn tagged<'a>(
 }
 
 fn emit(out: &mut dyn Write, e: &Explained<'_>) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, e).map_err(std::io::Error::from)?;
+    crate::render::escape::write_json(&mut *out, e, false).map_err(std::io::Error::from)?;
     out.write_all(b"\n")
 }

@@ -38,7 +38,8 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     let mut out = output(None)?;
     let what = "writing the migration plan";
     if a.json {
-        serde_json::to_writer_pretty(&mut out, &m).map_err(|e| Error::Io(what.into(), e.into()))?;
+        crate::render::escape::write_json(&mut out, &m, true)
+            .map_err(|e| Error::Io(what.into(), e.into()))?;
         writeln!(out).map_err(io_err(what))?;
     } else if a.markdown {
         render::markdown(&mut out, &m).map_err(io_err(what))?;

@@ -10,12 +10,18 @@
 //! - Terminals and CI logs ([`terminal`]): every [hazardous](is_hazardous) character becomes
 //!   `\u{...}`: no escape sequence (CSI, OSC hyperlinks, titles), no line break, no bidi
 //!   override reordering what is shown. Other text, non-ASCII included, is shown as it is.
+//! - JSON written to standard output ([`write_json`]): [hazardous](is_hazardous) characters
+//!   as `\uXXXX` escapes, which JSON readers turn back into the same characters.
 //! - CSV cells ([`csv_cell`]): a cell that a spreadsheet would read as a formula (first
 //!   character `=`, `+`, `-`, `@`, tab or carriage return) gets a `'` in front, as OWASP
 //!   recommends; `--csv-raw` writes the values as they are.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::io;
+
+use serde::Serialize;
+use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 
 /// Characters that act on how text is read or shown rather than being shown: C0 and C1
 /// controls and DEL (ANSI and OSC sequences start with ESC, CSI or OSC), format characters
@@ -113,6 +119,65 @@ pub fn csv_cell(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// A JSON formatter that writes [hazardous](is_hazardous) characters of strings as `\uXXXX`
+/// escapes (serde_json escapes only C0 controls): the same values, nothing a terminal acts on.
+struct InertJson<F>(F);
+
+macro_rules! delegate {
+    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        fn $name<W: ?Sized + io::Write>(&mut self, w: &mut W $(, $arg: $ty)*) -> io::Result<()> {
+            self.0.$name(w $(, $arg)*)
+        }
+    )*};
+}
+
+impl<F: Formatter> Formatter for InertJson<F> {
+    delegate! {
+        begin_array();
+        end_array();
+        begin_array_value(first: bool);
+        end_array_value();
+        begin_object();
+        end_object();
+        begin_object_key(first: bool);
+        end_object_key();
+        begin_object_value();
+        end_object_value();
+    }
+
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut from = 0;
+        for (i, c) in fragment.char_indices().filter(|(_, c)| is_hazardous(*c)) {
+            w.write_all(&fragment.as_bytes()[from..i])?;
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                write!(w, "\\u{unit:04x}")?;
+            }
+            from = i + c.len_utf8();
+        }
+        w.write_all(&fragment.as_bytes()[from..])
+    }
+}
+
+/// Writes `value` as JSON (indented when `pretty`), with [hazardous](is_hazardous) characters
+/// escaped.
+pub fn write_json<W: io::Write, T: Serialize + ?Sized>(
+    out: W,
+    value: &T,
+    pretty: bool,
+) -> serde_json::Result<()> {
+    if pretty {
+        let mut s = serde_json::Serializer::with_formatter(out, InertJson(PrettyFormatter::new()));
+        value.serialize(&mut s)
+    } else {
+        let mut s = serde_json::Serializer::with_formatter(out, InertJson(CompactFormatter));
+        value.serialize(&mut s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +212,27 @@ mod tests {
         assert_eq!(terminal("bücher.example \\ ok"), "bücher.example \\ ok");
         assert!(is_hazardous('\u{10FFFF}') && is_hazardous('\u{E0041}'));
         assert!(!is_hazardous('é') && !is_hazardous(' '));
+    }
+
+    #[test]
+    fn json_escapes_what_terminals_act_on() {
+        let v =
+            serde_json::json!({"h": "a\u{1b}]8;;\u{9b}\u{202e}\u{2028}\u{e0041}é\\\"", "n": [1]});
+        for pretty in [false, true] {
+            let mut out = Vec::new();
+            write_json(&mut out, &v, pretty).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(
+                !text.chars().any(|c| c != '\n' && is_hazardous(c)),
+                "{text}"
+            );
+            assert!(
+                text.contains(r#"a\u001b]8;;\u009b\u202e\u2028\udb40\udc41é\\\""#),
+                "{text}"
+            );
+            assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), v);
+            assert_eq!(text.contains('\n'), pretty);
+        }
     }
 
     #[test]
