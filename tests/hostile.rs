@@ -430,3 +430,46 @@ proptest! {
         egress_advisor::fuzzing::csv(text.as_bytes());
     }
 }
+
+#[test]
+fn the_baseline_holds_hostile_hosts_as_values() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let baseline = dir.path().join("baseline.yaml");
+    let o = run(&[
+        "check",
+        "tests/fixtures/hostile/passthrough.log",
+        "--baseline",
+        baseline.to_str().unwrap(),
+        "--update-baseline",
+    ]);
+    assert!(!stderr(&o).contains("internal error"), "{}", stderr(&o));
+    let yaml = std::fs::read_to_string(&baseline).expect("the baseline");
+    assert_same_lines_for_every_reader(&yaml);
+    let ours: Vec<Value> = serde_saphyr::from_multiple(&yaml).expect("reads");
+    let hosts: Vec<&str> = ours[0]["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["host"].as_str())
+        .collect();
+    assert!(
+        hosts.contains(&"bidi.example\u{202e}gnp.exe\u{2066}"),
+        "{hosts:?}"
+    );
+    assert!(
+        hosts
+            .iter()
+            .any(|h| h.starts_with("pwn.com\u{2028}---\u{2028}"))
+    );
+    if let Some(py) = pyyaml_docs(&yaml) {
+        assert_eq!(py, ours, "PyYAML reads another baseline:\n{yaml}");
+    }
+    // And the check reads it back: every destination is in the baseline.
+    let o = run(&[
+        "check",
+        "tests/fixtures/hostile/passthrough.log",
+        "--baseline",
+        baseline.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
