@@ -253,6 +253,12 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
 
+    /// Write the CSV values as they are. By default a cell starting with `=`, `+`, `-`, `@`,
+    /// tab or carriage return gets a `'` in front, so that a spreadsheet does not run a host
+    /// from the logs as a formula.
+    #[arg(long, requires = "csv")]
+    pub csv_raw: bool,
+
     /// Also write a self-contained HTML report to FILE: summary, charts, a sortable and
     /// filterable destinations table, namespaces and the recommended manifests.
     #[arg(long, value_name = "FILE")]

@@ -13,7 +13,7 @@ use crate::pipeline::{Run, SplitState, account};
 pub type Target = fn(&[u8]);
 
 /// The targets, by name.
-pub const TARGETS: [(&str, Target); 8] = [
+pub const TARGETS: [(&str, Target); 10] = [
     ("text", text),
     ("json", json),
     ("line", line),
@@ -22,6 +22,8 @@ pub const TARGETS: [(&str, Target); 8] = [
     ("custom", custom),
     ("config", config),
     ("partial", partial),
+    ("escape", escape),
+    ("csv", csv),
 ];
 
 /// Istio text entries: the tail split, the full parse and classification.
@@ -153,4 +155,74 @@ pub fn partial(data: &[u8]) {
     let plan = crate::recommend::plan(&run.summary, &sel);
     let _ = crate::recommend::render_yaml(&plan, &run.summary, run.sources.len());
     let _ = crate::migrate::migrate(&run.summary, &sel, &plan);
+}
+
+/// Every character a YAML reader may take for a line break: YAML 1.2's two, and the three more
+/// of libyaml and its ports (PyYAML, Go's yaml.v3).
+const YAML_BREAKS: [char; 5] = ['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'];
+
+/// Output escaping of any text: as a YAML comment it is one line of printable ASCII that
+/// reads back as the text and adds nothing to the document; as a scalar (a ServiceEntry's
+/// host, a baseline's host) it round-trips through serde_saphyr with no character a libyaml
+/// reader would break a line at; for a terminal it holds nothing a terminal acts on.
+pub fn escape(data: &[u8]) {
+    use std::collections::BTreeMap;
+
+    use crate::render::escape::{is_hazardous, unescape_yaml_comment};
+    let text = String::from_utf8_lossy(data);
+    let mut c = String::new();
+    crate::recommend::comment(&mut c, &text);
+    let line = c.strip_suffix('\n').expect("a comment ends its line");
+    assert!(
+        line.bytes().all(|b| (0x20..0x7f).contains(&b)),
+        "a comment of printable ASCII"
+    );
+    let body = line.strip_prefix("# ").unwrap_or(&line[1..]);
+    assert_eq!(unescape_yaml_comment(body).as_deref(), Some(&*text));
+    let doc: BTreeMap<String, u8> =
+        serde_saphyr::from_str(&format!("{c}k: 1\n")).expect("a comment and one key");
+    assert_eq!(doc, BTreeMap::from([("k".to_owned(), 1)]));
+
+    let yaml = serde_saphyr::to_string(&BTreeMap::from([("k", &*text)])).expect("serialises");
+    assert!(!yaml.contains(&YAML_BREAKS[2..]), "{yaml:?}");
+    let back: BTreeMap<String, String> = serde_saphyr::from_str(&yaml).expect("reads back");
+    assert_eq!(back.get("k").map(String::as_str), Some(&*text), "{yaml:?}");
+
+    let dest = crate::gate::BaselineDest {
+        host: Some(text.to_string()),
+        address: None,
+        port: 443,
+        protocol: "TLS".into(),
+    };
+    let yaml = crate::gate::baseline_yaml(std::slice::from_ref(&dest)).expect("serialises");
+    assert!(!yaml.contains(&YAML_BREAKS[2..]), "{yaml:?}");
+    let back = crate::gate::parse_baseline("fuzz", &yaml).expect("reads back");
+    assert_eq!(back, [dest]);
+
+    assert!(!crate::render::clean(&text).chars().any(is_hazardous));
+    assert!(!crate::render::md_escape(&text).chars().any(is_hazardous));
+}
+
+/// The CSV writer: any text as a cell reads back as one record holding the text neutralised
+/// (a `'` before a leading `=`, `+`, `-`, `@`, tab or carriage return), or as it is when raw.
+pub fn csv(data: &[u8]) {
+    use crate::render::escape::csv_cell;
+    let text = String::from_utf8_lossy(data);
+    for raw in [false, true] {
+        let mut w = ::csv::Writer::from_writer(Vec::new());
+        crate::render::csv::record(&mut w, ["h", &text, "x"], raw).expect("writes");
+        let bytes = w.into_inner().expect("flushes");
+        let records: Vec<::csv::StringRecord> = ::csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(&bytes[..])
+            .records()
+            .collect::<Result<_, _>>()
+            .expect("reads back");
+        assert_eq!(records.len(), 1, "one record");
+        let want = if raw { text.clone() } else { csv_cell(&text) };
+        assert_eq!(records[0].iter().collect::<Vec<_>>(), ["h", &*want, "x"]);
+        if !raw {
+            assert!(!records[0][1].starts_with(['=', '+', '-', '@', '\t', '\r']));
+        }
+    }
 }

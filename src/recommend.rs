@@ -45,6 +45,9 @@ pub enum Skip {
     TooFew(u64),
     /// Matched `--exclude-host`.
     Excluded(String),
+    /// Called from a namespace whose name Kubernetes would refuse (a forged log line): no
+    /// entry is written there.
+    InvalidNamespace(String),
 }
 
 impl Skip {
@@ -68,6 +71,9 @@ impl Skip {
                 format!("fewer than --min-requests {min} passthrough or blocked entries")
             }
             Skip::Excluded(pattern) => format!("excluded by --exclude-host {pattern}"),
+            Skip::InvalidNamespace(ns) => {
+                format!("called from namespace \"{ns}\", which is not a valid name: no entry there")
+            }
             Skip::TooManyPorts => format!(
                 "more than {MAX_PORTS} ports on one destination (Istio's limit per entry): only the {MAX_PORTS} most used are declared"
             ),
@@ -116,6 +122,12 @@ pub fn eligibility(
     if !k.is_address {
         if k.name.contains('*') {
             return Err(Skip::InvalidHost("wildcard".into()));
+        }
+        if !k.name.bytes().all(|b| b.is_ascii_graphic()) {
+            // Named in full where the destination is shown, escaped as each output needs.
+            return Err(Skip::InvalidHost(
+                "characters other than printable ASCII".into(),
+            ));
         }
         if let Some(e) = validate::wildcard_domain_error(&k.name) {
             return Err(Skip::InvalidHost(e));
@@ -346,6 +358,13 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
                 continue;
             }
             if caller.is_some_and(|n| sel.exclude_namespaces.iter().any(|x| x == n)) {
+                continue;
+            }
+            // Log lines are anyone's to write: a namespace Kubernetes would refuse never
+            // reaches a manifest.
+            if let Some(n) = caller.filter(|n| !validate::is_dns1123_label(n, false)) {
+                plan.skipped
+                    .push((k, s, Skip::InvalidNamespace(n.to_owned())));
                 continue;
             }
             let ns = central.or(caller);
@@ -986,14 +1005,16 @@ pub(crate) fn counted(items: impl Iterator<Item = (String, u64)>) -> String {
     parts.join(", ")
 }
 
-/// Appends `# text`, with control characters replaced: log values must never break out of a
-/// comment into YAML.
+/// Appends `# text`. Every comment of a YAML stream is written here, and its text escaped
+/// here ([`crate::render::escape::yaml_comment`]: printable ASCII only): log values must never
+/// break out of a comment into YAML, for YAML 1.2 readers or for libyaml's, which also end a
+/// line at U+0085, U+2028 and U+2029.
 pub(crate) fn comment(out: &mut String, text: &str) {
     out.push('#');
     if !text.is_empty() {
         out.push(' ');
     }
-    out.extend(text.chars().map(|c| if c.is_control() { '?' } else { c }));
+    out.push_str(&crate::render::escape::yaml_comment(text));
     out.push('\n');
 }
 

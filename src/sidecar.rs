@@ -39,6 +39,17 @@ fn service_namespace<'a>(host: &'a str, rules: &Rules) -> Option<&'a str> {
     rest.rsplit_once('.').map(|(_, ns)| ns)
 }
 
+/// A Kubernetes label value: at most 63 characters, alphanumerics, `-`, `_` and `.`, starting
+/// and ending with an alphanumeric. Only such values reach a workload selector.
+fn is_label_value(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && b.first().is_none_or(u8::is_ascii_alphanumeric)
+        && b.last().is_none_or(u8::is_ascii_alphanumeric)
+}
+
 /// (namespace, workload with a label): who a Sidecar is for.
 type Target = (String, Option<String>);
 
@@ -52,11 +63,12 @@ pub fn plan(
     rules: &Rules,
 ) -> Vec<SidecarPlan> {
     let mut by_target: BTreeMap<Target, SidecarPlan> = BTreeMap::new();
+    let labelled = |w: &str| !w.is_empty() && is_label_value(w);
     // The label each labelled workload is selected by: where the logs named it by both
     // `app.kubernetes.io/name` and `app`, the first; one Sidecar per workload either way.
     let mut labels: BTreeMap<Target, crate::envelope::meta::Label> = BTreeMap::new();
     for (k, _) in &summary.sources {
-        if let Some(l) = k.label.filter(|_| !k.workload.is_empty()) {
+        if let Some(l) = k.label.filter(|_| labelled(&k.workload)) {
             let t = (k.namespace.to_string(), Some(k.workload.to_string()));
             let e = labels.entry(t).or_insert(l);
             *e = (*e).min(l);
@@ -64,12 +76,17 @@ pub fn plan(
     }
     let target = |source: u32| -> Option<Target> {
         let (k, _) = summary.sources.get_index(source as usize)?;
-        if k.namespace.is_empty() || sel.exclude_namespaces.iter().any(|x| **x == *k.namespace) {
+        // Log lines are anyone's to write: a namespace Kubernetes would refuse gets no
+        // Sidecar, and a label value it would refuse no selector.
+        if k.namespace.is_empty()
+            || !validate::is_dns1123_label(&k.namespace, false)
+            || sel.exclude_namespaces.iter().any(|x| **x == *k.namespace)
+        {
             return None;
         }
         let workload = k
             .label
-            .filter(|_| !k.workload.is_empty())
+            .filter(|_| labelled(&k.workload))
             .map(|_| k.workload.to_string());
         Some((k.namespace.to_string(), workload))
     };
@@ -95,9 +112,15 @@ pub fn plan(
             continue;
         };
         let host = &*call.host;
+        if validate::wildcard_domain_error(host).is_some() || host.contains('*') {
+            continue;
+        }
         let import = match service_namespace(host, rules) {
             Some(svc_ns) if svc_ns == t.0 => format!("./{host}"),
-            Some(svc_ns) => format!("{svc_ns}/{host}"),
+            Some(svc_ns) if validate::is_dns1123_label(svc_ns, false) => {
+                format!("{svc_ns}/{host}")
+            }
+            Some(_) => continue,
             None if host.contains('.') => format!("*/{host}"),
             None => continue,
         };
@@ -134,7 +157,12 @@ pub fn plan(
                         p.entries += 1;
                     }
                 }
-            } else if st.registered > 0 && !k.is_address {
+            } else if st.registered > 0
+                && !k.is_address
+                && k.name.contains('.')
+                && !k.name.contains('*')
+                && validate::wildcard_domain_error(&k.name).is_none()
+            {
                 // Declared somewhere this run was not told about.
                 if p.hosts.insert(format!("*/{}", k.name)) {
                     p.entries += 1;

@@ -271,6 +271,8 @@ fn log_values_render_as_text() {
         "<img src=x onerror=document.body.dataset.pwned=1>.evil.example",
         "</script><script>document.body.dataset.pwned=1</script>.evil.example",
         "a'b\"c&amp;d.evil.example",
+        // Shown with its bidi override and separator escaped, not reordered or broken.
+        "bidi\u{202e}lmth.exe\u{2028}.evil.example",
     ];
     let mut text = String::new();
     for (i, h) in hosts.iter().enumerate() {
@@ -312,6 +314,14 @@ fn log_values_render_as_text() {
     );
     assert!(
         titles.contains(&"a'b\"c&amp;amp;d.evil.example:80/HTTP".to_owned()),
+        "{titles:?}"
+    );
+    assert!(
+        titles.contains(&r"bidi\u{202e}lmth.exe\u{2028}.evil.example:80/HTTP".to_owned()),
+        "{titles:?}"
+    );
+    assert!(
+        !titles.iter().any(|t| t.contains(['\u{202e}', '\u{2028}'])),
         "{titles:?}"
     );
 }

@@ -82,7 +82,7 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
     }
     if let Some(out) = csv_out {
         out.write(|w| {
-            csv::write(w, &report).map_err(|e| match e.into_kind() {
+            csv::write(w, &report, a.csv_raw).map_err(|e| match e.into_kind() {
                 ::csv::ErrorKind::Io(e) => e,
                 other => std::io::Error::other(format!("CSV: {other:?}")),
             })
@@ -91,7 +91,7 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
     if !dash {
         let mut out = output(None)?;
         if a.json {
-            serde_json::to_writer_pretty(&mut out, &report)
+            crate::render::escape::write_json(&mut out, &report, true)
                 .map_err(|e| Error::Io("writing the report".into(), e.into()))?;
             writeln!(out).map_err(io_err("writing the report"))?;
         } else {

@@ -85,7 +85,7 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
     let mut out = output(None)?;
     let written = (|| -> std::io::Result<()> {
         if a.json {
-            serde_json::to_writer_pretty(&mut out, &check)?;
+            crate::render::escape::write_json(&mut out, &check, true)?;
             writeln!(out)?;
         } else if a.markdown {
             render::markdown(&mut out, &check)?;

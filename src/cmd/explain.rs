@@ -39,7 +39,7 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
         ingest::discover(&settings.paths, settings.stdin_name.as_deref());
     if !settings.quiet {
         for n in notes {
-            eprintln!("egress-advisor: {n}");
+            eprintln!("egress-advisor: {}", crate::render::clean(&n));
         }
     }
     let mut out = output(None)?;
@@ -159,7 +159,7 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
     out.flush()
         .map_err(|e| Error::Io("writing the explanation".into(), e))?;
     for (i, reason) in &errors {
-        eprintln!("egress-advisor: {}: {reason}", sources[*i as usize].name);
+        super::note(&format!("{}: {reason}", sources[*i as usize].name));
     }
     Ok(
         if !errors.is_empty() || (settings.strict && malformed > 0) {
@@ -186,6 +186,6 @@ fn tagged<'a>(
 }
 
 fn emit(out: &mut dyn Write, e: &Explained<'_>) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, e).map_err(std::io::Error::from)?;
+    crate::render::escape::write_json(&mut *out, e, false).map_err(std::io::Error::from)?;
     out.write_all(b"\n")
 }

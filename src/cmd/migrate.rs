@@ -47,7 +47,7 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     let mut out = output(None)?;
     let written = (|| -> std::io::Result<()> {
         if a.json {
-            serde_json::to_writer_pretty(&mut out, &m)?;
+            crate::render::escape::write_json(&mut out, &m, true)?;
             writeln!(out)?;
         } else if a.markdown {
             render::markdown(&mut out, &m)?;

@@ -32,21 +32,27 @@ impl From<UsageError> for Error {
     }
 }
 
+/// Prints `egress-advisor: {message}` on stderr. Messages name files and quote the logs, so
+/// they are escaped for the terminal ([`crate::render::clean`]).
+pub fn note(message: &str) {
+    eprintln!("egress-advisor: {}", crate::render::clean(message));
+}
+
 impl Error {
     /// Prints the error (nothing for a closed pipe) and gives the exit code.
     pub fn report(self) -> Exit {
         match self {
             Error::Io(_, e) if e.kind() == io::ErrorKind::BrokenPipe => Exit::Ok,
             Error::Usage(m) => {
-                eprintln!("egress-advisor: {m}");
+                note(&m);
                 Exit::Usage
             }
             Error::Io(what, e) => {
-                eprintln!("egress-advisor: {what}: {}", crate::ingest::io_reason(&e));
+                note(&format!("{what}: {}", crate::ingest::io_reason(&e)));
                 Exit::Unreadable
             }
             Error::Unreadable(m) => {
-                eprintln!("egress-advisor: {m}");
+                note(&m);
                 Exit::Unreadable
             }
         }
@@ -92,15 +98,16 @@ pub fn list_inputs(a: &crate::cli::ListInputsArgs) -> Result<Exit, Error> {
     let mut failed = false;
     let found = crate::ingest::discover(&a.paths, None);
     for n in found.notes {
-        eprintln!("egress-advisor: {n}");
+        note(&n);
     }
     for s in found.sources {
         match &s.origin {
             crate::ingest::Origin::Unreadable(why) => {
-                eprintln!("egress-advisor: {}: {why}", s.name);
+                note(&format!("{}: {why}", s.name));
                 failed = true;
             }
-            _ => writeln!(out, "{}", s.name).map_err(io_err("writing the list"))?,
+            _ => writeln!(out, "{}", crate::render::clean(&s.name))
+                .map_err(io_err("writing the list"))?,
         }
     }
     out.flush().map_err(io_err("writing the list"))?;
@@ -171,7 +178,7 @@ pub fn finish(run: Run, settings: &Settings, quiet_errors: bool) -> Exit {
     let s = &run.summary;
     if !quiet_errors {
         for (i, reason) in &s.read_errors {
-            eprintln!("egress-advisor: {}: {reason}", run.source_name(*i));
+            note(&format!("{}: {reason}", run.source_name(*i)));
         }
     }
     let malformed = s.classes[Class::Malformed.index()];

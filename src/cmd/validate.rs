@@ -37,12 +37,8 @@ pub fn run(a: &ValidateArgs) -> Result<Exit, Error> {
             failed += 1;
         }
         for e in errors {
-            writeln!(
-                out,
-                "{}: document {}: {kind} {ns}/{name}: {e}",
-                d.path, d.index
-            )
-            .map_err(io_err("writing"))?;
+            let line = format!("{}: document {}: {kind} {ns}/{name}: {e}", d.path, d.index);
+            writeln!(out, "{}", crate::render::clean(&line)).map_err(io_err("writing"))?;
         }
     }
     writeln!(

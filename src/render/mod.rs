@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod csv;
+pub mod escape;
 pub mod html;
 pub mod migrate;
 pub mod report;
@@ -77,7 +78,12 @@ pub fn md_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(c) = rest.chars().next() {
-        if rest.len() >= 4 && rest[..4].eq_ignore_ascii_case("www.") {
+        // Bytes, not a string slice: the fourth byte may be inside a character.
+        if rest
+            .as_bytes()
+            .get(..4)
+            .is_some_and(|b| b.eq_ignore_ascii_case(b"www."))
+        {
             out.push_str(&rest[..3]);
             out.push_str("&#46;");
             rest = &rest[4..];
@@ -94,7 +100,7 @@ pub fn md_escape(s: &str) -> String {
                 out.push(c);
             }
             '\n' | '\r' | '\t' => out.push(' '),
-            c if c.is_control() => out.push('\u{FFFD}'),
+            c if escape::is_hazardous(c) => out.extend(c.escape_unicode()),
             c => out.push(c),
         }
         rest = &rest[c.len_utf8()..];
@@ -102,17 +108,11 @@ pub fn md_escape(s: &str) -> String {
     out
 }
 
-/// Text from the logs made safe for a terminal or a CI log: control characters (ANSI escapes
-/// among them) become U+FFFD.
+/// Text from the logs made safe for a terminal or a CI log ([`escape::terminal`]): control
+/// characters (ANSI and OSC escapes among them), bidi overrides and line separators are shown as
+/// `\u{...}`.
 pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().any(char::is_control) {
-        s.chars()
-            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-            .collect::<String>()
-            .into()
-    } else {
-        s.into()
-    }
+    escape::terminal(s)
 }
 
 /// Text from the logs as a Markdown code span: shown as it is, never a link, mention or markup.
@@ -120,8 +120,8 @@ pub fn md_code(s: &str) -> String {
     let body: String = s
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .replace('|', "\\|");
+        .collect::<String>();
+    let body = escape::terminal(&body).replace('|', "\\|");
     let mut longest = 0;
     let mut run = 0;
     for c in body.chars() {
@@ -214,9 +214,13 @@ mod tests {
         );
         assert_eq!(
             md_escape("https://evil.example @org/team a@b.c WWW.x\u{1b}[31m"),
-            "https&#58;//evil.example &#64;org/team a&#64;b.c WWW&#46;x\u{FFFD}\\[31m"
+            "https&#58;//evil.example &#64;org/team a&#64;b.c WWW&#46;x\\u{1b}\\[31m"
         );
-        assert_eq!(clean("a\u{1b}[31mb"), "a\u{FFFD}[31mb");
+        assert_eq!(clean("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(md_code("a\u{202e}b"), "`a\\u{202e}b`");
+        // No panic where the fourth byte is inside a character.
+        assert_eq!(md_escape("c\u{2028}x"), "c\\u{2028}x");
+        assert_eq!(md_escape("wwwé"), "wwwé");
         let mut out = Vec::new();
         markdown_table(
             &mut out,

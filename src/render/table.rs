@@ -106,17 +106,20 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
         thousands(r.destinations.len() as u64),
         thousands(recommended as u64)
     )?;
+    // File names (a node's log paths are named after pods) and everything else below may
+    // come from the logs: escaped for the terminal like the table's cells.
     for m in &r.malformed {
-        writeln!(
-            out,
+        let line = format!(
             "Malformed: {} x {}: {}",
             thousands(m.count),
             m.description,
             m.examples.join(", ")
-        )?;
+        );
+        writeln!(out, "{}", super::clean(&line))?;
     }
     for e in &r.read_errors {
-        writeln!(out, "Unreadable: {}: {}", e.path, e.reason)?;
+        let line = format!("Unreadable: {}: {}", e.path, e.reason);
+        writeln!(out, "{}", super::clean(&line))?;
     }
     if !r.audit.is_empty() {
         writeln!(out)?;
@@ -127,7 +130,8 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
             } else {
                 format!(" [{}]", f.items.join(", "))
             };
-            writeln!(out, "  {} {}: {}{}", f.entry, f.finding, f.detail, items)?;
+            let line = format!("  {} {}: {}{}", f.entry, f.finding, f.detail, items);
+            writeln!(out, "{}", super::clean(&line))?;
         }
     }
     Ok(())
