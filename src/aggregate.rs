@@ -378,10 +378,12 @@ pub struct DestStats {
     pub registered: u64,
     /// Passthrough or blocked entries to a destination the mesh knows (auto-allocated address).
     pub internal: u64,
-    /// Bytes sent to the workload (`%BYTES_SENT%`).
-    pub bytes_sent: u64,
-    /// Bytes received from the workload (`%BYTES_RECEIVED%`).
-    pub bytes_received: u64,
+    /// Bytes downloaded by the workload: what Envoy sent it (`%BYTES_SENT%`; for HTTP, body
+    /// bytes only).
+    pub bytes_downloaded: u64,
+    /// Bytes uploaded by the workload: what Envoy received from it (`%BYTES_RECEIVED%`; for
+    /// HTTP, body bytes only).
+    pub bytes_uploaded: u64,
     /// Earliest `%START_TIME%`, in ms since the epoch; `None` when no line had a readable one.
     pub first_seen: Option<Millis>,
     /// Latest `%START_TIME%`.
@@ -452,8 +454,8 @@ impl DestStats {
         }
         self.category = Some(self.category.map_or(category, |c| c.max(category)));
         // Saturating: a forged byte count must not wrap the sum (or panic a debug build).
-        self.bytes_sent = self.bytes_sent.saturating_add(r.bytes_sent);
-        self.bytes_received = self.bytes_received.saturating_add(r.bytes_received);
+        self.bytes_downloaded = self.bytes_downloaded.saturating_add(r.bytes_sent);
+        self.bytes_uploaded = self.bytes_uploaded.saturating_add(r.bytes_received);
         let start = r.start_time.and_then(parse_rfc3339);
         if let Some(t) = start {
             self.first_seen = Some(self.first_seen.map_or(t, |f| f.min(t)));
@@ -488,8 +490,8 @@ impl DestStats {
         self.blocked = self.blocked.saturating_add(o.blocked);
         self.registered = self.registered.saturating_add(o.registered);
         self.internal = self.internal.saturating_add(o.internal);
-        self.bytes_sent = self.bytes_sent.saturating_add(o.bytes_sent);
-        self.bytes_received = self.bytes_received.saturating_add(o.bytes_received);
+        self.bytes_downloaded = self.bytes_downloaded.saturating_add(o.bytes_downloaded);
+        self.bytes_uploaded = self.bytes_uploaded.saturating_add(o.bytes_uploaded);
         self.first_seen = min_opt(self.first_seen, o.first_seen);
         self.last_seen = max_opt(self.last_seen, o.last_seen);
         self.codes.merge(o.codes);

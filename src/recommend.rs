@@ -893,9 +893,9 @@ impl Recommendation<'_> {
                 comment(
                     out,
                     &format!(
-                        "    bytes sent {}, received {}",
-                        human_bytes(s.bytes_sent),
-                        human_bytes(s.bytes_received)
+                        "    uploaded by the workloads {}, downloaded {}",
+                        human_bytes(s.bytes_uploaded),
+                        human_bytes(s.bytes_downloaded)
                     ),
                 );
                 let sources = crate::render::report::sources_of(summary, s);

@@ -205,7 +205,9 @@ fn analyze_report_in_chromium() {
     assert_clean(&dom, &console, "sorted");
     let biggest = dests
         .iter()
-        .max_by_key(|d| d["bytes_sent"].as_u64().unwrap() + d["bytes_received"].as_u64().unwrap())
+        .max_by_key(|d| {
+            d["bytes_uploaded"].as_u64().unwrap() + d["bytes_downloaded"].as_u64().unwrap()
+        })
         .unwrap();
     let name = biggest["host"]
         .as_str()

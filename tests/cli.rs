@@ -138,8 +138,8 @@ fn analyze_json_on_samples() {
         "passthrough",
         "blocked",
         "registered",
-        "bytes_sent",
-        "bytes_received",
+        "bytes_uploaded",
+        "bytes_downloaded",
         "first_seen",
         "last_seen",
         "addresses",
@@ -550,7 +550,7 @@ fn port_limit_and_huge_counters() {
         .iter()
         .find(|d| d["address"] == "52.9.9.9")
         .unwrap();
-    assert_eq!(huge["bytes_sent"], u64::MAX);
+    assert_eq!(huge["bytes_downloaded"], u64::MAX);
     // A line buffer the machine cannot hold is a usage error, not a crash.
     let o = run(&["analyze", "--max-line-bytes", "18446744073709551615", &path]);
     assert_eq!(o.status.code(), Some(2));
@@ -735,7 +735,7 @@ fn custom_formats() {
     );
     let sg = &v["destinations"][0];
     assert_eq!(
-        (sg["host"].as_str(), sg["bytes_sent"].as_u64()),
+        (sg["host"].as_str(), sg["bytes_downloaded"].as_u64()),
         (Some("api.sendgrid.com"), Some(5120))
     );
     assert_eq!(sg["sources"][0]["workload"], "api");

@@ -151,7 +151,10 @@ fn huge_byte_counts_still_merge() {
         .lines()
         .find(|l| l.contains("BlackHoleCluster"))
         .unwrap()
-        .replace(r#""bytes_sent":0"#, r#""bytes_sent":18446744073709551615"#);
+        .replace(
+            r#""bytes_downloaded":0"#,
+            r#""bytes_downloaded":18446744073709551615"#,
+        );
     let log = dir.path().join("big.jsonl");
     std::fs::write(&log, format!("{line}\n{line}\n")).unwrap();
     let p = partial(dir.path(), "big.json", &[log.to_str().unwrap()]);

@@ -603,6 +603,15 @@ fn a_client_chosen_name_never_makes_traffic_in_mesh() {
     );
     assert_eq!(v["lines"]["internal"], 0);
     assert_eq!(v["lines"]["passthrough"], 5);
+    // Bytes are named from the workload's side: a 50 MiB POST is an upload.
+    assert_eq!(d["bytes_uploaded"], 4 * 52_428_800u64);
+    assert_eq!(d["bytes_downloaded"], 8);
+    let o = run(&["recommend", log, "--include-private"]);
+    assert!(
+        stdout(&o).contains("uploaded by the workloads 200.0 MiB, downloaded 8 B"),
+        "{}",
+        stdout(&o)
+    );
     // Nothing is recommended under a client-chosen cluster-local name.
     let o = run(&["recommend", log, "--include-private"]);
     let yaml = stdout(&o);

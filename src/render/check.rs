@@ -89,7 +89,7 @@ const HEADER: [&str; 7] = [
     "DESTINATION",
     "PASSTHROUGH",
     "BLOCKED",
-    "SENT+RECEIVED",
+    "UP+DOWN",
     "LAST SEEN",
     "CALLED BY",
     "NOTE",
@@ -295,7 +295,7 @@ pub fn junit(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
             xml(&r.title())
         )?;
         let evidence = format!(
-            "passthrough {}, blocked {}, registered {}, {} sent and received, first seen {}, last seen {}, called by {}",
+            "passthrough {}, blocked {}, registered {}, {} uploaded and downloaded, first seen {}, last seen {}, called by {}",
             r.passthrough,
             r.blocked,
             r.registered,

@@ -33,11 +33,12 @@ pub fn write<W: Write>(out: W, r: &Report<'_>, raw: bool) -> csv::Result<()> {
         "blocked",
         "registered",
         "internal",
-        "bytes_sent",
-        "bytes_received",
+        "bytes_uploaded",
+        "bytes_downloaded",
         "first_seen",
         "last_seen",
         "addresses",
+        "seen_as",
     ])?;
     for d in &r.destinations {
         record(
@@ -54,8 +55,8 @@ pub fn write<W: Write>(out: W, r: &Report<'_>, raw: bool) -> csv::Result<()> {
                 &d.blocked.to_string(),
                 &d.registered.to_string(),
                 &d.internal.to_string(),
-                &d.bytes_sent.to_string(),
-                &d.bytes_received.to_string(),
+                &d.bytes_uploaded.to_string(),
+                &d.bytes_downloaded.to_string(),
                 d.first_seen.as_deref().unwrap_or(""),
                 d.last_seen.as_deref().unwrap_or(""),
                 &d.addresses
@@ -63,6 +64,7 @@ pub fn write<W: Write>(out: W, r: &Report<'_>, raw: bool) -> csv::Result<()> {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(" "),
+                &d.seen_as.join(" "),
             ],
             raw,
         )?;

@@ -227,7 +227,7 @@ pub fn write(
                 passthrough: d.passthrough,
                 blocked: d.blocked,
                 registered: d.registered,
-                bytes: d.bytes_sent.saturating_add(d.bytes_received),
+                bytes: d.bytes_uploaded.saturating_add(d.bytes_downloaded),
                 first_seen: d.first_seen.clone(),
                 last_seen: d.last_seen.clone(),
                 status,

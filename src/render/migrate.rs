@@ -71,7 +71,7 @@ fn ns_rows(m: &Migration<'_>) -> Vec<[String; 7]> {
 const GAP_HEADER: [&str; 5] = [
     "DESTINATION",
     "ENTRIES",
-    "SENT+RECEIVED",
+    "UP+DOWN",
     "LAST SEEN",
     "CALLED BY",
 ];

@@ -148,8 +148,10 @@ pub struct Dest<'a> {
     pub blocked: u64,
     pub registered: u64,
     pub internal: u64,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
+    /// Bytes the workloads uploaded (`%BYTES_RECEIVED%`; HTTP: body bytes).
+    pub bytes_uploaded: u64,
+    /// Bytes the workloads downloaded (`%BYTES_SENT%`; HTTP: body bytes).
+    pub bytes_downloaded: u64,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
     /// Written as text (`"1.2.3.4"`), in address order.
@@ -212,8 +214,8 @@ impl<'a> Report<'a> {
                     blocked: st.blocked,
                     registered: st.registered,
                     internal: st.internal,
-                    bytes_sent: st.bytes_sent,
-                    bytes_received: st.bytes_received,
+                    bytes_uploaded: st.bytes_uploaded,
+                    bytes_downloaded: st.bytes_downloaded,
                     first_seen: st.first_seen.map(format_millis),
                     last_seen: st.last_seen.map(format_millis),
                     addresses: {
