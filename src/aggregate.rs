@@ -420,6 +420,12 @@ impl DestStats {
         self.passthrough.saturating_add(self.blocked)
     }
 
+    /// Every attempt was refused and none got through: in a REGISTRY_ONLY mesh a refused call
+    /// may be a compromised workload calling out, so such a destination is marked for review.
+    pub fn blocked_only(&self) -> bool {
+        self.blocked > 0 && self.passthrough == 0 && self.registered == 0
+    }
+
     /// Notes a name the client used for this destination (a cluster-local `:authority` or SNI
     /// sent to an address). At most [`SEEN_AS`] names are kept, the smallest, so memory stays
     /// bounded and the set does not depend on the order lines are read in.

@@ -219,6 +219,12 @@ pub struct ShapeArgs {
     #[arg(long, value_name = "BITS")]
     pub cidr_prefix_v6: Option<u8>,
 
+    /// Write no entry for a destination whose every attempt was refused (blocked only): in a
+    /// REGISTRY_ONLY mesh that may be a compromised workload calling out. Without it, such
+    /// entries are written and marked for review.
+    #[arg(long)]
+    pub exclude_blocked_only: bool,
+
     /// Where entries go: `namespace` (each in the namespace that used it) or `central` (all in
     /// --central-namespace, exported to exactly the namespaces that used each).
     #[arg(long, value_enum, default_value_t = Scope::Namespace)]

@@ -107,6 +107,8 @@ pub struct Selection {
     pub cidr_prefix: Option<u8>,
     /// `--cidr-prefix-v6`: the same for IPv6 addresses.
     pub cidr_prefix_v6: Option<u8>,
+    /// `--exclude-blocked-only`: no entry for destinations whose every attempt was refused.
+    pub exclude_blocked_only: bool,
     /// `--scope central --namespace NS`: every entry in NS, exported to its consumers.
     pub central: Option<String>,
     /// The reading rules (cluster domain, mesh ranges), to tell cluster-local names.
@@ -125,6 +127,7 @@ impl Default for Selection {
             wildcard_min: None,
             cidr_prefix: None,
             cidr_prefix_v6: None,
+            exclude_blocked_only: false,
             central: None,
             rules: Rules::default(),
         }
@@ -237,6 +240,7 @@ impl Selection {
         self.wildcard_min = a.wildcard_min;
         self.cidr_prefix = a.cidr_prefix;
         self.cidr_prefix_v6 = a.cidr_prefix_v6;
+        self.exclude_blocked_only = a.exclude_blocked_only;
         self.central = central;
         Ok(())
     }

@@ -45,6 +45,8 @@ pub enum Skip {
     TooFew(u64),
     /// Matched `--exclude-host`.
     Excluded(String),
+    /// Every attempt was refused, with `--exclude-blocked-only`.
+    BlockedOnly,
     /// Called from a namespace whose name Kubernetes would refuse (a forged log line): no
     /// entry is written there.
     InvalidNamespace(String),
@@ -71,6 +73,9 @@ impl Skip {
                 format!("fewer than --min-requests {min} passthrough or blocked entries")
             }
             Skip::Excluded(pattern) => format!("excluded by --exclude-host {pattern}"),
+            Skip::BlockedOnly => {
+                "blocked only (every attempt refused), left out by --exclude-blocked-only".into()
+            }
             Skip::InvalidNamespace(ns) => {
                 format!("called from namespace \"{ns}\", which is not a valid name: no entry there")
             }
@@ -110,6 +115,9 @@ pub fn eligibility(
     }
     if s.undeclared() < sel.min_requests {
         return Err(Skip::TooFew(sel.min_requests));
+    }
+    if sel.exclude_blocked_only && s.blocked_only() {
+        return Err(Skip::BlockedOnly);
     }
     if !k.is_address
         && let Some(p) = sel
@@ -884,6 +892,12 @@ impl Recommendation<'_> {
                     )
                 };
                 comment(out, &format!("  {head}: {}", verdicts(s)));
+                if s.blocked_only() {
+                    comment(
+                        out,
+                        "    REVIEW: blocked only: every attempt was refused, none got through; in a REGISTRY_ONLY mesh a refused call may be a compromised workload calling out (--exclude-blocked-only leaves such destinations out)",
+                    );
+                }
                 if let (Some(f), Some(l)) = (s.first_seen, s.last_seen) {
                     comment(
                         out,

@@ -1605,3 +1605,36 @@ fn flag_values_are_checked_against_what_they_mean() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+#[test]
+fn blocked_only_destinations_are_marked_for_review() {
+    let o = run(&["recommend", "samples/"]);
+    let yaml = stdout(&o);
+    let paypal = yaml
+        .split("\n---\n")
+        .find(|d| d.contains("# api-m.paypal.com:"))
+        .expect("an entry for api-m.paypal.com");
+    assert!(paypal.contains("#     REVIEW: blocked only"), "{paypal}");
+    let github = yaml
+        .split("\n---\n")
+        .find(|d| d.contains("# github.com:"))
+        .expect("an entry for github.com");
+    assert!(!github.contains("REVIEW"), "{github}");
+    let o = run(&["analyze", "samples/", "--json"]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(destination(&v, "api-m.paypal.com")["blocked_only"], true);
+    assert_eq!(destination(&v, "github.com")["blocked_only"], false);
+    let o = run(&["analyze", "samples/"]);
+    assert!(stdout(&o).contains("recommended, review: blocked only"));
+    let o = run(&["recommend", "samples/", "--exclude-blocked-only"]);
+    let yaml = stdout(&o);
+    assert!(
+        !yaml_docs(&yaml)
+            .iter()
+            .any(|d| d["spec"]["hosts"][0] == "api-m.paypal.com")
+    );
+    assert!(
+        yaml.contains("left out by --exclude-blocked-only"),
+        "{yaml}"
+    );
+}

@@ -207,6 +207,10 @@ pub fn write(
             let (status, status_class) = match statuses.get(d.key) {
                 Some(s @ Status::Uncovered) => (s.describe(), "uncovered"),
                 Some(s) => (s.describe(), "covered"),
+                None if d.recommended && d.blocked_only => (
+                    "recommended; review: blocked only (every attempt refused)".to_owned(),
+                    "recommended",
+                ),
                 None if d.recommended => ("recommended".to_owned(), "recommended"),
                 None => match (&d.covered_by, &d.skip_reason) {
                     (Some(by), _) => (format!("covered by {by}"), "covered"),

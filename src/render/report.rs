@@ -138,6 +138,8 @@ pub struct Dest<'a> {
     pub category: &'static str,
     /// Whether `recommend` writes a ServiceEntry for it.
     pub recommended: bool,
+    /// Every attempt was refused, none got through: to review before allowing it.
+    pub blocked_only: bool,
     /// Why not, when it does not.
     pub skip_reason: Option<String>,
     /// The existing ServiceEntry (`namespace/name`, from `--existing`) that covers it for
@@ -207,6 +209,7 @@ impl<'a> Report<'a> {
                     protocol: k.protocol.istio_name(),
                     category: st.category.map_or("external", |c| c.name()),
                     recommended: skip.is_none(),
+                    blocked_only: st.blocked_only(),
                     skip_reason: skip.map(|s| s.describe()),
                     covered_by: recommend::covered_by(s, k, st, sel, false),
                     lines: st.lines(),

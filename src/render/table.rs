@@ -53,7 +53,9 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
                 human_bytes(d.bytes_downloaded).into(),
                 d.first_seen.as_deref().unwrap_or("-").into(),
                 d.last_seen.as_deref().unwrap_or("-").into(),
-                if d.recommended {
+                if d.recommended && d.blocked_only {
+                    "recommended, review: blocked only".into()
+                } else if d.recommended {
                     "recommended".into()
                 } else if d.registered > 0 && d.passthrough + d.blocked == 0 {
                     "exists".into()
