@@ -292,8 +292,12 @@ pub struct SourceCount {
     pub passthrough: u64,
     /// Entries refused by the mesh.
     pub blocked: u64,
-    /// Bytes both ways.
-    pub bytes: u64,
+    /// Bytes the source uploaded (`%BYTES_RECEIVED%`).
+    pub uploaded: u64,
+    /// Bytes the source downloaded (`%BYTES_SENT%`).
+    pub downloaded: u64,
+    /// Earliest `%START_TIME%` of this source's entries.
+    pub first_seen: Option<Millis>,
     /// Latest `%START_TIME%` of this source's entries.
     pub last_seen: Option<Millis>,
 }
@@ -303,8 +307,15 @@ impl SourceCount {
         self.all = self.all.saturating_add(o.all);
         self.passthrough = self.passthrough.saturating_add(o.passthrough);
         self.blocked = self.blocked.saturating_add(o.blocked);
-        self.bytes = self.bytes.saturating_add(o.bytes);
+        self.uploaded = self.uploaded.saturating_add(o.uploaded);
+        self.downloaded = self.downloaded.saturating_add(o.downloaded);
+        self.first_seen = min_opt(self.first_seen, o.first_seen);
         self.last_seen = self.last_seen.max(o.last_seen);
+    }
+
+    /// Bytes both ways.
+    pub fn bytes(&self) -> u64 {
+        self.uploaded.saturating_add(self.downloaded)
     }
 
     /// Entries that went, or tried to go, to an undeclared destination.
@@ -424,6 +435,41 @@ impl DestStats {
     /// may be a compromised workload calling out, so such a destination is marked for review.
     pub fn blocked_only(&self) -> bool {
         self.blocked > 0 && self.passthrough == 0 && self.registered == 0
+    }
+
+    /// The statistics of the calls made from `namespace` (`None`: callers the logs do not
+    /// name): counts, bytes, first and last seen and sources are theirs; addresses, response
+    /// codes and flags, attribution and names are the destination's.
+    pub fn for_namespace(&self, summary: &Summary, namespace: Option<&str>) -> DestStats {
+        let mut v = DestStats {
+            category: self.category,
+            codes: self.codes.clone(),
+            flags: self.flags.clone(),
+            addresses: self.addresses.clone(),
+            attributed: self.attributed.clone(),
+            seen_as: self.seen_as.clone(),
+            ..DestStats::default()
+        };
+        for (i, c) in self.sources.iter() {
+            let Some((k, _)) = summary.sources.get_index(i as usize) else {
+                continue;
+            };
+            let ns = (!k.namespace.is_empty()).then_some(&*k.namespace);
+            if ns != namespace {
+                continue;
+            }
+            v.passthrough = v.passthrough.saturating_add(c.passthrough);
+            v.blocked = v.blocked.saturating_add(c.blocked);
+            v.registered = v
+                .registered
+                .saturating_add(c.all.saturating_sub(c.undeclared()));
+            v.bytes_uploaded = v.bytes_uploaded.saturating_add(c.uploaded);
+            v.bytes_downloaded = v.bytes_downloaded.saturating_add(c.downloaded);
+            v.first_seen = min_opt(v.first_seen, c.first_seen);
+            v.last_seen = max_opt(v.last_seen, c.last_seen);
+            v.sources.add(i, c);
+        }
+        v
     }
 
     /// Notes a name the client used for this destination (a cluster-local `:authority` or SNI
@@ -808,7 +854,9 @@ impl Summary {
                 all: 1,
                 passthrough: u64::from(class == Class::Passthrough),
                 blocked: u64::from(class == Class::Blocked),
-                bytes: r.bytes_sent.saturating_add(r.bytes_received),
+                uploaded: r.bytes_received,
+                downloaded: r.bytes_sent,
+                first_seen: last_seen,
                 last_seen,
             },
         );

@@ -75,7 +75,7 @@ pub fn by_namespace<'a>(summary: &'a Summary, st: &DestStats, sel: &Selection) -
         u.requests += c.all;
         u.passthrough += c.passthrough;
         u.blocked += c.blocked;
-        u.bytes = u.bytes.saturating_add(c.bytes);
+        u.bytes = u.bytes.saturating_add(c.bytes());
         u.last_seen = u.last_seen.max(c.last_seen);
         if !k.workload.is_empty() && c.undeclared() > 0 {
             *workloads.entry((ns, &*k.workload)).or_default() += c.undeclared();

@@ -190,6 +190,9 @@ pub struct Recommendation<'a> {
     pub cidr: Option<(String, Vec<IpAddr>)>,
     /// `exportTo`: `["."]`, or the consuming namespaces with `--scope central`.
     pub export_to: Vec<String>,
+    /// The evidence is that of the entry's namespace's calls alone (not with `--scope
+    /// central`, whose entries serve every namespace).
+    pub own_evidence: bool,
     /// When an existing ServiceEntry has this entry's namespace and name: that entry with
     /// what this one adds, written whole (`kubectl apply` replaces `hosts`, `ports` and
     /// `exportTo` of a custom resource as a whole, so a partial entry would drop the rest).
@@ -449,6 +452,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             cidr: None,
             export_to: export_to(&[host]),
             merged: None,
+            own_evidence: central.is_none(),
         });
     }
     for ((ns, host), (g, children)) in merged {
@@ -459,6 +463,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             namespace: ns.map(str::to_owned),
             export_to: export_to(&names),
             merged: None,
+            own_evidence: central.is_none(),
             host,
             address: None,
             ports,
@@ -503,6 +508,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             cidr: Some((format!("{net}/{bits}"), ips)),
             export_to: export_to(&names),
             merged: None,
+            own_evidence: central.is_none(),
         });
     }
     for ((ns, ip), g) in addrs {
@@ -518,6 +524,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             cidr: None,
             export_to: export_to(&[&name]),
             merged: None,
+            own_evidence: central.is_none(),
         });
     }
     // Entries of one namespace together: hosts, then address ranges, then addresses.
@@ -841,11 +848,23 @@ impl Recommendation<'_> {
     }
 
     fn evidence(&self, out: &mut String, summary: &Summary) {
+        // Per-namespace entries carry their own namespace's evidence.
+        fn own<'s>(
+            r: &Recommendation<'_>,
+            summary: &Summary,
+            s: &'s DestStats,
+        ) -> std::borrow::Cow<'s, DestStats> {
+            if r.own_evidence {
+                std::borrow::Cow::Owned(s.for_namespace(summary, r.namespace.as_deref()))
+            } else {
+                std::borrow::Cow::Borrowed(s)
+            }
+        }
         let total: u64 = self
             .ports
             .iter()
             .flat_map(|p| &p.dests)
-            .map(|(_, s)| s.lines())
+            .map(|(_, s)| own(self, summary, s).lines())
             .sum();
         let what = match self.address {
             Some(ip) => format!("address {ip} (no host name was seen for it)"),
@@ -873,6 +892,7 @@ impl Recommendation<'_> {
         }
         for p in &self.ports {
             for (i, (k, s)) in p.dests.iter().enumerate() {
+                let s = &*own(self, summary, s);
                 let widened = !self.wildcard_of.is_empty() || self.cidr.is_some();
                 let head = if widened {
                     format!(

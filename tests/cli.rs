@@ -1638,3 +1638,36 @@ fn blocked_only_destinations_are_marked_for_review() {
         "{yaml}"
     );
 }
+
+#[test]
+fn per_namespace_entries_carry_their_own_evidence() {
+    // www.googleapis.com is called from billing and by a caller the logs do not name: each
+    // entry counts its own namespace's calls, not the destination's totals.
+    let yaml = stdout(&run(&["recommend", "samples/"]));
+    let docs: Vec<&str> = yaml
+        .split("\n---\n")
+        .filter(|d| d.contains("# www.googleapis.com:"))
+        .collect();
+    assert_eq!(docs.len(), 2, "{yaml}");
+    let billing = docs
+        .iter()
+        .find(|d| d.contains("namespace: billing"))
+        .expect("billing's entry");
+    assert!(
+        billing.contains("# www.googleapis.com: 1 entry\n"),
+        "{billing}"
+    );
+    assert!(
+        billing.contains("#     sources: billing/billing (1)\n"),
+        "{billing}"
+    );
+    assert!(
+        billing.contains("#     seen 2024-06-02T10:01:00.000Z .. 2024-06-02T10:01:00.000Z\n"),
+        "{billing}"
+    );
+    let unknown = docs
+        .iter()
+        .find(|d| !d.contains("namespace: billing"))
+        .expect("the entry without a namespace");
+    assert!(unknown.contains("#     seen 2020-06-03T10:46:05.882Z .. 2020-06-03T10:46:05.882Z\n"));
+}
