@@ -14,12 +14,31 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "egress-advisor",
     version,
+    long_version = long_version(),
     propagate_version = true,
     max_term_width = 100
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--version`: the package's version and the Public Suffix List's that bounds
+/// `--wildcard-min`.
+fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let raw = crate::recommend::public_suffix_list_version();
+        // `2026-11-04_19-07-29_UTC` -> `2026-11-04 19:07:29 UTC`.
+        let date = match raw.split('_').collect::<Vec<_>>()[..] {
+            [day, time, zone] => format!("{day} {} {zone}", time.replace('-', ":")),
+            _ => raw.to_owned(),
+        };
+        format!(
+            "{}\nPublic Suffix List of {date} (MPL-2.0, https://publicsuffix.org/): bounds --wildcard-min",
+            env!("CARGO_PKG_VERSION")
+        )
+    })
 }
 
 #[derive(Debug, Subcommand)]

@@ -194,6 +194,43 @@ pub struct Plan<'a> {
     pub api_version: &'static str,
     pub entries: Vec<Recommendation<'a>>,
     pub skipped: Vec<(&'a DestKey, &'a DestStats, Skip)>,
+    /// What was not done and why (a wildcard `--wildcard-min` would have widened past a
+    /// registrable domain), for the comments at the top of the stream.
+    pub notes: Vec<String>,
+}
+
+/// The version of the Public Suffix List that bounds `--wildcard-min` (the date it was taken).
+pub fn public_suffix_list_version() -> &'static str {
+    psl2::psl_version().trim()
+}
+
+/// Whether `*.parent` stays within one registrable domain (a public suffix and one label
+/// more, by the Public Suffix List with its PRIVATE section): `Err` says what it would widen
+/// to. `*.co.uk` or `*.com` would take in every domain registered under a suffix, and
+/// `*.github.io`, `*.s3.amazonaws.com` or `*.cloudfront.net` every site, bucket or
+/// distribution of other owners.
+pub fn wildcard_parent(parent: &str) -> Result<(), String> {
+    let parent = parent
+        .strip_suffix('.')
+        .unwrap_or(parent)
+        .to_ascii_lowercase();
+    let Some(d) = psl2::lookup(&parent) else {
+        return Err("a name the Public Suffix List cannot read".into());
+    };
+    if !d.is_public_suffix() {
+        return Ok(());
+    }
+    Err(match d.typ() {
+        Some(psl2::Type::Private) => format!(
+            "a public suffix (PRIVATE section of the Public Suffix List): the names below {parent} belong to many owners"
+        ),
+        Some(psl2::Type::Icann) => format!(
+            "a public suffix (ICANN section of the Public Suffix List): every domain registered under {parent}"
+        ),
+        None => format!(
+            "a public suffix (a top-level domain the Public Suffix List does not know): every domain under {parent}"
+        ),
+    })
 }
 
 /// The network of `ip` with a prefix of `bits` (capped at the address's size).
@@ -396,6 +433,16 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
         }
         for ((ns, parent), children) in by_parent {
             if children.len() < min {
+                continue;
+            }
+            if let Err(why) = wildcard_parent(parent) {
+                let note = format!(
+                    "--wildcard-min: {} stay exact: *.{parent} would widen to {why}",
+                    children.join(", ")
+                );
+                if !plan.notes.contains(&note) {
+                    plan.notes.push(note);
+                }
                 continue;
             }
             let mut group: Group<'_> = BTreeMap::new();
@@ -1019,6 +1066,9 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
         &mut out,
         "Apply with kubectl apply -f <file>; entries without a namespace go to kubectl's -n <namespace>.",
     );
+    for n in &plan.notes {
+        comment(&mut out, n);
+    }
     if !plan.skipped.is_empty() {
         comment(&mut out, "Destinations left out:");
         for (k, s, why) in &plan.skipped {
@@ -1076,4 +1126,32 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard_parent;
+
+    #[test]
+    fn wildcards_stay_within_a_registrable_domain() {
+        for ok in [
+            "example.co.uk",
+            "example.com",
+            "my-site.github.io",
+            "corp.internal",
+        ] {
+            assert_eq!(wildcard_parent(ok), Ok(()), "{ok}");
+        }
+        for public in [
+            "com",
+            "co.uk",
+            "github.io",
+            "s3.amazonaws.com",
+            "cloudfront.net",
+            "googleapis.com",
+            "internal",
+        ] {
+            assert!(wildcard_parent(public).is_err(), "{public}");
+        }
+    }
 }

@@ -1030,18 +1030,19 @@ fn widening_and_central_scope() {
     let o = run(&["recommend", "--wildcard-min", "2", "samples/envelopes"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let docs = yaml_docs(&stdout(&o));
-    let wild = docs
-        .iter()
-        .find(|d| d["spec"]["hosts"][0] == "*.googleapis.com")
-        .expect("a wildcard entry");
-    assert_valid_service_entry(wild);
-    assert_eq!(wild["spec"]["resolution"], "NONE");
+    // googleapis.com is a public suffix (the PRIVATE section of the Public Suffix List): its
+    // two hosts stay exact, and the stream says why.
     assert!(
         !docs
             .iter()
-            .any(|d| d["spec"]["hosts"][0] == "www.googleapis.com")
+            .any(|d| d["spec"]["hosts"][0] == "*.googleapis.com")
     );
-    assert!(stdout(&o).contains("stands for: oauth2.googleapis.com, www.googleapis.com"));
+    for h in ["oauth2.googleapis.com", "www.googleapis.com"] {
+        assert!(docs.iter().any(|d| d["spec"]["hosts"][0] == h), "{h}");
+    }
+    assert!(stdout(&o).contains(
+        "# --wildcard-min: oauth2.googleapis.com, www.googleapis.com stay exact: *.googleapis.com would widen to a public suffix"
+    ));
 
     // Two addresses in one /24, on different ports and protocols.
     let dir = tempfile::tempdir().unwrap();
@@ -1100,6 +1101,114 @@ fn widening_and_central_scope() {
             .status
             .code(),
         Some(2)
+    );
+}
+
+/// A passthrough TLS line of Istio 1.9+ to `ip:443` with this SNI, from namespace `shop`.
+fn tls_line(ip: &str, sni: &str) -> String {
+    format!(
+        "[2024-06-03T10:00:00.000Z] \"- - -\" 0 - - - \"-\" 100 200 5 - \"-\" \"-\" \"-\" \"-\" \"{ip}:443\" PassthroughCluster 10.244.1.9:40000 {ip}:443 10.244.1.9:50000 {sni} -\n"
+    )
+}
+
+/// `--wildcard-min` never widens to a public suffix of the Public Suffix List, ICANN or
+/// PRIVATE (`*.co.uk`, `*.github.io`, `*.s3.amazonaws.com`, `*.cloudfront.net`): the widest
+/// wildcard is `*.` and a registrable domain; hosts whose only common parent is public stay
+/// exact.
+#[test]
+fn wildcards_stop_at_registrable_domains() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    let hosts = [
+        "a.example.co.uk",
+        "b.example.co.uk",
+        "foo.co.uk",
+        "bar.co.uk",
+        "alice.github.io",
+        "bob.github.io",
+        "bucket-1.s3.amazonaws.com",
+        "bucket-2.s3.amazonaws.com",
+        "d1111.cloudfront.net",
+        "d2222.cloudfront.net",
+        "shop.com",
+        "blog.com",
+    ];
+    for (i, h) in hosts.iter().enumerate() {
+        text.push_str(&tls_line(&format!("93.184.215.{}", 10 + i), h));
+    }
+    let path = write(dir.path(), "tls.log", text.as_bytes());
+    let o = run(&[
+        "recommend",
+        "--wildcard-min",
+        "2",
+        "--namespace",
+        "shop",
+        &path,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let docs = yaml_docs(&stdout(&o));
+    let mut written: Vec<&str> = docs
+        .iter()
+        .map(|d| d["spec"]["hosts"][0].as_str().unwrap())
+        .collect();
+    written.sort_unstable();
+    for d in &docs {
+        assert_valid_service_entry(d);
+    }
+    assert_eq!(
+        written,
+        [
+            "*.example.co.uk",
+            "alice.github.io",
+            "bar.co.uk",
+            "blog.com",
+            "bob.github.io",
+            "bucket-1.s3.amazonaws.com",
+            "bucket-2.s3.amazonaws.com",
+            "d1111.cloudfront.net",
+            "d2222.cloudfront.net",
+            "foo.co.uk",
+            "shop.com",
+        ]
+    );
+    let wild = docs
+        .iter()
+        .find(|d| d["spec"]["hosts"][0] == "*.example.co.uk")
+        .unwrap();
+    assert_eq!(wild["spec"]["resolution"], "NONE");
+    let text = stdout(&o);
+    assert!(text.contains("stands for: a.example.co.uk, b.example.co.uk"));
+    for (parent, section) in [
+        ("co.uk", "ICANN"),
+        ("github.io", "PRIVATE"),
+        ("s3.amazonaws.com", "PRIVATE"),
+        ("cloudfront.net", "PRIVATE"),
+    ] {
+        assert!(
+            text.contains(&format!(
+                "stay exact: *.{parent} would widen to a public suffix ({section} section"
+            )),
+            "{parent}: {text}"
+        );
+    }
+}
+
+/// `--version` names the Public Suffix List the wildcard limit uses.
+#[test]
+fn version_names_the_public_suffix_list() {
+    let o = run(&["--version"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.starts_with("egress-advisor "), "{text}");
+    assert!(text.contains("Public Suffix List of "), "{text}");
+    let date = egress_advisor::recommend::public_suffix_list_version();
+    let day = date.split('_').next().unwrap();
+    assert!(day.len() == 10 && text.contains(day), "{date} in {text}");
+    assert!(text.contains("MPL-2.0"), "{text}");
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("prints its date (now {day})")),
+        "README records the list's date {day}"
     );
 }
 
