@@ -598,12 +598,9 @@ fn avoid_clobbering(entries: &mut [Recommendation<'_>], existing: &Existing, api
     }
 }
 
-/// The existing entry `e` with the hosts and ports of `r` added, or `None` when they cannot be
-/// merged without changing what `e` means.
-fn merge_into(e: &Entry, r: &Recommendation<'_>, api: &'static str) -> Option<MergedEntry> {
-    let mine = r.to_value(api);
-    let mut v = e.raw.clone();
-    // Fields the API server manages: not part of what the user applies.
+/// Leaves out of an object read from the cluster the fields the API server manages: they are
+/// not part of what a user applies.
+pub(crate) fn strip_server_fields(v: &mut serde_json::Value) {
     if let Some(meta) = v
         .get_mut("metadata")
         .and_then(serde_json::Value::as_object_mut)
@@ -630,6 +627,14 @@ fn merge_into(e: &Entry, r: &Recommendation<'_>, api: &'static str) -> Option<Me
     if let Some(o) = v.as_object_mut() {
         o.remove("status");
     }
+}
+
+/// The existing entry `e` with the hosts and ports of `r` added, or `None` when they cannot be
+/// merged without changing what `e` means.
+fn merge_into(e: &Entry, r: &Recommendation<'_>, api: &'static str) -> Option<MergedEntry> {
+    let mine = r.to_value(api);
+    let mut v = e.raw.clone();
+    strip_server_fields(&mut v);
     let spec = v.get_mut("spec")?.as_object_mut()?;
     let resolution = |s: &serde_json::Map<String, serde_json::Value>| {
         s.get("resolution")

@@ -1212,6 +1212,249 @@ fn version_names_the_public_suffix_list() {
     );
 }
 
+/// A Fluent Bit record of a passthrough TLS line from a pod of `ns`, labelled with
+/// `app.kubernetes.io/name: app` when `app` is given.
+fn fluent_tls(ns: &str, pod: &str, app: Option<&str>, ip: &str, sni: &str) -> String {
+    let line = tls_line(ip, sni);
+    let labels = app.map_or(
+        serde_json::json!({}),
+        |a| serde_json::json!({"app.kubernetes.io/name": a}),
+    );
+    let record = serde_json::json!({
+        "log": line.trim_end(),
+        "stream": "stdout",
+        "kubernetes": {
+            "namespace_name": ns,
+            "pod_name": pod,
+            "container_name": "istio-proxy",
+            "labels": labels,
+        }
+    });
+    format!("{record}\n")
+}
+
+/// `recommend --sidecars --existing` never clobbers a Sidecar nor adds one Istio would find in
+/// conflict: an existing namespace-wide Sidecar is extended in place (never joined by a second,
+/// IST0111), a workload an existing Sidecar already selects gets no Sidecar of its own (IST0110),
+/// and a new Sidecar never takes an existing one's name.
+#[test]
+fn sidecars_never_clobber_existing_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = [
+        // shop: no label, so the namespace's Sidecar; shop has one already, with an egress proxy.
+        fluent_tls("shop", "cart-1", None, "93.184.215.20", "api.example.com"),
+        fluent_tls("shop", "cart-1", None, "93.184.215.21", "new.example.org"),
+        // web: frontend is selected by an existing Sidecar with exactly its label.
+        fluent_tls(
+            "web",
+            "frontend-1",
+            Some("frontend"),
+            "93.184.215.22",
+            "cdn.example.net",
+        ),
+        // web: worker may be selected by an existing Sidecar on another label.
+        fluent_tls(
+            "web",
+            "worker-1",
+            Some("worker"),
+            "93.184.215.23",
+            "queue.example.net",
+        ),
+        // billing: an existing per-workload Sidecar is named egress-advisor.
+        fluent_tls(
+            "billing",
+            "ledger-1",
+            None,
+            "93.184.215.24",
+            "ledger.example.com",
+        ),
+    ]
+    .concat();
+    let log = write(dir.path(), "fluent-bit.jsonl", logs.as_bytes());
+    let mesh = r#"
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata:
+  name: default
+  namespace: shop
+  resourceVersion: "4711"
+  uid: 0b4c5a1e-5d1f-4f0e-9d55-0b4c5a1e2f3a
+  labels: {team: storefront}
+  annotations: {owner: platform}
+spec:
+  egress:
+  - port: {number: 9080, protocol: HTTP, name: http}
+    hosts: ["./reviews.shop.svc.cluster.local"]
+  - hosts: ["./api.example.com", "istio-system/*"]
+  outboundTrafficPolicy:
+    mode: ALLOW_ANY
+    egressProxy:
+      host: squid.egress.svc.cluster.local
+      port: {number: 3128}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: frontend-egress, namespace: web}
+spec:
+  workloadSelector:
+    labels: {app.kubernetes.io/name: frontend}
+  egress:
+  - hosts: ["istio-system/*"]
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: batch, namespace: web}
+spec:
+  workloadSelector:
+    labels: {app: worker}
+  egress:
+  - hosts: ["istio-system/*"]
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: egress-advisor, namespace: billing}
+spec:
+  workloadSelector:
+    labels: {app: legacy}
+  egress:
+  - hosts: ["istio-system/*"]
+"#;
+    let existing = write(dir.path(), "mesh.yaml", mesh.as_bytes());
+    let o = run(&["recommend", "--sidecars", "--existing", &existing, &log]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    let docs = yaml_docs(&text);
+    let sidecars: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "Sidecar").collect();
+    let v = schema("sidecar.schema.json");
+    for s in &sidecars {
+        assert!(v.is_valid(s), "{s}");
+        assert!(egress_advisor::validate::sidecar(s).is_empty(), "{s}");
+    }
+    let in_ns = |ns: &str| -> Vec<&Value> {
+        sidecars
+            .iter()
+            .copied()
+            .filter(|s| s["metadata"]["namespace"] == ns)
+            .collect()
+    };
+    let hosts = |s: &Value| -> Vec<String> {
+        s["spec"]["egress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l.get("port").is_none())
+            .flat_map(|l| l["hosts"].as_array().unwrap().iter())
+            .map(|h| h.as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // shop: the existing namespace-wide Sidecar, whole, with the new host imported; its egress
+    // proxy and ALLOW_ANY kept, and the comment says so.
+    let shop = in_ns("shop");
+    assert_eq!(
+        shop.len(),
+        1,
+        "one namespace-wide Sidecar in shop: {shop:?}"
+    );
+    let shop = shop[0];
+    assert_eq!(shop["metadata"]["name"], "default");
+    assert_eq!(shop["metadata"]["labels"]["team"], "storefront");
+    assert_eq!(shop["metadata"]["annotations"]["owner"], "platform");
+    assert!(shop["metadata"].get("resourceVersion").is_none());
+    assert!(shop["metadata"].get("uid").is_none());
+    assert_eq!(
+        shop["spec"]["egress"][0]["hosts"],
+        serde_json::json!(["./reviews.shop.svc.cluster.local"]),
+        "a port's listener is left as it was"
+    );
+    assert_eq!(
+        hosts(shop),
+        ["./api.example.com", "istio-system/*", "./new.example.org"]
+    );
+    assert_eq!(shop["spec"]["outboundTrafficPolicy"]["mode"], "ALLOW_ANY");
+    assert_eq!(
+        shop["spec"]["outboundTrafficPolicy"]["egressProxy"]["host"],
+        "squid.egress.svc.cluster.local"
+    );
+    assert!(
+        text.contains("The existing Sidecar shop/default with what this traffic needs added (./new.example.org)"),
+        "{text}"
+    );
+    assert!(text.contains("ALLOW_ANY kept"), "{text}");
+
+    // web: frontend's own Sidecar is the existing one, extended; worker gets none, and the
+    // stream says why.
+    let web = in_ns("web");
+    assert_eq!(web.len(), 1, "{web:?}");
+    assert_eq!(web[0]["metadata"]["name"], "frontend-egress");
+    assert_eq!(
+        web[0]["spec"]["workloadSelector"]["labels"],
+        serde_json::json!({"app.kubernetes.io/name": "frontend"})
+    );
+    assert_eq!(hosts(web[0]), ["istio-system/*", "./cdn.example.net"]);
+    assert_eq!(
+        web[0]["spec"]["outboundTrafficPolicy"]["mode"],
+        "REGISTRY_ONLY"
+    );
+    assert!(
+        text.contains("No Sidecar for workload app.kubernetes.io/name=worker in namespace web: the existing Sidecar web/batch"),
+        "{text}"
+    );
+    assert!(text.contains("IST0110"), "{text}");
+    assert!(
+        text.contains("If it is this workload's, add to its egress hosts: ./queue.example.net"),
+        "{text}"
+    );
+
+    // billing: a new namespace-wide Sidecar, under a name no existing Sidecar has.
+    let billing = in_ns("billing");
+    assert_eq!(billing.len(), 1, "{billing:?}");
+    assert!(billing[0]["spec"].get("workloadSelector").is_none());
+    assert_eq!(billing[0]["metadata"]["name"], "egress-advisor-2");
+    assert_eq!(
+        hosts(billing[0]),
+        ["./ledger.example.com", "istio-system/*"]
+    );
+}
+
+/// A Sidecar without an outboundTrafficPolicy is merged with REGISTRY_ONLY, as `--sidecars`
+/// writes it, and the comment says it was added; a Sidecar that imports everything needs no
+/// host added.
+#[test]
+fn merged_sidecar_gets_registry_only_when_it_sets_no_policy() {
+    let o = run(&[
+        "recommend",
+        "--sidecars",
+        "--existing",
+        "tests/fixtures/manifests/existing.yaml",
+        "samples/envelopes",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    let docs = yaml_docs(&text);
+    let search: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "Sidecar" && d["metadata"]["namespace"] == "search")
+        .collect();
+    assert_eq!(search.len(), 1, "{search:?}");
+    assert_eq!(search[0]["metadata"]["name"], "default");
+    assert_eq!(
+        search[0]["spec"]["egress"],
+        serde_json::json!([{"hosts": ["./*", "istio-system/*"]}])
+    );
+    assert_eq!(
+        search[0]["spec"]["outboundTrafficPolicy"],
+        serde_json::json!({"mode": "REGISTRY_ONLY"})
+    );
+    assert!(egress_advisor::validate::sidecar(search[0]).is_empty());
+    assert!(text.contains("The existing Sidecar search/default with what this traffic needs added (nothing: it imports all of it already)"), "{text}");
+    assert!(
+        text.contains("outboundTrafficPolicy REGISTRY_ONLY added"),
+        "{text}"
+    );
+}
+
 /// --since/--until keep outbound entries of the window; many entries draw a warning.
 #[test]
 fn time_window_and_scale_warning() {
