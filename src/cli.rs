@@ -225,7 +225,9 @@ pub struct ShapeArgs {
     pub istio_version: String,
 
     /// Widen explicitly: N or more sibling hosts under one parent become one `*.parent` entry
-    /// (resolution NONE; only HTTP and TLS hosts have names to match).
+    /// (resolution NONE; only HTTP and TLS hosts have names to match). Never wider than a
+    /// registrable domain: hosts whose parent is a public suffix (`co.uk`, `github.io`) stay
+    /// exact.
     #[arg(long, value_name = "N")]
     pub wildcard_min: Option<usize>,
 
@@ -294,6 +296,7 @@ pub struct RecommendArgs {
     /// Also write a Sidecar for each namespace the logs name: egress limited to exactly what
     /// its workloads used (in-mesh services, ServiceEntries, istio-system) and
     /// `outboundTrafficPolicy: REGISTRY_ONLY`, to lock one namespace down before the mesh.
+    /// With --existing, a Sidecar that already applies to those workloads is extended instead.
     #[arg(long)]
     pub sidecars: bool,
 }
