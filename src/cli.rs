@@ -14,12 +14,31 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "egress-advisor",
     version,
+    long_version = long_version(),
     propagate_version = true,
     max_term_width = 100
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--version`: the package's version and the Public Suffix List's that bounds
+/// `--wildcard-min`.
+fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let raw = crate::recommend::public_suffix_list_version();
+        // `2026-11-04_19-07-29_UTC` -> `2026-11-04 19:07:29 UTC`.
+        let date = match raw.split('_').collect::<Vec<_>>()[..] {
+            [day, time, zone] => format!("{day} {} {zone}", time.replace('-', ":")),
+            _ => raw.to_owned(),
+        };
+        format!(
+            "{}\nPublic Suffix List of {date} (MPL-2.0, https://publicsuffix.org/): bounds --wildcard-min",
+            env!("CARGO_PKG_VERSION")
+        )
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,7 +225,9 @@ pub struct ShapeArgs {
     pub istio_version: String,
 
     /// Widen explicitly: N or more sibling hosts under one parent become one `*.parent` entry
-    /// (resolution NONE; only HTTP and TLS hosts have names to match).
+    /// (resolution NONE; only HTTP and TLS hosts have names to match). Never wider than a
+    /// registrable domain: hosts whose parent is a public suffix (`co.uk`, `github.io`) stay
+    /// exact.
     #[arg(long, value_name = "N")]
     pub wildcard_min: Option<usize>,
 
@@ -291,6 +312,7 @@ pub struct RecommendArgs {
     /// Also write a Sidecar for each namespace the logs name: egress limited to exactly what
     /// its workloads used (in-mesh services, ServiceEntries, istio-system) and
     /// `outboundTrafficPolicy: REGISTRY_ONLY`, to lock one namespace down before the mesh.
+    /// With --existing, a Sidecar that already applies to those workloads is extended instead.
     #[arg(long)]
     pub sidecars: bool,
 }

@@ -42,6 +42,10 @@ pub struct Sidecar {
     pub selective: bool,
     /// `namespace/dnsName` patterns of every egress listener.
     pub egress_hosts: Vec<String>,
+    /// The labels of its workloadSelector (empty without one).
+    pub selector: std::collections::BTreeMap<String, String>,
+    /// The whole object as read, so a recommendation that updates it can keep every field.
+    pub raw: Value,
 }
 
 /// Everything read.
@@ -269,6 +273,16 @@ impl Existing {
                         .and_then(Value::as_array)
                         .map(|a| a.iter().flat_map(|l| strings(l.get("hosts"))).collect())
                         .unwrap_or_default(),
+                    selector: spec
+                        .pointer("/workloadSelector/labels")
+                        .and_then(Value::as_object)
+                        .map(|m| {
+                            m.iter()
+                                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    raw: v.clone(),
                 });
             } else if v.get("kind").and_then(Value::as_str) == Some("Namespace")
                 && v.pointer("/metadata/labels/istio.io~1dataplane-mode")

@@ -217,6 +217,43 @@ pub struct Plan<'a> {
     pub api_version: &'static str,
     pub entries: Vec<Recommendation<'a>>,
     pub skipped: Vec<(&'a DestKey, &'a DestStats, Skip)>,
+    /// What was not done and why (a wildcard `--wildcard-min` would have widened past a
+    /// registrable domain), for the comments at the top of the stream.
+    pub notes: Vec<String>,
+}
+
+/// The version of the Public Suffix List that bounds `--wildcard-min` (the date it was taken).
+pub fn public_suffix_list_version() -> &'static str {
+    psl2::psl_version().trim()
+}
+
+/// Whether `*.parent` stays within one registrable domain (a public suffix and one label
+/// more, by the Public Suffix List with its PRIVATE section): `Err` says what it would widen
+/// to. `*.co.uk` or `*.com` would take in every domain registered under a suffix, and
+/// `*.github.io`, `*.s3.amazonaws.com` or `*.cloudfront.net` every site, bucket or
+/// distribution of other owners.
+pub fn wildcard_parent(parent: &str) -> Result<(), String> {
+    let parent = parent
+        .strip_suffix('.')
+        .unwrap_or(parent)
+        .to_ascii_lowercase();
+    let Some(d) = psl2::lookup(&parent) else {
+        return Err("a name the Public Suffix List cannot read".into());
+    };
+    if !d.is_public_suffix() {
+        return Ok(());
+    }
+    Err(match d.typ() {
+        Some(psl2::Type::Private) => format!(
+            "a public suffix (PRIVATE section of the Public Suffix List): the names below {parent} belong to many owners"
+        ),
+        Some(psl2::Type::Icann) => format!(
+            "a public suffix (ICANN section of the Public Suffix List): every domain registered under {parent}"
+        ),
+        None => format!(
+            "a public suffix (a top-level domain the Public Suffix List does not know): every domain under {parent}"
+        ),
+    })
 }
 
 /// The network of `ip` with a prefix of `bits` (capped at the address's size).
@@ -428,6 +465,16 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             if children.len() < min {
                 continue;
             }
+            if let Err(why) = wildcard_parent(parent) {
+                let note = format!(
+                    "--wildcard-min: {} stay exact: *.{parent} would widen to {why}",
+                    children.join(", ")
+                );
+                if !plan.notes.contains(&note) {
+                    plan.notes.push(note);
+                }
+                continue;
+            }
             let mut group: Group<'_> = BTreeMap::new();
             for c in &children {
                 for (port, dests) in hosts.remove(&(ns, *c)).unwrap_or_default() {
@@ -592,12 +639,9 @@ fn avoid_clobbering(entries: &mut [Recommendation<'_>], existing: &Existing, api
     }
 }
 
-/// The existing entry `e` with the hosts and ports of `r` added, or `None` when they cannot be
-/// merged without changing what `e` means.
-fn merge_into(e: &Entry, r: &Recommendation<'_>, api: &'static str) -> Option<MergedEntry> {
-    let mine = r.to_value(api);
-    let mut v = e.raw.clone();
-    // Fields the API server manages: not part of what the user applies.
+/// Leaves out of an object read from the cluster the fields the API server manages: they are
+/// not part of what a user applies.
+pub(crate) fn strip_server_fields(v: &mut serde_json::Value) {
     if let Some(meta) = v
         .get_mut("metadata")
         .and_then(serde_json::Value::as_object_mut)
@@ -624,6 +668,14 @@ fn merge_into(e: &Entry, r: &Recommendation<'_>, api: &'static str) -> Option<Me
     if let Some(o) = v.as_object_mut() {
         o.remove("status");
     }
+}
+
+/// The existing entry `e` with the hosts and ports of `r` added, or `None` when they cannot be
+/// merged without changing what `e` means.
+fn merge_into(e: &Entry, r: &Recommendation<'_>, api: &'static str) -> Option<MergedEntry> {
+    let mine = r.to_value(api);
+    let mut v = e.raw.clone();
+    strip_server_fields(&mut v);
     let spec = v.get_mut("spec")?.as_object_mut()?;
     let resolution = |s: &serde_json::Map<String, serde_json::Value>| {
         s.get("resolution")
@@ -1081,6 +1133,9 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
         &mut out,
         "Apply with kubectl apply -f <file>; entries without a namespace go to kubectl's -n <namespace>.",
     );
+    for n in &plan.notes {
+        comment(&mut out, n);
+    }
     if !plan.skipped.is_empty() {
         comment(&mut out, "Destinations left out:");
         for (k, s, why) in &plan.skipped {
@@ -1138,4 +1193,32 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard_parent;
+
+    #[test]
+    fn wildcards_stay_within_a_registrable_domain() {
+        for ok in [
+            "example.co.uk",
+            "example.com",
+            "my-site.github.io",
+            "corp.internal",
+        ] {
+            assert_eq!(wildcard_parent(ok), Ok(()), "{ok}");
+        }
+        for public in [
+            "com",
+            "co.uk",
+            "github.io",
+            "s3.amazonaws.com",
+            "cloudfront.net",
+            "googleapis.com",
+            "internal",
+        ] {
+            assert!(wildcard_parent(public).is_err(), "{public}");
+        }
+    }
 }

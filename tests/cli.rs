@@ -1030,18 +1030,19 @@ fn widening_and_central_scope() {
     let o = run(&["recommend", "--wildcard-min", "2", "samples/envelopes"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let docs = yaml_docs(&stdout(&o));
-    let wild = docs
-        .iter()
-        .find(|d| d["spec"]["hosts"][0] == "*.googleapis.com")
-        .expect("a wildcard entry");
-    assert_valid_service_entry(wild);
-    assert_eq!(wild["spec"]["resolution"], "NONE");
+    // googleapis.com is a public suffix (the PRIVATE section of the Public Suffix List): its
+    // two hosts stay exact, and the stream says why.
     assert!(
         !docs
             .iter()
-            .any(|d| d["spec"]["hosts"][0] == "www.googleapis.com")
+            .any(|d| d["spec"]["hosts"][0] == "*.googleapis.com")
     );
-    assert!(stdout(&o).contains("stands for: oauth2.googleapis.com, www.googleapis.com"));
+    for h in ["oauth2.googleapis.com", "www.googleapis.com"] {
+        assert!(docs.iter().any(|d| d["spec"]["hosts"][0] == h), "{h}");
+    }
+    assert!(stdout(&o).contains(
+        "# --wildcard-min: oauth2.googleapis.com, www.googleapis.com stay exact: *.googleapis.com would widen to a public suffix"
+    ));
 
     // Two addresses in one /24, on different ports and protocols.
     let dir = tempfile::tempdir().unwrap();
@@ -1100,6 +1101,357 @@ fn widening_and_central_scope() {
             .status
             .code(),
         Some(2)
+    );
+}
+
+/// A passthrough TLS line of Istio 1.9+ to `ip:443` with this SNI, from namespace `shop`.
+fn tls_line(ip: &str, sni: &str) -> String {
+    format!(
+        "[2024-06-03T10:00:00.000Z] \"- - -\" 0 - - - \"-\" 100 200 5 - \"-\" \"-\" \"-\" \"-\" \"{ip}:443\" PassthroughCluster 10.244.1.9:40000 {ip}:443 10.244.1.9:50000 {sni} -\n"
+    )
+}
+
+/// `--wildcard-min` never widens to a public suffix of the Public Suffix List, ICANN or
+/// PRIVATE (`*.co.uk`, `*.github.io`, `*.s3.amazonaws.com`, `*.cloudfront.net`): the widest
+/// wildcard is `*.` and a registrable domain; hosts whose only common parent is public stay
+/// exact.
+#[test]
+fn wildcards_stop_at_registrable_domains() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    let hosts = [
+        "a.example.co.uk",
+        "b.example.co.uk",
+        "foo.co.uk",
+        "bar.co.uk",
+        "alice.github.io",
+        "bob.github.io",
+        "bucket-1.s3.amazonaws.com",
+        "bucket-2.s3.amazonaws.com",
+        "d1111.cloudfront.net",
+        "d2222.cloudfront.net",
+        "shop.com",
+        "blog.com",
+    ];
+    for (i, h) in hosts.iter().enumerate() {
+        text.push_str(&tls_line(&format!("93.184.215.{}", 10 + i), h));
+    }
+    let path = write(dir.path(), "tls.log", text.as_bytes());
+    let o = run(&[
+        "recommend",
+        "--wildcard-min",
+        "2",
+        "--namespace",
+        "shop",
+        &path,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let docs = yaml_docs(&stdout(&o));
+    let mut written: Vec<&str> = docs
+        .iter()
+        .map(|d| d["spec"]["hosts"][0].as_str().unwrap())
+        .collect();
+    written.sort_unstable();
+    for d in &docs {
+        assert_valid_service_entry(d);
+    }
+    assert_eq!(
+        written,
+        [
+            "*.example.co.uk",
+            "alice.github.io",
+            "bar.co.uk",
+            "blog.com",
+            "bob.github.io",
+            "bucket-1.s3.amazonaws.com",
+            "bucket-2.s3.amazonaws.com",
+            "d1111.cloudfront.net",
+            "d2222.cloudfront.net",
+            "foo.co.uk",
+            "shop.com",
+        ]
+    );
+    let wild = docs
+        .iter()
+        .find(|d| d["spec"]["hosts"][0] == "*.example.co.uk")
+        .unwrap();
+    assert_eq!(wild["spec"]["resolution"], "NONE");
+    let text = stdout(&o);
+    assert!(text.contains("stands for: a.example.co.uk, b.example.co.uk"));
+    for (parent, section) in [
+        ("co.uk", "ICANN"),
+        ("github.io", "PRIVATE"),
+        ("s3.amazonaws.com", "PRIVATE"),
+        ("cloudfront.net", "PRIVATE"),
+    ] {
+        assert!(
+            text.contains(&format!(
+                "stay exact: *.{parent} would widen to a public suffix ({section} section"
+            )),
+            "{parent}: {text}"
+        );
+    }
+}
+
+/// `--version` names the Public Suffix List the wildcard limit uses.
+#[test]
+fn version_names_the_public_suffix_list() {
+    let o = run(&["--version"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.starts_with("egress-advisor "), "{text}");
+    assert!(text.contains("Public Suffix List of "), "{text}");
+    let date = egress_advisor::recommend::public_suffix_list_version();
+    let day = date.split('_').next().unwrap();
+    assert!(day.len() == 10 && text.contains(day), "{date} in {text}");
+    assert!(text.contains("MPL-2.0"), "{text}");
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("prints its date (now {day})")),
+        "README records the list's date {day}"
+    );
+}
+
+/// A Fluent Bit record of a passthrough TLS line from a pod of `ns`, labelled with
+/// `app.kubernetes.io/name: app` when `app` is given.
+fn fluent_tls(ns: &str, pod: &str, app: Option<&str>, ip: &str, sni: &str) -> String {
+    let line = tls_line(ip, sni);
+    let labels = app.map_or(
+        serde_json::json!({}),
+        |a| serde_json::json!({"app.kubernetes.io/name": a}),
+    );
+    let record = serde_json::json!({
+        "log": line.trim_end(),
+        "stream": "stdout",
+        "kubernetes": {
+            "namespace_name": ns,
+            "pod_name": pod,
+            "container_name": "istio-proxy",
+            "labels": labels,
+        }
+    });
+    format!("{record}\n")
+}
+
+/// `recommend --sidecars --existing` never clobbers a Sidecar nor adds one Istio would find in
+/// conflict: an existing namespace-wide Sidecar is extended in place (never joined by a second,
+/// IST0111), a workload an existing Sidecar already selects gets no Sidecar of its own (IST0110),
+/// and a new Sidecar never takes an existing one's name.
+#[test]
+fn sidecars_never_clobber_existing_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = [
+        // shop: no label, so the namespace's Sidecar; shop has one already, with an egress proxy.
+        fluent_tls("shop", "cart-1", None, "93.184.215.20", "api.example.com"),
+        fluent_tls("shop", "cart-1", None, "93.184.215.21", "new.example.org"),
+        // web: frontend is selected by an existing Sidecar with exactly its label.
+        fluent_tls(
+            "web",
+            "frontend-1",
+            Some("frontend"),
+            "93.184.215.22",
+            "cdn.example.net",
+        ),
+        // web: worker may be selected by an existing Sidecar on another label.
+        fluent_tls(
+            "web",
+            "worker-1",
+            Some("worker"),
+            "93.184.215.23",
+            "queue.example.net",
+        ),
+        // billing: an existing per-workload Sidecar is named egress-advisor.
+        fluent_tls(
+            "billing",
+            "ledger-1",
+            None,
+            "93.184.215.24",
+            "ledger.example.com",
+        ),
+    ]
+    .concat();
+    let log = write(dir.path(), "fluent-bit.jsonl", logs.as_bytes());
+    let mesh = r#"
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata:
+  name: default
+  namespace: shop
+  resourceVersion: "4711"
+  uid: 0b4c5a1e-5d1f-4f0e-9d55-0b4c5a1e2f3a
+  labels: {team: storefront}
+  annotations: {owner: platform}
+spec:
+  egress:
+  - port: {number: 9080, protocol: HTTP, name: http}
+    hosts: ["./reviews.shop.svc.cluster.local"]
+  - hosts: ["./api.example.com", "istio-system/*"]
+  outboundTrafficPolicy:
+    mode: ALLOW_ANY
+    egressProxy:
+      host: squid.egress.svc.cluster.local
+      port: {number: 3128}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: frontend-egress, namespace: web}
+spec:
+  workloadSelector:
+    labels: {app.kubernetes.io/name: frontend}
+  egress:
+  - hosts: ["istio-system/*"]
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: batch, namespace: web}
+spec:
+  workloadSelector:
+    labels: {app: worker}
+  egress:
+  - hosts: ["istio-system/*"]
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: egress-advisor, namespace: billing}
+spec:
+  workloadSelector:
+    labels: {app: legacy}
+  egress:
+  - hosts: ["istio-system/*"]
+"#;
+    let existing = write(dir.path(), "mesh.yaml", mesh.as_bytes());
+    let o = run(&["recommend", "--sidecars", "--existing", &existing, &log]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    let docs = yaml_docs(&text);
+    let sidecars: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "Sidecar").collect();
+    let v = schema("sidecar.schema.json");
+    for s in &sidecars {
+        assert!(v.is_valid(s), "{s}");
+        assert!(egress_advisor::validate::sidecar(s).is_empty(), "{s}");
+    }
+    let in_ns = |ns: &str| -> Vec<&Value> {
+        sidecars
+            .iter()
+            .copied()
+            .filter(|s| s["metadata"]["namespace"] == ns)
+            .collect()
+    };
+    let hosts = |s: &Value| -> Vec<String> {
+        s["spec"]["egress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l.get("port").is_none())
+            .flat_map(|l| l["hosts"].as_array().unwrap().iter())
+            .map(|h| h.as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // shop: the existing namespace-wide Sidecar, whole, with the new host imported; its egress
+    // proxy and ALLOW_ANY kept, and the comment says so.
+    let shop = in_ns("shop");
+    assert_eq!(
+        shop.len(),
+        1,
+        "one namespace-wide Sidecar in shop: {shop:?}"
+    );
+    let shop = shop[0];
+    assert_eq!(shop["metadata"]["name"], "default");
+    assert_eq!(shop["metadata"]["labels"]["team"], "storefront");
+    assert_eq!(shop["metadata"]["annotations"]["owner"], "platform");
+    assert!(shop["metadata"].get("resourceVersion").is_none());
+    assert!(shop["metadata"].get("uid").is_none());
+    assert_eq!(
+        shop["spec"]["egress"][0]["hosts"],
+        serde_json::json!(["./reviews.shop.svc.cluster.local"]),
+        "a port's listener is left as it was"
+    );
+    assert_eq!(
+        hosts(shop),
+        ["./api.example.com", "istio-system/*", "./new.example.org"]
+    );
+    assert_eq!(shop["spec"]["outboundTrafficPolicy"]["mode"], "ALLOW_ANY");
+    assert_eq!(
+        shop["spec"]["outboundTrafficPolicy"]["egressProxy"]["host"],
+        "squid.egress.svc.cluster.local"
+    );
+    assert!(
+        text.contains("The existing Sidecar shop/default with what this traffic needs added (./new.example.org)"),
+        "{text}"
+    );
+    assert!(text.contains("ALLOW_ANY kept"), "{text}");
+
+    // web: frontend's own Sidecar is the existing one, extended; worker gets none, and the
+    // stream says why.
+    let web = in_ns("web");
+    assert_eq!(web.len(), 1, "{web:?}");
+    assert_eq!(web[0]["metadata"]["name"], "frontend-egress");
+    assert_eq!(
+        web[0]["spec"]["workloadSelector"]["labels"],
+        serde_json::json!({"app.kubernetes.io/name": "frontend"})
+    );
+    assert_eq!(hosts(web[0]), ["istio-system/*", "./cdn.example.net"]);
+    assert_eq!(
+        web[0]["spec"]["outboundTrafficPolicy"]["mode"],
+        "REGISTRY_ONLY"
+    );
+    assert!(
+        text.contains("No Sidecar for workload app.kubernetes.io/name=worker in namespace web: the existing Sidecar web/batch"),
+        "{text}"
+    );
+    assert!(text.contains("IST0110"), "{text}");
+    assert!(
+        text.contains("If it is this workload's, add to its egress hosts: ./queue.example.net"),
+        "{text}"
+    );
+
+    // billing: a new namespace-wide Sidecar, under a name no existing Sidecar has.
+    let billing = in_ns("billing");
+    assert_eq!(billing.len(), 1, "{billing:?}");
+    assert!(billing[0]["spec"].get("workloadSelector").is_none());
+    assert_eq!(billing[0]["metadata"]["name"], "egress-advisor-2");
+    assert_eq!(
+        hosts(billing[0]),
+        ["./ledger.example.com", "istio-system/*"]
+    );
+}
+
+/// A Sidecar without an outboundTrafficPolicy is merged with REGISTRY_ONLY, as `--sidecars`
+/// writes it, and the comment says it was added; a Sidecar that imports everything needs no
+/// host added.
+#[test]
+fn merged_sidecar_gets_registry_only_when_it_sets_no_policy() {
+    let o = run(&[
+        "recommend",
+        "--sidecars",
+        "--existing",
+        "tests/fixtures/manifests/existing.yaml",
+        "samples/envelopes",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    let docs = yaml_docs(&text);
+    let search: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "Sidecar" && d["metadata"]["namespace"] == "search")
+        .collect();
+    assert_eq!(search.len(), 1, "{search:?}");
+    assert_eq!(search[0]["metadata"]["name"], "default");
+    assert_eq!(
+        search[0]["spec"]["egress"],
+        serde_json::json!([{"hosts": ["./*", "istio-system/*"]}])
+    );
+    assert_eq!(
+        search[0]["spec"]["outboundTrafficPolicy"],
+        serde_json::json!({"mode": "REGISTRY_ONLY"})
+    );
+    assert!(egress_advisor::validate::sidecar(search[0]).is_empty());
+    assert!(text.contains("The existing Sidecar search/default with what this traffic needs added (nothing: it imports all of it already)"), "{text}");
+    assert!(
+        text.contains("outboundTrafficPolicy REGISTRY_ONLY added"),
+        "{text}"
     );
 }
 
