@@ -125,7 +125,154 @@ pub fn parse(name: &str, text: &str, s: &Settings) -> Result<(Vec<String>, Summa
     if let Some(why) = file.summary.inconsistency(file.inputs.len()) {
         return Err(format!("{name}: damaged partial result: {why}"));
     }
+    if let Some(why) = duplicate_keys(text) {
+        return Err(format!("{name}: damaged partial result: {why}"));
+    }
+    if let Some(why) = unfounded_claims(&file.summary, s) {
+        return Err(format!("{name}: damaged partial result: {why}"));
+    }
     Ok((file.inputs, file.summary))
+}
+
+/// The destination and writer keys of a partial, as listed (a map would fold duplicates).
+#[derive(Deserialize)]
+struct KeysOnly {
+    summary: KeysSummary,
+}
+
+#[derive(Deserialize)]
+struct KeysSummary {
+    destinations: Vec<(crate::aggregate::DestKey, serde::de::IgnoredAny)>,
+    sources: Vec<crate::aggregate::SourceKey>,
+}
+
+/// A destination or writer listed twice: a forged file, since a run writes each once.
+fn duplicate_keys(text: &str) -> Option<String> {
+    let keys: KeysOnly = match serde_json::from_str(text) {
+        Ok(k) => k,
+        Err(e) => return Some(format!("summary: {e}")),
+    };
+    let mut dests: Vec<_> = keys.summary.destinations.iter().map(|(k, _)| k).collect();
+    dests.sort_unstable();
+    if let Some(w) = dests.windows(2).find(|w| w[0] == w[1]) {
+        return Some(format!(
+            "summary.destinations: {}:{}/{} is listed twice",
+            w[0].name,
+            w[0].port,
+            w[0].protocol.istio_name()
+        ));
+    }
+    let mut writers: Vec<_> = keys.summary.sources.iter().collect();
+    writers.sort_unstable();
+    if let Some(w) = writers.windows(2).find(|w| w[0] == w[1]) {
+        return Some(format!(
+            "summary.sources: the writer {}/{} is listed twice",
+            w[0].namespace, w[0].workload
+        ));
+    }
+    None
+}
+
+/// What a partial claims, checked against what its own keys and counts imply: a destination
+/// is in-mesh, private or external as its address (or the addresses it was seen at) and name
+/// say, whatever the file says; the counts per class add up to the lines read and to the
+/// destinations' counts; nothing is last seen before it was first seen. A forged file that
+/// marks an external destination in-mesh would otherwise make `check` skip it.
+fn unfounded_claims(summary: &Summary, s: &Settings) -> Option<String> {
+    use crate::classify::{Category, Class};
+    use crate::parse::addr::{AddrScope, scope};
+    let rules = &s.rules;
+    let mesh_ip =
+        |ip: std::net::IpAddr| scope(ip) == AddrScope::AutoAllocated || rules.in_mesh_cidr(ip);
+    let private_ip = |ip: std::net::IpAddr| scope(ip) == AddrScope::Private;
+    let (mut passthrough, mut blocked, mut registered, mut internal) = (0u64, 0u64, 0u64, 0u64);
+    for (k, st) in &summary.destinations {
+        let at = || {
+            format!(
+                "summary.destinations: {}:{}/{}",
+                k.name,
+                k.port,
+                k.protocol.istio_name()
+            )
+        };
+        let ips: Vec<std::net::IpAddr> = if k.is_address {
+            match k.name.parse() {
+                Ok(ip) => vec![ip],
+                Err(_) => return Some(format!("{}: not an address", at())),
+            }
+        } else {
+            st.addresses.iter().map(|(ip, _)| ip).collect()
+        };
+        let local_name = !k.is_address && rules.is_cluster_local(&k.name);
+        let founded = match st.category {
+            None => st.lines() == 0,
+            // In-mesh only by an address the mesh owns.
+            Some(Category::Mesh) => ips.iter().any(|ip| mesh_ip(*ip)),
+            Some(Category::Private) => {
+                ips.iter().any(|ip| private_ip(*ip) || mesh_ip(*ip))
+                    || (local_name && st.addresses.is_empty())
+            }
+            Some(Category::External) => {
+                !local_name && !ips.iter().any(|ip| private_ip(*ip) || mesh_ip(*ip))
+            }
+        };
+        if !founded {
+            return Some(format!(
+                "{}: marked {}, which its name and addresses do not support",
+                at(),
+                st.category.map_or("without a category", Category::name)
+            ));
+        }
+        if let (Some(f), Some(l)) = (st.first_seen, st.last_seen)
+            && f > l
+        {
+            return Some(format!("{}: last seen before first seen", at()));
+        }
+        let mut by_writers = 0u64;
+        for (_, c) in st.sources.iter() {
+            if let (Some(f), Some(l)) = (c.first_seen, c.last_seen)
+                && f > l
+            {
+                return Some(format!("{}: a writer last seen before first seen", at()));
+            }
+            by_writers = by_writers.saturating_add(c.all);
+        }
+        if by_writers != st.lines() {
+            return Some(format!(
+                "{}: its writers' entries ({by_writers}) do not add up to its entries ({})",
+                at(),
+                st.lines()
+            ));
+        }
+        passthrough = passthrough.saturating_add(st.passthrough);
+        blocked = blocked.saturating_add(st.blocked);
+        registered = registered.saturating_add(st.registered);
+        internal = internal.saturating_add(st.internal);
+    }
+    let class = |c: Class| summary.classes[c.index()];
+    for (name, dests, lines, exact) in [
+        ("passthrough", passthrough, class(Class::Passthrough), true),
+        ("blocked", blocked, class(Class::Blocked), true),
+        ("registered", registered, class(Class::Registered), true),
+        ("internal", internal, class(Class::Internal), false),
+    ] {
+        if (exact && dests != lines) || (!exact && dests > lines) {
+            return Some(format!(
+                "summary.classes: {lines} {name} lines, but the destinations count {dests}"
+            ));
+        }
+    }
+    let read: u64 = summary
+        .split_lines
+        .values()
+        .fold(0u64, |a, n| a.saturating_add(*n));
+    if read != summary.lines() {
+        return Some(format!(
+            "summary.classes: the lines per class ({}) do not add up to the lines read ({read})",
+            summary.lines()
+        ));
+    }
+    None
 }
 
 /// Merges partial files into one run, before address attribution.

@@ -316,3 +316,87 @@ fn dask_job_matches_a_single_run() {
         one(&["recommend", cdir])
     );
 }
+
+/// A forged partial is refused (exit 2, naming the field), never trusted: its claims are
+/// checked against what its own keys and counts imply.
+#[test]
+fn forged_partials_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = partial(d, "a.json", &["samples/allow-any"]);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&a).unwrap()).unwrap();
+    let forge = |name: &str, f: &dyn Fn(&mut Value)| -> String {
+        let mut v = v.clone();
+        f(&mut v);
+        let p = d.join(name);
+        std::fs::write(&p, serde_json::to_string(&v).unwrap()).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let dest = |v: &mut Value, name: &str| -> usize {
+        v["summary"]["destinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|d| d[0]["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    let cases: Vec<(String, &str)> = vec![
+        (
+            // An external destination marked in-mesh would be skipped by check.
+            forge("mesh.json", &|v| {
+                let i = dest(v, "deb.debian.org");
+                v["summary"]["destinations"][i][1]["category"] = "mesh".into();
+            }),
+            "deb.debian.org:80/HTTP: marked mesh, which its name and addresses do not support",
+        ),
+        (
+            forge("private.json", &|v| {
+                let i = dest(v, "10.20.0.15");
+                v["summary"]["destinations"][i][1]["category"] = "external".into();
+            }),
+            "10.20.0.15:5432/TCP: marked external",
+        ),
+        (
+            forge("twice.json", &|v| {
+                let first = v["summary"]["destinations"][0].clone();
+                v["summary"]["destinations"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(first);
+            }),
+            "is listed twice",
+        ),
+        (
+            forge("classes.json", &|v| {
+                let n = v["summary"]["classes"][0].as_u64().unwrap();
+                v["summary"]["classes"][0] = (n + 1).into();
+            }),
+            "summary.classes",
+        ),
+        (
+            forge("time.json", &|v| {
+                let i = dest(v, "deb.debian.org");
+                v["summary"]["destinations"][i][1]["first_seen"] = 1_900_000_000_000u64.into();
+            }),
+            "last seen before first seen",
+        ),
+        (
+            forge("writers.json", &|v| {
+                let i = dest(v, "deb.debian.org");
+                v["summary"]["destinations"][i][1]["passthrough"] = 1000.into();
+            }),
+            "do not add up",
+        ),
+    ];
+    for (file, says) in &cases {
+        for command in [
+            &["merge", file.as_str()][..],
+            &["check", "--partials", file.as_str()],
+        ] {
+            let o = run(command);
+            assert_eq!(o.status.code(), Some(2), "{command:?}: {}", stderr(&o));
+            assert!(stderr(&o).contains(says), "{command:?}: {}", stderr(&o));
+            assert!(!stderr(&o).contains("internal error"), "{}", stderr(&o));
+        }
+    }
+}
