@@ -1104,6 +1104,35 @@ pub(crate) fn comment(out: &mut String, text: &str) {
     out.push('\n');
 }
 
+/// How to apply the stream, for what it holds: `kubectl apply -n NS` refuses objects of
+/// another namespace, and objects without one go to kubectl's current namespace, so entries
+/// with and without a namespace are never given one command together.
+fn apply_advice(plan: &Plan<'_>) -> Vec<String> {
+    let without = plan
+        .entries
+        .iter()
+        .filter(|e| e.namespace.is_none())
+        .count();
+    let with = plan.entries.len() - without;
+    match (with, without) {
+        (_, 0) => vec!["Apply with: kubectl apply -f <file> (every entry names its namespace).".into()],
+        (0, n) => vec![format!(
+            "The logs do not say which namespace made the calls of {} {n} {}: apply with kubectl apply -n <namespace> -f <file>, in the namespace of the workloads that made them (or pass --namespace).",
+            if n == 1 { "this" } else { "these" },
+            if n == 1 { "entry" } else { "entries" }
+        )],
+        (w, n) => vec![
+            format!(
+                "{w} {} a namespace and {n} {} not: do not apply them with one command.",
+                if w == 1 { "entry names" } else { "entries name" },
+                if n == 1 { "does" } else { "do" }
+            ),
+            "kubectl apply -f <file> would put the entries without a namespace in kubectl's current namespace, and kubectl apply -n <namespace> -f <file> refuses the entries of other namespaces.".into(),
+            "Give the logs' unnamed callers a namespace (--namespace, or logs with their Kubernetes metadata) and run again, or split the stream: the entries without metadata.namespace go with -n <namespace>.".into(),
+        ],
+    }
+}
+
 /// Renders the plan as one multi-document YAML stream. Fails only if a manifest would not pass
 /// Istio's validation, which is a bug.
 pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<String, String> {
@@ -1129,10 +1158,9 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
             plan.entries.len()
         ),
     );
-    comment(
-        &mut out,
-        "Apply with kubectl apply -f <file>; entries without a namespace go to kubectl's -n <namespace>.",
-    );
+    for line in apply_advice(plan) {
+        comment(&mut out, &line);
+    }
     for n in &plan.notes {
         comment(&mut out, n);
     }

@@ -2023,3 +2023,32 @@ fn per_namespace_entries_carry_their_own_evidence() {
         .expect("the entry without a namespace");
     assert!(unknown.contains("#     seen 2020-06-03T10:46:05.882Z .. 2020-06-03T10:46:05.882Z\n"));
 }
+
+#[test]
+fn apply_advice_fits_what_the_stream_holds() {
+    let head = |args: &[&str]| -> String {
+        let mut all = vec!["recommend"];
+        all.extend(args);
+        stdout(&run(&all))
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mixed = head(&["samples/"]);
+    assert!(
+        mixed.contains("do not apply them with one command"),
+        "{mixed}"
+    );
+    assert!(!mixed.contains("Apply with: kubectl apply -f"), "{mixed}");
+    let none = head(&["samples/allow-any"]);
+    assert!(
+        none.contains("apply with kubectl apply -n <namespace> -f <file>"),
+        "{none}"
+    );
+    let all = head(&["samples/allow-any", "--namespace", "shop"]);
+    assert!(
+        all.contains("Apply with: kubectl apply -f <file> (every entry names its namespace)."),
+        "{all}"
+    );
+}
