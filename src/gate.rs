@@ -30,6 +30,7 @@ pub struct NsUse<'a> {
     pub blocked: u64,
     /// Bytes both ways.
     pub bytes: u64,
+    #[serde(serialize_with = "ser_time")]
     pub last_seen: Option<Millis>,
     /// Workloads, most undeclared entries first: (name, entries).
     pub workloads: Vec<(&'a str, u64)>,

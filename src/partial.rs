@@ -64,13 +64,21 @@ pub fn fingerprint(s: &Settings) -> String {
     let mut containers = s.containers.clone();
     containers.sort();
     containers.dedup();
+    let format = match s.format {
+        crate::parse::FormatChoice::Auto => "auto",
+        crate::parse::FormatChoice::Text => "text",
+        crate::parse::FormatChoice::Exact(f) => f.name(),
+    };
+    let time = |t: Option<i64>| t.map_or_else(|| "-".to_owned(), crate::parse::time::format_millis);
+    let window = match s.window {
+        None => "none".to_owned(),
+        Some(w) => format!("{} .. {}", time(w.since), time(w.until)),
+    };
     format!(
-        "format={:?}; cluster-domain={}; mesh-cidrs=[{}]; containers=[{}]; custom-format={custom}; window={:?}; max-line-bytes={}",
-        s.format,
+        "format={format}; cluster-domain={}; mesh-cidrs=[{}]; containers=[{}]; custom-format={custom}; window={window}; max-line-bytes={}",
         s.rules.cluster_domain,
         mesh_cidrs.join(","),
         containers.join(","),
-        s.window,
         s.max_line_bytes
     )
 }

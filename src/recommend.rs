@@ -1144,9 +1144,9 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
     comment(
         &mut out,
         &format!(
-            "Input: {} files, {} lines: {} passthrough and {} blocked entries.",
-            thousands(files as u64),
-            thousands(summary.lines()),
+            "Input: {}, {}: {} passthrough and {} blocked entries.",
+            crate::render::count(files as u64, "file", "files"),
+            crate::render::count(summary.lines(), "line", "lines"),
             thousands(summary.classes[Class::Passthrough.index()]),
             thousands(summary.classes[Class::Blocked.index()]),
         ),

@@ -947,3 +947,64 @@ fn application_containers_cannot_forge_traffic() {
         stdout(&o)
     );
 }
+
+#[test]
+fn messages_speak_plainly() {
+    // One time format in check --json: RFC 3339 with milliseconds, UTC, at every level.
+    let o = run(&["check", "samples/", "--json"]);
+    let v = json(&o);
+    let mut times = Vec::new();
+    fn walk(v: &Value, key: &str, out: &mut Vec<Value>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    if k.ends_with("_seen") {
+                        out.push(x.clone());
+                    }
+                    walk(x, k, out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, key, out)),
+            _ => {}
+        }
+    }
+    walk(&v, "", &mut times);
+    assert!(times.len() > 20);
+    for t in times {
+        let t = t
+            .as_str()
+            .unwrap_or_else(|| panic!("a time that is not text: {t}"));
+        assert!(
+            t.len() == 24 && t.ends_with('Z') && t.as_bytes()[19] == b'.',
+            "{t}"
+        );
+    }
+    // No Rust debug formatting in the settings a partial is refused for.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.json");
+    let o = run(&[
+        "analyze",
+        "samples/",
+        "--quiet",
+        "--format",
+        "json",
+        "--since",
+        "2024-01-01T00:00:00Z",
+        "--partial",
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(&["merge", p.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for debug in ["Exact(", "Some(", "Window {", "None"] {
+        assert!(!err.contains(debug), "{err}");
+    }
+    assert!(
+        err.contains("format=json") && err.contains("window=2024-01-01T00:00:00.000Z .. -"),
+        "{err}"
+    );
+    // Plurals.
+    let o = run(&["analyze", "samples/allow-any/istio-proxy.log"]);
+    assert!(stdout(&o).contains("Input: 1 file, "), "{}", stdout(&o));
+}

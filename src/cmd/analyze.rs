@@ -82,9 +82,12 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
     }
     if let Some(out) = csv_out {
         out.write(|w| {
-            csv::write(w, &report, a.csv_raw).map_err(|e| match e.into_kind() {
-                ::csv::ErrorKind::Io(e) => e,
-                other => std::io::Error::other(format!("CSV: {other:?}")),
+            csv::write(w, &report, a.csv_raw).map_err(|e| {
+                let text = e.to_string();
+                match e.into_kind() {
+                    ::csv::ErrorKind::Io(e) => e,
+                    _ => std::io::Error::other(format!("CSV: {text}")),
+                }
             })
         })?;
     }

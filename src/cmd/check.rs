@@ -62,8 +62,8 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
         out.write(|w| w.write_all(yaml.as_bytes()))?;
         if !settings.quiet {
             eprintln!(
-                "egress-advisor: {} destinations recorded in {}",
-                today.len(),
+                "egress-advisor: {} recorded in {}",
+                crate::render::count(today.len() as u64, "destination", "destinations"),
                 path.display()
             );
         }

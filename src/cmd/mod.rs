@@ -220,9 +220,10 @@ fn warn_unrecognised(s: &crate::aggregate::Summary) {
         eprintln!("egress-advisor: warning: the input holds no lines");
     } else if unread.saturating_mul(2) > lines {
         eprintln!(
-            "egress-advisor: warning: {} of {} lines are not access-log entries this run reads ({} noise, {} malformed): `egress-advisor explain FILE` shows how each line was read; a custom format needs --log-format, --log-format-json or --mesh-config; the README's envelope table lists the wrappers that are unwrapped",
+            "egress-advisor: warning: {} of {} {} not access-log entries this run reads ({} noise, {} malformed): `egress-advisor explain FILE` shows how each line was read; a custom format needs --log-format, --log-format-json or --mesh-config; the README's envelope table lists the wrappers that are unwrapped",
             crate::render::thousands(unread),
-            crate::render::thousands(lines),
+            crate::render::count(lines, "line", "lines"),
+            if unread == 1 { "is" } else { "are" },
             crate::render::thousands(noise),
             crate::render::thousands(malformed),
         );

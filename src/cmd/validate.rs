@@ -43,7 +43,9 @@ pub fn run(a: &ValidateArgs) -> Result<Exit, Error> {
     }
     writeln!(
         out,
-        "{checked} manifests checked ({failed} with errors); {other} documents of other kinds skipped"
+        "{} checked ({failed} with errors); {} of other kinds skipped",
+        crate::render::count(checked as u64, "manifest", "manifests"),
+        crate::render::count(other as u64, "document", "documents")
     )
     .map_err(io_err("writing"))?;
     out.flush().map_err(io_err("writing"))?;

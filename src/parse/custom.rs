@@ -46,6 +46,30 @@ pub enum Field {
 const SLOTS: usize = 17;
 
 impl Field {
+    /// The Envoy operator the field holds, as a format string writes it.
+    pub fn operator(self) -> &'static str {
+        match self {
+            Field::StartTime => "%START_TIME%",
+            Field::Method => "%REQ(:METHOD)%",
+            Field::Protocol => "%PROTOCOL%",
+            Field::Code => "%RESPONSE_CODE%",
+            Field::Flags => "%RESPONSE_FLAGS%",
+            Field::FlagsLong => "%RESPONSE_FLAGS_LONG%",
+            Field::Details => "%RESPONSE_CODE_DETAILS%",
+            Field::BytesReceived => "%BYTES_RECEIVED%",
+            Field::BytesSent => "%BYTES_SENT%",
+            Field::Authority => "%REQ(:AUTHORITY)%",
+            Field::UpstreamHost => "%UPSTREAM_HOST%",
+            Field::Cluster => "%UPSTREAM_CLUSTER%",
+            Field::DownstreamLocal => "%DOWNSTREAM_LOCAL_ADDRESS%",
+            Field::Sni => "%REQUESTED_SERVER_NAME%",
+            Field::Route => "%ROUTE_NAME%",
+            Field::PodName => "%ENVIRONMENT(POD_NAME)%",
+            Field::PodNamespace => "%ENVIRONMENT(POD_NAMESPACE)%",
+            Field::Ignored => "other",
+        }
+    }
+
     fn slot(self) -> Option<usize> {
         (self != Field::Ignored).then_some(self as usize)
     }
@@ -465,7 +489,7 @@ impl JsonKeys {
         let mut v: Vec<String> = self
             .keys
             .iter()
-            .map(|(k, f)| format!("{k:?}={f:?}"))
+            .map(|(k, f)| format!("{k:?}={}", f.operator()))
             .collect();
         v.sort_unstable();
         v.join(",")

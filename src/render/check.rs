@@ -61,8 +61,8 @@ pub fn headline(c: &Check<'_>) -> String {
     }
     if c.passed() {
         format!(
-            "PASS: every destination outside the mesh is declared, allowed or in the baseline ({} destinations{})",
-            thousands(total as u64),
+            "PASS: every destination outside the mesh is declared, allowed or in the baseline ({}{})",
+            super::count(total as u64, "destination", "destinations"),
             if parts.is_empty() {
                 String::new()
             } else {
@@ -162,15 +162,15 @@ fn footer_lines(c: &Check<'_>) -> Vec<String> {
         v.push(format!("Unreadable: {u} (its traffic was not checked)"));
     }
     v.push(format!(
-        "Input: {} lines, {} malformed{}, {} unreadable inputs",
-        thousands(c.lines),
+        "Input: {}, {} malformed{}, {} unreadable",
+        super::count(c.lines, "line", "lines"),
         thousands(c.malformed),
         if c.strict && c.malformed > 0 {
             " (--strict: the check fails)"
         } else {
             ""
         },
-        c.unreadable.len()
+        super::count(c.unreadable.len() as u64, "input", "inputs")
     ));
     v
 }

@@ -304,9 +304,9 @@ pub fn write(
             minijinja::context! {
                 title => format!("egress-advisor {}", extras.command),
                 subtitle => format!(
-                    "{} files, {} lines, {} read",
-                    super::thousands(report.input.files),
-                    super::thousands(report.input.lines),
+                    "{}, {}, {} read",
+                    super::count(report.input.files, "file", "files"),
+                    super::count(report.input.lines, "line", "lines"),
                     super::human_bytes(report.input.bytes)
                 ),
                 data => minijinja::Value::from(minijinja::value::Serde(&page)),

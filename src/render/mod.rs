@@ -164,6 +164,11 @@ pub fn markdown_table<const N: usize>(
 }
 
 /// `1234567` -> `1,234,567`.
+/// `1 line`, `1,234 lines`: a count with its noun in the right number.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);

@@ -80,9 +80,9 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "Input: {} files, {} lines, {}",
-        thousands(r.input.files),
-        thousands(r.input.lines),
+        "Input: {}, {}, {}",
+        super::count(r.input.files, "file", "files"),
+        super::count(r.input.lines, "line", "lines"),
         human_bytes(r.input.bytes)
     )?;
     let l = &r.lines;
