@@ -954,21 +954,21 @@ fn messages_speak_plainly() {
     let o = run(&["check", "samples/", "--json"]);
     let v = json(&o);
     let mut times = Vec::new();
-    fn walk(v: &Value, key: &str, out: &mut Vec<Value>) {
+    fn walk(v: &Value, out: &mut Vec<Value>) {
         match v {
             Value::Object(m) => {
                 for (k, x) in m {
                     if k.ends_with("_seen") {
                         out.push(x.clone());
                     }
-                    walk(x, k, out);
+                    walk(x, out);
                 }
             }
-            Value::Array(a) => a.iter().for_each(|x| walk(x, key, out)),
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
             _ => {}
         }
     }
-    walk(&v, "", &mut times);
+    walk(&v, &mut times);
     assert!(times.len() > 20);
     for t in times {
         let t = t
