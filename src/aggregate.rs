@@ -647,6 +647,10 @@ pub struct Summary {
     /// [`APP_CONTAINERS`] names (the smallest), the count of every line in
     /// `classes[Application]`.
     pub app_containers: BTreeMap<Box<str>, u64>,
+    /// Lines whose envelope named a namespace or workload Kubernetes would refuse (the writer
+    /// is then unknown), and the first of them.
+    pub invalid_sources: u64,
+    pub invalid_source_example: Option<Location>,
     /// Passthrough and blocked entries per minute.
     pub timeline: Timeline,
 }
@@ -744,6 +748,12 @@ impl Summary {
 
     pub fn count(&mut self, class: Class) {
         self.classes[class.index()] += 1;
+    }
+
+    /// Notes a line whose envelope named an invalid namespace or workload.
+    pub fn invalid_source(&mut self, loc: Location) {
+        self.invalid_sources = self.invalid_sources.saturating_add(1);
+        self.invalid_source_example = Some(self.invalid_source_example.map_or(loc, |l| l.min(loc)));
     }
 
     /// Counts an entry-like line that an application container printed.
@@ -888,6 +898,12 @@ impl Summary {
         while self.app_containers.len() > APP_CONTAINERS {
             self.app_containers.pop_last();
         }
+        self.invalid_sources = self.invalid_sources.saturating_add(o.invalid_sources);
+        self.invalid_source_example = match (self.invalid_source_example, o.invalid_source_example)
+        {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         self.timeline.merge(std::mem::take(&mut o.timeline));
         for (a, b) in self.classes.iter_mut().zip(o.classes) {
             *a = a.saturating_add(b);
@@ -1065,6 +1081,9 @@ impl Summary {
     /// Renumbers the inputs (files) this summary refers to: input `i` becomes `to[i]`.
     pub fn renumber_inputs(&mut self, to: &[u32]) {
         let map = |i: u32| to.get(i as usize).copied().unwrap_or(i);
+        if let Some(l) = self.invalid_source_example.as_mut() {
+            l.source = map(l.source);
+        }
         self.formats = std::mem::take(&mut self.formats)
             .into_iter()
             .map(|(k, v)| (map(k), v))

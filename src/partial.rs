@@ -133,6 +133,16 @@ pub fn parse(name: &str, text: &str, s: &Settings) -> Result<(Vec<String>, Summa
     if let Some(why) = file.summary.inconsistency(file.inputs.len()) {
         return Err(format!("{name}: damaged partial result: {why}"));
     }
+    if file
+        .summary
+        .invalid_source_example
+        .is_some_and(|l| l.source as usize >= file.inputs.len())
+    {
+        return Err(format!(
+            "{name}: damaged partial result: summary.invalid_source_example: an index beyond its {} inputs",
+            file.inputs.len()
+        ));
+    }
     if let Some(why) = duplicate_keys(text) {
         return Err(format!("{name}: damaged partial result: {why}"));
     }

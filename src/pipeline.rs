@@ -509,6 +509,9 @@ pub struct LineView<'a> {
     /// The container that printed the line, when the envelope or the path names one that is
     /// not a proxy (`--containers`): its entries are an application's output, not traffic.
     pub application: Option<&'a str>,
+    /// The envelope named a namespace or workload Kubernetes would refuse: the writer is
+    /// taken as unknown.
+    pub invalid_source: bool,
 }
 
 /// Unwraps a line from its envelope (joining CRI partial lines), reads it and hands the result
@@ -540,6 +543,7 @@ pub fn read_line<T>(
             from_base: true,
             selector: None,
             application: None,
+            invalid_source: false,
         });
     }
     let payload: &[u8] = if partial.is_empty() {
@@ -565,8 +569,24 @@ pub fn read_line<T>(
             .workload()
             .or(writer.pod.map(envelope::meta::workload_of_pod))
             .or(base.workload());
-        let from_base = u.meta.is_empty() && writer == Writer::default();
-        let selector = u.meta.selector();
+        let mut from_base = u.meta.is_empty() && writer == Writer::default();
+        let mut selector = u.meta.selector();
+        // Names from a line are anyone's to write: one Kubernetes would refuse is dropped (the
+        // writer's namespace or workload is then unknown), counted, and never reaches a
+        // manifest.
+        let bad_namespace = namespace.is_some_and(|n| !crate::validate::is_dns1123_label(n, false));
+        let bad_workload = workload.is_some_and(|w| {
+            !crate::validate::is_label_value(w) && !crate::validate::is_dns1123_subdomain(w)
+        });
+        let invalid_source = bad_namespace || bad_workload;
+        let namespace = namespace.filter(|_| !bad_namespace);
+        let workload = workload.filter(|_| !bad_workload);
+        if invalid_source {
+            from_base = false;
+        }
+        if bad_workload {
+            selector = None;
+        }
         let application = u
             .meta
             .container
@@ -581,6 +601,7 @@ pub fn read_line<T>(
             from_base,
             selector,
             application,
+            invalid_source,
         })
     });
     partial.clear();
@@ -710,6 +731,9 @@ pub fn account(
                     summary.application_line(container);
                     return format;
                 }
+            }
+            if v.invalid_source {
+                summary.invalid_source(loc);
             }
             let who = Who {
                 namespace: v.namespace.unwrap_or(""),

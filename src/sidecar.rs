@@ -82,16 +82,7 @@ fn service_namespace<'a>(host: &'a str, rules: &Rules) -> Option<&'a str> {
     rest.rsplit_once('.').map(|(_, ns)| ns)
 }
 
-/// A Kubernetes label value: at most 63 characters, alphanumerics, `-`, `_` and `.`, starting
-/// and ending with an alphanumeric. Only such values reach a workload selector.
-fn is_label_value(v: &str) -> bool {
-    let b = v.as_bytes();
-    b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-        && b.first().is_none_or(u8::is_ascii_alphanumeric)
-        && b.last().is_none_or(u8::is_ascii_alphanumeric)
-}
+use crate::validate::is_label_value;
 
 /// (namespace, workload with a label): who a Sidecar is for.
 type Target = (String, Option<String>);

@@ -187,6 +187,17 @@ pub fn is_dns1123_label(s: &str, upper: bool) -> bool {
 }
 
 /// A DNS-1123 subdomain (Kubernetes object names): labels joined by dots, at most 253.
+/// A Kubernetes label value: at most 63 characters, alphanumerics, `-`, `_` and `.`, starting
+/// and ending with an alphanumeric. Only such values reach a workload selector.
+pub fn is_label_value(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && b.first().is_none_or(u8::is_ascii_alphanumeric)
+        && b.last().is_none_or(u8::is_ascii_alphanumeric)
+}
+
 pub fn is_dns1123_subdomain(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.split('.').all(|l| is_dns1123_label(l, false))
 }

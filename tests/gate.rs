@@ -1008,3 +1008,42 @@ fn messages_speak_plainly() {
     let o = run(&["analyze", "samples/allow-any/istio-proxy.log"]);
     assert!(stdout(&o).contains("Input: 1 file, "), "{}", stdout(&o));
 }
+
+#[test]
+fn invalid_envelope_names_are_dropped_and_counted() {
+    let log = "tests/fixtures/trust/invalid-sources.jsonl";
+    let o = run(&["analyze", log, "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["invalid_sources"]["lines"], 3, "{}", v["invalid_sources"]);
+    assert_eq!(
+        v["invalid_sources"]["example"],
+        "tests/fixtures/trust/invalid-sources.jsonl:2"
+    );
+    let d = destination(&v, "api.example.com");
+    let sources: Vec<String> = d["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{}/{}={}", s["namespace"], s["workload"], s["requests"]))
+        .collect();
+    // Each name Kubernetes would refuse is dropped on its own: the other stays.
+    assert_eq!(
+        sources,
+        ["\"shop\"/null=2", "null/\"web\"=1", "\"shop\"/\"web\"=1"],
+        "{sources:?}"
+    );
+    assert!(stderr(&o).contains("3 lines named a namespace or workload Kubernetes would refuse"));
+    // The run finishes and writes valid entries: one in shop, one for the unknown writer.
+    let o = run(&["recommend", log, "--sidecars"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let docs = yaml_docs(&stdout(&o));
+    for d in &docs {
+        assert!(
+            egress_advisor::validate::document(d).is_some_and(|e| e.is_empty()),
+            "{d}"
+        );
+        let ns = d["metadata"]["namespace"].as_str().unwrap_or("");
+        assert!(ns.is_empty() || ns == "shop", "{d}");
+    }
+}

@@ -184,6 +184,14 @@ pub fn finish(run: Run, settings: &Settings, quiet_errors: bool) -> Exit {
     let malformed = s.classes[Class::Malformed.index()];
     warn_unrecognised(s);
     warn_applications(s, settings);
+    if s.invalid_sources > 0 {
+        note(&format!(
+            "warning: {} named a namespace or workload Kubernetes would refuse (the first: {}); their writer is taken as unknown",
+            crate::render::count(s.invalid_sources, "line", "lines"),
+            s.invalid_source_example
+                .map_or_else(|| "?".to_owned(), |l| run.locate(l))
+        ));
+    }
     let exit = if !s.read_errors.is_empty() || (settings.strict && malformed > 0) {
         if settings.strict && malformed > 0 && !quiet_errors {
             eprintln!("egress-advisor: {malformed} malformed lines (--strict)");

@@ -23,6 +23,16 @@ pub struct Report<'a> {
     pub destinations: Vec<Dest<'a>>,
     /// Findings on the `--existing` ServiceEntries; empty without them.
     pub audit: Vec<crate::audit::Finding>,
+    /// Lines whose envelope named a namespace or workload Kubernetes would refuse: their
+    /// writer is taken as unknown.
+    pub invalid_sources: InvalidSources,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InvalidSources {
+    pub lines: u64,
+    /// `path:line` of the first.
+    pub example: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -295,6 +305,10 @@ impl<'a> Report<'a> {
                 .as_deref()
                 .map(|e| crate::audit::audit(e, s))
                 .unwrap_or_default(),
+            invalid_sources: InvalidSources {
+                lines: s.invalid_sources,
+                example: s.invalid_source_example.map(|l| run.locate(l)),
+            },
         }
     }
 }
