@@ -651,6 +651,8 @@ pub struct Summary {
     /// is then unknown), and the first of them.
     pub invalid_sources: u64,
     pub invalid_source_example: Option<Location>,
+    /// Entries found after a prefix no known wrapper explains (read with the writer unknown).
+    pub unknown_prefix: u64,
     /// Passthrough and blocked entries per minute.
     pub timeline: Timeline,
 }
@@ -899,6 +901,7 @@ impl Summary {
             self.app_containers.pop_last();
         }
         self.invalid_sources = self.invalid_sources.saturating_add(o.invalid_sources);
+        self.unknown_prefix = self.unknown_prefix.saturating_add(o.unknown_prefix);
         self.invalid_source_example = match (self.invalid_source_example, o.invalid_source_example)
         {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -553,6 +553,12 @@ pub fn read_line<T>(
         partial
     };
     let out = inspect(payload, s, quick, |o| {
+        // Behind a prefix no wrapper explains, only a whole entry counts: anything else is
+        // the noise it was before.
+        let o = match o {
+            Outcome::Malformed(_) if u.kind == envelope::Kind::Prefixed => Outcome::Noise,
+            o => o,
+        };
         // Who wrote it: the envelope, else the format's own pod fields, else the path or flags.
         let writer = match &o {
             Outcome::Entry { writer, .. } => *writer,
@@ -735,6 +741,14 @@ pub fn account(
             if v.invalid_source {
                 summary.invalid_source(loc);
             }
+            if v.envelope == envelope::Kind::Prefixed
+                && matches!(
+                    v.outcome,
+                    Some(Outcome::Entry { .. } | Outcome::Quick { .. })
+                )
+            {
+                summary.unknown_prefix = summary.unknown_prefix.saturating_add(1);
+            }
             let who = Who {
                 namespace: v.namespace.unwrap_or(""),
                 workload: v.workload.unwrap_or(""),
@@ -763,7 +777,7 @@ fn bare_text<'a>(line: &'a [u8], s: &Settings, st: &SplitState) -> Option<&'a [u
             .as_deref()
             .is_some_and(|c| !s.is_proxy_container(c))
         || line.first() != Some(&b'[')
-        || line.get(1) == Some(&b'p')
+        || !line.get(1).is_some_and(u8::is_ascii_digit)
     {
         return None;
     }

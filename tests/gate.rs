@@ -1047,3 +1047,37 @@ fn invalid_envelope_names_are_dropped_and_counted() {
         assert!(ns.is_empty() || ns == "shop", "{d}");
     }
 }
+
+#[test]
+fn combined_and_unknown_envelopes_are_read() {
+    let log = "tests/fixtures/trust/combined-envelopes.log";
+    let o = run(&["analyze", log, "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    for host in [
+        "kubectl-prefix-ts.example.com",
+        "stern-ts.example.com",
+        "bracketed.example.com",
+        "bracketed-ts.example.com",
+        "container.example.com",
+        "syslog.example.com",
+        "syslog-json.example.com",
+    ] {
+        assert_eq!(destination(&v, host)["passthrough"], 1, "{host}");
+    }
+    // The prefixes that name the pod name the writer.
+    let d = destination(&v, "bracketed-ts.example.com");
+    assert_eq!(d["sources"][0]["workload"], "web");
+    // Entries behind an unknown prefix are read, their writer unknown, and counted; a line
+    // that only mentions an entry-like text stays noise.
+    assert_eq!(v["unknown_prefix"], 2);
+    assert_eq!(
+        destination(&v, "syslog.example.com")["sources"][0]["workload"],
+        Value::Null
+    );
+    assert_eq!(v["lines"]["noise"], 1);
+    assert_eq!(v["lines"]["malformed"], 0);
+    assert!(
+        stderr(&o).contains("2 entries were found after a prefix no known log wrapper explains")
+    );
+}

@@ -184,6 +184,12 @@ pub fn finish(run: Run, settings: &Settings, quiet_errors: bool) -> Exit {
     let malformed = s.classes[Class::Malformed.index()];
     warn_unrecognised(s);
     warn_applications(s, settings);
+    if s.unknown_prefix > 0 {
+        note(&format!(
+            "note: {} found after a prefix no known log wrapper explains: read, with the writer unknown (the README's envelope table lists the wrappers that name it)",
+            crate::render::count(s.unknown_prefix, "entry was", "entries were")
+        ));
+    }
     if s.invalid_sources > 0 {
         note(&format!(
             "warning: {} named a namespace or workload Kubernetes would refuse (the first: {}); their writer is taken as unknown",

@@ -36,6 +36,12 @@ pub enum Kind {
     KubectlTimestamps,
     KubectlPrefix,
     Stern,
+    /// `[<pod> <container>] <line>`, as other log tools print it.
+    Bracketed,
+    /// `<container> <line>`.
+    Container,
+    /// An unknown prefix before an entry found within the line's first 512 bytes.
+    Prefixed,
     Json,
 }
 
@@ -47,6 +53,9 @@ impl Kind {
             Kind::KubectlTimestamps => "kubectl-timestamps",
             Kind::KubectlPrefix => "kubectl-prefix",
             Kind::Stern => "stern",
+            Kind::Bracketed => "bracketed-prefix",
+            Kind::Container => "container-prefix",
+            Kind::Prefixed => "unknown-prefix",
             Kind::Json => "json-envelope",
         }
     }
@@ -104,23 +113,119 @@ pub fn unwrap<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Unwrapped<'a> {
         meta: Meta::default(),
         partial: false,
     };
-    match line.first() {
-        // Istio's own entries start `[2`: look no further (this runs on every line).
-        Some(b'[') if line.get(1) != Some(&b'p') => bare(line),
+    let found = match line.first() {
+        // Istio's own entries start `[` and a digit: look no further (this runs on every line).
+        Some(b'[') if line.get(1).is_some_and(u8::is_ascii_digit) => return bare(line),
         Some(b'[') => match line.strip_prefix(b"[pod/") {
-            Some(rest) => kubectl_prefix(rest).unwrap_or(bare(line)),
-            None => bare(line),
+            Some(rest) => kubectl_prefix(rest),
+            None => bracketed(line),
         },
         Some(b'{') => {
             if first_key(line).is_some_and(is_istio_key) {
                 return bare(line);
             }
-            json(line, scratch).unwrap_or(bare(line))
+            // Ownership of `scratch` goes to the JSON envelope's payload.
+            return json(line, scratch)
+                .or_else(|| prefixed(line))
+                .unwrap_or(bare(line));
         }
-        Some(c) if c.is_ascii_digit() => timestamped(line).unwrap_or(bare(line)),
-        Some(c) if c.is_ascii_alphanumeric() => stern(line).unwrap_or(bare(line)),
-        _ => bare(line),
+        Some(c) if c.is_ascii_digit() => timestamped(line),
+        Some(c) if c.is_ascii_alphanumeric() => stern(line).or_else(|| container(line)),
+        _ => None,
+    };
+    found.or_else(|| prefixed(line)).unwrap_or(bare(line))
+}
+
+/// The entry after a `<rfc3339> ` timestamp (`kubectl logs --timestamps` combined with another
+/// prefix), or the text itself when it is an entry already.
+fn after_timestamp(b: &[u8]) -> Option<&[u8]> {
+    if looks_like_entry(b) {
+        return Some(b);
     }
+    let (ts, rest) = split_space(b)?;
+    (is_timestamp(ts) && looks_like_entry(rest)).then_some(rest)
+}
+
+/// A timestamp: digits, '-', ':', 'T', '.', 'Z', '+'; at least a date and a time.
+fn is_timestamp(ts: &[u8]) -> bool {
+    ts.len() >= 20
+        && ts[4] == b'-'
+        && ts
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-:.+".contains(c))
+}
+
+/// A Kubernetes name as log tools print it.
+fn is_name(b: &[u8]) -> bool {
+    !b.is_empty()
+        && b.len() <= 253
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-.".contains(c))
+}
+
+/// `[<pod> <container>] <line>` (optionally with a timestamp before the line).
+fn bracketed(line: &[u8]) -> Option<Unwrapped<'_>> {
+    let close = memchr::memchr(b']', &line[..line.len().min(512)])?;
+    let (pod, container) = split_space(&line[1..close])?;
+    if !is_name(pod) || !is_name(container) {
+        return None;
+    }
+    let payload = after_timestamp(line.get(close + 1..)?.strip_prefix(b" ")?)?;
+    Some(Unwrapped {
+        kind: Kind::Bracketed,
+        payload,
+        meta: Meta {
+            pod: Some(as_str(pod)?.into()),
+            container: Some(as_str(container)?.into()),
+            ..Meta::default()
+        },
+        partial: false,
+    })
+}
+
+/// `<container> <line>` (optionally with a timestamp before the line).
+fn container(line: &[u8]) -> Option<Unwrapped<'_>> {
+    let (name, rest) = split_space(line)?;
+    if !is_name(name) {
+        return None;
+    }
+    let payload = after_timestamp(rest)?;
+    Some(Unwrapped {
+        kind: Kind::Container,
+        payload,
+        meta: Meta {
+            container: Some(as_str(name)?.into()),
+            ..Meta::default()
+        },
+        partial: false,
+    })
+}
+
+/// An entry after a prefix no known wrapper explains: `[<timestamp>] "` or an Istio JSON
+/// record within the first 512 bytes. Read with the writer unknown, and counted.
+fn prefixed(line: &[u8]) -> Option<Unwrapped<'_>> {
+    let head = &line[..line.len().min(512)];
+    let mut from = 1;
+    while let Some(i) = memchr::memchr2(b'[', b'{', head.get(from..)?) {
+        let at = from + i;
+        let rest = &line[at..];
+        let text = rest.len() > 6
+            && rest[0] == b'['
+            && rest[1..5].iter().all(u8::is_ascii_digit)
+            && rest[5] == b'-'
+            && memchr::memmem::find(&rest[..rest.len().min(48)], b"] \"").is_some();
+        let json = rest[0] == b'{' && first_key(rest).is_some_and(is_istio_key);
+        if text || json {
+            return Some(Unwrapped {
+                kind: Kind::Prefixed,
+                payload: rest,
+                meta: Meta::default(),
+                partial: false,
+            });
+        }
+        from = at + 1;
+    }
+    None
 }
 
 fn split_space(b: &[u8]) -> Option<(&[u8], &[u8])> {
@@ -177,6 +282,8 @@ fn kubectl_prefix(rest: &[u8]) -> Option<Unwrapped<'_>> {
     let close = memchr::memchr(b']', rest)?;
     let (pod, container) = as_str(&rest[..close])?.split_once('/')?;
     let payload = rest.get(close + 1..)?.strip_prefix(b" ")?;
+    // `kubectl logs --prefix --timestamps`: a timestamp before the entry.
+    let payload = after_timestamp(payload).unwrap_or(payload);
     Some(Unwrapped {
         kind: Kind::KubectlPrefix,
         payload,
@@ -199,9 +306,11 @@ fn stern(line: &[u8]) -> Option<Unwrapped<'_>> {
             && b.iter()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-.".contains(c))
     };
-    if !label(pod) || !label(container) || !looks_like_entry(payload) {
+    if !label(pod) || !label(container) {
         return None;
     }
+    // `stern --timestamps`: a timestamp before the entry.
+    let payload = after_timestamp(payload)?;
     Some(Unwrapped {
         kind: Kind::Stern,
         payload,

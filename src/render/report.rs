@@ -26,6 +26,8 @@ pub struct Report<'a> {
     /// Lines whose envelope named a namespace or workload Kubernetes would refuse: their
     /// writer is taken as unknown.
     pub invalid_sources: InvalidSources,
+    /// Entries found after a prefix no known log wrapper explains: read, their writer unknown.
+    pub unknown_prefix: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -305,6 +307,7 @@ impl<'a> Report<'a> {
                 .as_deref()
                 .map(|e| crate::audit::audit(e, s))
                 .unwrap_or_default(),
+            unknown_prefix: s.unknown_prefix,
             invalid_sources: InvalidSources {
                 lines: s.invalid_sources,
                 example: s.invalid_source_example.map(|l| run.locate(l)),
