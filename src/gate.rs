@@ -579,6 +579,11 @@ pub fn check<'a>(
     let mut rows = Vec::new();
     let mut used_allow = vec![false; allow.len()];
     let mut baseline_hit: Vec<bool> = vec![false; baseline.map_or(0, <[_]>::len)];
+    // Each destination's first place in the baseline: a lookup per destination, not a scan.
+    let mut baseline_at: BTreeMap<&BaselineDest, usize> = BTreeMap::new();
+    for (i, d) in baseline.unwrap_or_default().iter().enumerate() {
+        baseline_at.entry(d).or_insert(i);
+    }
     for (k, st) in summary.sorted_destinations() {
         if !is_checked(k, st, sel) {
             continue;
@@ -629,11 +634,8 @@ pub fn check<'a>(
                 }
                 let live = allow.iter().find(|a| a.matches(k) && !a.expired(now));
                 let dead = allow.iter().find(|a| a.matches(k) && a.expired(now));
-                let base = baseline.and_then(|b| {
-                    let me = BaselineDest::of(k);
-                    let i = b.iter().position(|d| *d == me)?;
+                let base = baseline_at.get(&BaselineDest::of(k)).map(|&i| {
                     baseline_hit[i] = true;
-                    Some(())
                 });
                 match (live, base) {
                     (Some(a), _) => (
