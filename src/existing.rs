@@ -132,26 +132,28 @@ pub fn push_docs(path: &str, text: &str, out: &mut Vec<Doc>) -> Result<(), Strin
     // one document): try JSON first for a clearer error.
     let docs: Vec<Value> = match serde_json::from_str::<Value>(text) {
         Ok(v) => vec![v],
-        Err(_) => serde_saphyr::from_multiple(text)
-            .map_err(|e| format!("{path}: not YAML or JSON: {e}"))?,
+        Err(_) => crate::yaml::documents(text).map_err(|e| {
+            if e.limit {
+                format!("{path}: {e}")
+            } else {
+                format!("{path}: not YAML or JSON: {e}")
+            }
+        })?,
     };
     let mut index = 0;
-    for d in docs.into_iter().filter(|d| !d.is_null()) {
+    for (n, d) in docs.into_iter().filter(|d| !d.is_null()).enumerate() {
         if d.get("kind")
             .and_then(Value::as_str)
             .is_some_and(|k| k.ends_with("List"))
         {
-            for item in d
-                .get("items")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-            {
+            let items = crate::yaml::list(&d, "items", "items", "objects")
+                .map_err(|e| format!("{path}: document {}: List: {e}", n + 1))?;
+            for item in items {
                 index += 1;
                 out.push(Doc {
                     path: path.to_owned(),
                     index,
-                    value: item,
+                    value: item.clone(),
                 });
             }
         } else {
@@ -166,16 +168,6 @@ pub fn push_docs(path: &str, text: &str, out: &mut Vec<Doc>) -> Result<(), Strin
     Ok(())
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn is_istio(v: &Value, kind: &str) -> bool {
     v.get("kind").and_then(Value::as_str) == Some(kind)
         && v.get("apiVersion")
@@ -187,100 +179,50 @@ impl Existing {
     /// Reads `--existing` paths. Objects without a namespace are taken to be in `default`, as
     /// `kubectl apply` would place them.
     pub fn read(paths: &[PathBuf]) -> Result<Existing, String> {
-        Ok(Existing::from_docs(&read_docs(paths)?))
+        Existing::from_docs(&read_docs(paths)?)
     }
 
-    /// The entries, Sidecars and ambient namespaces of documents already read.
-    pub fn from_docs(docs: &[Doc]) -> Existing {
+    /// The entries, Sidecars and ambient namespaces of documents already read. A field of the
+    /// wrong type (`hosts: api.example.com`, `ports` as a map) is an error naming the file, the
+    /// document and the field: read otherwise, it would silently leave a destination uncovered.
+    pub fn from_docs(docs: &[Doc]) -> Result<Existing, String> {
         let mut e = Existing {
             documents: docs.len(),
             ..Existing::default()
         };
         for d in docs {
             let v = &d.value;
-            let ns = v
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("default")
-                .to_owned();
-            let name = v
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned();
-            if is_istio(v, "ServiceEntry") {
-                let spec = v.get("spec").cloned().unwrap_or(Value::Null);
-                e.entries.push(Entry {
-                    namespace: ns,
-                    name,
-                    hosts: strings(spec.get("hosts"))
-                        .into_iter()
-                        .map(|h| h.to_ascii_lowercase())
-                        .collect(),
-                    ports: spec
-                        .get("ports")
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|p| p.get("number")?.as_u64()?.try_into().ok())
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    tcp_ports: spec
-                        .get("ports")
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter(|p| {
-                                    p.get("protocol")
-                                        .and_then(Value::as_str)
-                                        .is_none_or(|x| x.eq_ignore_ascii_case("tcp"))
-                                })
-                                .filter_map(|p| p.get("number")?.as_u64()?.try_into().ok())
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    protocols: spec
-                        .get("ports")
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|p| {
-                                    let n = p.get("number")?.as_u64()?.try_into().ok()?;
-                                    let proto =
-                                        p.get("protocol").and_then(Value::as_str).unwrap_or("");
-                                    Some((n, proto.to_ascii_uppercase()))
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    addresses: strings(spec.get("addresses")),
-                    export_to: strings(spec.get("exportTo")),
-                    raw: v.clone(),
-                });
+            let kind = if is_istio(v, "ServiceEntry") {
+                "ServiceEntry"
             } else if is_istio(v, "Sidecar") {
-                let spec = v.get("spec").cloned().unwrap_or(Value::Null);
-                e.sidecars.push(Sidecar {
-                    namespace: ns,
-                    name,
-                    selective: spec.get("workloadSelector").is_some(),
-                    egress_hosts: spec
-                        .get("egress")
-                        .and_then(Value::as_array)
-                        .map(|a| a.iter().flat_map(|l| strings(l.get("hosts"))).collect())
-                        .unwrap_or_default(),
-                });
-            } else if v.get("kind").and_then(Value::as_str) == Some("Namespace")
-                && v.pointer("/metadata/labels/istio.io~1dataplane-mode")
-                    .and_then(Value::as_str)
-                    == Some("ambient")
-            {
-                e.ambient_namespaces.push(name);
+                "Sidecar"
+            } else if v.get("kind").and_then(Value::as_str) == Some("Namespace") {
+                "Namespace"
+            } else {
+                continue;
+            };
+            let at = |what: &str, err: String| {
+                format!("{}: document {}: {what}: {err}", d.path, d.index)
+            };
+            let (ns, name) = metadata(v).map_err(|err| at(kind, err))?;
+            let who = format!("{kind} {ns}/{name}");
+            match kind {
+                "ServiceEntry" => e
+                    .entries
+                    .push(entry(v, ns, name).map_err(|err| at(&who, err))?),
+                "Sidecar" => e
+                    .sidecars
+                    .push(sidecar(v, ns, name).map_err(|err| at(&who, err))?),
+                _ => {
+                    if ambient(v).map_err(|err| at(&who, err))? {
+                        e.ambient_namespaces.push(name);
+                    }
+                }
             }
         }
         e.ambient_namespaces.sort();
         e.ambient_namespaces.dedup();
-        e
+        Ok(e)
     }
 
     /// The entry that declares `key` for workloads in `namespace` (`None`: unknown caller),
@@ -293,6 +235,121 @@ impl Existing {
                 && imported(self, e, namespace)
         })
     }
+}
+
+/// `metadata.namespace` (`default` when absent, where `kubectl apply` would place the object)
+/// and `metadata.name`.
+fn metadata(v: &Value) -> Result<(String, String), String> {
+    use crate::yaml::{map, string};
+    let Some(m) = map(v, "metadata", "metadata")? else {
+        return Ok(("default".into(), String::new()));
+    };
+    let ns = string(m, "namespace", "metadata.namespace")?.unwrap_or("default");
+    let name = string(m, "name", "metadata.name")?.unwrap_or("");
+    Ok((ns.to_owned(), name.to_owned()))
+}
+
+/// Whether a Namespace is labelled `istio.io/dataplane-mode: ambient`.
+fn ambient(v: &Value) -> Result<bool, String> {
+    use crate::yaml::{map, string};
+    let Some(m) = map(v, "metadata", "metadata")? else {
+        return Ok(false);
+    };
+    let Some(labels) = map(m, "labels", "metadata.labels")? else {
+        return Ok(false);
+    };
+    let mode = string(
+        labels,
+        "istio.io/dataplane-mode",
+        "metadata.labels.istio.io/dataplane-mode",
+    )?;
+    Ok(mode == Some("ambient"))
+}
+
+/// A ServiceEntry's fields that matching traffic and merging use, each of its type.
+fn entry(v: &Value, namespace: String, name: String) -> Result<Entry, String> {
+    use crate::yaml::{list, map, port, string, strings, wrong};
+    let null = Value::Null;
+    let spec = map(v, "spec", "spec")?.unwrap_or(&null);
+    let hosts = strings(spec, "hosts", "spec.hosts")?
+        .into_iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    let addresses = strings(spec, "addresses", "spec.addresses")?;
+    let export_to = strings(spec, "exportTo", "spec.exportTo")?;
+    strings(spec, "subjectAltNames", "spec.subjectAltNames")?;
+    string(spec, "location", "spec.location")?;
+    string(spec, "resolution", "spec.resolution")?;
+    map(spec, "workloadSelector", "spec.workloadSelector")?;
+    for (i, ep) in list(spec, "endpoints", "spec.endpoints", "endpoints")?
+        .iter()
+        .enumerate()
+    {
+        if !ep.is_object() {
+            return Err(wrong(&format!("spec.endpoints[{i}]"), "a map", ep));
+        }
+        string(ep, "address", &format!("spec.endpoints[{i}].address"))?;
+        map(ep, "ports", &format!("spec.endpoints[{i}].ports"))?;
+        map(ep, "labels", &format!("spec.endpoints[{i}].labels"))?;
+    }
+    let mut ports = Vec::new();
+    let mut tcp_ports = Vec::new();
+    let mut protocols = Vec::new();
+    for (i, p) in list(spec, "ports", "spec.ports", "ports")?
+        .iter()
+        .enumerate()
+    {
+        let field = |f: &str| format!("spec.ports[{i}].{f}");
+        if !p.is_object() {
+            return Err(wrong(&format!("spec.ports[{i}]"), "a map", p));
+        }
+        let number = port(p, "number", &field("number"))?;
+        let protocol = string(p, "protocol", &field("protocol"))?;
+        string(p, "name", &field("name"))?;
+        port(p, "targetPort", &field("targetPort"))?;
+        let Some(n) = number else { continue };
+        ports.push(n);
+        if protocol.is_none_or(|x| x.eq_ignore_ascii_case("tcp")) {
+            tcp_ports.push(n);
+        }
+        protocols.push((n, protocol.unwrap_or("").to_ascii_uppercase()));
+    }
+    Ok(Entry {
+        namespace,
+        name,
+        hosts,
+        ports,
+        tcp_ports,
+        protocols,
+        addresses,
+        export_to,
+        raw: v.clone(),
+    })
+}
+
+/// A Sidecar's egress imports, each field of its type.
+fn sidecar(v: &Value, namespace: String, name: String) -> Result<Sidecar, String> {
+    use crate::yaml::{list, map, strings, wrong};
+    let null = Value::Null;
+    let spec = map(v, "spec", "spec")?.unwrap_or(&null);
+    let selective = map(spec, "workloadSelector", "spec.workloadSelector")?.is_some();
+    map(spec, "outboundTrafficPolicy", "spec.outboundTrafficPolicy")?;
+    let mut egress_hosts = Vec::new();
+    for (i, l) in list(spec, "egress", "spec.egress", "listeners")?
+        .iter()
+        .enumerate()
+    {
+        if !l.is_object() {
+            return Err(wrong(&format!("spec.egress[{i}]"), "a map", l));
+        }
+        egress_hosts.extend(strings(l, "hosts", &format!("spec.egress[{i}].hosts"))?);
+    }
+    Ok(Sidecar {
+        namespace,
+        name,
+        selective,
+        egress_hosts,
+    })
 }
 
 /// The entry declares the destination's port with a protocol that carries what was seen
