@@ -3,7 +3,7 @@
 //! prints), and the question Istio answers for each observed destination: is it declared, and
 //! visible from the namespace that called it?
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -54,6 +54,87 @@ pub struct Existing {
     /// Namespaces labelled `istio.io/dataplane-mode: ambient` (from `Namespace` objects given
     /// with the config): ztunnel, not a sidecar, carries their traffic.
     pub ambient_namespaces: Vec<String>,
+    /// The entries by host and address, built on the first lookup (the entries are not changed
+    /// after it): a mesh of 100,000 entries is looked up without scanning them all.
+    index: std::sync::OnceLock<Index>,
+}
+
+/// Which entries may match a destination: those naming its host, a wildcard above it, or its
+/// address, and those with an address range.
+#[derive(Debug, Clone, Default)]
+struct Index {
+    /// Exact hosts (without a final dot).
+    hosts: HashMap<String, Vec<usize>>,
+    /// Wildcards by their suffix: `*.example.com` as `.example.com`.
+    wildcards: HashMap<String, Vec<usize>>,
+    /// Single addresses (`1.2.3.4`, `1.2.3.4/32`).
+    addresses: HashMap<IpAddr, Vec<usize>>,
+    /// Entries with an address range, checked one by one.
+    ranges: Vec<usize>,
+}
+
+impl Index {
+    fn of(entries: &[Entry]) -> Index {
+        let mut x = Index::default();
+        for (i, e) in entries.iter().enumerate() {
+            for h in &e.hosts {
+                match h.strip_prefix('*') {
+                    Some(suffix) if suffix.starts_with('.') => {
+                        x.wildcards.entry(suffix.to_owned()).or_default().push(i);
+                    }
+                    Some(_) => {}
+                    None => x
+                        .hosts
+                        .entry(h.trim_end_matches('.').to_owned())
+                        .or_default()
+                        .push(i),
+                }
+            }
+            let mut range = false;
+            for a in &e.addresses {
+                match single_address(a) {
+                    Some(ip) => x.addresses.entry(ip).or_default().push(i),
+                    None => range = true,
+                }
+            }
+            if range {
+                x.ranges.push(i);
+            }
+        }
+        x
+    }
+
+    /// The entries that may match `key`, in their order.
+    fn candidates(&self, key: &DestKey) -> Vec<usize> {
+        let mut out = Vec::new();
+        if key.is_address {
+            if let Ok(ip) = key.name.parse::<IpAddr>() {
+                out.extend(self.addresses.get(&ip).into_iter().flatten());
+            }
+            out.extend(&self.ranges);
+        } else {
+            let host: &str = &key.name;
+            out.extend(self.hosts.get(host).into_iter().flatten());
+            for (at, _) in host.match_indices('.').filter(|(at, _)| *at > 0) {
+                out.extend(self.wildcards.get(&host[at..]).into_iter().flatten());
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// The one address an `addresses` item stands for, as [`in_cidr`] reads it; `None` for a
+/// range (or text that is no address).
+fn single_address(cidr: &str) -> Option<IpAddr> {
+    let (net, bits) = match cidr.split_once('/') {
+        Some((n, b)) => (n, b.parse::<u32>().ok()),
+        None => (cidr, None),
+    };
+    let ip: IpAddr = net.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    bits.is_none_or(|b| b >= max).then_some(ip)
 }
 
 /// A document of the input, with where it came from.
@@ -228,12 +309,19 @@ impl Existing {
     /// The entry that declares `key` for workloads in `namespace` (`None`: unknown caller),
     /// as `namespace/name`; `None` when nothing does.
     pub fn covering(&self, key: &DestKey, namespace: Option<&str>) -> Option<&Entry> {
-        self.entries.iter().find(|e| {
-            port_fits(e, key)
-                && matches_host(e, key)
-                && visible(e, namespace)
-                && imported(self, e, namespace)
-        })
+        self.matching(key)
+            .into_iter()
+            .map(|i| &self.entries[i])
+            .find(|e| port_fits(e, key) && visible(e, namespace) && imported(self, e, namespace))
+    }
+
+    /// The positions of the entries whose hosts or addresses match `key` (ports and visibility
+    /// aside), in order: [`matches_host`] of every entry, without a scan.
+    pub fn matching(&self, key: &DestKey) -> Vec<usize> {
+        let index = self.index.get_or_init(|| Index::of(&self.entries));
+        let mut c = index.candidates(key);
+        c.retain(|&i| matches_host(&self.entries[i], key));
+        c
     }
 }
 
@@ -488,6 +576,53 @@ mod tests {
         assert!(!in_cidr("10.0.0.0/8", "11.1.2.3".parse().unwrap()));
         assert!(in_cidr("1.2.3.4", "1.2.3.4".parse().unwrap()));
         assert!(in_cidr("2001:db8::/32", "2001:db8::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_index_finds_what_a_scan_finds() {
+        let yaml = r#"
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: a}
+spec: {hosts: [api.example.com, "*.example.com", "db.example.org.", "*foo.com"], addresses: [10.0.0.1, 10.1.0.0/16, 10.2.0.1/32, "10.3.0.1/x", "2001:db8::/32"]}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: b}
+spec: {hosts: ["*.a.example.com", example.com], addresses: [10.0.0.1/40, nonsense]}
+"#;
+        let mut docs = Vec::new();
+        push_docs("t", yaml, &mut docs).unwrap();
+        let e = Existing::from_docs(&docs).unwrap();
+        let names = [
+            "api.example.com",
+            "x.a.example.com",
+            "example.com",
+            "db.example.org",
+            "barfoo.com",
+            "x.foo.com",
+            ".example.com",
+            "other.net",
+        ];
+        let addresses = [
+            "10.0.0.1",
+            "10.1.2.3",
+            "10.2.0.1",
+            "10.3.0.1",
+            "10.4.0.1",
+            "2001:db8::1",
+            "::1",
+        ];
+        let keys = names
+            .iter()
+            .map(|n| key(n, 443, false))
+            .chain(addresses.iter().map(|a| key(a, 443, true)));
+        for k in keys {
+            let scan: Vec<usize> = (0..e.entries.len())
+                .filter(|&i| matches_host(&e.entries[i], &k))
+                .collect();
+            assert_eq!(e.matching(&k), scan, "{}", k.name);
+        }
     }
 
     #[test]
