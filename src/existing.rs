@@ -227,15 +227,20 @@ pub fn push_docs(path: &str, text: &str, out: &mut Vec<Doc>) -> Result<(), Strin
             .and_then(Value::as_str)
             .is_some_and(|k| k.ends_with("List"))
         {
-            let items = crate::yaml::list(&d, "items", "items", "objects")
+            crate::yaml::list(&d, "items", "items", "objects")
                 .map_err(|e| format!("{path}: document {}: List: {e}", n + 1))?;
-            for item in items {
-                index += 1;
-                out.push(Doc {
-                    path: path.to_owned(),
-                    index,
-                    value: item.clone(),
-                });
+            // Moved out, not copied: a List may hold a whole mesh.
+            if let Value::Object(mut m) = d
+                && let Some(Value::Array(items)) = m.remove("items")
+            {
+                for item in items {
+                    index += 1;
+                    out.push(Doc {
+                        path: path.to_owned(),
+                        index,
+                        value: item,
+                    });
+                }
             }
         } else {
             index += 1;
@@ -260,13 +265,19 @@ impl Existing {
     /// Reads `--existing` paths. Objects without a namespace are taken to be in `default`, as
     /// `kubectl apply` would place them.
     pub fn read(paths: &[PathBuf]) -> Result<Existing, String> {
-        Existing::from_docs(&read_docs(paths)?)
+        Existing::collect(read_docs(paths)?)
     }
 
     /// The entries, Sidecars and ambient namespaces of documents already read. A field of the
     /// wrong type (`hosts: api.example.com`, `ports` as a map) is an error naming the file, the
     /// document and the field: read otherwise, it would silently leave a destination uncovered.
     pub fn from_docs(docs: &[Doc]) -> Result<Existing, String> {
+        Existing::collect(docs.to_vec())
+    }
+
+    /// [`Existing::from_docs`], keeping each ServiceEntry's document as its `raw` without a
+    /// copy.
+    fn collect(docs: Vec<Doc>) -> Result<Existing, String> {
         let mut e = Existing {
             documents: docs.len(),
             ..Existing::default()
@@ -282,15 +293,14 @@ impl Existing {
             } else {
                 continue;
             };
-            let at = |what: &str, err: String| {
-                format!("{}: document {}: {what}: {err}", d.path, d.index)
-            };
+            let (path, index) = (&d.path, d.index);
+            let at = |what: &str, err: String| format!("{path}: document {index}: {what}: {err}");
             let (ns, name) = metadata(v).map_err(|err| at(kind, err))?;
             let who = format!("{kind} {ns}/{name}");
             match kind {
                 "ServiceEntry" => e
                     .entries
-                    .push(entry(v, ns, name).map_err(|err| at(&who, err))?),
+                    .push(entry(d.value, ns, name).map_err(|err| at(&who, err))?),
                 "Sidecar" => e
                     .sidecars
                     .push(sidecar(v, ns, name).map_err(|err| at(&who, err))?),
@@ -355,10 +365,10 @@ fn ambient(v: &Value) -> Result<bool, String> {
 }
 
 /// A ServiceEntry's fields that matching traffic and merging use, each of its type.
-fn entry(v: &Value, namespace: String, name: String) -> Result<Entry, String> {
+fn entry(v: Value, namespace: String, name: String) -> Result<Entry, String> {
     use crate::yaml::{list, map, port, string, strings, wrong};
     let null = Value::Null;
-    let spec = map(v, "spec", "spec")?.unwrap_or(&null);
+    let spec = map(&v, "spec", "spec")?.unwrap_or(&null);
     let hosts = strings(spec, "hosts", "spec.hosts")?
         .into_iter()
         .map(|h| h.to_ascii_lowercase())
@@ -411,7 +421,7 @@ fn entry(v: &Value, namespace: String, name: String) -> Result<Entry, String> {
         protocols,
         addresses,
         export_to,
-        raw: v.clone(),
+        raw: v,
     })
 }
 

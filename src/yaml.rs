@@ -222,7 +222,8 @@ mod tests {
     fn refused_quickly(text: &str, says: &str) {
         let t = Instant::now();
         let e = documents(text).expect_err("refused");
-        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        // Generous for a debug build on a busy machine: unrefused, a billion laughs never ends.
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
         assert!(e.limit, "{e}");
         assert!(e.message.contains(says), "{e}");
         assert!(e.message.contains("Reading limits"), "{e}");

@@ -284,7 +284,7 @@ fn wrong_types_in_allow_and_baseline_files_are_usage_errors() {
         std::fs::write(&f, text).unwrap();
         let o = run(&["check", "samples/legacy-1.5", flag, s(&f)]);
         assert_eq!(o.status.code(), Some(2), "{text}: {}", stderr(&o));
-        let want = format!("{flag}: {}: {says}", s(&f));
+        let want = format!("{flag} {}: {says}", s(&f));
         assert!(stderr(&o).contains(&want), "{}\nwanted {want}", stderr(&o));
     }
 }
