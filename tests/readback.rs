@@ -58,7 +58,7 @@ fn a_recommend_of_1100_entries_reads_back() {
 }
 
 #[test]
-fn a_baseline_of_40000_destinations_reads_back() {
+fn a_baseline_of_40000_destinations_reads_back_from_logs_and_partials() {
     let dir = tempfile::tempdir().unwrap();
     let log = many_hosts(dir.path(), 40_000);
     let base = dir.path().join("baseline.yaml");
@@ -74,6 +74,12 @@ fn a_baseline_of_40000_destinations_reads_back() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["counts"]["baseline"], 40_000);
+    // The same through a partial result.
+    let part = dir.path().join("part.json");
+    let o = run(&["analyze", "--quiet", "--partial", s(&part), s(&log)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(&["check", "--partials", s(&part), "--baseline", s(&base)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
 /// A YAML bomb is refused at once, naming the limit and the flag and file, not the library.
