@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::aggregate::Summary;
-use crate::existing::{Entry, Existing, host_matches, matches_host};
+use crate::existing::{Entry, Existing, host_matches};
 
 /// How many exact hosts a wildcard entry may have served and still be worth replacing.
 pub const FEW_HOSTS: usize = 5;
@@ -31,13 +31,15 @@ fn id(e: &Entry) -> String {
 /// Audits every existing ServiceEntry against the observed destinations.
 pub fn audit(existing: &Existing, summary: &Summary) -> Vec<Finding> {
     let mut out = Vec::new();
-    for e in &existing.entries {
-        // Destinations this entry's hosts or addresses match, on any port.
-        let matched: Vec<_> = summary
-            .destinations
-            .iter()
-            .filter(|(k, s)| s.lines() > 0 && matches_host(e, k))
-            .collect();
+    // Each entry's destinations: those its hosts or addresses match, on any port (found by
+    // the entries' index, not by matching every entry with every destination).
+    let mut matching = vec![Vec::new(); existing.entries.len()];
+    for (k, s) in summary.destinations.iter().filter(|(_, s)| s.lines() > 0) {
+        for i in existing.matching(k) {
+            matching[i].push((k, s));
+        }
+    }
+    for (e, matched) in existing.entries.iter().zip(&matching) {
         let used_ports: BTreeSet<u16> = matched
             .iter()
             .filter(|(k, _)| e.ports.contains(&k.port))
@@ -95,7 +97,7 @@ pub fn audit(existing: &Existing, summary: &Summary) -> Vec<Finding> {
         if wide && !used_ports.is_empty() {
             let mut callers: BTreeSet<String> = BTreeSet::new();
             let mut unknown = false;
-            for (k, s) in &matched {
+            for (k, s) in matched {
                 if !e.ports.contains(&k.port) {
                     continue;
                 }

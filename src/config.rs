@@ -147,7 +147,7 @@ impl Selection {
             None
         } else {
             Some(Arc::new(
-                Existing::read(&a.existing).map_err(|e| UsageError(format!("--existing: {e}")))?,
+                Existing::read(&a.existing).map_err(|e| UsageError(format!("--existing {e}")))?,
             ))
         };
         for h in &a.exclude_host {
@@ -336,23 +336,62 @@ fn custom_format(a: &InputArgs) -> Result<Option<Custom>, UsageError> {
 
 /// `accessLogFormat` and `accessLogEncoding` from the `istio` ConfigMap (`data.mesh`, itself
 /// YAML), an IstioOperator (`spec.meshConfig`), Helm values (`meshConfig`) or a bare
-/// MeshConfig, in any document of a YAML stream.
+/// MeshConfig, in any document of a YAML stream. A value of the wrong type (a list, a number)
+/// is an error naming the document and the field, as is an encoding other than TEXT or JSON.
 pub fn mesh_access_log(text: &str) -> Result<(Option<String>, Option<String>), String> {
-    let docs: Vec<serde_json::Value> =
-        serde_saphyr::from_multiple(text).map_err(|e| format!("not YAML: {e}"))?;
-    let pick = |v: &serde_json::Value| {
-        let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
-        (s("accessLogFormat"), s("accessLogEncoding"))
-    };
-    for doc in docs.iter().filter(|d| !d.is_null()) {
-        if let Some(mesh) = doc.pointer("/data/mesh").and_then(|m| m.as_str()) {
-            let inner: serde_json::Value =
-                serde_saphyr::from_str(mesh).map_err(|e| format!("data.mesh is not YAML: {e}"))?;
-            return Ok(pick(&inner));
+    use crate::yaml::{string, wrong};
+    let docs = crate::yaml::documents(text).map_err(|e| {
+        if e.limit {
+            e.message
+        } else {
+            format!("not YAML: {e}")
         }
-        for at in ["/spec/meshConfig", "/meshConfig", ""] {
+    })?;
+    let pick =
+        |v: &serde_json::Value, at: &str| -> Result<(Option<String>, Option<String>), String> {
+            let field = |k: &str| {
+                if at.is_empty() {
+                    k.to_owned()
+                } else {
+                    format!("{at}.{k}")
+                }
+            };
+            if !v.is_object() {
+                return Ok((None, None));
+            }
+            let format = string(v, "accessLogFormat", &field("accessLogFormat"))?;
+            let encoding = string(v, "accessLogEncoding", &field("accessLogEncoding"))?;
+            if let Some(e) = encoding
+                && !matches!(e, "TEXT" | "JSON")
+            {
+                return Err(format!(
+                    "{}: expected TEXT or JSON, found {e:?}",
+                    field("accessLogEncoding")
+                ));
+            }
+            Ok((format.map(str::to_owned), encoding.map(str::to_owned)))
+        };
+    for (i, doc) in docs.iter().filter(|d| !d.is_null()).enumerate() {
+        let in_doc = |e: String| format!("document {}: {e}", i + 1);
+        if let Some(mesh) = doc.pointer("/data/mesh") {
+            let serde_json::Value::String(mesh) = mesh else {
+                return Err(in_doc(wrong(
+                    "data.mesh",
+                    "a string (the mesh config as YAML text)",
+                    mesh,
+                )));
+            };
+            let inner = crate::yaml::document(mesh)
+                .map_err(|e| in_doc(format!("data.mesh is not YAML: {e}")))?;
+            return pick(&inner, "data.mesh").map_err(in_doc);
+        }
+        for (at, field) in [
+            ("/spec/meshConfig", "spec.meshConfig"),
+            ("/meshConfig", "meshConfig"),
+            ("", ""),
+        ] {
             if let Some(v) = doc.pointer(at) {
-                let found = pick(v);
+                let found = pick(v, field).map_err(in_doc)?;
                 if found.0.is_some() || found.1.is_some() {
                     return Ok(found);
                 }

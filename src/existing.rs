@@ -3,7 +3,7 @@
 //! prints), and the question Istio answers for each observed destination: is it declared, and
 //! visible from the namespace that called it?
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -58,6 +58,87 @@ pub struct Existing {
     /// Namespaces labelled `istio.io/dataplane-mode: ambient` (from `Namespace` objects given
     /// with the config): ztunnel, not a sidecar, carries their traffic.
     pub ambient_namespaces: Vec<String>,
+    /// The entries by host and address, built on the first lookup (the entries are not changed
+    /// after it): a mesh of 100,000 entries is looked up without scanning them all.
+    index: std::sync::OnceLock<Index>,
+}
+
+/// Which entries may match a destination: those naming its host, a wildcard above it, or its
+/// address, and those with an address range.
+#[derive(Debug, Clone, Default)]
+struct Index {
+    /// Exact hosts (without a final dot).
+    hosts: HashMap<String, Vec<usize>>,
+    /// Wildcards by their suffix: `*.example.com` as `.example.com`.
+    wildcards: HashMap<String, Vec<usize>>,
+    /// Single addresses (`1.2.3.4`, `1.2.3.4/32`).
+    addresses: HashMap<IpAddr, Vec<usize>>,
+    /// Entries with an address range, checked one by one.
+    ranges: Vec<usize>,
+}
+
+impl Index {
+    fn of(entries: &[Entry]) -> Index {
+        let mut x = Index::default();
+        for (i, e) in entries.iter().enumerate() {
+            for h in &e.hosts {
+                match h.strip_prefix('*') {
+                    Some(suffix) if suffix.starts_with('.') => {
+                        x.wildcards.entry(suffix.to_owned()).or_default().push(i);
+                    }
+                    Some(_) => {}
+                    None => x
+                        .hosts
+                        .entry(h.trim_end_matches('.').to_owned())
+                        .or_default()
+                        .push(i),
+                }
+            }
+            let mut range = false;
+            for a in &e.addresses {
+                match single_address(a) {
+                    Some(ip) => x.addresses.entry(ip).or_default().push(i),
+                    None => range = true,
+                }
+            }
+            if range {
+                x.ranges.push(i);
+            }
+        }
+        x
+    }
+
+    /// The entries that may match `key`, in their order.
+    fn candidates(&self, key: &DestKey) -> Vec<usize> {
+        let mut out = Vec::new();
+        if key.is_address {
+            if let Ok(ip) = key.name.parse::<IpAddr>() {
+                out.extend(self.addresses.get(&ip).into_iter().flatten());
+            }
+            out.extend(&self.ranges);
+        } else {
+            let host: &str = &key.name;
+            out.extend(self.hosts.get(host).into_iter().flatten());
+            for (at, _) in host.match_indices('.').filter(|(at, _)| *at > 0) {
+                out.extend(self.wildcards.get(&host[at..]).into_iter().flatten());
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// The one address an `addresses` item stands for, as [`in_cidr`] reads it; `None` for a
+/// range (or text that is no address).
+fn single_address(cidr: &str) -> Option<IpAddr> {
+    let (net, bits) = match cidr.split_once('/') {
+        Some((n, b)) => (n, b.parse::<u32>().ok()),
+        None => (cidr, None),
+    };
+    let ip: IpAddr = net.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    bits.is_none_or(|b| b >= max).then_some(ip)
 }
 
 /// A document of the input, with where it came from.
@@ -136,27 +217,34 @@ pub fn push_docs(path: &str, text: &str, out: &mut Vec<Doc>) -> Result<(), Strin
     // one document): try JSON first for a clearer error.
     let docs: Vec<Value> = match serde_json::from_str::<Value>(text) {
         Ok(v) => vec![v],
-        Err(_) => serde_saphyr::from_multiple(text)
-            .map_err(|e| format!("{path}: not YAML or JSON: {e}"))?,
+        Err(_) => crate::yaml::documents(text).map_err(|e| {
+            if e.limit {
+                format!("{path}: {e}")
+            } else {
+                format!("{path}: not YAML or JSON: {e}")
+            }
+        })?,
     };
     let mut index = 0;
-    for d in docs.into_iter().filter(|d| !d.is_null()) {
+    for (n, d) in docs.into_iter().filter(|d| !d.is_null()).enumerate() {
         if d.get("kind")
             .and_then(Value::as_str)
             .is_some_and(|k| k.ends_with("List"))
         {
-            for item in d
-                .get("items")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
+            crate::yaml::list(&d, "items", "items", "objects")
+                .map_err(|e| format!("{path}: document {}: List: {e}", n + 1))?;
+            // Moved out, not copied: a List may hold a whole mesh.
+            if let Value::Object(mut m) = d
+                && let Some(Value::Array(items)) = m.remove("items")
             {
-                index += 1;
-                out.push(Doc {
-                    path: path.to_owned(),
-                    index,
-                    value: item,
-                });
+                for item in items {
+                    index += 1;
+                    out.push(Doc {
+                        path: path.to_owned(),
+                        index,
+                        value: item,
+                    });
+                }
             }
         } else {
             index += 1;
@@ -170,16 +258,6 @@ pub fn push_docs(path: &str, text: &str, out: &mut Vec<Doc>) -> Result<(), Strin
     Ok(())
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn is_istio(v: &Value, kind: &str) -> bool {
     v.get("kind").and_then(Value::as_str) == Some(kind)
         && v.get("apiVersion")
@@ -191,122 +269,212 @@ impl Existing {
     /// Reads `--existing` paths. Objects without a namespace are taken to be in `default`, as
     /// `kubectl apply` would place them.
     pub fn read(paths: &[PathBuf]) -> Result<Existing, String> {
-        Ok(Existing::from_docs(&read_docs(paths)?))
+        Existing::collect(read_docs(paths)?)
     }
 
-    /// The entries, Sidecars and ambient namespaces of documents already read.
-    pub fn from_docs(docs: &[Doc]) -> Existing {
+    /// The entries, Sidecars and ambient namespaces of documents already read. A field of the
+    /// wrong type (`hosts: api.example.com`, `ports` as a map) is an error naming the file, the
+    /// document and the field: read otherwise, it would silently leave a destination uncovered.
+    pub fn from_docs(docs: &[Doc]) -> Result<Existing, String> {
+        Existing::collect(docs.to_vec())
+    }
+
+    /// [`Existing::from_docs`], keeping each ServiceEntry's document as its `raw` without a
+    /// copy.
+    fn collect(docs: Vec<Doc>) -> Result<Existing, String> {
         let mut e = Existing {
             documents: docs.len(),
             ..Existing::default()
         };
         for d in docs {
             let v = &d.value;
-            let ns = v
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("default")
-                .to_owned();
-            let name = v
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned();
-            if is_istio(v, "ServiceEntry") {
-                let spec = v.get("spec").cloned().unwrap_or(Value::Null);
-                e.entries.push(Entry {
-                    namespace: ns,
-                    name,
-                    hosts: strings(spec.get("hosts"))
-                        .into_iter()
-                        .map(|h| h.to_ascii_lowercase())
-                        .collect(),
-                    ports: spec
-                        .get("ports")
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|p| p.get("number")?.as_u64()?.try_into().ok())
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    tcp_ports: spec
-                        .get("ports")
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter(|p| {
-                                    p.get("protocol")
-                                        .and_then(Value::as_str)
-                                        .is_none_or(|x| x.eq_ignore_ascii_case("tcp"))
-                                })
-                                .filter_map(|p| p.get("number")?.as_u64()?.try_into().ok())
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    protocols: spec
-                        .get("ports")
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|p| {
-                                    let n = p.get("number")?.as_u64()?.try_into().ok()?;
-                                    let proto =
-                                        p.get("protocol").and_then(Value::as_str).unwrap_or("");
-                                    Some((n, proto.to_ascii_uppercase()))
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    addresses: strings(spec.get("addresses")),
-                    export_to: strings(spec.get("exportTo")),
-                    raw: v.clone(),
-                });
+            let kind = if is_istio(v, "ServiceEntry") {
+                "ServiceEntry"
             } else if is_istio(v, "Sidecar") {
-                let spec = v.get("spec").cloned().unwrap_or(Value::Null);
-                e.sidecars.push(Sidecar {
-                    namespace: ns,
-                    name,
-                    selective: spec.get("workloadSelector").is_some(),
-                    egress_hosts: spec
-                        .get("egress")
-                        .and_then(Value::as_array)
-                        .map(|a| a.iter().flat_map(|l| strings(l.get("hosts"))).collect())
-                        .unwrap_or_default(),
-                    selector: spec
-                        .pointer("/workloadSelector/labels")
-                        .and_then(Value::as_object)
-                        .map(|m| {
-                            m.iter()
-                                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    raw: v.clone(),
-                });
-            } else if v.get("kind").and_then(Value::as_str) == Some("Namespace")
-                && v.pointer("/metadata/labels/istio.io~1dataplane-mode")
-                    .and_then(Value::as_str)
-                    == Some("ambient")
-            {
-                e.ambient_namespaces.push(name);
+                "Sidecar"
+            } else if v.get("kind").and_then(Value::as_str) == Some("Namespace") {
+                "Namespace"
+            } else {
+                continue;
+            };
+            let (path, index) = (&d.path, d.index);
+            let at = |what: &str, err: String| format!("{path}: document {index}: {what}: {err}");
+            let (ns, name) = metadata(v).map_err(|err| at(kind, err))?;
+            let who = format!("{kind} {ns}/{name}");
+            match kind {
+                "ServiceEntry" => e
+                    .entries
+                    .push(entry(d.value, ns, name).map_err(|err| at(&who, err))?),
+                "Sidecar" => e
+                    .sidecars
+                    .push(sidecar(v, ns, name).map_err(|err| at(&who, err))?),
+                _ => {
+                    if ambient(v).map_err(|err| at(&who, err))? {
+                        e.ambient_namespaces.push(name);
+                    }
+                }
             }
         }
         e.ambient_namespaces.sort();
         e.ambient_namespaces.dedup();
-        e
+        Ok(e)
     }
 
     /// The entry that declares `key` for workloads in `namespace` (`None`: unknown caller),
     /// as `namespace/name`; `None` when nothing does.
     pub fn covering(&self, key: &DestKey, namespace: Option<&str>) -> Option<&Entry> {
-        self.entries.iter().find(|e| {
-            port_fits(e, key)
-                && matches_host(e, key)
-                && visible(e, namespace)
-                && imported(self, e, namespace)
-        })
+        self.matching(key)
+            .into_iter()
+            .map(|i| &self.entries[i])
+            .find(|e| port_fits(e, key) && visible(e, namespace) && imported(self, e, namespace))
     }
+
+    /// The positions of the entries whose hosts or addresses match `key` (ports and visibility
+    /// aside), in order: [`matches_host`] of every entry, without a scan.
+    pub fn matching(&self, key: &DestKey) -> Vec<usize> {
+        let index = self.index.get_or_init(|| Index::of(&self.entries));
+        let mut c = index.candidates(key);
+        c.retain(|&i| matches_host(&self.entries[i], key));
+        c
+    }
+}
+
+/// `metadata.namespace` (`default` when absent, where `kubectl apply` would place the object)
+/// and `metadata.name`.
+fn metadata(v: &Value) -> Result<(String, String), String> {
+    use crate::yaml::{map, string};
+    let Some(m) = map(v, "metadata", "metadata")? else {
+        return Ok(("default".into(), String::new()));
+    };
+    let ns = string(m, "namespace", "metadata.namespace")?.unwrap_or("default");
+    let name = string(m, "name", "metadata.name")?.unwrap_or("");
+    Ok((ns.to_owned(), name.to_owned()))
+}
+
+/// Whether a Namespace is labelled `istio.io/dataplane-mode: ambient`.
+fn ambient(v: &Value) -> Result<bool, String> {
+    use crate::yaml::{map, string};
+    let Some(m) = map(v, "metadata", "metadata")? else {
+        return Ok(false);
+    };
+    let Some(labels) = map(m, "labels", "metadata.labels")? else {
+        return Ok(false);
+    };
+    let mode = string(
+        labels,
+        "istio.io/dataplane-mode",
+        "metadata.labels.istio.io/dataplane-mode",
+    )?;
+    Ok(mode == Some("ambient"))
+}
+
+/// A ServiceEntry's fields that matching traffic and merging use, each of its type.
+fn entry(v: Value, namespace: String, name: String) -> Result<Entry, String> {
+    use crate::yaml::{list, map, port, string, strings, wrong};
+    let null = Value::Null;
+    let spec = map(&v, "spec", "spec")?.unwrap_or(&null);
+    let hosts = strings(spec, "hosts", "spec.hosts")?
+        .into_iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    let addresses = strings(spec, "addresses", "spec.addresses")?;
+    let export_to = strings(spec, "exportTo", "spec.exportTo")?;
+    strings(spec, "subjectAltNames", "spec.subjectAltNames")?;
+    string(spec, "location", "spec.location")?;
+    string(spec, "resolution", "spec.resolution")?;
+    map(spec, "workloadSelector", "spec.workloadSelector")?;
+    for (i, ep) in list(spec, "endpoints", "spec.endpoints", "endpoints")?
+        .iter()
+        .enumerate()
+    {
+        if !ep.is_object() {
+            return Err(wrong(&format!("spec.endpoints[{i}]"), "a map", ep));
+        }
+        string(ep, "address", &format!("spec.endpoints[{i}].address"))?;
+        map(ep, "ports", &format!("spec.endpoints[{i}].ports"))?;
+        map(ep, "labels", &format!("spec.endpoints[{i}].labels"))?;
+    }
+    let mut ports = Vec::new();
+    let mut tcp_ports = Vec::new();
+    let mut protocols = Vec::new();
+    for (i, p) in list(spec, "ports", "spec.ports", "ports")?
+        .iter()
+        .enumerate()
+    {
+        let field = |f: &str| format!("spec.ports[{i}].{f}");
+        if !p.is_object() {
+            return Err(wrong(&format!("spec.ports[{i}]"), "a map", p));
+        }
+        let number = port(p, "number", &field("number"))?;
+        let protocol = string(p, "protocol", &field("protocol"))?;
+        string(p, "name", &field("name"))?;
+        port(p, "targetPort", &field("targetPort"))?;
+        let Some(n) = number else { continue };
+        ports.push(n);
+        if protocol.is_none_or(|x| x.eq_ignore_ascii_case("tcp")) {
+            tcp_ports.push(n);
+        }
+        protocols.push((n, protocol.unwrap_or("").to_ascii_uppercase()));
+    }
+    Ok(Entry {
+        namespace,
+        name,
+        hosts,
+        ports,
+        tcp_ports,
+        protocols,
+        addresses,
+        export_to,
+        raw: v,
+    })
+}
+
+/// A Sidecar's egress imports, each field of its type.
+fn sidecar(v: &Value, namespace: String, name: String) -> Result<Sidecar, String> {
+    use crate::yaml::{list, map, strings, wrong};
+    let null = Value::Null;
+    let spec = map(v, "spec", "spec")?.unwrap_or(&null);
+    let selector_map = map(spec, "workloadSelector", "spec.workloadSelector")?;
+    let selective = selector_map.is_some();
+    let mut selector = std::collections::BTreeMap::new();
+    if let Some(sel) = selector_map
+        && let Some(labels) = map(sel, "labels", "spec.workloadSelector.labels")?
+        && let Some(labels) = labels.as_object()
+    {
+        for (k, x) in labels {
+            match x.as_str() {
+                Some(x) => {
+                    selector.insert(k.clone(), x.to_owned());
+                }
+                None => {
+                    return Err(wrong(
+                        &format!("spec.workloadSelector.labels.{k}"),
+                        "a string",
+                        x,
+                    ));
+                }
+            }
+        }
+    }
+    map(spec, "outboundTrafficPolicy", "spec.outboundTrafficPolicy")?;
+    let mut egress_hosts = Vec::new();
+    for (i, l) in list(spec, "egress", "spec.egress", "listeners")?
+        .iter()
+        .enumerate()
+    {
+        if !l.is_object() {
+            return Err(wrong(&format!("spec.egress[{i}]"), "a map", l));
+        }
+        egress_hosts.extend(strings(l, "hosts", &format!("spec.egress[{i}].hosts"))?);
+    }
+    Ok(Sidecar {
+        namespace,
+        name,
+        selective,
+        egress_hosts,
+        selector,
+        raw: v.clone(),
+    })
 }
 
 /// The entry declares the destination's port with a protocol that carries what was seen
@@ -445,6 +613,53 @@ mod tests {
         assert!(!in_cidr("10.0.0.0/8", "11.1.2.3".parse().unwrap()));
         assert!(in_cidr("1.2.3.4", "1.2.3.4".parse().unwrap()));
         assert!(in_cidr("2001:db8::/32", "2001:db8::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_index_finds_what_a_scan_finds() {
+        let yaml = r#"
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: a}
+spec: {hosts: [api.example.com, "*.example.com", "db.example.org.", "*foo.com"], addresses: [10.0.0.1, 10.1.0.0/16, 10.2.0.1/32, "10.3.0.1/x", "2001:db8::/32"]}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: b}
+spec: {hosts: ["*.a.example.com", example.com], addresses: [10.0.0.1/40, nonsense]}
+"#;
+        let mut docs = Vec::new();
+        push_docs("t", yaml, &mut docs).unwrap();
+        let e = Existing::from_docs(&docs).unwrap();
+        let names = [
+            "api.example.com",
+            "x.a.example.com",
+            "example.com",
+            "db.example.org",
+            "barfoo.com",
+            "x.foo.com",
+            ".example.com",
+            "other.net",
+        ];
+        let addresses = [
+            "10.0.0.1",
+            "10.1.2.3",
+            "10.2.0.1",
+            "10.3.0.1",
+            "10.4.0.1",
+            "2001:db8::1",
+            "::1",
+        ];
+        let keys = names
+            .iter()
+            .map(|n| key(n, 443, false))
+            .chain(addresses.iter().map(|a| key(a, 443, true)));
+        for k in keys {
+            let scan: Vec<usize> = (0..e.entries.len())
+                .filter(|&i| matches_host(&e.entries[i], &k))
+                .collect();
+            assert_eq!(e.matching(&k), scan, "{}", k.name);
+        }
     }
 
     #[test]

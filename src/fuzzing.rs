@@ -119,7 +119,7 @@ pub fn config(data: &[u8]) {
         for d in &docs {
             let _ = crate::validate::document(&d.value);
         }
-        let _ = Existing::from_docs(&docs).entries.len();
+        let _ = Existing::from_docs(&docs).map(|e| e.entries.len());
     }
     let _ = crate::config::mesh_access_log(text);
     let _ = crate::gate::parse_allow("fuzz", text);

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::aggregate::{DestKey, DestStats, Summary};
 use crate::classify::{Category, Protocol};
@@ -168,20 +169,52 @@ pub struct Allow {
     expires_at: Option<Millis>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AllowFile {
-    allow: Vec<RawAllow>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// An allow entry as written, each field of its type.
 struct RawAllow {
     host: Option<String>,
     cidr: Option<String>,
     port: Option<u16>,
     reason: Option<String>,
     expires: Option<String>,
+}
+
+/// Only these keys, in a map: anything else is an error naming it.
+fn only_keys(v: &Value, keys: &[&str], what: &str) -> Result<(), String> {
+    let Value::Object(m) = v else {
+        return Err(crate::yaml::wrong(what, "a map", v));
+    };
+    match m.keys().find(|k| !keys.contains(&k.as_str())) {
+        Some(k) => Err(format!(
+            "{what}: unknown field {k:?} (expected {})",
+            keys.join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The entries of an allow file: `allow:` and a list of maps, each field of its type.
+fn raw_allow(file: &Value) -> Result<Vec<RawAllow>, String> {
+    use crate::yaml::{list, port, string};
+    only_keys(file, &["allow"], "the file")?;
+    if file.get("allow").is_none() {
+        return Err("missing field \"allow\" (a list of entries)".into());
+    }
+    list(file, "allow", "allow", "entries")?
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let at = format!("entry {}", i + 1);
+            only_keys(e, &["host", "cidr", "port", "reason", "expires"], &at)?;
+            let s = |k: &str| string(e, k, &format!("{at}: {k}")).map(|x| x.map(str::to_owned));
+            Ok(RawAllow {
+                host: s("host")?,
+                cidr: s("cidr")?,
+                port: port(e, "port", &format!("{at}: port"))?,
+                reason: s("reason")?,
+                expires: s("expires")?,
+            })
+        })
+        .collect()
 }
 
 impl Allow {
@@ -223,9 +256,10 @@ pub fn read_allow(path: &Path) -> Result<Vec<Allow>, String> {
 
 /// An allow file's text (`name` names it in errors).
 pub fn parse_allow(name: &str, text: &str) -> Result<Vec<Allow>, String> {
-    let file: AllowFile = serde_saphyr::from_str(text).map_err(|e| format!("{name}: {e}"))?;
-    let mut out = Vec::with_capacity(file.allow.len());
-    for (i, r) in file.allow.into_iter().enumerate() {
+    let file = crate::yaml::document(text).map_err(|e| format!("{name}: {e}"))?;
+    let raw = raw_allow(&file).map_err(|e| format!("{name}: {e}"))?;
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, r) in raw.into_iter().enumerate() {
         let entry = i + 1;
         let bad = |why: String| format!("{name}: entry {entry}: {why}");
         let (host, cidr) = match (r.host, r.cidr) {
@@ -259,9 +293,6 @@ pub fn parse_allow(name: &str, text: &str) -> Result<Vec<Allow>, String> {
             (Some(_), Some(_)) => return Err(bad("give host or cidr, not both".into())),
             (None, None) => return Err(bad("give a host or a cidr".into())),
         };
-        if r.port == Some(0) {
-            return Err(bad("port 0 is not a port".into()));
-        }
         let reason = r
             .reason
             .map(|s| s.trim().to_owned())
@@ -316,8 +347,7 @@ impl BaselineDest {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Serialize)]
 struct BaselineFile {
     version: u32,
     destinations: Vec<BaselineDest>,
@@ -331,22 +361,56 @@ pub fn read_baseline(path: &Path) -> Result<Vec<BaselineDest>, String> {
 
 /// A baseline file's text (`name` names it in errors).
 pub fn parse_baseline(name: &str, text: &str) -> Result<Vec<BaselineDest>, String> {
-    let file: BaselineFile = serde_saphyr::from_str(text).map_err(|e| format!("{name}: {e}"))?;
-    if file.version != BASELINE_VERSION {
+    use crate::yaml::{list, port, string, wrong};
+    let file = crate::yaml::document(text).map_err(|e| format!("{name}: {e}"))?;
+    let bad = |e: String| format!("{name}: {e}");
+    only_keys(&file, &["version", "destinations"], "the file").map_err(bad)?;
+    let version = match file.get("version") {
+        Some(Value::Number(n)) => n.as_u64(),
+        None | Some(Value::Null) => return Err(bad("missing field \"version\"".into())),
+        Some(v) => return Err(bad(wrong("version", "a number", v))),
+    };
+    if version != Some(u64::from(BASELINE_VERSION)) {
+        let shown = file
+            .get("version")
+            .map(Value::to_string)
+            .unwrap_or_default();
         return Err(format!(
-            "{name}: baseline version {} (this egress-advisor reads version {BASELINE_VERSION}): rewrite it with --update-baseline",
-            file.version
+            "{name}: baseline version {shown} (this egress-advisor reads version {BASELINE_VERSION}): rewrite it with --update-baseline"
         ));
     }
-    for (i, d) in file.destinations.iter().enumerate() {
-        if d.host.is_some() == d.address.is_some() || protocol_of(&d.protocol).is_none() {
-            return Err(format!(
-                "{name}: destination {}: give a host or an address, a port and a protocol (HTTP, TLS or TCP)",
-                i + 1
-            ));
-        }
+    if file.get("destinations").is_none() {
+        return Err(bad("missing field \"destinations\"".into()));
     }
-    Ok(file.destinations)
+    let dests = list(&file, "destinations", "destinations", "destinations").map_err(bad)?;
+    let mut out = Vec::with_capacity(dests.len());
+    for (i, d) in dests.iter().enumerate() {
+        let at = format!("destination {}", i + 1);
+        let field = |k: &str| format!("{at}: {k}");
+        only_keys(d, &["host", "address", "port", "protocol"], &at).map_err(bad)?;
+        let s = |k: &str| string(d, k, &field(k)).map(|x| x.map(str::to_owned));
+        let host = s("host").map_err(bad)?;
+        let address = s("address").map_err(bad)?;
+        let port = port(d, "port", &field("port")).map_err(bad)?;
+        let protocol = s("protocol").map_err(bad)?;
+        let (Some(port), Some(protocol)) = (port, protocol) else {
+            return Err(bad(format!(
+                "{at}: give a host or an address, a port and a protocol (HTTP, TLS or TCP)"
+            )));
+        };
+        if host.is_some() == address.is_some() || protocol_of(&protocol).is_none() {
+            return Err(bad(format!(
+                "{at}: give a host or an address, a port and a protocol (HTTP, TLS or TCP)"
+            )));
+        }
+        out.push(BaselineDest {
+            host,
+            address,
+            port,
+            protocol,
+        });
+    }
+    Ok(out)
 }
 
 /// The baseline file's text: sorted, so that it diffs well in review.
@@ -580,6 +644,11 @@ pub fn check<'a>(
     let mut rows = Vec::new();
     let mut used_allow = vec![false; allow.len()];
     let mut baseline_hit: Vec<bool> = vec![false; baseline.map_or(0, <[_]>::len)];
+    // Each destination's first place in the baseline: a lookup per destination, not a scan.
+    let mut baseline_at: BTreeMap<&BaselineDest, usize> = BTreeMap::new();
+    for (i, d) in baseline.unwrap_or_default().iter().enumerate() {
+        baseline_at.entry(d).or_insert(i);
+    }
     for (k, st) in summary.sorted_destinations() {
         if !is_checked(k, st, sel) {
             continue;
@@ -630,11 +699,8 @@ pub fn check<'a>(
                 }
                 let live = allow.iter().find(|a| a.matches(k) && !a.expired(now));
                 let dead = allow.iter().find(|a| a.matches(k) && a.expired(now));
-                let base = baseline.and_then(|b| {
-                    let me = BaselineDest::of(k);
-                    let i = b.iter().position(|d| *d == me)?;
+                let base = baseline_at.get(&BaselineDest::of(k)).map(|&i| {
                     baseline_hit[i] = true;
-                    Some(())
                 });
                 match (live, base) {
                     (Some(a), _) => (

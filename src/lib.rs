@@ -37,3 +37,4 @@ pub mod recommend;
 pub mod render;
 pub mod sidecar;
 pub mod validate;
+pub mod yaml;

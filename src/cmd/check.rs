@@ -16,7 +16,7 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
     let mut selection = Selection::from_filter(&a.filter)?;
     selection.rules = settings.rules.clone();
     let allow = match &a.allow {
-        Some(p) => gate::read_allow(p).map_err(|e| Error::Usage(format!("--allow: {e}")))?,
+        Some(p) => gate::read_allow(p).map_err(|e| Error::Usage(format!("--allow {e}")))?,
         None => Vec::new(),
     };
     let baseline = match &a.baseline {
@@ -29,7 +29,7 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
             )));
         }
         Some(p) => {
-            Some(gate::read_baseline(p).map_err(|e| Error::Usage(format!("--baseline: {e}")))?)
+            Some(gate::read_baseline(p).map_err(|e| Error::Usage(format!("--baseline {e}")))?)
         }
         None => None,
     };

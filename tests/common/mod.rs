@@ -31,7 +31,7 @@ pub fn stderr(o: &Output) -> String {
 
 /// Every document of a YAML stream, as JSON values.
 pub fn yaml_docs(yaml: &str) -> Vec<Value> {
-    serde_saphyr::from_multiple::<Value>(yaml)
+    egress_advisor::yaml::documents(yaml)
         .expect("the output parses as YAML")
         .into_iter()
         .filter(|v| !v.is_null())

@@ -1,0 +1,271 @@
+//! Reading the YAML users give the tool (`--existing`, `validate`, `--mesh-config`, the allow
+//! file and the baseline), with limits that let every output of the tool be read back whole
+//! (a `recommend` of 100,000 entries, a baseline of 100,000 destinations) while refusing, at
+//! once, the inputs that only exist to exhaust a reader: alias bombs and deep nesting.
+//!
+//! The limits are per file and documented in the README ("Reading limits"). A ServiceEntry
+//! written by `recommend` takes about 35 nodes and 45 parser events, a baseline destination 7
+//! nodes; the counts below hold ten times the 100,000-entry outputs.
+
+use serde_json::Value;
+
+/// Documents in one file: 1,000,000 (ten times a `recommend` of 100,000 entries).
+pub const MAX_DOCUMENTS: usize = 1_000_000;
+/// Values, lists and maps in one file: 40,000,000 (a `recommend` of 100,000 entries holds
+/// 3.5 million).
+pub const MAX_NODES: usize = 40_000_000;
+/// Parser events in one file (nodes, ends of lists and maps, document starts and ends).
+pub const MAX_EVENTS: usize = 60_000_000;
+/// Bytes of text in the values of one file: 1 GiB.
+pub const MAX_TEXT_BYTES: usize = 1 << 30;
+/// Levels of nesting: Kubernetes objects need a dozen; deep nesting only exhausts the stack.
+pub const MAX_DEPTH: usize = 64;
+/// Aliases (`*name`) in one file: the tool never writes one, and kubectl neither.
+pub const MAX_ALIASES: usize = 10_000;
+/// Values produced by expanding aliases, or held by anchors for them, in all: what bounds a
+/// "billion laughs". Helm values use a few anchors; the tool and kubectl never write one.
+pub const MAX_ALIAS_EXPANSION: usize = 100_000;
+
+/// A file that could not be read as YAML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    /// A reading limit was reached (the text may be valid YAML).
+    pub limit: bool,
+    pub message: String,
+}
+
+impl std::fmt::Display for YamlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_documents = MAX_DOCUMENTS;
+    budget.max_nodes = MAX_NODES;
+    budget.max_events = MAX_EVENTS;
+    budget.max_total_scalar_bytes = MAX_TEXT_BYTES;
+    budget.max_depth = MAX_DEPTH;
+    budget.flow_nesting_limit = MAX_DEPTH;
+    budget.max_aliases = MAX_ALIASES;
+    budget.max_anchors = MAX_ALIASES;
+    budget.max_recorded_anchor_events = MAX_ALIAS_EXPANSION;
+    let mut o = serde_saphyr::Options::default();
+    o.budget = Some(budget);
+    o.alias_limits.max_total_replayed_events = MAX_ALIAS_EXPANSION;
+    // Comments are never read: they need not be kept (nor counted).
+    o.emit_comments = false;
+    o
+}
+
+/// Every document of a YAML stream (empty documents left out).
+pub fn documents(text: &str) -> Result<Vec<Value>, YamlError> {
+    serde_saphyr::from_multiple_with_options(text, options()).map_err(error)
+}
+
+/// The one document of a YAML file.
+pub fn document(text: &str) -> Result<Value, YamlError> {
+    serde_saphyr::from_str_with_options(text, options()).map_err(error)
+}
+
+fn thousands(n: usize) -> String {
+    crate::render::thousands(n as u64)
+}
+
+/// The library's error, with a reading limit named as such.
+fn error(e: serde_saphyr::Error) -> YamlError {
+    use serde_saphyr::Error as E;
+    use serde_saphyr::budget::BudgetBreach as B;
+    let line = e.location().map(|l| l.line()).filter(|l| *l > 0);
+    let mut inner = &e;
+    while let E::WithSnippet { error, .. } | E::AliasError { error, .. } = inner {
+        inner = error;
+    }
+    let what = match inner {
+        E::Budget { breach, .. } => match breach {
+            B::Documents { .. } => format!("more than {} documents", thousands(MAX_DOCUMENTS)),
+            B::Nodes { .. } => format!("more than {} values, lists and maps", thousands(MAX_NODES)),
+            B::Events { .. } => format!("more than {} parser events", thousands(MAX_EVENTS)),
+            B::ScalarBytes { .. } => {
+                format!("more than {} bytes of text", thousands(MAX_TEXT_BYTES))
+            }
+            B::Depth { .. } => format!("more than {MAX_DEPTH} levels of nesting"),
+            B::Aliases { .. } | B::Anchors { .. } => format!(
+                "more than {} aliases or anchors (*name, &name)",
+                thousands(MAX_ALIASES)
+            ),
+            B::AliasAnchorRatio { aliases, anchors } => format!(
+                "{} aliases for {} anchors: more than 10 uses of each anchor",
+                thousands(*aliases),
+                thousands(*anchors)
+            ),
+            B::RecordedAnchorEvents { .. } | B::RecordedAnchorBytes { .. } => format!(
+                "anchors and aliases holding more than {} values",
+                thousands(MAX_ALIAS_EXPANSION)
+            ),
+            B::MergeKeys { .. } => "more than 10,000 merge keys (<<)".to_owned(),
+            _ => "a reading limit".to_owned(),
+        },
+        E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayCounterOverflow { .. } => format!(
+            "anchors and aliases holding more than {} values",
+            thousands(MAX_ALIAS_EXPANSION)
+        ),
+        // The parser's own cap on nesting, met before the budget's.
+        E::ExternalMessage { source, .. }
+            if matches!(
+                &**source,
+                serde_saphyr::ExternalMessageSource::Parser(p)
+                    if matches!(p.kind(), serde_saphyr::granit_parser::ErrorKind::RecursionLimitExceeded)
+            ) =>
+        {
+            format!("more than {MAX_DEPTH} levels of nesting")
+        }
+        E::AliasReplayStackDepthExceeded { .. } => {
+            "aliases nested more than 64 levels deep".to_owned()
+        }
+        _ => {
+            return YamlError {
+                limit: false,
+                message: e.to_string(),
+            };
+        }
+    };
+    let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
+    YamlError {
+        limit: true,
+        message: format!(
+            "{at}{what}: beyond what egress-advisor reads from one file (see \"Reading limits\" in the README)"
+        ),
+    }
+}
+
+/// What a value is, for messages: "a string", "a list", ...
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+/// `field: expected ..., found ...`.
+pub fn wrong(field: &str, expected: &str, found: &Value) -> String {
+    format!("{field}: expected {expected}, found {}", kind(found))
+}
+
+/// A string field of a map: `None` when absent or null.
+pub fn string<'a>(map: &'a Value, key: &str, field: &str) -> Result<Option<&'a str>, String> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(v) => Err(wrong(field, "a string", v)),
+    }
+}
+
+/// A list of strings: empty when absent or null.
+pub fn strings(map: &Value, key: &str, field: &str) -> Result<Vec<String>, String> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| match x {
+                Value::String(s) => Ok(s.clone()),
+                v => Err(wrong(&format!("{field}[{i}]"), "a string", v)),
+            })
+            .collect(),
+        Some(v) => Err(wrong(field, "a list of strings", v)),
+    }
+}
+
+/// A list: empty when absent or null.
+pub fn list<'a>(map: &'a Value, key: &str, field: &str, of: &str) -> Result<&'a [Value], String> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(a)) => Ok(a),
+        Some(v) => Err(wrong(field, &format!("a list of {of}"), v)),
+    }
+}
+
+/// A map field: `None` when absent or null.
+pub fn map<'a>(map: &'a Value, key: &str, field: &str) -> Result<Option<&'a Value>, String> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ Value::Object(_)) => Ok(Some(v)),
+        Some(v) => Err(wrong(field, "a map", v)),
+    }
+}
+
+/// A port number (1 to 65535): `None` when absent or null.
+pub fn port(map: &Value, key: &str, field: &str) -> Result<Option<u16>, String> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_u64().and_then(|n| u16::try_from(n).ok()) {
+            Some(p) if p > 0 => Ok(Some(p)),
+            _ => Err(format!("{field}: {n} is not a port number (1 to 65535)")),
+        },
+        Some(v) => Err(wrong(field, "a port number", v)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn refused_quickly(text: &str, says: &str) {
+        let t = Instant::now();
+        let e = documents(text).expect_err("refused");
+        // Generous for a debug build on a busy machine: unrefused, a billion laughs never ends.
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        assert!(e.limit, "{e}");
+        assert!(e.message.contains(says), "{e}");
+        assert!(e.message.contains("Reading limits"), "{e}");
+    }
+
+    #[test]
+    fn bombs_are_refused_quickly() {
+        // Billion laughs: nine levels of ten aliases each.
+        let mut lol = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            lol.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        refused_quickly(&lol, "alias");
+        // Deep nesting, in flow and block style.
+        refused_quickly(&"[".repeat(100_000), "nesting");
+        let block: String = (0..200)
+            .map(|i| format!("{}- \n", "  ".repeat(i)))
+            .collect();
+        refused_quickly(&format!("{block}{}x\n", "  ".repeat(200)), "nesting");
+    }
+
+    #[test]
+    fn many_documents_are_read() {
+        let one = "apiVersion: v1\nkind: X\nmetadata: {name: a, labels: {b: c}}\n";
+        let text = format!("---\n{one}").repeat(5_000);
+        assert_eq!(documents(&text).unwrap().len(), 5_000);
+    }
+
+    #[test]
+    fn types_are_named() {
+        let v = documents("hosts: a.com\nports: {a: 1}\nn: 70000\n").unwrap();
+        assert_eq!(
+            strings(&v[0], "hosts", "spec.hosts").unwrap_err(),
+            "spec.hosts: expected a list of strings, found a string"
+        );
+        assert_eq!(
+            list(&v[0], "ports", "spec.ports", "ports").unwrap_err(),
+            "spec.ports: expected a list of ports, found a map"
+        );
+        assert!(port(&v[0], "n", "n").unwrap_err().contains("70000"));
+    }
+}
