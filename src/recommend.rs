@@ -600,14 +600,24 @@ fn avoid_clobbering(entries: &mut [Recommendation<'_>], existing: &Existing, api
         .map(|e| (Some(e.namespace.clone()), e.name.clone()))
         .collect();
     let names: BTreeSet<&str> = existing.entries.iter().map(|e| e.name.as_str()).collect();
+    // (namespace, name) -> the existing entry; the first of duplicates, as a scan would find.
+    let mut by_name: BTreeMap<(&str, &str), &Entry> = BTreeMap::new();
+    for e in &existing.entries {
+        by_name
+            .entry((e.namespace.as_str(), e.name.as_str()))
+            .or_insert(e);
+    }
+    // Every name taken in any namespace, for entries without one.
+    let mut any_ns: BTreeSet<String> = names.iter().map(|n| (*n).to_owned()).collect();
     for r in entries.iter() {
         taken.insert((r.namespace.clone(), r.name.clone()));
+        any_ns.insert(r.name.clone());
     }
     for r in entries.iter_mut() {
-        let same = existing.entries.iter().find(|e| match &r.namespace {
-            Some(ns) => e.namespace == *ns && e.name == r.name,
-            None => false,
-        });
+        let same = r
+            .namespace
+            .as_deref()
+            .and_then(|ns| by_name.get(&(ns, r.name.as_str())).copied());
         if let Some(e) = same {
             if let Some(m) = merge_into(e, r, api) {
                 r.merged = Some(m);
@@ -630,11 +640,12 @@ fn avoid_clobbering(entries: &mut [Recommendation<'_>], existing: &Existing, api
             .find(|n| {
                 let used = names.contains(n.as_str())
                     || taken.contains(&(r.namespace.clone(), n.clone()))
-                    || (r.namespace.is_none() && taken.iter().any(|(_, t)| t == n));
+                    || (r.namespace.is_none() && any_ns.contains(n));
                 !used
             })
             .expect("a free name");
         taken.insert((r.namespace.clone(), fresh.clone()));
+        any_ns.insert(fresh.clone());
         r.name = fresh;
     }
 }
