@@ -694,6 +694,15 @@ fn private_addresses_fail_the_gate_unless_declared() {
     let text = stdout(&o);
     assert!(text.contains("10.20.0.15"), "{text}");
 
+    // Every command names the metadata service on standard error.
+    for command in ["analyze", "recommend", "migrate"] {
+        let o = run(&[command, log]);
+        assert!(
+            stderr(&o).contains("warning: 169.254.169.254:80/HTTP is a cloud metadata service"),
+            "{command}: {}",
+            stderr(&o)
+        );
+    }
     // recommend: a host name outside the cluster domain gets a DNS entry whatever its address;
     // a private address alone and the metadata service only with --include-private.
     let o = run(&["recommend", log]);

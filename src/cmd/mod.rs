@@ -184,6 +184,23 @@ pub fn finish(run: Run, settings: &Settings, quiet_errors: bool) -> Exit {
     let malformed = s.classes[Class::Malformed.index()];
     warn_unrecognised(s);
     warn_applications(s, settings);
+    {
+        // Traffic to a cloud metadata service is named whatever the command.
+        for (k, st) in s.sorted_destinations() {
+            if st.undeclared() > 0 && crate::gate::reaches_metadata(k, st) {
+                let title = crate::gate::Dest::of(k, st).title();
+                let callers = crate::recommend::counted(
+                    crate::render::report::sources_of(s, st)
+                        .iter()
+                        .map(|u| (u.label(), u.requests)),
+                );
+                note(&format!(
+                    "warning: {}",
+                    crate::gate::metadata_warning(&title, &callers)
+                ));
+            }
+        }
+    }
     if s.unknown_prefix > 0 {
         note(&format!(
             "note: {} found after a prefix no known log wrapper explains: read, with the writer unknown (the README's envelope table lists the wrappers that name it)",
