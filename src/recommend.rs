@@ -416,10 +416,14 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
                 continue;
             }
             let ns = central.or(caller);
-            consumers
-                .entry(k.name.to_string())
-                .or_default()
-                .insert(caller);
+            // Only `--scope central` exports to consumers (with millions of destinations,
+            // this map would outweigh the plan).
+            if central.is_some() {
+                consumers
+                    .entry(k.name.to_string())
+                    .or_default()
+                    .insert(caller);
+            }
             let group = match ip {
                 Some(ip) => addrs.entry((ns, ip)).or_default(),
                 None => hosts.entry((ns, &k.name)).or_default(),
@@ -1107,7 +1111,31 @@ pub(crate) fn comment(out: &mut String, text: &str) {
 /// Renders the plan as one multi-document YAML stream. Fails only if a manifest would not pass
 /// Istio's validation, which is a bug.
 pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<String, String> {
+    let mut out = Vec::new();
+    write_yaml(plan, summary, files, &mut out).map_err(|e| e.to_string())?;
+    String::from_utf8(out).map_err(|e| e.to_string())
+}
+
+/// [`render_yaml`], written to `w` as it is rendered (with millions of entries, the whole
+/// stream would not fit in memory). A manifest that would not pass Istio's validation, a bug,
+/// is an error of kind `Other`, with what [`render_yaml`] would say, after the entries before
+/// it were written.
+pub fn write_yaml(
+    plan: &Plan<'_>,
+    summary: &Summary,
+    files: usize,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    // Rendered into `out`, written out whenever it holds this much.
+    const FLUSH: usize = 1 << 16;
     let mut out = String::new();
+    let mut flush = |out: &mut String, at: usize| -> std::io::Result<()> {
+        if out.len() >= at {
+            w.write_all(out.as_bytes())?;
+            out.clear();
+        }
+        Ok(())
+    };
     comment(
         &mut out,
         "ServiceEntries for the external destinations found in Istio access logs.",
@@ -1154,17 +1182,19 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
                     why.describe()
                 ),
             );
+            flush(&mut out, FLUSH)?;
         }
     }
     for e in &plan.entries {
         let value = e.to_value(plan.api_version);
         let errors = validate::document(&value).unwrap_or_default();
         if !errors.is_empty() {
-            return Err(format!(
+            flush(&mut out, 0)?;
+            return Err(std::io::Error::other(format!(
                 "internal error: the ServiceEntry for {} fails validation: {}",
                 e.host,
                 errors.join("; ")
-            ));
+            )));
         }
         out.push_str("---\n");
         e.evidence(&mut out, summary);
@@ -1186,13 +1216,14 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
             }
             None => serde_saphyr::to_string(&e.manifest(plan.api_version)),
         }
-        .map_err(|err| format!("YAML: {err}"))?;
+        .map_err(|err| std::io::Error::other(format!("YAML: {err}")))?;
         out.push_str(&yaml);
         if !yaml.ends_with('\n') {
             out.push('\n');
         }
+        flush(&mut out, FLUSH)?;
     }
-    Ok(out)
+    flush(&mut out, 0)
 }
 
 #[cfg(test)]
