@@ -1112,7 +1112,7 @@ impl Summary {
                     e.insert(v);
                 }
             }
-            if small.capacity() >= 4096 && small.len() < small.capacity() / 4 {
+            if small.len() + (1 << 16) <= small.capacity() {
                 small.shrink_to_fit();
             }
         }

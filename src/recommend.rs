@@ -327,7 +327,34 @@ fn protocol_rank(p: Protocol) -> u8 {
     }
 }
 
-type Group<'a> = BTreeMap<u16, Vec<(&'a DestKey, &'a DestStats)>>;
+/// The destinations of an entry being built, per port, in port order. A sorted list: most
+/// entries have one port, and a B-tree would allocate a node for eleven per entry (with
+/// millions of destinations, the plan's largest part).
+#[derive(Default)]
+struct Group<'a>(Vec<(u16, Vec<(&'a DestKey, &'a DestStats)>)>);
+
+impl<'a> Group<'a> {
+    /// The destinations on `port`, added when new.
+    fn port(&mut self, port: u16) -> &mut Vec<(&'a DestKey, &'a DestStats)> {
+        let at = match self.0.binary_search_by_key(&port, |(p, _)| *p) {
+            Ok(at) => at,
+            Err(at) => {
+                self.0.insert(at, (port, Vec::with_capacity(1)));
+                at
+            }
+        };
+        &mut self.0[at].1
+    }
+}
+
+impl<'a> IntoIterator for Group<'a> {
+    type Item = (u16, Vec<(&'a DestKey, &'a DestStats)>);
+    type IntoIter = std::vec::IntoIter<Self::Item>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
 
 /// A `*.parent` entry being built: its ports and the hosts it stands for.
 type Merged<'a> = (Group<'a>, Vec<String>);
@@ -428,7 +455,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
                 Some(ip) => addrs.entry((ns, ip)).or_default(),
                 None => hosts.entry((ns, &k.name)).or_default(),
             };
-            group.entry(k.port).or_default().push((k, s));
+            group.port(k.port).push((k, s));
         }
     }
     let export_to = |names: &[&str]| -> Vec<String> {
@@ -479,10 +506,10 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
                 }
                 continue;
             }
-            let mut group: Group<'_> = BTreeMap::new();
+            let mut group = Group::default();
             for c in &children {
                 for (port, dests) in hosts.remove(&(ns, *c)).unwrap_or_default() {
-                    group.entry(port).or_default().extend(dests);
+                    group.port(port).extend(dests);
                 }
             }
             merged.insert(
@@ -539,10 +566,10 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
         ranges.retain(|_, ips| ips.len() > 1);
     }
     for ((ns, net, bits), ips) in ranges {
-        let mut group: Group<'_> = BTreeMap::new();
+        let mut group = Group::default();
         for ip in &ips {
             for (port, dests) in addrs.remove(&(ns, *ip)).unwrap_or_default() {
-                group.entry(port).or_default().extend(dests);
+                group.port(port).extend(dests);
             }
         }
         let ports = ports(group, &mut plan.skipped);
