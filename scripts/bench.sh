@@ -88,6 +88,8 @@ time_once jq; W[jq]=${ALL[jq]% }; echo "jq: ${W[jq]} s" >&2
 mbs() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
+# scripts/bench-cardinality.sh writes its own section at the end: kept as it is.
+keep=$(awk '/^## Memory at high cardinality/ { p = 1 } p' BENCHMARKS.md 2>/dev/null || true)
 {
   echo "# Benchmarks"
   echo
@@ -115,4 +117,5 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
   echo "two threads are $(ratio "${W[ea_text_1]}" "${W[ea_text]}")× faster than one;"
   echo "peak RSS reading 10× the input from stdin is $(ratio "${R[ea_stdin10]}" "${R[ea_stdin]}")× that of reading it once."
 } > BENCHMARKS.md
+if [ -n "$keep" ]; then printf '\n%s\n' "$keep" >> BENCHMARKS.md; fi
 cat BENCHMARKS.md

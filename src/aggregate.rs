@@ -108,21 +108,138 @@ impl Equivalent<SourceKey> for SourceRef<'_> {
     }
 }
 
+/// A collection most destinations never fill: 8 bytes (a null pointer) while empty, boxed once
+/// it holds something. Reads see the collection itself (an empty one while unset).
+#[derive(Clone)]
+pub struct Rare<M>(Option<Box<M>>);
+
+/// The collections [`Rare`] holds, each with a shared empty value to read when unset.
+pub trait RareCollection: Default + 'static {
+    fn empty() -> &'static Self;
+    fn holds_nothing(&self) -> bool;
+}
+
+macro_rules! rare_collection {
+    ($($t:ty),*) => {$(
+        impl RareCollection for $t {
+            fn empty() -> &'static Self {
+                static EMPTY: $t = <$t>::new();
+                &EMPTY
+            }
+            fn holds_nothing(&self) -> bool {
+                self.is_empty()
+            }
+        }
+    )*};
+}
+
+rare_collection!(
+    BTreeMap<Box<str>, u64>,
+    BTreeMap<IpAddr, u64>,
+    BTreeSet<Box<str>>
+);
+
+impl<M> Default for Rare<M> {
+    fn default() -> Self {
+        Rare(None)
+    }
+}
+
+impl<M: RareCollection> Rare<M> {
+    /// The collection, to change it (boxed now if it was not).
+    pub fn get_mut(&mut self) -> &mut M {
+        self.0.get_or_insert_default()
+    }
+
+    pub fn into_inner(self) -> M {
+        self.0.map(|b| *b).unwrap_or_default()
+    }
+}
+
+impl<M: RareCollection> From<M> for Rare<M> {
+    fn from(m: M) -> Self {
+        Rare((!m.holds_nothing()).then(|| Box::new(m)))
+    }
+}
+
+impl<M: RareCollection> std::ops::Deref for Rare<M> {
+    type Target = M;
+
+    fn deref(&self) -> &M {
+        match self.0.as_deref() {
+            Some(m) => m,
+            None => M::empty(),
+        }
+    }
+}
+
+impl<M: RareCollection + PartialEq> PartialEq for Rare<M> {
+    fn eq(&self, o: &Self) -> bool {
+        **self == **o
+    }
+}
+
+impl<M: RareCollection + Eq> Eq for Rare<M> {}
+
+impl<M: RareCollection + std::fmt::Debug> std::fmt::Debug for Rare<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl<M: RareCollection + Serialize> Serialize for Rare<M> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(s)
+    }
+}
+
+impl<'de, M: RareCollection + Deserialize<'de>> Deserialize<'de> for Rare<M> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        M::deserialize(d).map(Rare::from)
+    }
+}
+
+impl<'a, K: 'a, V: 'a> IntoIterator for &'a Rare<BTreeMap<K, V>>
+where
+    BTreeMap<K, V>: RareCollection,
+{
+    type Item = (&'a K, &'a V);
+    type IntoIter = std::collections::btree_map::Iter<'a, K, V>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        (**self).iter()
+    }
+}
+
+impl<K: Ord, V> FromIterator<(K, V)> for Rare<BTreeMap<K, V>>
+where
+    BTreeMap<K, V>: RareCollection,
+{
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(i: I) -> Self {
+        Rare::from(i.into_iter().collect::<BTreeMap<K, V>>())
+    }
+}
+
 /// Counts per key. Most destinations see one response code and one address, so the first key
 /// is kept inline: counting it touches no other memory (a BTreeMap node per destination is a
 /// cache miss on the hot path).
 #[derive(Debug, Clone)]
 pub struct Counts<K> {
-    hot: Option<(K, u64)>,
-    /// Never holds the `hot` key.
-    rest: BTreeMap<K, u64>,
+    /// The inline key and its count (apart, so that `Option<u16>`'s tag packs with the key).
+    hot: Option<K>,
+    hot_n: u64,
+    /// Never holds the `hot` key; boxed (8 bytes, not 24), as most destinations never
+    /// need it.
+    #[allow(clippy::box_collection)]
+    rest: Option<Box<BTreeMap<K, u64>>>,
 }
 
 impl<K> Default for Counts<K> {
     fn default() -> Self {
         Counts {
             hot: None,
-            rest: BTreeMap::new(),
+            hot_n: 0,
+            rest: None,
         }
     }
 }
@@ -133,10 +250,10 @@ impl<K: Ord + Copy> Counts<K> {
     }
 
     fn add(&mut self, k: K, n: u64) {
-        match &mut self.hot {
-            Some((h, c)) if *h == k => *c = c.saturating_add(n),
-            None => self.hot = Some((k, n)),
-            Some(_) => bump_by(&mut self.rest, k, n),
+        match self.hot {
+            Some(h) if h == k => self.hot_n = self.hot_n.saturating_add(n),
+            None => (self.hot, self.hot_n) = (Some(k), n),
+            Some(_) => bump_by(self.rest.get_or_insert_default(), k, n),
         }
     }
 
@@ -152,9 +269,12 @@ impl<K: Ord + Copy> Counts<K> {
 
     /// (key, count), in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (K, u64)> + '_ {
-        self.hot
-            .into_iter()
-            .chain(self.rest.iter().map(|(k, v)| (*k, *v)))
+        self.hot.map(|k| (k, self.hot_n)).into_iter().chain(
+            self.rest
+                .iter()
+                .flat_map(|r| r.iter())
+                .map(|(k, v)| (*k, *v)),
+        )
     }
 
     /// The counts in key order.
@@ -328,25 +448,86 @@ impl SourceCount {
 /// source is kept inline: counting it touches no other memory.
 #[derive(Debug, Clone, Default)]
 pub struct SourceCounts {
-    hot: Option<(u32, SourceCount)>,
-    /// Never holds the `hot` source.
-    rest: BTreeMap<u32, SourceCount>,
+    hot: Option<u32>,
+    /// The counts of `hot`.
+    hot_counts: PackedCount,
+    /// Never holds the `hot` source; boxed (8 bytes, not 24), as most destinations never
+    /// need it.
+    #[allow(clippy::box_collection)]
+    rest: Option<Box<BTreeMap<u32, SourceCount>>>,
+}
+
+/// A [`SourceCount`] in 56 bytes rather than 72: no time is read as `i64::MIN` (far before
+/// [`crate::parse::time::MIN_MILLIS`]), which saves the two `Option` tags.
+#[derive(Debug, Clone, Copy, Default)]
+struct PackedCount {
+    all: u64,
+    passthrough: u64,
+    blocked: u64,
+    uploaded: u64,
+    downloaded: u64,
+    first_seen: Millis,
+    last_seen: Millis,
+}
+
+impl PackedCount {
+    const NONE: Millis = Millis::MIN;
+
+    fn pack(c: SourceCount) -> Self {
+        PackedCount {
+            all: c.all,
+            passthrough: c.passthrough,
+            blocked: c.blocked,
+            uploaded: c.uploaded,
+            downloaded: c.downloaded,
+            first_seen: c.first_seen.unwrap_or(Self::NONE),
+            last_seen: c.last_seen.unwrap_or(Self::NONE),
+        }
+    }
+
+    fn unpack(self) -> SourceCount {
+        let time = |t: Millis| (t != Self::NONE).then_some(t);
+        SourceCount {
+            all: self.all,
+            passthrough: self.passthrough,
+            blocked: self.blocked,
+            uploaded: self.uploaded,
+            downloaded: self.downloaded,
+            first_seen: time(self.first_seen),
+            last_seen: time(self.last_seen),
+        }
+    }
 }
 
 impl SourceCounts {
     fn add(&mut self, id: u32, n: SourceCount) {
-        match &mut self.hot {
-            Some((h, c)) if *h == id => c.add(n),
-            None => self.hot = Some((id, n)),
-            Some(_) => self.rest.entry(id).or_default().add(n),
+        match self.hot {
+            Some(h) if h == id => {
+                let mut c = self.hot_counts.unpack();
+                c.add(n);
+                self.hot_counts = PackedCount::pack(c);
+            }
+            None => (self.hot, self.hot_counts) = (Some(id), PackedCount::pack(n)),
+            Some(_) => self
+                .rest
+                .get_or_insert_default()
+                .entry(id)
+                .or_default()
+                .add(n),
         }
     }
 
     /// (source index, counts), in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, SourceCount)> + '_ {
         self.hot
+            .map(|h| (h, self.hot_counts.unpack()))
             .into_iter()
-            .chain(self.rest.iter().map(|(k, v)| (*k, *v)))
+            .chain(
+                self.rest
+                    .iter()
+                    .flat_map(|r| r.iter())
+                    .map(|(k, v)| (*k, *v)),
+            )
     }
 
     fn merge(&mut self, o: SourceCounts) {
@@ -402,17 +583,17 @@ pub struct DestStats {
     /// Entries per response code.
     pub codes: Counts<u16>,
     /// Entries per response flag (`UF`, `UH`, ...).
-    pub flags: BTreeMap<Box<str>, u64>,
+    pub flags: Rare<BTreeMap<Box<str>, u64>>,
     /// Entries per original destination address.
     pub addresses: Counts<IpAddr>,
     /// Address-only entries folded into this host because the same address and port were seen
     /// with this host's SNI or authority: address -> entries.
     #[serde(with = "pairs")]
-    pub attributed: BTreeMap<IpAddr, u64>,
+    pub attributed: Rare<BTreeMap<IpAddr, u64>>,
     /// For an address-only destination: the names the client used for it (a cluster-local
     /// `:authority` or SNI is not taken as the destination), and hosts seen on the same address
     /// and port elsewhere. At most [`SEEN_AS`], the smallest.
-    pub seen_as: BTreeSet<Box<str>>,
+    pub seen_as: Rare<BTreeSet<Box<str>>>,
     /// Per source (index into [`Summary::sources`]): all entries, and the passthrough and
     /// blocked ones (who needs an entry for this destination).
     pub sources: SourceCounts,
@@ -479,15 +660,16 @@ impl DestStats {
         if self.seen_as.contains(name) {
             return;
         }
-        if self.seen_as.len() >= SEEN_AS {
-            match self.seen_as.last() {
+        let seen = self.seen_as.get_mut();
+        if seen.len() >= SEEN_AS {
+            match seen.last() {
                 Some(last) if **last > *name => {
-                    self.seen_as.pop_last();
+                    seen.pop_last();
                 }
                 _ => return,
             }
         }
-        self.seen_as.insert(name.into());
+        seen.insert(name.into());
     }
 
     fn add(
@@ -518,10 +700,10 @@ impl DestStats {
         }
         if let Some(flags) = r.response_flags {
             for f in flags.split(',').filter(|f| !f.is_empty()) {
-                match self.flags.get_mut(f) {
+                match self.flags.get_mut().get_mut(f) {
                     Some(n) => *n += 1,
                     None => {
-                        self.flags.insert(f.into(), 1);
+                        self.flags.get_mut().insert(f.into(), 1);
                     }
                 }
             }
@@ -547,12 +729,19 @@ impl DestStats {
         self.first_seen = min_opt(self.first_seen, o.first_seen);
         self.last_seen = max_opt(self.last_seen, o.last_seen);
         self.codes.merge(o.codes);
-        merge_counts(&mut self.flags, o.flags);
+        if !o.flags.is_empty() {
+            merge_counts(self.flags.get_mut(), o.flags.into_inner());
+        }
         self.addresses.merge(o.addresses);
-        merge_counts(&mut self.attributed, o.attributed);
-        self.seen_as.extend(o.seen_as);
-        while self.seen_as.len() > SEEN_AS {
-            self.seen_as.pop_last();
+        if !o.attributed.is_empty() {
+            merge_counts(self.attributed.get_mut(), o.attributed.into_inner());
+        }
+        if !o.seen_as.is_empty() {
+            let seen = self.seen_as.get_mut();
+            seen.extend(o.seen_as.into_inner());
+            while seen.len() > SEEN_AS {
+                seen.pop_last();
+            }
         }
         self.sources.merge(o.sources);
     }
@@ -931,8 +1120,20 @@ impl Summary {
             let mine = std::mem::replace(&mut self.destinations, o.destinations);
             (&mut self.destinations, mine)
         };
-        for (k, v) in small {
-            big.entry(k).or_default().merge(v);
+        // Taken from the end and shrunk as it empties, so that the two maps together never
+        // hold much more than the merged one (with millions of destinations, a second full copy
+        // would double the peak).
+        let mut small = small;
+        while let Some((k, v)) = small.pop() {
+            match big.entry(k) {
+                indexmap::map::Entry::Occupied(e) => e.into_mut().merge(v),
+                indexmap::map::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
+            }
+            if small.len() + (1 << 16) <= small.capacity() {
+                small.shrink_to_fit();
+            }
         }
     }
 
@@ -950,15 +1151,30 @@ impl Summary {
     /// are several. Only hosts with undeclared traffic take part: folding into a host that a
     /// ServiceEntry already declares would hide traffic the entry does not cover.
     pub fn attribute_addresses(&mut self) {
+        // Only the addresses of address-only destinations matter: the hosts' other addresses
+        // are not indexed (with millions of hosts, that index would outweigh the summary).
+        let mut wanted: Vec<IpAddr> = self
+            .destinations
+            .iter()
+            .filter(|(k, s)| k.is_address && k.protocol == Protocol::Tcp && s.registered == 0)
+            .filter_map(|(k, _)| k.name.parse::<IpAddr>().ok())
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
         let mut by_addr: BTreeMap<(IpAddr, u16), BTreeSet<usize>> = BTreeMap::new();
-        for (i, (k, s)) in self.destinations.iter().enumerate() {
-            if k.is_address || s.registered > 0 || s.category != Some(Category::External) {
-                continue;
-            }
-            for (ip, _) in s.addresses.iter() {
-                by_addr.entry((ip, k.port)).or_default().insert(i);
+        if !wanted.is_empty() {
+            for (i, (k, s)) in self.destinations.iter().enumerate() {
+                if k.is_address || s.registered > 0 || s.category != Some(Category::External) {
+                    continue;
+                }
+                for (ip, _) in s.addresses.iter() {
+                    if wanted.binary_search(&ip).is_ok() {
+                        by_addr.entry((ip, k.port)).or_default().insert(i);
+                    }
+                }
             }
         }
+        drop(wanted);
         let mut moves: Vec<(usize, usize)> = Vec::new();
         let mut notes: Vec<(usize, BTreeSet<Box<str>>)> = Vec::new();
         for (i, (k, s)) in self.destinations.iter().enumerate() {
@@ -1006,7 +1222,7 @@ impl Summary {
             }
         }
         for (i, names) in notes {
-            let seen = &mut self.destinations[i].seen_as;
+            let seen = self.destinations[i].seen_as.get_mut();
             seen.extend(names);
             while seen.len() > SEEN_AS {
                 seen.pop_last();
@@ -1025,7 +1241,7 @@ impl Summary {
                 .parse()
                 .expect("address");
             let host = &mut self.destinations[to];
-            *host.attributed.entry(ip).or_default() += stats.lines();
+            *host.attributed.get_mut().entry(ip).or_default() += stats.lines();
             let keep_category = host.category;
             host.merge(stats);
             host.category = keep_category;
@@ -1202,5 +1418,29 @@ mod tests {
         }
         b.merge(a);
         assert_eq!(b.minutes(), want);
+    }
+
+    /// Memory per destination is what bounds a run with millions of them: a field that makes
+    /// every destination larger should be a deliberate choice.
+    #[test]
+    fn per_destination_state_stays_compact() {
+        assert!(size_of::<DestStats>() <= 248, "{}", size_of::<DestStats>());
+        assert!(size_of::<DestKey>() <= 24);
+        assert!(size_of::<Rare<BTreeMap<Box<str>, u64>>>() == 8);
+    }
+
+    #[test]
+    fn rare_collections_compare_and_serialize_as_the_collection() {
+        let mut a: Rare<BTreeMap<IpAddr, u64>> = Rare::default();
+        let b: Rare<BTreeMap<IpAddr, u64>> = Rare::from(BTreeMap::new());
+        assert_eq!(a, b);
+        assert!(a.is_empty());
+        assert_eq!(serde_json::to_string(&a).unwrap(), "{}");
+        a.get_mut().insert("1.2.3.4".parse().unwrap(), 3);
+        assert_ne!(a, b);
+        let back: Rare<BTreeMap<IpAddr, u64>> =
+            serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        assert_eq!(back, a);
+        assert_eq!(back.into_inner().len(), 1);
     }
 }

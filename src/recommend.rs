@@ -327,7 +327,34 @@ fn protocol_rank(p: Protocol) -> u8 {
     }
 }
 
-type Group<'a> = BTreeMap<u16, Vec<(&'a DestKey, &'a DestStats)>>;
+/// The destinations of an entry being built, per port, in port order. A sorted list: most
+/// entries have one port, and a B-tree would allocate a node for eleven per entry (with
+/// millions of destinations, the plan's largest part).
+#[derive(Default)]
+struct Group<'a>(Vec<(u16, Vec<(&'a DestKey, &'a DestStats)>)>);
+
+impl<'a> Group<'a> {
+    /// The destinations on `port`, added when new.
+    fn port(&mut self, port: u16) -> &mut Vec<(&'a DestKey, &'a DestStats)> {
+        let at = match self.0.binary_search_by_key(&port, |(p, _)| *p) {
+            Ok(at) => at,
+            Err(at) => {
+                self.0.insert(at, (port, Vec::with_capacity(1)));
+                at
+            }
+        };
+        &mut self.0[at].1
+    }
+}
+
+impl<'a> IntoIterator for Group<'a> {
+    type Item = (u16, Vec<(&'a DestKey, &'a DestStats)>);
+    type IntoIter = std::vec::IntoIter<Self::Item>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
 
 /// A `*.parent` entry being built: its ports and the hosts it stands for.
 type Merged<'a> = (Group<'a>, Vec<String>);
@@ -416,15 +443,19 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
                 continue;
             }
             let ns = central.or(caller);
-            consumers
-                .entry(k.name.to_string())
-                .or_default()
-                .insert(caller);
+            // Only `--scope central` exports to consumers (with millions of destinations,
+            // this map would outweigh the plan).
+            if central.is_some() {
+                consumers
+                    .entry(k.name.to_string())
+                    .or_default()
+                    .insert(caller);
+            }
             let group = match ip {
                 Some(ip) => addrs.entry((ns, ip)).or_default(),
                 None => hosts.entry((ns, &k.name)).or_default(),
             };
-            group.entry(k.port).or_default().push((k, s));
+            group.port(k.port).push((k, s));
         }
     }
     let export_to = |names: &[&str]| -> Vec<String> {
@@ -475,10 +506,10 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
                 }
                 continue;
             }
-            let mut group: Group<'_> = BTreeMap::new();
+            let mut group = Group::default();
             for c in &children {
                 for (port, dests) in hosts.remove(&(ns, *c)).unwrap_or_default() {
-                    group.entry(port).or_default().extend(dests);
+                    group.port(port).extend(dests);
                 }
             }
             merged.insert(
@@ -535,10 +566,10 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
         ranges.retain(|_, ips| ips.len() > 1);
     }
     for ((ns, net, bits), ips) in ranges {
-        let mut group: Group<'_> = BTreeMap::new();
+        let mut group = Group::default();
         for ip in &ips {
             for (port, dests) in addrs.remove(&(ns, *ip)).unwrap_or_default() {
-                group.entry(port).or_default().extend(dests);
+                group.port(port).extend(dests);
             }
         }
         let ports = ports(group, &mut plan.skipped);
@@ -1147,7 +1178,31 @@ fn apply_advice(plan: &Plan<'_>) -> Vec<String> {
 /// Renders the plan as one multi-document YAML stream. Fails only if a manifest would not pass
 /// Istio's validation, which is a bug.
 pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<String, String> {
+    let mut out = Vec::new();
+    write_yaml(plan, summary, files, &mut out).map_err(|e| e.to_string())?;
+    String::from_utf8(out).map_err(|e| e.to_string())
+}
+
+/// [`render_yaml`], written to `w` as it is rendered (with millions of entries, the whole
+/// stream would not fit in memory). A manifest that would not pass Istio's validation, a bug,
+/// is an error of kind `Other`, with what [`render_yaml`] would say, after the entries before
+/// it were written.
+pub fn write_yaml(
+    plan: &Plan<'_>,
+    summary: &Summary,
+    files: usize,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    // Rendered into `out`, written out whenever it holds this much.
+    const FLUSH: usize = 1 << 16;
     let mut out = String::new();
+    let mut flush = |out: &mut String, at: usize| -> std::io::Result<()> {
+        if out.len() >= at {
+            w.write_all(out.as_bytes())?;
+            out.clear();
+        }
+        Ok(())
+    };
     comment(
         &mut out,
         "ServiceEntries for the external destinations found in Istio access logs.",
@@ -1193,17 +1248,19 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
                     why.describe()
                 ),
             );
+            flush(&mut out, FLUSH)?;
         }
     }
     for e in &plan.entries {
         let value = e.to_value(plan.api_version);
         let errors = validate::document(&value).unwrap_or_default();
         if !errors.is_empty() {
-            return Err(format!(
+            flush(&mut out, 0)?;
+            return Err(std::io::Error::other(format!(
                 "internal error: the ServiceEntry for {} fails validation: {}",
                 e.host,
                 errors.join("; ")
-            ));
+            )));
         }
         out.push_str("---\n");
         e.evidence(&mut out, summary);
@@ -1225,13 +1282,14 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
             }
             None => serde_saphyr::to_string(&e.manifest(plan.api_version)),
         }
-        .map_err(|err| format!("YAML: {err}"))?;
+        .map_err(|err| std::io::Error::other(format!("YAML: {err}")))?;
         out.push_str(&yaml);
         if !yaml.ends_with('\n') {
             out.push('\n');
         }
+        flush(&mut out, FLUSH)?;
     }
-    Ok(out)
+    flush(&mut out, 0)
 }
 
 #[cfg(test)]

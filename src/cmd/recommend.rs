@@ -20,17 +20,20 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
     };
     let run = super::load(&settings)?;
     let plan = recommend::plan(&run.summary, &selection);
-    let mut yaml = recommend::render_yaml(&plan, &run.summary, run.sources.len())
-        .map_err(Error::Unreadable)?;
+    // The Sidecars follow the ServiceEntries; the entries are written as they are rendered.
+    let mut sidecar_yaml = String::new();
     if a.sidecars {
         let sidecars = crate::sidecar::plan(&run.summary, &plan, &selection, &settings.rules);
-        crate::sidecar::render(&mut yaml, &sidecars, plan.api_version)
+        crate::sidecar::render(&mut sidecar_yaml, &sidecars, plan.api_version)
             .map_err(Error::Unreadable)?;
         if sidecars.is_empty() && !settings.quiet {
             eprintln!("egress-advisor: no namespace is named in the logs: no Sidecar to write");
         }
     }
-    out.write(|w| w.write_all(yaml.as_bytes()))?;
+    out.write(|w| {
+        recommend::write_yaml(&plan, &run.summary, run.sources.len(), w)?;
+        w.write_all(sidecar_yaml.as_bytes())
+    })?;
     if plan.entries.len() >= recommend::MANY_ENTRIES && !settings.quiet {
         eprintln!(
             "egress-advisor: {} ServiceEntries: every one is pushed to every sidecar it is exported to, and meshes with thousands strain istiod's pushes and sidecar memory; consider --scope central, --wildcard-min, --cidr-prefix or --min-requests",

@@ -34,24 +34,42 @@ pub fn aligned<const N: usize, S: AsRef<str> + Sync>(
     right: &[bool; N],
     rows: &[[S; N]],
 ) -> io::Result<()> {
-    let width = |c: &str| clean(c).chars().count();
-    // The widths, in parallel (a large report has tens of thousands of rows); the cells are
-    // cleaned again as they are written rather than kept.
-    let widths = rows
-        .par_iter()
-        .map(|r| r.each_ref().map(|c| width(c.as_ref())))
-        .reduce(
-            || header.map(width),
-            |a, b| std::array::from_fn(|i| a[i].max(b[i])),
-        );
+    let widths = widest(header.map(cell_width), rows);
+    aligned_rows(out, &widths, right, &[*header])?;
+    aligned_rows(out, &widths, right, rows)
+}
+
+/// The width of a cell as written.
+pub fn cell_width(c: &str) -> usize {
+    clean(c).chars().count()
+}
+
+/// `widths` widened to the cells of `rows`, in parallel (a large report has tens of thousands
+/// of rows); the cells are cleaned again as they are written rather than kept.
+pub fn widest<const N: usize, S: AsRef<str> + Sync>(
+    widths: [usize; N],
+    rows: &[[S; N]],
+) -> [usize; N] {
+    rows.par_iter()
+        .map(|r| r.each_ref().map(|c| cell_width(c.as_ref())))
+        .reduce(|| widths, |a, b| std::array::from_fn(|i| a[i].max(b[i])))
+}
+
+/// Writes rows padded to `widths` (see [`aligned`]): a table can be written in parts.
+pub fn aligned_rows<const N: usize, S: AsRef<str>>(
+    out: &mut dyn Write,
+    widths: &[usize; N],
+    right: &[bool; N],
+    rows: &[[S; N]],
+) -> io::Result<()> {
     let mut line = String::new();
-    let mut write = |cells: [&str; N]| {
+    for row in rows {
         line.clear();
-        for (i, c) in cells.into_iter().enumerate() {
+        for (i, c) in row.iter().enumerate() {
             if i > 0 {
                 line.push_str("  ");
             }
-            let c = clean(c);
+            let c = clean(c.as_ref());
             let pad = widths[i].saturating_sub(c.chars().count());
             if right[i] {
                 line.extend(std::iter::repeat_n(' ', pad));
@@ -62,11 +80,7 @@ pub fn aligned<const N: usize, S: AsRef<str> + Sync>(
             }
         }
         out.write_all(line.trim_end().as_bytes())?;
-        out.write_all(b"\n")
-    };
-    write(*header)?;
-    for row in rows {
-        write(row.each_ref().map(AsRef::as_ref))?;
+        out.write_all(b"\n")?;
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::aggregate::{DestKey, DestStats};
+use crate::aggregate::{DestKey, DestStats, Summary};
 use crate::classify::Class;
 use crate::config::Selection;
 use crate::parse::time::format_millis;
@@ -20,7 +20,7 @@ pub struct Report<'a> {
     pub malformed: Vec<MalformedOut>,
     pub read_errors: Vec<ReadError<'a>>,
     pub sources: Vec<SourceOut<'a>>,
-    pub destinations: Vec<Dest<'a>>,
+    pub destinations: Rows<'a>,
     /// Findings on the `--existing` ServiceEntries; empty without them.
     pub audit: Vec<crate::audit::Finding>,
     /// Lines whose envelope named a namespace or workload Kubernetes would refuse: their
@@ -203,55 +203,141 @@ impl Serialize for ResponseCodes {
     }
 }
 
+/// The destination rows, in the stable order (by key), built when they are read: a run with
+/// millions of destinations holds two references per destination here, not the rows. Rows are
+/// built a chunk at a time, in parallel.
+#[derive(Debug)]
+pub struct Rows<'a> {
+    summary: &'a Summary,
+    sel: Selection,
+    keys: Vec<(&'a DestKey, &'a DestStats)>,
+}
+
+/// Rows built at once when reading them.
+const CHUNK: usize = 4096;
+
+impl<'a> Rows<'a> {
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The rows, in the stable order.
+    pub fn iter(&self) -> impl Iterator<Item = Dest<'a>> + '_ {
+        self.keys
+            .chunks(CHUNK)
+            .flat_map(|c| self.build(c.par_iter().copied()))
+    }
+
+    /// The rows in the order of `order` (indexes into the stable order), a chunk at a time.
+    pub fn chunks_in<'o>(&'o self, order: &'o [u32]) -> impl Iterator<Item = Vec<Dest<'a>>> + 'o {
+        order
+            .chunks(CHUNK)
+            .map(|c| self.build(c.par_iter().map(|i| self.keys[*i as usize])))
+    }
+
+    /// Indexes into the stable order, sorted with `cmp` on the destinations.
+    pub fn order_by(
+        &self,
+        cmp: impl Fn((&DestKey, &DestStats), (&DestKey, &DestStats)) -> std::cmp::Ordering + Sync,
+    ) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.keys.len() as u32).collect();
+        order.par_sort_by(|a, b| cmp(self.keys[*a as usize], self.keys[*b as usize]));
+        order
+    }
+
+    /// How many rows are recommended (`recommend` writes an entry for them).
+    pub fn recommended(&self) -> usize {
+        self.keys
+            .par_iter()
+            .filter(|(k, st)| recommend::eligibility(self.summary, k, st, &self.sel).is_ok())
+            .count()
+    }
+
+    fn build(
+        &self,
+        keys: impl IndexedParallelIterator<Item = (&'a DestKey, &'a DestStats)>,
+    ) -> Vec<Dest<'a>> {
+        let (s, sel) = (self.summary, &self.sel);
+        keys.map(|(k, st)| Dest::new(s, sel, k, st)).collect()
+    }
+}
+
+impl<'r, 'a> IntoIterator for &'r Rows<'a> {
+    type Item = Dest<'a>;
+    type IntoIter = Box<dyn Iterator<Item = Dest<'a>> + 'r>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+/// Written as a list, a chunk of rows at a time.
+impl Serialize for Rows<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.len()))?;
+        for d in self.iter() {
+            seq.serialize_element(&d)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'a> Dest<'a> {
+    fn new(s: &'a Summary, sel: &Selection, k: &'a DestKey, st: &'a DestStats) -> Dest<'a> {
+        let skip = recommend::eligibility(s, k, st, sel).err();
+        Dest {
+            host: (!k.is_address).then_some(&*k.name),
+            address: k.is_address.then_some(&*k.name),
+            port: k.port,
+            protocol: k.protocol.istio_name(),
+            category: st.category.map_or("external", |c| c.name()),
+            recommended: skip.is_none(),
+            blocked_only: st.blocked_only(),
+            skip_reason: skip.map(|s| s.describe()),
+            covered_by: recommend::covered_by(s, k, st, sel, false),
+            lines: st.lines(),
+            passthrough: st.passthrough,
+            blocked: st.blocked,
+            registered: st.registered,
+            internal: st.internal,
+            bytes_uploaded: st.bytes_uploaded,
+            bytes_downloaded: st.bytes_downloaded,
+            first_seen: st.first_seen.map(format_millis),
+            last_seen: st.last_seen.map(format_millis),
+            addresses: {
+                let mut a: Vec<_> = st.addresses.iter().map(|(a, _)| a).collect();
+                a.sort_unstable();
+                a
+            },
+            response_codes: ResponseCodes::new(st.codes.iter()),
+            response_flags: st.flags.iter().map(|(f, n)| (&**f, *n)).collect(),
+            attributed: st
+                .attributed
+                .iter()
+                .map(|(a, n)| (a.to_string(), *n))
+                .collect(),
+            seen_as: st.seen_as.iter().map(|h| &**h).collect(),
+            sources: sources_of(s, st),
+            key: k,
+            stats: st,
+        }
+    }
+}
+
 impl<'a> Report<'a> {
     pub fn build(run: &'a Run, sel: &Selection) -> Report<'a> {
         let s = &run.summary;
         let c = |class: Class| s.classes[class.index()];
-        // Each row is built on its own (a large run has tens of thousands): in parallel, in
-        // the sorted order.
-        let destinations = s
-            .sorted_destinations()
-            .into_par_iter()
-            .map(|(k, st)| {
-                let skip = recommend::eligibility(s, k, st, sel).err();
-                Dest {
-                    host: (!k.is_address).then_some(&*k.name),
-                    address: k.is_address.then_some(&*k.name),
-                    port: k.port,
-                    protocol: k.protocol.istio_name(),
-                    category: st.category.map_or("external", |c| c.name()),
-                    recommended: skip.is_none(),
-                    blocked_only: st.blocked_only(),
-                    skip_reason: skip.map(|s| s.describe()),
-                    covered_by: recommend::covered_by(s, k, st, sel, false),
-                    lines: st.lines(),
-                    passthrough: st.passthrough,
-                    blocked: st.blocked,
-                    registered: st.registered,
-                    internal: st.internal,
-                    bytes_uploaded: st.bytes_uploaded,
-                    bytes_downloaded: st.bytes_downloaded,
-                    first_seen: st.first_seen.map(format_millis),
-                    last_seen: st.last_seen.map(format_millis),
-                    addresses: {
-                        let mut a: Vec<_> = st.addresses.iter().map(|(a, _)| a).collect();
-                        a.sort_unstable();
-                        a
-                    },
-                    response_codes: ResponseCodes::new(st.codes.iter()),
-                    response_flags: st.flags.iter().map(|(f, n)| (&**f, *n)).collect(),
-                    attributed: st
-                        .attributed
-                        .iter()
-                        .map(|(a, n)| (a.to_string(), *n))
-                        .collect(),
-                    seen_as: st.seen_as.iter().map(|h| &**h).collect(),
-                    sources: sources_of(s, st),
-                    key: k,
-                    stats: st,
-                }
-            })
-            .collect();
+        let destinations = Rows {
+            summary: s,
+            sel: sel.clone(),
+            keys: s.sorted_destinations(),
+        };
         Report {
             input: Input {
                 files: run.sources.len() as u64,

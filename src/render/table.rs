@@ -26,55 +26,64 @@ const COLUMNS: [(&str, bool); 14] = [
     ("SOURCES", false),
 ];
 
+/// The cells of a row; they borrow what the row holds, only numbers are formatted.
+fn cells<'d>(d: &'d Dest<'_>) -> [Cow<'d, str>; COLUMNS.len()] {
+    [
+        super::display_name(d.host, d.address),
+        d.port.to_string().into(),
+        d.protocol.into(),
+        d.category.into(),
+        thousands(d.passthrough).into(),
+        thousands(d.blocked).into(),
+        thousands(d.registered).into(),
+        thousands(d.internal).into(),
+        human_bytes(d.bytes_uploaded).into(),
+        human_bytes(d.bytes_downloaded).into(),
+        d.first_seen.as_deref().unwrap_or("-").into(),
+        d.last_seen.as_deref().unwrap_or("-").into(),
+        if d.recommended && d.blocked_only {
+            "recommended, review: blocked only".into()
+        } else if d.recommended {
+            "recommended".into()
+        } else if d.registered > 0 && d.passthrough + d.blocked == 0 {
+            "exists".into()
+        } else {
+            "no".into()
+        },
+        match d.sources.as_slice() {
+            [] => "-".into(),
+            [one] => one.label().into(),
+            [first, rest @ ..] => format!("{} +{}", first.label(), rest.len()).into(),
+        },
+    ]
+}
+
 pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
-    let mut dests: Vec<&Dest<'_>> = r.destinations.iter().collect();
+    let rows = &r.destinations;
     // Most undeclared traffic first; ties by the stable key.
-    dests.sort_by(|a, b| {
+    let order = rows.order_by(|(ak, a), (bk, b)| {
         (b.passthrough + b.blocked)
             .cmp(&(a.passthrough + a.blocked))
-            .then(b.lines.cmp(&a.lines))
-            .then_with(|| a.key.cmp(b.key))
+            .then(b.lines().cmp(&a.lines()))
+            .then_with(|| ak.cmp(bk))
     });
     let header = COLUMNS.map(|(name, _)| name);
-    // Cells borrow what the report holds; only numbers are formatted.
-    let rows: Vec<[Cow<'_, str>; COLUMNS.len()]> = dests
-        .par_iter()
-        .map(|d| {
-            [
-                super::display_name(d.host, d.address),
-                d.port.to_string().into(),
-                d.protocol.into(),
-                d.category.into(),
-                thousands(d.passthrough).into(),
-                thousands(d.blocked).into(),
-                thousands(d.registered).into(),
-                thousands(d.internal).into(),
-                human_bytes(d.bytes_uploaded).into(),
-                human_bytes(d.bytes_downloaded).into(),
-                d.first_seen.as_deref().unwrap_or("-").into(),
-                d.last_seen.as_deref().unwrap_or("-").into(),
-                if d.recommended && d.blocked_only {
-                    "recommended, review: blocked only".into()
-                } else if d.recommended {
-                    "recommended".into()
-                } else if d.registered > 0 && d.passthrough + d.blocked == 0 {
-                    "exists".into()
-                } else {
-                    "no".into()
-                },
-                match d.sources.as_slice() {
-                    [] => "-".into(),
-                    [one] => one.label().into(),
-                    [first, rest @ ..] => format!("{} +{}", first.label(), rest.len()).into(),
-                },
-            ]
-        })
-        .collect();
-    if rows.is_empty() {
+    if order.is_empty() {
         writeln!(out, "No outbound destinations outside the mesh were found.")?;
     } else {
+        // Rows are built a chunk at a time, twice (for the column widths, then to write them):
+        // a run with millions of destinations never holds them all.
         let right = COLUMNS.map(|(_, r)| r);
-        super::aligned(out, &header, &right, &rows)?;
+        let mut widths = header.map(super::cell_width);
+        for chunk in rows.chunks_in(&order) {
+            let cells: Vec<_> = chunk.par_iter().map(cells).collect();
+            widths = super::widest(widths, &cells);
+        }
+        super::aligned_rows(out, &widths, &right, &[header])?;
+        for chunk in rows.chunks_in(&order) {
+            let cells: Vec<_> = chunk.par_iter().map(cells).collect();
+            super::aligned_rows(out, &widths, &right, &cells)?;
+        }
     }
 
     writeln!(out)?;
@@ -101,7 +110,7 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
         thousands(l.outside),
         thousands(l.application)
     )?;
-    let recommended = r.destinations.iter().filter(|d| d.recommended).count();
+    let recommended = r.destinations.recommended();
     writeln!(
         out,
         "Destinations: {} reached through passthrough, blackhole or ServiceEntry clusters; {} would get a ServiceEntry",
