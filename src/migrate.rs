@@ -239,11 +239,13 @@ pub fn migrate<'a>(summary: &'a Summary, sel: &Selection, plan: &Plan<'_>) -> Mi
             }
         })
         .collect();
+    // Entries per namespace, counted in one pass (not a search of the namespaces per entry).
+    let mut per_entry_ns: BTreeMap<Option<&str>, u64> = BTreeMap::new();
     for e in &plan.entries {
-        let key = e.namespace.as_deref();
-        if let Some(ns) = per_ns.values_mut().find(|n| n.namespace == key) {
-            ns.entries += 1;
-        }
+        *per_entry_ns.entry(e.namespace.as_deref()).or_default() += 1;
+    }
+    for ns in per_ns.values_mut() {
+        ns.entries = per_entry_ns.get(&ns.namespace).copied().unwrap_or(0);
     }
     let namespaces: Vec<Namespace<'a>> = per_ns.into_values().collect();
     let rollout = rollout(&namespaces);

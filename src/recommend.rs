@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::aggregate::{DestKey, DestStats, Summary};
+use crate::aggregate::{DestKey, DestStats, SourceCount, Summary};
 use crate::classify::{Category, Class, Protocol};
 use crate::config::Selection;
 use crate::existing::{Entry, Existing};
@@ -170,8 +170,69 @@ pub fn covered_by(
 pub struct PortPlan<'a> {
     pub number: u16,
     pub protocol: Protocol,
-    /// The destinations on this port, the chosen protocol's first.
-    pub dests: Vec<(&'a DestKey, &'a DestStats)>,
+    /// The destinations on this port, the chosen protocol's first: each with its statistics
+    /// and, for a per-namespace entry, that namespace's calls alone.
+    pub dests: Vec<(&'a DestKey, &'a DestStats, Option<Own>)>,
+}
+
+/// One namespace's calls to a destination: counts, bytes, first and last seen and sources
+/// are theirs; addresses, response codes and flags, attribution and names are the
+/// destination's. Built for every calling namespace in one pass over the destination's
+/// sources, so that an entry's evidence never scans the other namespaces' calls.
+#[derive(Debug, Clone)]
+pub struct Own {
+    /// The statistics, without `sources` (they are in `sources`).
+    pub stats: DestStats,
+    /// (source index, counts).
+    pub sources: Vec<(u32, SourceCount)>,
+}
+
+impl Own {
+    fn new(s: &DestStats) -> Own {
+        Own {
+            stats: DestStats {
+                category: s.category,
+                codes: s.codes.clone(),
+                flags: s.flags.clone(),
+                addresses: s.addresses.clone(),
+                attributed: s.attributed.clone(),
+                seen_as: s.seen_as.clone(),
+                ..DestStats::default()
+            },
+            sources: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, i: u32, c: SourceCount) {
+        let v = &mut self.stats;
+        v.passthrough = v.passthrough.saturating_add(c.passthrough);
+        v.blocked = v.blocked.saturating_add(c.blocked);
+        v.registered = v
+            .registered
+            .saturating_add(c.all.saturating_sub(c.undeclared()));
+        v.bytes_uploaded = v.bytes_uploaded.saturating_add(c.uploaded);
+        v.bytes_downloaded = v.bytes_downloaded.saturating_add(c.downloaded);
+        v.first_seen = match (v.first_seen, c.first_seen) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        v.last_seen = v.last_seen.max(c.last_seen);
+        self.sources.push((i, c));
+    }
+}
+
+/// A destination's calls grouped by calling namespace (`None`: callers the logs do not name),
+/// in one pass over its sources.
+fn by_caller<'a>(summary: &'a Summary, s: &DestStats) -> BTreeMap<Option<&'a str>, Own> {
+    let mut m: BTreeMap<Option<&'a str>, Own> = BTreeMap::new();
+    for (i, c) in s.sources.iter() {
+        let Some((k, _)) = summary.sources.get_index(i as usize) else {
+            continue;
+        };
+        let ns = (!k.namespace.is_empty()).then_some(&*k.namespace);
+        m.entry(ns).or_insert_with(|| Own::new(s)).add(i, c);
+    }
+    m
 }
 
 /// One recommended ServiceEntry.
@@ -327,7 +388,7 @@ fn protocol_rank(p: Protocol) -> u8 {
     }
 }
 
-type Group<'a> = BTreeMap<u16, Vec<(&'a DestKey, &'a DestStats)>>;
+type Group<'a> = BTreeMap<u16, Vec<(&'a DestKey, &'a DestStats, Option<Own>)>>;
 
 /// A `*.parent` entry being built: its ports and the hosts it stands for.
 type Merged<'a> = (Group<'a>, Vec<String>);
@@ -360,10 +421,14 @@ fn ports<'a>(
         })
         .collect();
     if ports.len() > MAX_PORTS {
-        let used = |p: &PortPlan<'_>| p.dests.iter().map(|(_, s)| s.undeclared()).sum::<u64>();
+        let used = |p: &PortPlan<'_>| p.dests.iter().map(|(_, s, _)| s.undeclared()).sum::<u64>();
         ports.sort_by(|a, b| used(b).cmp(&used(a)).then(a.number.cmp(&b.number)));
         for p in ports.drain(MAX_PORTS..) {
-            skipped.extend(p.dests.into_iter().map(|(k, s)| (k, s, Skip::TooManyPorts)));
+            skipped.extend(
+                p.dests
+                    .into_iter()
+                    .map(|(k, s, _)| (k, s, Skip::TooManyPorts)),
+            );
         }
         ports.sort_by_key(|p| p.number);
     }
@@ -396,7 +461,16 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
         } else {
             None
         };
-        for caller in namespaces(summary, s, true) {
+        // Each calling namespace's view, built once per destination (not once per entry).
+        let mut callers: Vec<(Option<&str>, Option<Own>)> = by_caller(summary, s)
+            .into_iter()
+            .filter(|(_, o)| o.stats.undeclared() > 0)
+            .map(|(ns, o)| (ns, central.is_none().then_some(o)))
+            .collect();
+        if callers.is_empty() {
+            callers.push((None, central.is_none().then(|| Own::new(s))));
+        }
+        for (caller, own) in callers {
             // Namespaces an existing entry already serves need nothing new.
             if sel
                 .existing
@@ -424,7 +498,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
                 Some(ip) => addrs.entry((ns, ip)).or_default(),
                 None => hosts.entry((ns, &k.name)).or_default(),
             };
-            group.entry(k.port).or_default().push((k, s));
+            group.entry(k.port).or_default().push((k, s, own));
         }
     }
     let export_to = |names: &[&str]| -> Vec<String> {
@@ -603,11 +677,18 @@ fn avoid_clobbering(entries: &mut [Recommendation<'_>], existing: &Existing, api
     for r in entries.iter() {
         taken.insert((r.namespace.clone(), r.name.clone()));
     }
+    // Existing entries by namespace and name (the first of each), and the names taken in any
+    // namespace: looked up per recommendation, never scanned.
+    let mut by_name: BTreeMap<(&str, &str), &Entry> = BTreeMap::new();
+    for e in &existing.entries {
+        by_name.entry((&e.namespace, &e.name)).or_insert(e);
+    }
+    let mut any_ns: BTreeSet<String> = taken.iter().map(|(_, n)| n.clone()).collect();
     for r in entries.iter_mut() {
-        let same = existing.entries.iter().find(|e| match &r.namespace {
-            Some(ns) => e.namespace == *ns && e.name == r.name,
-            None => false,
-        });
+        let same = r
+            .namespace
+            .as_deref()
+            .and_then(|ns| by_name.get(&(ns, r.name.as_str())).copied());
         if let Some(e) = same {
             if let Some(m) = merge_into(e, r, api) {
                 r.merged = Some(m);
@@ -630,11 +711,12 @@ fn avoid_clobbering(entries: &mut [Recommendation<'_>], existing: &Existing, api
             .find(|n| {
                 let used = names.contains(n.as_str())
                     || taken.contains(&(r.namespace.clone(), n.clone()))
-                    || (r.namespace.is_none() && taken.iter().any(|(_, t)| t == n));
+                    || (r.namespace.is_none() && any_ns.contains(n));
                 !used
             })
             .expect("a free name");
         taken.insert((r.namespace.clone(), fresh.clone()));
+        any_ns.insert(fresh.clone());
         r.name = fresh;
     }
 }
@@ -900,23 +982,12 @@ impl Recommendation<'_> {
     }
 
     fn evidence(&self, out: &mut String, summary: &Summary) {
-        // Per-namespace entries carry their own namespace's evidence.
-        fn own<'s>(
-            r: &Recommendation<'_>,
-            summary: &Summary,
-            s: &'s DestStats,
-        ) -> std::borrow::Cow<'s, DestStats> {
-            if r.own_evidence {
-                std::borrow::Cow::Owned(s.for_namespace(summary, r.namespace.as_deref()))
-            } else {
-                std::borrow::Cow::Borrowed(s)
-            }
-        }
+        // Per-namespace entries carry their own namespace's evidence, built once by `plan`.
         let total: u64 = self
             .ports
             .iter()
             .flat_map(|p| &p.dests)
-            .map(|(_, s)| own(self, summary, s).lines())
+            .map(|(_, s, own)| own.as_ref().map_or(*s, |o| &o.stats).lines())
             .sum();
         let what = match self.address {
             Some(ip) => format!("address {ip} (no host name was seen for it)"),
@@ -943,8 +1014,8 @@ impl Recommendation<'_> {
             );
         }
         for p in &self.ports {
-            for (i, (k, s)) in p.dests.iter().enumerate() {
-                let s = &*own(self, summary, s);
+            for (i, (k, s, own)) in p.dests.iter().enumerate() {
+                let s = own.as_ref().map_or(*s, |o| &o.stats);
                 let widened = !self.wildcard_of.is_empty() || self.cidr.is_some();
                 let head = if widened {
                     format!(
@@ -984,7 +1055,12 @@ impl Recommendation<'_> {
                         human_bytes(s.bytes_downloaded)
                     ),
                 );
-                let sources = crate::render::report::sources_of(summary, s);
+                let sources = match own {
+                    Some(o) => {
+                        crate::render::report::sources_from(summary, o.sources.iter().copied())
+                    }
+                    None => crate::render::report::sources_of(summary, s),
+                };
                 if sources
                     .iter()
                     .any(|u| u.namespace.is_some() || u.workload.is_some())

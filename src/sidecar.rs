@@ -179,7 +179,7 @@ pub fn plan(
     let mut written: BTreeMap<(Option<&str>, &DestKey), &str> = BTreeMap::new();
     for e in &entries.entries {
         for p in &e.ports {
-            for (k, _) in &p.dests {
+            for (k, _, _) in &p.dests {
                 written.insert((e.namespace.as_deref(), *k), &e.host);
             }
         }

@@ -97,11 +97,17 @@ pub fn sources_of<'a>(
     summary: &'a crate::aggregate::Summary,
     st: &DestStats,
 ) -> Vec<SourceUse<'a>> {
+    sources_from(summary, st.sources.iter())
+}
+
+/// The sources of these (source index, counts) pairs, most entries first, then by name.
+pub fn sources_from<'a>(
+    summary: &'a crate::aggregate::Summary,
+    sources: impl Iterator<Item = (u32, crate::aggregate::SourceCount)>,
+) -> Vec<SourceUse<'a>> {
     // One row per namespace and workload, whatever label named it.
     let opt = |s: &'a str| (!s.is_empty()).then_some(s);
-    let mut all: Vec<SourceUse<'a>> = st
-        .sources
-        .iter()
+    let mut all: Vec<SourceUse<'a>> = sources
         .filter_map(|(i, n)| {
             let (k, _) = summary.sources.get_index(i as usize)?;
             Some(SourceUse {
