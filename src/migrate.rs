@@ -348,6 +348,12 @@ fn caveats(summary: &Summary, sel: &Selection, address_only: u64) -> Vec<String>
             crate::render::thousands(gateway)
         ));
     }
+    for f in &sel.high_cardinality.findings {
+        v.push(format!(
+            "High cardinality: {}",
+            f.describe(sel.cardinality_threshold)
+        ));
+    }
     if address_only > 0 {
         v.push(format!(
             "{address_only} undeclared destination{} known only by address (TLS without SNI, or raw TCP): their entries pin addresses, which change for cloud services; find the host names before the switch.",

@@ -50,6 +50,9 @@ pub enum Skip {
     /// Called from a namespace whose name Kubernetes would refuse (a forged log line): no
     /// entry is written there.
     InvalidNamespace(String),
+    /// A child of a high-cardinality parent (a registrable domain or network with more than
+    /// `--cardinality-threshold` children), without `--include-high-cardinality`.
+    HighCardinality(String),
 }
 
 impl Skip {
@@ -79,9 +82,51 @@ impl Skip {
             Skip::InvalidNamespace(ns) => {
                 format!("called from namespace \"{ns}\", which is not a valid name: no entry there")
             }
+            Skip::HighCardinality(parent) => format!(
+                "one of more than --cardinality-threshold names under {parent} (DNS tunnelling or a scanner?): review it (pass --include-high-cardinality to write entries)"
+            ),
             Skip::TooManyPorts => format!(
                 "more than {MAX_PORTS} ports on one destination (Istio's limit per entry): only the {MAX_PORTS} most used are declared"
             ),
+        }
+    }
+}
+
+/// How many left-out destinations the top of the stream lists one by one (the rest are
+/// counted by reason).
+pub const SKIPPED_SHOWN: usize = 100;
+
+/// `host:port/PROTOCOL`, an IPv6 address in brackets.
+fn dest_title(k: &DestKey) -> String {
+    format!(
+        "{}:{}/{}",
+        if k.is_address && k.name.contains(':') {
+            format!("[{}]", k.name)
+        } else {
+            k.name.to_string()
+        },
+        k.port,
+        k.protocol.istio_name()
+    )
+}
+
+impl Skip {
+    /// A short name of the reason, to count left-out destinations by.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Skip::Declared => "declared",
+            Skip::Mesh => "in-mesh",
+            Skip::Private => "private",
+            Skip::Metadata => "metadata",
+            Skip::Unverified => "unverified",
+            Skip::InvalidHost(_) => "invalid host",
+            Skip::TooManyPorts => "too many ports",
+            Skip::Covered(_) => "covered",
+            Skip::TooFew(_) => "--min-requests",
+            Skip::Excluded(_) => "--exclude-host",
+            Skip::BlockedOnly => "blocked only",
+            Skip::InvalidNamespace(_) => "invalid namespace",
+            Skip::HighCardinality(_) => "high cardinality",
         }
     }
 }
@@ -143,6 +188,11 @@ pub fn eligibility(
     }
     if let Some(by) = covered_by(summary, k, s, sel, true) {
         return Err(Skip::Covered(by));
+    }
+    if !sel.include_high_cardinality
+        && let Some(parent) = sel.high_cardinality.parent(k)
+    {
+        return Err(Skip::HighCardinality(parent));
     }
     Ok(())
 }
@@ -281,6 +331,10 @@ pub struct Plan<'a> {
     /// What was not done and why (a wildcard `--wildcard-min` would have widened past a
     /// registrable domain), for the comments at the top of the stream.
     pub notes: Vec<String>,
+    /// Entries `--max-entries` left out: (`namespace/name`, undeclared entries), most first.
+    pub capped: Vec<(String, u64)>,
+    /// `--max-entries`, when given.
+    pub max_entries: Option<usize>,
 }
 
 /// The version of the Public Suffix List that bounds `--wildcard-min` (the date it was taken).
@@ -439,8 +493,15 @@ fn ports<'a>(
 pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
     let mut plan = Plan {
         api_version: sel.api_version,
+        max_entries: sel.max_entries,
         ..Plan::default()
     };
+    for f in &sel.high_cardinality.findings {
+        plan.notes.push(format!(
+            "High cardinality: {}",
+            f.describe(sel.cardinality_threshold)
+        ));
+    }
     // One entry per namespace that used a destination (least privilege: each namespace gets
     // only the hosts and ports its own workloads used), keyed by (namespace, host or address).
     // With `--scope central`, one namespace holds every entry, exported to its consumers.
@@ -542,7 +603,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             if let Err(why) = wildcard_parent(parent) {
                 let note = format!(
                     "--wildcard-min: {} stay exact: *.{parent} would widen to {why}",
-                    children.join(", ")
+                    crate::cardinality::capped(&children)
                 );
                 if !plan.notes.contains(&note) {
                     plan.notes.push(note);
@@ -656,10 +717,56 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             .then(rank(a).cmp(&rank(b)))
             .then(a.host.cmp(&b.host))
     });
+    if let Some(max) = sel.max_entries {
+        cap(&mut plan, max);
+    }
     if let Some(existing) = sel.existing.as_deref() {
         avoid_clobbering(&mut plan.entries, existing, plan.api_version);
     }
     plan
+}
+
+/// `--max-entries`: keeps the `max` entries with the most undeclared traffic (ties in the
+/// plan's order: by namespace and name), in the plan's order; the others are counted in
+/// `plan.capped`.
+fn cap(plan: &mut Plan<'_>, max: usize) {
+    if plan.entries.len() <= max {
+        return;
+    }
+    let weight = |r: &Recommendation<'_>| -> u64 {
+        r.ports
+            .iter()
+            .flat_map(|p| &p.dests)
+            .map(|(_, s, own)| own.as_ref().map_or(*s, |o| &o.stats).undeclared())
+            .fold(0u64, u64::saturating_add)
+    };
+    let mut order: Vec<(u64, usize)> = plan
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (weight(r), i))
+        .collect();
+    order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut keep = vec![false; plan.entries.len()];
+    for (_, i) in &order[..max] {
+        keep[*i] = true;
+    }
+    let mut capped = Vec::new();
+    let mut i = 0;
+    plan.entries.retain(|r| {
+        let k = keep[i];
+        i += 1;
+        if !k {
+            let label = match &r.namespace {
+                Some(ns) => format!("{ns}/{}", r.host),
+                None => r.host.clone(),
+            };
+            capped.push((label, weight(r)));
+        }
+        k
+    });
+    capped.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    plan.capped = capped;
 }
 
 /// No recommendation replaces an existing ServiceEntry by accident. One whose namespace and
@@ -998,8 +1105,9 @@ impl Recommendation<'_> {
             comment(
                 out,
                 &format!(
-                    "  widened by --wildcard-min; stands for: {}",
-                    self.wildcard_of.join(", ")
+                    "  widened by --wildcard-min; stands for {} hosts: {}",
+                    thousands(self.wildcard_of.len() as u64),
+                    crate::cardinality::capped(&self.wildcard_of)
                 ),
             );
         }
@@ -1008,8 +1116,9 @@ impl Recommendation<'_> {
             comment(
                 out,
                 &format!(
-                    "  widened by --cidr-prefix to {range}; addresses seen: {}",
-                    ips.join(", ")
+                    "  widened by --cidr-prefix to {range}; {} addresses seen: {}",
+                    thousands(ips.len() as u64),
+                    crate::cardinality::capped(&ips)
                 ),
             );
         }
@@ -1095,7 +1204,10 @@ impl Recommendation<'_> {
                     let names: Vec<&str> = s.seen_as.iter().map(|n| &**n).collect();
                     comment(
                         out,
-                        &format!("    same address seen as: {}", names.join(", ")),
+                        &format!(
+                            "    same address seen as: {}",
+                            crate::cardinality::capped(&names)
+                        ),
                     );
                 }
                 // Code 0 is "no response": every TCP entry has it; it says nothing here.
@@ -1212,63 +1324,125 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
     for n in &plan.notes {
         comment(&mut out, n);
     }
+    if let Some(max) = plan.max_entries
+        && !plan.capped.is_empty()
+    {
+        let undeclared = plan
+            .capped
+            .iter()
+            .fold(0u64, |a, (_, n)| a.saturating_add(*n));
+        comment(
+            &mut out,
+            &format!(
+                "--max-entries {max}: {} more entries left out ({} passthrough or blocked entries): {}",
+                thousands(plan.capped.len() as u64),
+                thousands(undeclared),
+                counted(plan.capped.iter().cloned())
+            ),
+        );
+    }
     if !plan.skipped.is_empty() {
         comment(&mut out, "Destinations left out:");
+        // The children of a high-cardinality parent: one line per parent, not one each.
+        let mut wide: BTreeMap<&str, Vec<(String, u64)>> = BTreeMap::new();
+        let mut others = Vec::new();
         for (k, s, why) in &plan.skipped {
+            match why {
+                Skip::HighCardinality(p) => wide
+                    .entry(p)
+                    .or_default()
+                    .push((dest_title(k), s.undeclared())),
+                _ => others.push((k, s, why)),
+            }
+        }
+        for (parent, kids) in &wide {
             comment(
                 &mut out,
                 &format!(
-                    "  {}:{}/{}: {}; {}",
-                    if k.is_address && k.name.contains(':') {
-                        format!("[{}]", k.name)
-                    } else {
-                        k.name.to_string()
-                    },
-                    k.port,
-                    k.protocol.istio_name(),
-                    verdicts(s),
-                    why.describe()
+                    "  {} destinations under {parent}: more than --cardinality-threshold names under one parent (DNS tunnelling or a scanner?), review them (pass --include-high-cardinality to write entries): {}",
+                    thousands(kids.len() as u64),
+                    counted(kids.iter().cloned())
+                ),
+            );
+        }
+        for (k, s, why) in others.iter().take(SKIPPED_SHOWN) {
+            comment(
+                &mut out,
+                &format!("  {}: {}; {}", dest_title(k), verdicts(s), why.describe()),
+            );
+        }
+        if others.len() > SKIPPED_SHOWN {
+            let mut reasons: BTreeMap<&'static str, u64> = BTreeMap::new();
+            for (_, _, why) in &others[SKIPPED_SHOWN..] {
+                *reasons.entry(why.kind()).or_default() += 1;
+            }
+            comment(
+                &mut out,
+                &format!(
+                    "  +{} more destinations left out: {}",
+                    thousands((others.len() - SKIPPED_SHOWN) as u64),
+                    counted(reasons.into_iter().map(|(r, n)| (r.to_owned(), n)))
                 ),
             );
         }
     }
-    for e in &plan.entries {
-        let value = e.to_value(plan.api_version);
-        let errors = validate::document(&value).unwrap_or_default();
-        if !errors.is_empty() {
-            return Err(format!(
-                "internal error: the ServiceEntry for {} fails validation: {}",
-                e.host,
-                errors.join("; ")
-            ));
-        }
-        out.push_str("---\n");
-        e.evidence(&mut out, summary);
-        let yaml = match &e.merged {
-            Some(m) => {
-                comment(
-                    &mut out,
-                    &format!(
-                        "The existing ServiceEntry {} with what this traffic needs added ({}); every other field is kept as it was.",
-                        m.from,
-                        if m.added.is_empty() {
-                            "nothing: it already declares it for other callers".to_owned()
-                        } else {
-                            m.added.join(", ")
-                        }
-                    ),
-                );
-                serde_saphyr::to_string(&m.value)
-            }
-            None => serde_saphyr::to_string(&e.manifest(plan.api_version)),
-        }
-        .map_err(|err| format!("YAML: {err}"))?;
-        out.push_str(&yaml);
-        if !yaml.ends_with('\n') {
-            out.push('\n');
-        }
+    // Each entry's document is built on its own (a large mesh has tens of thousands): in
+    // parallel, then written in the plan's order.
+    use rayon::prelude::*;
+    let docs: Vec<String> = plan
+        .entries
+        .par_iter()
+        .map(|e| document(e, plan.api_version, summary))
+        .collect::<Result<_, String>>()?;
+    for d in docs {
+        out.push_str(&d);
     }
     Ok(out)
+}
+
+/// One entry's document: `---`, its evidence and the manifest, checked first.
+fn document(
+    e: &Recommendation<'_>,
+    api_version: &'static str,
+    summary: &Summary,
+) -> Result<String, String> {
+    let mut out = String::new();
+    let out = &mut out;
+    let value = e.to_value(api_version);
+    let errors = validate::document(&value).unwrap_or_default();
+    if !errors.is_empty() {
+        return Err(format!(
+            "internal error: the ServiceEntry for {} fails validation: {}",
+            e.host,
+            errors.join("; ")
+        ));
+    }
+    out.push_str("---\n");
+    e.evidence(out, summary);
+    let yaml = match &e.merged {
+        Some(m) => {
+            comment(
+                out,
+                &format!(
+                    "The existing ServiceEntry {} with what this traffic needs added ({}); every other field is kept as it was.",
+                    m.from,
+                    if m.added.is_empty() {
+                        "nothing: it already declares it for other callers".to_owned()
+                    } else {
+                        crate::cardinality::capped(&m.added)
+                    }
+                ),
+            );
+            serde_saphyr::to_string(&m.value)
+        }
+        None => serde_saphyr::to_string(&e.manifest(api_version)),
+    }
+    .map_err(|err| format!("YAML: {err}"))?;
+    out.push_str(&yaml);
+    if !yaml.ends_with('\n') {
+        out.push('\n');
+    }
+    Ok(std::mem::take(out))
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     .into_iter();
     let (entries_out, html_out) = (outs.next().flatten(), outs.next().flatten());
     let run = super::load(&settings)?;
+    selection.observe(&run.summary);
     let plan = recommend::plan(&run.summary, &selection);
     let yaml = recommend::render_yaml(&plan, &run.summary, run.sources.len())
         .map_err(Error::Unreadable)?;

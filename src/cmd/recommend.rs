@@ -19,6 +19,7 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
         None => super::out::OutFile::prepare("--output", std::path::Path::new("-"))?,
     };
     let run = super::load(&settings)?;
+    selection.observe(&run.summary);
     let plan = recommend::plan(&run.summary, &selection);
     let mut yaml = recommend::render_yaml(&plan, &run.summary, run.sources.len())
         .map_err(Error::Unreadable)?;

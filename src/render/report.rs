@@ -23,6 +23,8 @@ pub struct Report<'a> {
     pub destinations: Vec<Dest<'a>>,
     /// Findings on the `--existing` ServiceEntries; empty without them.
     pub audit: Vec<crate::audit::Finding>,
+    /// Registrable domains and networks with more than `--cardinality-threshold` children.
+    pub high_cardinality: Vec<crate::cardinality::Finding>,
 }
 
 #[derive(Debug, Serialize)]
@@ -301,6 +303,7 @@ impl<'a> Report<'a> {
                 .as_deref()
                 .map(|e| crate::audit::audit(e, s))
                 .unwrap_or_default(),
+            high_cardinality: sel.high_cardinality.findings.clone(),
         }
     }
 }
