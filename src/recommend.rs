@@ -226,12 +226,13 @@ pub struct PortPlan<'a> {
 }
 
 /// One namespace's calls to a destination: counts, bytes, first and last seen and sources
-/// are theirs; addresses, response codes and flags, attribution and names are the
-/// destination's. Built for every calling namespace in one pass over the destination's
-/// sources, so that an entry's evidence never scans the other namespaces' calls.
+/// are theirs (addresses, response codes and flags, attribution and names stay the
+/// destination's, and are read from it). Built for every calling namespace in one pass over
+/// the destination's sources, so that an entry's evidence never scans the other namespaces'
+/// calls.
 #[derive(Debug, Clone)]
 pub struct Own {
-    /// The statistics, without `sources` (they are in `sources`).
+    /// The counts, bytes and times; the maps are left empty.
     pub stats: DestStats,
     /// (source index, counts).
     pub sources: Vec<(u32, SourceCount)>,
@@ -242,11 +243,6 @@ impl Own {
         Own {
             stats: DestStats {
                 category: s.category,
-                codes: s.codes.clone(),
-                flags: s.flags.clone(),
-                addresses: s.addresses.clone(),
-                attributed: s.attributed.clone(),
-                seen_as: s.seen_as.clone(),
                 ..DestStats::default()
             },
             sources: Vec::new(),
@@ -1123,8 +1119,9 @@ impl Recommendation<'_> {
             );
         }
         for p in &self.ports {
-            for (i, (k, s, own)) in p.dests.iter().enumerate() {
-                let s = own.as_ref().map_or(*s, |o| &o.stats);
+            for (i, (k, full, own)) in p.dests.iter().enumerate() {
+                // Counts from the entry's own namespace; the rest from the destination.
+                let s = own.as_ref().map_or(*full, |o| &o.stats);
                 let widened = !self.wildcard_of.is_empty() || self.cidr.is_some();
                 let head = if widened {
                     format!(
@@ -1182,26 +1179,26 @@ impl Recommendation<'_> {
                         ),
                     );
                 }
-                if !s.addresses.is_empty() {
+                if !full.addresses.is_empty() {
                     comment(
                         out,
                         &format!(
                             "    addresses: {}",
-                            counted(s.addresses.iter().map(|(a, n)| (a.to_string(), n)))
+                            counted(full.addresses.iter().map(|(a, n)| (a.to_string(), n)))
                         ),
                     );
                 }
-                if !s.attributed.is_empty() {
+                if !full.attributed.is_empty() {
                     comment(
                         out,
                         &format!(
                             "    attributed by address (logged without SNI or host): {}",
-                            counted(s.attributed.iter().map(|(a, n)| (a.to_string(), *n)))
+                            counted(full.attributed.iter().map(|(a, n)| (a.to_string(), *n)))
                         ),
                     );
                 }
-                if !s.seen_as.is_empty() {
-                    let names: Vec<&str> = s.seen_as.iter().map(|n| &**n).collect();
+                if !full.seen_as.is_empty() {
+                    let names: Vec<&str> = full.seen_as.iter().map(|n| &**n).collect();
                     comment(
                         out,
                         &format!(
@@ -1211,13 +1208,13 @@ impl Recommendation<'_> {
                     );
                 }
                 // Code 0 is "no response": every TCP entry has it; it says nothing here.
-                if s.codes.iter().any(|(c, _)| c != 0) {
+                if full.codes.iter().any(|(c, _)| c != 0) {
                     comment(
                         out,
                         &format!(
                             "    response codes: {}",
                             counted(
-                                s.codes
+                                full.codes
                                     .iter()
                                     .filter(|(c, _)| *c != 0)
                                     .map(|(c, n)| (c.to_string(), n))
@@ -1225,12 +1222,12 @@ impl Recommendation<'_> {
                         ),
                     );
                 }
-                if !s.flags.is_empty() {
+                if !full.flags.is_empty() {
                     comment(
                         out,
                         &format!(
                             "    response flags: {}",
-                            counted(s.flags.iter().map(|(f, n)| (f.to_string(), *n)))
+                            counted(full.flags.iter().map(|(f, n)| (f.to_string(), *n)))
                         ),
                     );
                 }
@@ -1394,6 +1391,7 @@ pub fn render_yaml(plan: &Plan<'_>, summary: &Summary, files: usize) -> Result<S
         .par_iter()
         .map(|e| document(e, plan.api_version, summary))
         .collect::<Result<_, String>>()?;
+    out.reserve(docs.iter().map(String::len).sum());
     for d in docs {
         out.push_str(&d);
     }

@@ -300,24 +300,26 @@ pub fn write(
     // thousands of manifests), with `<`, `>`, `&` and `'` escaped so that no value can end the
     // script element or an attribute.
     let json = embedded_json(&page).map_err(|e| io::Error::other(format!("HTML data: {e}")))?;
+    drop(page);
     let mut env = minijinja::Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
-    let render = |env: &minijinja::Environment<'_>| -> Result<String, minijinja::Error> {
-        env.render_str(
-            TEMPLATE,
-            minijinja::context! {
-                title => format!("egress-advisor {}", extras.command),
-                subtitle => format!(
-                    "{} files, {} lines, {} read",
-                    super::thousands(report.input.files),
-                    super::thousands(report.input.lines),
-                    super::human_bytes(report.input.bytes)
-                ),
-                data => minijinja::Value::from_safe_string(json.clone()),
-            },
-        )
-    };
-    let html = render(&env).map_err(|e| io::Error::other(format!("HTML template: {e}")))?;
+    let render =
+        |env: &minijinja::Environment<'_>, json: String| -> Result<String, minijinja::Error> {
+            env.render_str(
+                TEMPLATE,
+                minijinja::context! {
+                    title => format!("egress-advisor {}", extras.command),
+                    subtitle => format!(
+                        "{} files, {} lines, {} read",
+                        super::thousands(report.input.files),
+                        super::thousands(report.input.lines),
+                        super::human_bytes(report.input.bytes)
+                    ),
+                    data => minijinja::Value::from_safe_string(json),
+                },
+            )
+        };
+    let html = render(&env, json).map_err(|e| io::Error::other(format!("HTML template: {e}")))?;
     out.write_all(html.as_bytes())
 }
 
