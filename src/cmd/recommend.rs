@@ -34,7 +34,7 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
     out.write(|w| w.write_all(yaml.as_bytes()))?;
     if plan.entries.len() >= recommend::MANY_ENTRIES && !settings.quiet {
         eprintln!(
-            "egress-advisor: {} ServiceEntries: every one is pushed to every sidecar it is exported to, and meshes with thousands strain istiod's pushes and sidecar memory; consider --scope central, --wildcard-min, --cidr-prefix or --min-requests",
+            "egress-advisor: {} ServiceEntries: every one is pushed to every sidecar it is exported to, and meshes with thousands strain istiod's pushes and sidecar memory; consider --scope central, --wildcard-min, --cidr-prefix, --min-requests or --max-entries",
             plan.entries.len()
         );
     }
