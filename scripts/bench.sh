@@ -88,8 +88,9 @@ time_once jq; W[jq]=${ALL[jq]% }; echo "jq: ${W[jq]} s" >&2
 mbs() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
-# scripts/bench-cardinality.sh writes its own section at the end: kept as it is.
-keep=$(awk '/^## Memory at high cardinality/ { p = 1 } p' BENCHMARKS.md 2>/dev/null || true)
+# The sections other scripts write (bench-cardinality.sh, bench-namespaces.sh) are kept as
+# they are.
+keep=$(awk '/^## / { p = 1 } p' BENCHMARKS.md 2>/dev/null || true)
 {
   echo "# Benchmarks"
   echo

@@ -204,6 +204,13 @@ pub struct FilterArgs {
     /// Write no entries for calls from this namespace (repeatable).
     #[arg(long, value_name = "NS")]
     pub exclude_namespace: Vec<String>,
+
+    /// A registrable domain (by the Public Suffix List), IPv4 /24 or IPv6 /48 with more than N
+    /// distinct host names or addresses below it is a finding: many random names under one
+    /// parent is the signature of DNS tunnelling or a scanner. `recommend` leaves its children
+    /// out (see --include-high-cardinality). 0 turns the finding off.
+    #[arg(long, value_name = "N", default_value_t = crate::cardinality::DEFAULT_THRESHOLD)]
+    pub cardinality_threshold: usize,
 }
 
 /// Which destinations count, and the shape of the ServiceEntries written for them.
@@ -245,6 +252,17 @@ pub struct ShapeArgs {
     /// entries are written and marked for review.
     #[arg(long)]
     pub exclude_blocked_only: bool,
+
+    /// Also write entries for the children of a high-cardinality parent (more than
+    /// --cardinality-threshold names or addresses under one domain or network), which are
+    /// otherwise left out and summed up in the comments: review them first.
+    #[arg(long)]
+    pub include_high_cardinality: bool,
+
+    /// Write at most N ServiceEntries: those with the most undeclared traffic, ties by
+    /// namespace and name; the comments at the top count and name the ones left out.
+    #[arg(long, value_name = "N")]
+    pub max_entries: Option<usize>,
 
     /// Where entries go: `namespace` (each in the namespace that used it) or `central` (all in
     /// --central-namespace, exported to exactly the namespaces that used each).

@@ -113,6 +113,15 @@ pub struct Selection {
     pub central: Option<String>,
     /// The reading rules (cluster domain, mesh ranges), to tell cluster-local names.
     pub rules: Rules,
+    /// `--cardinality-threshold`: a registrable domain, IPv4 /24 or IPv6 /48 with more
+    /// distinct children than this is a finding (0: never).
+    pub cardinality_threshold: usize,
+    /// `--include-high-cardinality`: write entries for the children of such parents too.
+    pub include_high_cardinality: bool,
+    /// `--max-entries`: write at most this many ServiceEntries, most undeclared traffic first.
+    pub max_entries: Option<usize>,
+    /// The high-cardinality parents found in this run's traffic ([`Selection::observe`]).
+    pub high_cardinality: Arc<crate::cardinality::Found>,
 }
 
 impl Default for Selection {
@@ -130,6 +139,10 @@ impl Default for Selection {
             exclude_blocked_only: false,
             central: None,
             rules: Rules::default(),
+            cardinality_threshold: crate::cardinality::DEFAULT_THRESHOLD,
+            include_high_cardinality: false,
+            max_entries: None,
+            high_cardinality: Arc::default(),
         }
     }
 }
@@ -168,8 +181,16 @@ impl Selection {
                 .map(|h| h.to_ascii_lowercase())
                 .collect(),
             exclude_namespaces: a.exclude_namespace.clone(),
+            cardinality_threshold: a.cardinality_threshold,
             ..Selection::default()
         })
+    }
+
+    /// Finds the high-cardinality parents of this run's traffic; every stage that decides or
+    /// reports what gets an entry reads them from here.
+    pub fn observe(&mut self, summary: &crate::aggregate::Summary) {
+        let findings = crate::cardinality::findings(summary, self);
+        self.high_cardinality = Arc::new(crate::cardinality::Found::new(findings));
     }
 
     /// The shape of the entries: apiVersion, widening and scope.
@@ -241,6 +262,13 @@ impl Selection {
         self.cidr_prefix = a.cidr_prefix;
         self.cidr_prefix_v6 = a.cidr_prefix_v6;
         self.exclude_blocked_only = a.exclude_blocked_only;
+        if a.max_entries == Some(0) {
+            return Err(UsageError(
+                "--max-entries: give 1 or more (0 would write nothing)".into(),
+            ));
+        }
+        self.max_entries = a.max_entries;
+        self.include_high_cardinality = a.include_high_cardinality;
         self.central = central;
         Ok(())
     }

@@ -777,11 +777,17 @@ pub fn check<'a>(
         .collect();
     let pass =
         uncovered == 0 && expired.is_empty() && unreadable.is_empty() && !(strict && malformed > 0);
-    let warnings = rows
+    let mut warnings: Vec<String> = rows
         .iter()
         .filter(|r| r.dest.metadata)
         .map(|r| metadata_warning(&r.title(), &r.callers()))
         .collect();
+    warnings.extend(sel.high_cardinality.findings.iter().map(|f| {
+        format!(
+            "High cardinality: {}",
+            f.describe(sel.cardinality_threshold)
+        )
+    }));
     Check {
         warnings,
         verdict: if pass { "pass" } else { "fail" },

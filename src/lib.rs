@@ -17,6 +17,7 @@
 
 pub mod aggregate;
 pub mod audit;
+pub mod cardinality;
 pub mod classify;
 pub mod cli;
 pub mod cmd;

@@ -239,11 +239,13 @@ pub fn migrate<'a>(summary: &'a Summary, sel: &Selection, plan: &Plan<'_>) -> Mi
             }
         })
         .collect();
+    // Entries per namespace, counted in one pass (not a search of the namespaces per entry).
+    let mut per_entry_ns: BTreeMap<Option<&str>, u64> = BTreeMap::new();
     for e in &plan.entries {
-        let key = e.namespace.as_deref();
-        if let Some(ns) = per_ns.values_mut().find(|n| n.namespace == key) {
-            ns.entries += 1;
-        }
+        *per_entry_ns.entry(e.namespace.as_deref()).or_default() += 1;
+    }
+    for ns in per_ns.values_mut() {
+        ns.entries = per_entry_ns.get(&ns.namespace).copied().unwrap_or(0);
     }
     let namespaces: Vec<Namespace<'a>> = per_ns.into_values().collect();
     let rollout = rollout(&namespaces);
@@ -344,6 +346,12 @@ fn caveats(summary: &Summary, sel: &Selection, address_only: u64) -> Vec<String>
         v.push(format!(
             "Egress gateway: {} requests went to an egress gateway; the external hosts behind it are in the gateway's own access logs: run egress-advisor on those too.",
             crate::render::thousands(gateway)
+        ));
+    }
+    for f in &sel.high_cardinality.findings {
+        v.push(format!(
+            "High cardinality: {}",
+            f.describe(sel.cardinality_threshold)
         ));
     }
     if address_only > 0 {

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::aggregate::{DestKey, DestStats, Summary};
+use crate::aggregate::{DestKey, DestStats, SourceCount, Summary};
 use crate::classify::{Category, Class, Protocol};
 use crate::config::Selection;
 use crate::existing::{Entry, Existing};
@@ -50,6 +50,9 @@ pub enum Skip {
     /// Called from a namespace whose name Kubernetes would refuse (a forged log line): no
     /// entry is written there.
     InvalidNamespace(String),
+    /// A child of a high-cardinality parent (a registrable domain or network with more than
+    /// `--cardinality-threshold` children), without `--include-high-cardinality`.
+    HighCardinality(String),
 }
 
 impl Skip {
@@ -79,9 +82,51 @@ impl Skip {
             Skip::InvalidNamespace(ns) => {
                 format!("called from namespace \"{ns}\", which is not a valid name: no entry there")
             }
+            Skip::HighCardinality(parent) => format!(
+                "one of more than --cardinality-threshold names under {parent} (DNS tunnelling or a scanner?): review it (pass --include-high-cardinality to write entries)"
+            ),
             Skip::TooManyPorts => format!(
                 "more than {MAX_PORTS} ports on one destination (Istio's limit per entry): only the {MAX_PORTS} most used are declared"
             ),
+        }
+    }
+}
+
+/// How many left-out destinations the top of the stream lists one by one (the rest are
+/// counted by reason).
+pub const SKIPPED_SHOWN: usize = 100;
+
+/// `host:port/PROTOCOL`, an IPv6 address in brackets.
+fn dest_title(k: &DestKey) -> String {
+    format!(
+        "{}:{}/{}",
+        if k.is_address && k.name.contains(':') {
+            format!("[{}]", k.name)
+        } else {
+            k.name.to_string()
+        },
+        k.port,
+        k.protocol.istio_name()
+    )
+}
+
+impl Skip {
+    /// A short name of the reason, to count left-out destinations by.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Skip::Declared => "declared",
+            Skip::Mesh => "in-mesh",
+            Skip::Private => "private",
+            Skip::Metadata => "metadata",
+            Skip::Unverified => "unverified",
+            Skip::InvalidHost(_) => "invalid host",
+            Skip::TooManyPorts => "too many ports",
+            Skip::Covered(_) => "covered",
+            Skip::TooFew(_) => "--min-requests",
+            Skip::Excluded(_) => "--exclude-host",
+            Skip::BlockedOnly => "blocked only",
+            Skip::InvalidNamespace(_) => "invalid namespace",
+            Skip::HighCardinality(_) => "high cardinality",
         }
     }
 }
@@ -144,6 +189,11 @@ pub fn eligibility(
     if let Some(by) = covered_by(summary, k, s, sel, true) {
         return Err(Skip::Covered(by));
     }
+    if !sel.include_high_cardinality
+        && let Some(parent) = sel.high_cardinality.parent(k)
+    {
+        return Err(Skip::HighCardinality(parent));
+    }
     Ok(())
 }
 
@@ -170,8 +220,65 @@ pub fn covered_by(
 pub struct PortPlan<'a> {
     pub number: u16,
     pub protocol: Protocol,
-    /// The destinations on this port, the chosen protocol's first.
-    pub dests: Vec<(&'a DestKey, &'a DestStats)>,
+    /// The destinations on this port, the chosen protocol's first: each with its statistics
+    /// and, for a per-namespace entry, that namespace's calls alone.
+    pub dests: Vec<(&'a DestKey, &'a DestStats, Option<Own>)>,
+}
+
+/// One namespace's calls to a destination: counts, bytes, first and last seen and sources
+/// are theirs (addresses, response codes and flags, attribution and names stay the
+/// destination's, and are read from it). Built for every calling namespace in one pass over
+/// the destination's sources, so that an entry's evidence never scans the other namespaces'
+/// calls.
+#[derive(Debug, Clone)]
+pub struct Own {
+    /// The counts, bytes and times; the maps are left empty.
+    pub stats: DestStats,
+    /// (source index, counts).
+    pub sources: Vec<(u32, SourceCount)>,
+}
+
+impl Own {
+    fn new(s: &DestStats) -> Own {
+        Own {
+            stats: DestStats {
+                category: s.category,
+                ..DestStats::default()
+            },
+            sources: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, i: u32, c: SourceCount) {
+        let v = &mut self.stats;
+        v.passthrough = v.passthrough.saturating_add(c.passthrough);
+        v.blocked = v.blocked.saturating_add(c.blocked);
+        v.registered = v
+            .registered
+            .saturating_add(c.all.saturating_sub(c.undeclared()));
+        v.bytes_uploaded = v.bytes_uploaded.saturating_add(c.uploaded);
+        v.bytes_downloaded = v.bytes_downloaded.saturating_add(c.downloaded);
+        v.first_seen = match (v.first_seen, c.first_seen) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        v.last_seen = v.last_seen.max(c.last_seen);
+        self.sources.push((i, c));
+    }
+}
+
+/// A destination's calls grouped by calling namespace (`None`: callers the logs do not name),
+/// in one pass over its sources.
+fn by_caller<'a>(summary: &'a Summary, s: &DestStats) -> BTreeMap<Option<&'a str>, Own> {
+    let mut m: BTreeMap<Option<&'a str>, Own> = BTreeMap::new();
+    for (i, c) in s.sources.iter() {
+        let Some((k, _)) = summary.sources.get_index(i as usize) else {
+            continue;
+        };
+        let ns = (!k.namespace.is_empty()).then_some(&*k.namespace);
+        m.entry(ns).or_insert_with(|| Own::new(s)).add(i, c);
+    }
+    m
 }
 
 /// One recommended ServiceEntry.
@@ -220,6 +327,10 @@ pub struct Plan<'a> {
     /// What was not done and why (a wildcard `--wildcard-min` would have widened past a
     /// registrable domain), for the comments at the top of the stream.
     pub notes: Vec<String>,
+    /// Entries `--max-entries` left out: (`namespace/name`, undeclared entries), most first.
+    pub capped: Vec<(String, u64)>,
+    /// `--max-entries`, when given.
+    pub max_entries: Option<usize>,
 }
 
 /// The version of the Public Suffix List that bounds `--wildcard-min` (the date it was taken).
@@ -327,34 +438,7 @@ fn protocol_rank(p: Protocol) -> u8 {
     }
 }
 
-/// The destinations of an entry being built, per port, in port order. A sorted list: most
-/// entries have one port, and a B-tree would allocate a node for eleven per entry (with
-/// millions of destinations, the plan's largest part).
-#[derive(Default)]
-struct Group<'a>(Vec<(u16, Vec<(&'a DestKey, &'a DestStats)>)>);
-
-impl<'a> Group<'a> {
-    /// The destinations on `port`, added when new.
-    fn port(&mut self, port: u16) -> &mut Vec<(&'a DestKey, &'a DestStats)> {
-        let at = match self.0.binary_search_by_key(&port, |(p, _)| *p) {
-            Ok(at) => at,
-            Err(at) => {
-                self.0.insert(at, (port, Vec::with_capacity(1)));
-                at
-            }
-        };
-        &mut self.0[at].1
-    }
-}
-
-impl<'a> IntoIterator for Group<'a> {
-    type Item = (u16, Vec<(&'a DestKey, &'a DestStats)>);
-    type IntoIter = std::vec::IntoIter<Self::Item>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
-    }
-}
+type Group<'a> = BTreeMap<u16, Vec<(&'a DestKey, &'a DestStats, Option<Own>)>>;
 
 /// A `*.parent` entry being built: its ports and the hosts it stands for.
 type Merged<'a> = (Group<'a>, Vec<String>);
@@ -387,10 +471,14 @@ fn ports<'a>(
         })
         .collect();
     if ports.len() > MAX_PORTS {
-        let used = |p: &PortPlan<'_>| p.dests.iter().map(|(_, s)| s.undeclared()).sum::<u64>();
+        let used = |p: &PortPlan<'_>| p.dests.iter().map(|(_, s, _)| s.undeclared()).sum::<u64>();
         ports.sort_by(|a, b| used(b).cmp(&used(a)).then(a.number.cmp(&b.number)));
         for p in ports.drain(MAX_PORTS..) {
-            skipped.extend(p.dests.into_iter().map(|(k, s)| (k, s, Skip::TooManyPorts)));
+            skipped.extend(
+                p.dests
+                    .into_iter()
+                    .map(|(k, s, _)| (k, s, Skip::TooManyPorts)),
+            );
         }
         ports.sort_by_key(|p| p.number);
     }
@@ -401,8 +489,15 @@ fn ports<'a>(
 pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
     let mut plan = Plan {
         api_version: sel.api_version,
+        max_entries: sel.max_entries,
         ..Plan::default()
     };
+    for f in &sel.high_cardinality.findings {
+        plan.notes.push(format!(
+            "High cardinality: {}",
+            f.describe(sel.cardinality_threshold)
+        ));
+    }
     // One entry per namespace that used a destination (least privilege: each namespace gets
     // only the hosts and ports its own workloads used), keyed by (namespace, host or address).
     // With `--scope central`, one namespace holds every entry, exported to its consumers.
@@ -423,7 +518,16 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
         } else {
             None
         };
-        for caller in namespaces(summary, s, true) {
+        // Each calling namespace's view, built once per destination (not once per entry).
+        let mut callers: Vec<(Option<&str>, Option<Own>)> = by_caller(summary, s)
+            .into_iter()
+            .filter(|(_, o)| o.stats.undeclared() > 0)
+            .map(|(ns, o)| (ns, central.is_none().then_some(o)))
+            .collect();
+        if callers.is_empty() {
+            callers.push((None, central.is_none().then(|| Own::new(s))));
+        }
+        for (caller, own) in callers {
             // Namespaces an existing entry already serves need nothing new.
             if sel
                 .existing
@@ -455,7 +559,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
                 Some(ip) => addrs.entry((ns, ip)).or_default(),
                 None => hosts.entry((ns, &k.name)).or_default(),
             };
-            group.port(k.port).push((k, s));
+            group.entry(k.port).or_default().push((k, s, own));
         }
     }
     let export_to = |names: &[&str]| -> Vec<String> {
@@ -499,7 +603,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             if let Err(why) = wildcard_parent(parent) {
                 let note = format!(
                     "--wildcard-min: {} stay exact: *.{parent} would widen to {why}",
-                    children.join(", ")
+                    crate::cardinality::capped(&children)
                 );
                 if !plan.notes.contains(&note) {
                     plan.notes.push(note);
@@ -509,7 +613,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             let mut group = Group::default();
             for c in &children {
                 for (port, dests) in hosts.remove(&(ns, *c)).unwrap_or_default() {
-                    group.port(port).extend(dests);
+                    group.entry(port).or_default().extend(dests);
                 }
             }
             merged.insert(
@@ -569,7 +673,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
         let mut group = Group::default();
         for ip in &ips {
             for (port, dests) in addrs.remove(&(ns, *ip)).unwrap_or_default() {
-                group.port(port).extend(dests);
+                group.entry(port).or_default().extend(dests);
             }
         }
         let ports = ports(group, &mut plan.skipped);
@@ -613,10 +717,56 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             .then(rank(a).cmp(&rank(b)))
             .then(a.host.cmp(&b.host))
     });
+    if let Some(max) = sel.max_entries {
+        cap(&mut plan, max);
+    }
     if let Some(existing) = sel.existing.as_deref() {
         avoid_clobbering(&mut plan.entries, existing, plan.api_version);
     }
     plan
+}
+
+/// `--max-entries`: keeps the `max` entries with the most undeclared traffic (ties in the
+/// plan's order: by namespace and name), in the plan's order; the others are counted in
+/// `plan.capped`.
+fn cap(plan: &mut Plan<'_>, max: usize) {
+    if plan.entries.len() <= max {
+        return;
+    }
+    let weight = |r: &Recommendation<'_>| -> u64 {
+        r.ports
+            .iter()
+            .flat_map(|p| &p.dests)
+            .map(|(_, s, own)| own.as_ref().map_or(*s, |o| &o.stats).undeclared())
+            .fold(0u64, u64::saturating_add)
+    };
+    let mut order: Vec<(u64, usize)> = plan
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (weight(r), i))
+        .collect();
+    order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut keep = vec![false; plan.entries.len()];
+    for (_, i) in &order[..max] {
+        keep[*i] = true;
+    }
+    let mut capped = Vec::new();
+    let mut i = 0;
+    plan.entries.retain(|r| {
+        let k = keep[i];
+        i += 1;
+        if !k {
+            let label = match &r.namespace {
+                Some(ns) => format!("{ns}/{}", r.host),
+                None => r.host.clone(),
+            };
+            capped.push((label, weight(r)));
+        }
+        k
+    });
+    capped.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    plan.capped = capped;
 }
 
 /// No recommendation replaces an existing ServiceEntry by accident. One whose namespace and
@@ -631,19 +781,16 @@ fn avoid_clobbering(entries: &mut [Recommendation<'_>], existing: &Existing, api
         .map(|e| (Some(e.namespace.clone()), e.name.clone()))
         .collect();
     let names: BTreeSet<&str> = existing.entries.iter().map(|e| e.name.as_str()).collect();
-    // (namespace, name) -> the existing entry; the first of duplicates, as a scan would find.
-    let mut by_name: BTreeMap<(&str, &str), &Entry> = BTreeMap::new();
-    for e in &existing.entries {
-        by_name
-            .entry((e.namespace.as_str(), e.name.as_str()))
-            .or_insert(e);
-    }
-    // Every name taken in any namespace, for entries without one.
-    let mut any_ns: BTreeSet<String> = names.iter().map(|n| (*n).to_owned()).collect();
     for r in entries.iter() {
         taken.insert((r.namespace.clone(), r.name.clone()));
-        any_ns.insert(r.name.clone());
     }
+    // Existing entries by namespace and name (the first of each), and the names taken in any
+    // namespace: looked up per recommendation, never scanned.
+    let mut by_name: BTreeMap<(&str, &str), &Entry> = BTreeMap::new();
+    for e in &existing.entries {
+        by_name.entry((&e.namespace, &e.name)).or_insert(e);
+    }
+    let mut any_ns: BTreeSet<String> = taken.iter().map(|(_, n)| n.clone()).collect();
     for r in entries.iter_mut() {
         let same = r
             .namespace
@@ -942,23 +1089,12 @@ impl Recommendation<'_> {
     }
 
     fn evidence(&self, out: &mut String, summary: &Summary) {
-        // Per-namespace entries carry their own namespace's evidence.
-        fn own<'s>(
-            r: &Recommendation<'_>,
-            summary: &Summary,
-            s: &'s DestStats,
-        ) -> std::borrow::Cow<'s, DestStats> {
-            if r.own_evidence {
-                std::borrow::Cow::Owned(s.for_namespace(summary, r.namespace.as_deref()))
-            } else {
-                std::borrow::Cow::Borrowed(s)
-            }
-        }
+        // Per-namespace entries carry their own namespace's evidence, built once by `plan`.
         let total: u64 = self
             .ports
             .iter()
             .flat_map(|p| &p.dests)
-            .map(|(_, s)| own(self, summary, s).lines())
+            .map(|(_, s, own)| own.as_ref().map_or(*s, |o| &o.stats).lines())
             .sum();
         let what = match self.address {
             Some(ip) => format!("address {ip} (no host name was seen for it)"),
@@ -969,8 +1105,9 @@ impl Recommendation<'_> {
             comment(
                 out,
                 &format!(
-                    "  widened by --wildcard-min; stands for: {}",
-                    self.wildcard_of.join(", ")
+                    "  widened by --wildcard-min; stands for {} hosts: {}",
+                    thousands(self.wildcard_of.len() as u64),
+                    crate::cardinality::capped(&self.wildcard_of)
                 ),
             );
         }
@@ -979,14 +1116,16 @@ impl Recommendation<'_> {
             comment(
                 out,
                 &format!(
-                    "  widened by --cidr-prefix to {range}; addresses seen: {}",
-                    ips.join(", ")
+                    "  widened by --cidr-prefix to {range}; {} addresses seen: {}",
+                    thousands(ips.len() as u64),
+                    crate::cardinality::capped(&ips)
                 ),
             );
         }
         for p in &self.ports {
-            for (i, (k, s)) in p.dests.iter().enumerate() {
-                let s = &*own(self, summary, s);
+            for (i, (k, full, own)) in p.dests.iter().enumerate() {
+                // Counts from the entry's own namespace; the rest from the destination.
+                let s = own.as_ref().map_or(*full, |o| &o.stats);
                 let widened = !self.wildcard_of.is_empty() || self.cidr.is_some();
                 let head = if widened {
                     format!(
@@ -1026,7 +1165,12 @@ impl Recommendation<'_> {
                         human_bytes(s.bytes_downloaded)
                     ),
                 );
-                let sources = crate::render::report::sources_of(summary, s);
+                let sources = match own {
+                    Some(o) => {
+                        crate::render::report::sources_from(summary, o.sources.iter().copied())
+                    }
+                    None => crate::render::report::sources_of(summary, s),
+                };
                 if sources
                     .iter()
                     .any(|u| u.namespace.is_some() || u.workload.is_some())
@@ -1039,39 +1183,42 @@ impl Recommendation<'_> {
                         ),
                     );
                 }
-                if !s.addresses.is_empty() {
+                if !full.addresses.is_empty() {
                     comment(
                         out,
                         &format!(
                             "    addresses: {}",
-                            counted(s.addresses.iter().map(|(a, n)| (a.to_string(), n)))
+                            counted(full.addresses.iter().map(|(a, n)| (a.to_string(), n)))
                         ),
                     );
                 }
-                if !s.attributed.is_empty() {
+                if !full.attributed.is_empty() {
                     comment(
                         out,
                         &format!(
                             "    attributed by address (logged without SNI or host): {}",
-                            counted(s.attributed.iter().map(|(a, n)| (a.to_string(), *n)))
+                            counted(full.attributed.iter().map(|(a, n)| (a.to_string(), *n)))
                         ),
                     );
                 }
-                if !s.seen_as.is_empty() {
-                    let names: Vec<&str> = s.seen_as.iter().map(|n| &**n).collect();
+                if !full.seen_as.is_empty() {
+                    let names: Vec<&str> = full.seen_as.iter().map(|n| &**n).collect();
                     comment(
                         out,
-                        &format!("    same address seen as: {}", names.join(", ")),
+                        &format!(
+                            "    same address seen as: {}",
+                            crate::cardinality::capped(&names)
+                        ),
                     );
                 }
                 // Code 0 is "no response": every TCP entry has it; it says nothing here.
-                if s.codes.iter().any(|(c, _)| c != 0) {
+                if full.codes.iter().any(|(c, _)| c != 0) {
                     comment(
                         out,
                         &format!(
                             "    response codes: {}",
                             counted(
-                                s.codes
+                                full.codes
                                     .iter()
                                     .filter(|(c, _)| *c != 0)
                                     .map(|(c, n)| (c.to_string(), n))
@@ -1079,12 +1226,12 @@ impl Recommendation<'_> {
                         ),
                     );
                 }
-                if !s.flags.is_empty() {
+                if !full.flags.is_empty() {
                     comment(
                         out,
                         &format!(
                             "    response flags: {}",
-                            counted(s.flags.iter().map(|(f, n)| (f.to_string(), *n)))
+                            counted(full.flags.iter().map(|(f, n)| (f.to_string(), *n)))
                         ),
                     );
                 }
@@ -1230,66 +1377,130 @@ pub fn write_yaml(
     for n in &plan.notes {
         comment(&mut out, n);
     }
+    if let Some(max) = plan.max_entries
+        && !plan.capped.is_empty()
+    {
+        let undeclared = plan
+            .capped
+            .iter()
+            .fold(0u64, |a, (_, n)| a.saturating_add(*n));
+        comment(
+            &mut out,
+            &format!(
+                "--max-entries {max}: {} more entries left out ({} passthrough or blocked entries): {}",
+                thousands(plan.capped.len() as u64),
+                thousands(undeclared),
+                counted(plan.capped.iter().cloned())
+            ),
+        );
+    }
     if !plan.skipped.is_empty() {
         comment(&mut out, "Destinations left out:");
+        // The children of a high-cardinality parent: one line per parent, not one each.
+        let mut wide: BTreeMap<&str, Vec<(String, u64)>> = BTreeMap::new();
+        let mut others = Vec::new();
         for (k, s, why) in &plan.skipped {
+            match why {
+                Skip::HighCardinality(p) => wide
+                    .entry(p)
+                    .or_default()
+                    .push((dest_title(k), s.undeclared())),
+                _ => others.push((k, s, why)),
+            }
+        }
+        for (parent, kids) in &wide {
             comment(
                 &mut out,
                 &format!(
-                    "  {}:{}/{}: {}; {}",
-                    if k.is_address && k.name.contains(':') {
-                        format!("[{}]", k.name)
-                    } else {
-                        k.name.to_string()
-                    },
-                    k.port,
-                    k.protocol.istio_name(),
-                    verdicts(s),
-                    why.describe()
+                    "  {} destinations under {parent}: more than --cardinality-threshold names under one parent (DNS tunnelling or a scanner?), review them (pass --include-high-cardinality to write entries): {}",
+                    thousands(kids.len() as u64),
+                    counted(kids.iter().cloned())
+                ),
+            );
+        }
+        for (k, s, why) in others.iter().take(SKIPPED_SHOWN) {
+            comment(
+                &mut out,
+                &format!("  {}: {}; {}", dest_title(k), verdicts(s), why.describe()),
+            );
+        }
+        if others.len() > SKIPPED_SHOWN {
+            let mut reasons: BTreeMap<&'static str, u64> = BTreeMap::new();
+            for (_, _, why) in &others[SKIPPED_SHOWN..] {
+                *reasons.entry(why.kind()).or_default() += 1;
+            }
+            comment(
+                &mut out,
+                &format!(
+                    "  +{} more destinations left out: {}",
+                    thousands((others.len() - SKIPPED_SHOWN) as u64),
+                    counted(reasons.into_iter().map(|(r, n)| (r.to_owned(), n)))
                 ),
             );
             flush(&mut out, FLUSH)?;
         }
     }
-    for e in &plan.entries {
-        let value = e.to_value(plan.api_version);
-        let errors = validate::document(&value).unwrap_or_default();
-        if !errors.is_empty() {
-            flush(&mut out, 0)?;
-            return Err(std::io::Error::other(format!(
-                "internal error: the ServiceEntry for {} fails validation: {}",
-                e.host,
-                errors.join("; ")
-            )));
+    // Each entry's document is built on its own (a large mesh has tens of thousands): in
+    // parallel, a chunk at a time, and written in the plan's order as it goes, so the stream
+    // is never held whole.
+    use rayon::prelude::*;
+    for chunk in plan.entries.chunks(1024) {
+        let docs: Vec<String> = chunk
+            .par_iter()
+            .map(|e| document(e, plan.api_version, summary))
+            .collect::<Result<_, String>>()
+            .map_err(std::io::Error::other)?;
+        for d in docs {
+            out.push_str(&d);
+            flush(&mut out, FLUSH)?;
         }
-        out.push_str("---\n");
-        e.evidence(&mut out, summary);
-        let yaml = match &e.merged {
-            Some(m) => {
-                comment(
-                    &mut out,
-                    &format!(
-                        "The existing ServiceEntry {} with what this traffic needs added ({}); every other field is kept as it was.",
-                        m.from,
-                        if m.added.is_empty() {
-                            "nothing: it already declares it for other callers".to_owned()
-                        } else {
-                            m.added.join(", ")
-                        }
-                    ),
-                );
-                serde_saphyr::to_string(&m.value)
-            }
-            None => serde_saphyr::to_string(&e.manifest(plan.api_version)),
-        }
-        .map_err(|err| std::io::Error::other(format!("YAML: {err}")))?;
-        out.push_str(&yaml);
-        if !yaml.ends_with('\n') {
-            out.push('\n');
-        }
-        flush(&mut out, FLUSH)?;
     }
     flush(&mut out, 0)
+}
+
+/// One entry's document: `---`, its evidence and the manifest, checked first.
+fn document(
+    e: &Recommendation<'_>,
+    api_version: &'static str,
+    summary: &Summary,
+) -> Result<String, String> {
+    let mut out = String::new();
+    let out = &mut out;
+    let value = e.to_value(api_version);
+    let errors = validate::document(&value).unwrap_or_default();
+    if !errors.is_empty() {
+        return Err(format!(
+            "internal error: the ServiceEntry for {} fails validation: {}",
+            e.host,
+            errors.join("; ")
+        ));
+    }
+    out.push_str("---\n");
+    e.evidence(out, summary);
+    let yaml = match &e.merged {
+        Some(m) => {
+            comment(
+                out,
+                &format!(
+                    "The existing ServiceEntry {} with what this traffic needs added ({}); every other field is kept as it was.",
+                    m.from,
+                    if m.added.is_empty() {
+                        "nothing: it already declares it for other callers".to_owned()
+                    } else {
+                        crate::cardinality::capped(&m.added)
+                    }
+                ),
+            );
+            serde_saphyr::to_string(&m.value)
+        }
+        None => serde_saphyr::to_string(&e.manifest(api_version)),
+    }
+    .map_err(|err| format!("YAML: {err}"))?;
+    out.push_str(&yaml);
+    if !yaml.ends_with('\n') {
+        out.push('\n');
+    }
+    Ok(std::mem::take(out))
 }
 
 #[cfg(test)]

@@ -170,7 +170,7 @@ pub fn plan(
     let mut written: BTreeMap<(Option<&str>, &DestKey), &str> = BTreeMap::new();
     for e in &entries.entries {
         for p in &e.ports {
-            for (k, _) in &p.dests {
+            for (k, _, _) in &p.dests {
                 written.insert((e.namespace.as_deref(), *k), &e.host);
             }
         }
@@ -209,7 +209,8 @@ pub fn plan(
                     .err()
                     .map_or_else(|| "no entry in this namespace".to_owned(), |s| s.describe());
                 let what = format!("{}:{}/{} ({why})", k.name, k.port, k.protocol.istio_name());
-                if !p.left_out.contains(&what) {
+                // The same destination comes from a target's sources one after the other.
+                if p.left_out.last() != Some(&what) {
                     p.left_out.push(what);
                 }
             }
@@ -395,7 +396,7 @@ fn avoid_conflicts(plans: &mut [SidecarPlan], existing: &Existing) {
                             } else {
                                 format!(
                                     "If it is this workload's, add to its egress hosts: {}",
-                                    needs.join(", ")
+                                    crate::cardinality::capped(&needs)
                                 )
                             }
                         ));
@@ -420,7 +421,7 @@ fn avoid_conflicts(plans: &mut [SidecarPlan], existing: &Existing) {
                         } else {
                             "IST0111"
                         },
-                        not_imported(s, p).join(", ")
+                        crate::cardinality::capped(&not_imported(s, p))
                     ));
                 }
             }
@@ -579,7 +580,7 @@ pub fn render(out: &mut String, sidecars: &[SidecarPlan], api_version: &str) -> 
                     if m.added.is_empty() {
                         "nothing: it imports all of it already".to_owned()
                     } else {
-                        m.added.join(", ")
+                        crate::cardinality::capped(&m.added)
                     }
                 ),
             );
@@ -587,13 +588,22 @@ pub fn render(out: &mut String, sidecars: &[SidecarPlan], api_version: &str) -> 
                 comment(out, policy);
             }
         }
-        for l in &p.left_out {
-            let fate = match mode {
-                Mode::Refuse => "will be refused",
-                Mode::Pass => "passed through",
-                Mode::Proxy => "sent to the egress proxy",
-            };
+        let fate = match mode {
+            Mode::Refuse => "will be refused",
+            Mode::Pass => "passed through",
+            Mode::Proxy => "sent to the egress proxy",
+        };
+        for l in p.left_out.iter().take(recommend::SKIPPED_SHOWN) {
             comment(out, &format!("  not imported, {fate}: {l}"));
+        }
+        if p.left_out.len() > recommend::SKIPPED_SHOWN {
+            comment(
+                out,
+                &format!(
+                    "  +{} more not imported, {fate}",
+                    crate::render::thousands((p.left_out.len() - recommend::SKIPPED_SHOWN) as u64)
+                ),
+            );
         }
         let yaml = match &p.merged {
             Some(m) => serde_saphyr::to_string(&m.value),

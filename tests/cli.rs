@@ -1177,7 +1177,7 @@ fn wildcards_stop_at_registrable_domains() {
         .unwrap();
     assert_eq!(wild["spec"]["resolution"], "NONE");
     let text = stdout(&o);
-    assert!(text.contains("stands for: a.example.co.uk, b.example.co.uk"));
+    assert!(text.contains("stands for 2 hosts: a.example.co.uk, b.example.co.uk"));
     for (parent, section) in [
         ("co.uk", "ICANN"),
         ("github.io", "PRIVATE"),
@@ -1497,10 +1497,19 @@ fn time_window_and_scale_warning() {
         text.push_str(&format!("[2024-05-14T09:00:00.000Z] \"- - -\" 0 - - - \"-\" 1 1 1 - \"-\" \"-\" \"-\" \"-\" \"52.1.2.3:443\" PassthroughCluster 10.0.0.1:1 52.1.2.3:443 10.0.0.1:2 api{i}.example.com -\n"));
     }
     let path = write(dir.path(), "many.log", text.as_bytes());
-    let o = run(&["recommend", &path]);
+    // 1,000 names under one domain is a high-cardinality parent: asked for all the same.
+    let o = run(&["recommend", "--cardinality-threshold", "0", &path]);
     assert_eq!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("1000 ServiceEntries"), "{}", stderr(&o));
-    assert!(stderr(&run(&["recommend", "--quiet", &path])).is_empty());
+    assert!(
+        stderr(&run(&[
+            "recommend",
+            "--quiet",
+            "--include-high-cardinality",
+            &path
+        ]))
+        .is_empty()
+    );
 }
 
 /// A passthrough TLS connection with an SNI (Istio 1.9+ text).
@@ -2050,5 +2059,278 @@ fn apply_advice_fits_what_the_stream_holds() {
     assert!(
         all.contains("Apply with: kubectl apply -f <file> (every entry names its namespace)."),
         "{all}"
+    );
+}
+
+/// A Fluent Bit record of one passthrough connection from `ns` to `ip:port`, with an SNI
+/// when `sni` is not `-`.
+fn fluent_passthrough(ns: &str, sni: &str, ip: &str, port: u16) -> String {
+    let line = format!(
+        r#"[2024-06-02T10:00:00.000Z] "- - -" 0 - - - "-" 1200 5300 210 - "-" "-" "-" "-" "{ip}:{port}" PassthroughCluster 10.244.5.7:49778 {ip}:{port} 10.244.5.7:40424 {sni} -"#
+    );
+    serde_json::json!({
+        "log": line,
+        "kubernetes": {"namespace_name": ns, "pod_name": "app-7d4b9c6f5-x2k8p", "container_name": "istio-proxy"}
+    })
+    .to_string()
+        + "\n"
+}
+
+/// 60 random-looking names under one domain and 70 addresses of one /24, next to one
+/// ordinary host.
+fn high_cardinality_logs(dir: &Path) -> String {
+    let mut text = String::new();
+    for i in 0..60 {
+        text.push_str(&fluent_passthrough(
+            "shop",
+            &format!("q{i:03}x7f.t.tunnel-example.com"),
+            "93.184.216.34",
+            443,
+        ));
+    }
+    for _ in 0..3 {
+        text.push_str(&fluent_passthrough(
+            "shop",
+            "api.stripe.com",
+            "54.187.174.169",
+            443,
+        ));
+    }
+    for i in 1..=70 {
+        text.push_str(&fluent_passthrough(
+            "scan",
+            "-",
+            &format!("52.10.20.{i}"),
+            22,
+        ));
+    }
+    write(dir, "hc.jsonl", text.as_bytes())
+}
+
+#[test]
+fn high_cardinality_parents_are_a_finding_not_a_wall_of_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = high_cardinality_logs(dir.path());
+
+    // recommend: one entry, the finding named at the top, the children summed up in one line.
+    let o = run(&["recommend", &path]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    let docs = yaml_docs(&yaml);
+    assert_eq!(docs.len(), 1, "{yaml}");
+    assert_eq!(docs[0]["spec"]["hosts"][0], "api.stripe.com");
+    assert!(
+        yaml.contains("# High cardinality: tunnel-example.com has 60 distinct host names below it"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("# High cardinality: 52.10.20.0/24 has 70 distinct addresses below it"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("#   60 destinations under tunnel-example.com: "),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("#   70 destinations under 52.10.20.0/24: "),
+        "{yaml}"
+    );
+    assert!(yaml.contains("+52 more"), "{yaml}");
+    assert!(
+        yaml.lines()
+            .filter(|l| l.contains("tunnel-example.com"))
+            .count()
+            <= 3,
+        "{yaml}"
+    );
+
+    // Asked for: every child gets its entry.
+    let o = run(&["recommend", "--include-high-cardinality", &path]);
+    assert_eq!(yaml_docs(&stdout(&o)).len(), 1 + 60 + 70);
+    for d in yaml_docs(&stdout(&o)) {
+        assert_valid_service_entry(&d);
+    }
+    // Under the threshold: no finding.
+    let o = run(&["recommend", "--cardinality-threshold", "100", &path]);
+    assert!(!stdout(&o).contains("High cardinality"));
+    assert_eq!(yaml_docs(&stdout(&o)).len(), 1 + 60 + 70);
+
+    // analyze: a JSON key, a table section, and the children's skip reason.
+    let o = run(&["analyze", "--json", &path]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let found = v["high_cardinality"].as_array().unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0]["parent"], "52.10.20.0/24");
+    assert_eq!(found[0]["kind"], "network");
+    assert_eq!(found[0]["children"], 70);
+    assert_eq!(found[1]["parent"], "tunnel-example.com");
+    assert_eq!(found[1]["kind"], "domain");
+    assert_eq!(found[1]["children"], 60);
+    assert_eq!(found[1]["entries"], 60);
+    assert_eq!(found[1]["examples"].as_array().unwrap().len(), 8);
+    assert_eq!(found[1]["callers"][0], "shop/app (60)");
+    let child = destination(&v, "q000x7f.t.tunnel-example.com");
+    assert_eq!(child["recommended"], false);
+    assert!(
+        child["skip_reason"]
+            .as_str()
+            .unwrap()
+            .contains("--cardinality-threshold"),
+        "{child}"
+    );
+    let table = stdout(&run(&["analyze", &path]));
+    assert!(table.contains("High-cardinality parents"), "{table}");
+    assert!(
+        table.contains("  domain tunnel-example.com: 60 children, 60 entries; "),
+        "{table}"
+    );
+
+    // check: a warning in text, Markdown and JSON.
+    let o = run(&["check", &path]);
+    assert!(
+        stdout(&o).contains("Warning: High cardinality: tunnel-example.com has 60"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&["check", "--markdown", &path]);
+    assert!(stdout(&o).contains("> **Warning:** High cardinality"));
+    let o = run(&["check", "--json", &path]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let warnings: Vec<&str> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("High cardinality: 52.10.20.0/24 has 70")),
+        "{warnings:?}"
+    );
+
+    // migrate: a caveat.
+    let o = run(&["migrate", "--json", &path]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(
+        v["caveats"].as_array().unwrap().iter().any(|c| c
+            .as_str()
+            .unwrap()
+            .starts_with("High cardinality: tunnel-example.com")),
+        "{v}"
+    );
+    assert_eq!(v["entries"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn max_entries_keeps_the_most_used_and_counts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    // Entries per host: a 1, b 5, c 3, d 3, e 2 (distinct registrable domains).
+    for (host, n) in [
+        ("api.a-corp.com", 1),
+        ("api.b-corp.com", 5),
+        ("api.c-corp.com", 3),
+        ("api.d-corp.com", 3),
+        ("api.e-corp.com", 2),
+    ] {
+        for _ in 0..n {
+            text.push_str(&fluent_passthrough("shop", host, "52.1.2.3", 443));
+        }
+    }
+    let path = write(dir.path(), "five.jsonl", text.as_bytes());
+    let hosts = |yaml: &str| -> Vec<String> {
+        yaml_docs(yaml)
+            .iter()
+            .map(|d| d["spec"]["hosts"][0].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let o = run(&["recommend", "--max-entries", "3", &path]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    // b (5), then c and d (3 each, tied: by name); written in the usual order.
+    assert_eq!(
+        hosts(&yaml),
+        ["api.b-corp.com", "api.c-corp.com", "api.d-corp.com"]
+    );
+    assert!(
+        yaml.contains("# --max-entries 3: 2 more entries left out (3 passthrough or blocked entries): shop/api.e-corp.com (2), shop/api.a-corp.com (1)\n"),
+        "{yaml}"
+    );
+    // The same whatever the thread count.
+    let one = stdout(&run(&["recommend", "-j", "1", "--max-entries", "3", &path]));
+    assert_eq!(one, yaml);
+    // Enough room: nothing left out, no note.
+    let o = run(&["recommend", "--max-entries", "5", &path]);
+    assert_eq!(hosts(&stdout(&o)).len(), 5);
+    assert!(!stdout(&o).contains("--max-entries"));
+    assert_eq!(
+        run(&["recommend", "--max-entries", "0", &path])
+            .status
+            .code(),
+        Some(2)
+    );
+    // migrate proposes the same capped entries.
+    let o = run(&["migrate", "--json", "--max-entries", "1", &path]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(v["entries"][0]["hosts"][0], "api.b-corp.com");
+}
+
+#[test]
+fn lists_in_comments_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = high_cardinality_logs(dir.path());
+    // Widened on request: the wildcard and the range name 8 of their members and count the rest.
+    let o = run(&[
+        "recommend",
+        "--include-high-cardinality",
+        "--wildcard-min",
+        "2",
+        "--cidr-prefix",
+        "24",
+        &path,
+    ]);
+    let yaml = stdout(&o);
+    assert!(
+        yaml.contains(
+            "#   widened by --wildcard-min; stands for 60 hosts: q000x7f.t.tunnel-example.com, "
+        ),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains(
+            "#   widened by --cidr-prefix to 52.10.20.0/24; 70 addresses seen: 52.10.20.1, "
+        ),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains(", +52 more\n") && yaml.contains(", +62 more\n"),
+        "{yaml}"
+    );
+    // The per-port lines of a widened entry are one per destination; every line stays short.
+    assert!(yaml.lines().all(|l| l.len() < 2000), "{yaml}");
+
+    // More left-out destinations than the list shows: the rest are counted by reason.
+    let mut text = String::new();
+    for i in 0..150 {
+        // Private addresses in distinct /24s: left out, but no high-cardinality parent.
+        text.push_str(&fluent_passthrough(
+            "shop",
+            "-",
+            &format!("10.{i}.0.1"),
+            5432,
+        ));
+    }
+    let path = write(dir.path(), "private.jsonl", text.as_bytes());
+    let yaml = stdout(&run(&["recommend", &path]));
+    let listed = yaml
+        .lines()
+        .filter(|l| l.contains("private address (pass --include-private"))
+        .count();
+    assert_eq!(listed, 100, "{yaml}");
+    assert!(
+        yaml.contains("#   +50 more destinations left out: private (50)\n"),
+        "{yaml}"
     );
 }

@@ -67,6 +67,7 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
     } else {
         super::load(&settings)?
     };
+    selection.observe(&run.summary);
     let report = Report::build(&run, &selection);
     if let Some(out) = html_out {
         let plan = crate::recommend::plan(&run.summary, &selection);

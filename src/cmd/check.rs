@@ -51,6 +51,7 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
         outs.next().flatten(),
     );
     let run = super::load(&settings)?;
+    selection.observe(&run.summary);
     let now = crate::parse::time::now();
     let strict = settings.strict;
     let mut check = gate::check(&run, &selection, &allow, baseline.as_deref(), now, strict);

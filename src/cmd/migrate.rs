@@ -27,9 +27,14 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     .into_iter();
     let (entries_out, html_out) = (outs.next().flatten(), outs.next().flatten());
     let run = super::load(&settings)?;
+    selection.observe(&run.summary);
     let plan = recommend::plan(&run.summary, &selection);
-    let yaml = recommend::render_yaml(&plan, &run.summary, run.sources.len())
-        .map_err(Error::Unreadable)?;
+    // The manifests themselves only when a file shows them.
+    let yaml = if entries_out.is_some() || html_out.is_some() {
+        recommend::render_yaml(&plan, &run.summary, run.sources.len()).map_err(Error::Unreadable)?
+    } else {
+        String::new()
+    };
     if let Some(out) = entries_out {
         out.write(|w| w.write_all(yaml.as_bytes()))?;
     }

@@ -19,6 +19,7 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
         None => super::out::OutFile::prepare("--output", std::path::Path::new("-"))?,
     };
     let run = super::load(&settings)?;
+    selection.observe(&run.summary);
     let plan = recommend::plan(&run.summary, &selection);
     // The Sidecars follow the ServiceEntries; the entries are written as they are rendered.
     let mut sidecar_yaml = String::new();
@@ -36,7 +37,7 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
     })?;
     if plan.entries.len() >= recommend::MANY_ENTRIES && !settings.quiet {
         eprintln!(
-            "egress-advisor: {} ServiceEntries: every one is pushed to every sidecar it is exported to, and meshes with thousands strain istiod's pushes and sidecar memory; consider --scope central, --wildcard-min, --cidr-prefix or --min-requests",
+            "egress-advisor: {} ServiceEntries: every one is pushed to every sidecar it is exported to, and meshes with thousands strain istiod's pushes and sidecar memory; consider --scope central, --wildcard-min, --cidr-prefix, --min-requests or --max-entries",
             plan.entries.len()
         );
     }

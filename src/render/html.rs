@@ -296,30 +296,65 @@ pub fn write(
         malformed: &report.malformed,
         read_errors: &report.read_errors,
     };
+    // The page's data as JSON, written once by serde (the report of a large mesh holds tens of
+    // thousands of manifests), with `<`, `>`, `&` and `'` escaped so that no value can end the
+    // script element or an attribute.
+    let json = embedded_json(&page).map_err(|e| io::Error::other(format!("HTML data: {e}")))?;
+    drop(page);
     let mut env = minijinja::Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
-    let render = |env: &minijinja::Environment<'_>| -> Result<String, minijinja::Error> {
-        env.render_str(
-            TEMPLATE,
-            minijinja::context! {
-                title => format!("egress-advisor {}", extras.command),
-                subtitle => format!(
-                    "{}, {}, {} read",
-                    super::count(report.input.files, "file", "files"),
-                    super::count(report.input.lines, "line", "lines"),
-                    super::human_bytes(report.input.bytes)
-                ),
-                data => minijinja::Value::from(minijinja::value::Serde(&page)),
-            },
-        )
-    };
-    let html = render(&env).map_err(|e| io::Error::other(format!("HTML template: {e}")))?;
+    let render =
+        |env: &minijinja::Environment<'_>, json: String| -> Result<String, minijinja::Error> {
+            env.render_str(
+                TEMPLATE,
+                minijinja::context! {
+                    title => format!("egress-advisor {}", extras.command),
+                    subtitle => format!(
+                        "{}, {}, {} read",
+                        super::count(report.input.files, "file", "files"),
+                        super::count(report.input.lines, "line", "lines"),
+                        super::human_bytes(report.input.bytes)
+                    ),
+                    data => minijinja::Value::from_safe_string(json),
+                },
+            )
+        };
+    let html = render(&env, json).map_err(|e| io::Error::other(format!("HTML template: {e}")))?;
     out.write_all(html.as_bytes())
+}
+
+/// `value` as JSON safe inside HTML: `<`, `>`, `&` and `'` as `\u003c`, `\u003e`, `\u0026`
+/// and `\u0027` (outside strings JSON has none of them).
+fn embedded_json(value: &impl Serialize) -> Result<String, serde_json::Error> {
+    let json = serde_json::to_string(value)?;
+    let mut out = String::with_capacity(json.len() + json.len() / 64);
+    let mut rest = json.as_str();
+    while let Some(i) = rest.find(['<', '>', '&', '\'']) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'<' => "\\u003c",
+            b'>' => "\\u003e",
+            b'&' => "\\u0026",
+            _ => "\\u0027",
+        });
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn embedded_json_cannot_end_the_script() {
+        let v = serde_json::json!({"host": "</script><b a='1'>&"});
+        let text = embedded_json(&v).unwrap();
+        assert!(!text.contains(['<', '>', '&', '\'']), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, v);
+    }
 
     #[test]
     fn the_timeline_fits_in_its_columns() {

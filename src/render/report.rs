@@ -23,6 +23,8 @@ pub struct Report<'a> {
     pub destinations: Rows<'a>,
     /// Findings on the `--existing` ServiceEntries; empty without them.
     pub audit: Vec<crate::audit::Finding>,
+    /// Registrable domains and networks with more than `--cardinality-threshold` children.
+    pub high_cardinality: Vec<crate::cardinality::Finding>,
     /// Lines whose envelope named a namespace or workload Kubernetes would refuse: their
     /// writer is taken as unknown.
     pub invalid_sources: InvalidSources,
@@ -109,11 +111,17 @@ pub fn sources_of<'a>(
     summary: &'a crate::aggregate::Summary,
     st: &DestStats,
 ) -> Vec<SourceUse<'a>> {
+    sources_from(summary, st.sources.iter())
+}
+
+/// The sources of these (source index, counts) pairs, most entries first, then by name.
+pub fn sources_from<'a>(
+    summary: &'a crate::aggregate::Summary,
+    sources: impl Iterator<Item = (u32, crate::aggregate::SourceCount)>,
+) -> Vec<SourceUse<'a>> {
     // One row per namespace and workload, whatever label named it.
     let opt = |s: &'a str| (!s.is_empty()).then_some(s);
-    let mut all: Vec<SourceUse<'a>> = st
-        .sources
-        .iter()
+    let mut all: Vec<SourceUse<'a>> = sources
         .filter_map(|(i, n)| {
             let (k, _) = summary.sources.get_index(i as usize)?;
             Some(SourceUse {
@@ -393,6 +401,7 @@ impl<'a> Report<'a> {
                 .as_deref()
                 .map(|e| crate::audit::audit(e, s))
                 .unwrap_or_default(),
+            high_cardinality: sel.high_cardinality.findings.clone(),
             unknown_prefix: s.unknown_prefix,
             invalid_sources: InvalidSources {
                 lines: s.invalid_sources,

@@ -132,6 +132,38 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
         let line = format!("Unreadable: {}: {}", e.path, e.reason);
         writeln!(out, "{}", super::clean(&line))?;
     }
+    if !r.high_cardinality.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "High-cardinality parents (many names under one domain or network: DNS tunnelling or a scanner?):"
+        )?;
+        for f in &r.high_cardinality {
+            let line = format!(
+                "  {} {}: {} children, {} entries; {}; called by {}",
+                f.kind,
+                f.parent,
+                super::thousands(f.children),
+                super::thousands(f.entries),
+                {
+                    let mut shown = f.examples.join(", ");
+                    if f.children > f.examples.len() as u64 {
+                        shown.push_str(&format!(
+                            ", +{} more",
+                            super::thousands(f.children - f.examples.len() as u64)
+                        ));
+                    }
+                    shown
+                },
+                if f.callers.is_empty() {
+                    "(unknown)".to_owned()
+                } else {
+                    f.callers.join(", ")
+                }
+            );
+            writeln!(out, "{}", super::clean(&line))?;
+        }
+    }
     if !r.audit.is_empty() {
         writeln!(out)?;
         writeln!(out, "Existing ServiceEntries:")?;
