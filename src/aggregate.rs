@@ -618,41 +618,6 @@ impl DestStats {
         self.blocked > 0 && self.passthrough == 0 && self.registered == 0
     }
 
-    /// The statistics of the calls made from `namespace` (`None`: callers the logs do not
-    /// name): counts, bytes, first and last seen and sources are theirs; addresses, response
-    /// codes and flags, attribution and names are the destination's.
-    pub fn for_namespace(&self, summary: &Summary, namespace: Option<&str>) -> DestStats {
-        let mut v = DestStats {
-            category: self.category,
-            codes: self.codes.clone(),
-            flags: self.flags.clone(),
-            addresses: self.addresses.clone(),
-            attributed: self.attributed.clone(),
-            seen_as: self.seen_as.clone(),
-            ..DestStats::default()
-        };
-        for (i, c) in self.sources.iter() {
-            let Some((k, _)) = summary.sources.get_index(i as usize) else {
-                continue;
-            };
-            let ns = (!k.namespace.is_empty()).then_some(&*k.namespace);
-            if ns != namespace {
-                continue;
-            }
-            v.passthrough = v.passthrough.saturating_add(c.passthrough);
-            v.blocked = v.blocked.saturating_add(c.blocked);
-            v.registered = v
-                .registered
-                .saturating_add(c.all.saturating_sub(c.undeclared()));
-            v.bytes_uploaded = v.bytes_uploaded.saturating_add(c.uploaded);
-            v.bytes_downloaded = v.bytes_downloaded.saturating_add(c.downloaded);
-            v.first_seen = min_opt(v.first_seen, c.first_seen);
-            v.last_seen = max_opt(v.last_seen, c.last_seen);
-            v.sources.add(i, c);
-        }
-        v
-    }
-
     /// Notes a name the client used for this destination (a cluster-local `:authority` or SNI
     /// sent to an address). At most [`SEEN_AS`] names are kept, the smallest, so memory stays
     /// bounded and the set does not depend on the order lines are read in.

@@ -171,8 +171,18 @@ fn bracketed(line: &[u8]) -> Option<Unwrapped<'_>> {
         return None;
     }
     let payload = after_timestamp(line.get(close + 1..)?.strip_prefix(b" ")?)?;
+    named(Kind::Bracketed, payload, pod, container)
+}
+
+/// A payload whose wrapper names the pod and container that wrote it.
+fn named<'a>(
+    kind: Kind,
+    payload: &'a [u8],
+    pod: &'a [u8],
+    container: &'a [u8],
+) -> Option<Unwrapped<'a>> {
     Some(Unwrapped {
-        kind: Kind::Bracketed,
+        kind,
         payload,
         meta: Meta {
             pod: Some(as_str(pod)?.into()),
@@ -311,16 +321,7 @@ fn stern(line: &[u8]) -> Option<Unwrapped<'_>> {
     }
     // `stern --timestamps`: a timestamp before the entry.
     let payload = after_timestamp(payload)?;
-    Some(Unwrapped {
-        kind: Kind::Stern,
-        payload,
-        meta: Meta {
-            pod: Some(as_str(pod)?.into()),
-            container: Some(as_str(container)?.into()),
-            ..Meta::default()
-        },
-        partial: false,
-    })
+    named(Kind::Stern, payload, pod, container)
 }
 
 /// The first key of a JSON object, when it holds no escape.
