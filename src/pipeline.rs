@@ -593,10 +593,15 @@ pub fn read_line<T>(
         if bad_workload {
             selector = None;
         }
-        let application = u
-            .meta
-            .container
-            .as_deref()
+        // A bare `<word> ` prefix may be a container or a host name a shipper added: it is
+        // not proof enough to set an entry aside, which could let a gate pass on traffic it
+        // never counted. Such lines are read as traffic, like bare ones.
+        let named = if u.kind == envelope::Kind::Container {
+            None
+        } else {
+            u.meta.container.as_deref()
+        };
+        let application = named
             .or(base.container.as_deref())
             .filter(|c| !s.is_proxy_container(c));
         f(LineView {
