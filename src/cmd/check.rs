@@ -1,14 +1,12 @@
 //! `egress-advisor check`: the CI gate.
 
-use std::io::Write;
-
 use crate::cli::CheckArgs;
 use crate::config::Selection;
 use crate::exit::Exit;
 use crate::gate;
 use crate::render::check as render;
 
-use super::{Error, finish, io_err, output};
+use super::{Error, finish};
 
 pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
     let settings = super::settings(&a.input)?;
@@ -82,22 +80,16 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
         };
         super::write_html(out, &run, &selection, &extras)?;
     }
-    let what = "writing the verdict";
-    let mut out = output(None)?;
-    let written = (|| -> std::io::Result<()> {
+    super::write_verdict("writing the verdict", |out| {
         if a.json {
-            crate::render::escape::write_json(&mut out, &check, true)?;
-            writeln!(out)?;
+            crate::render::escape::write_json(&mut *out, &check, true)?;
+            writeln!(out)
         } else if a.markdown {
-            render::markdown(&mut out, &check)?;
+            render::markdown(out, &check)
         } else {
-            render::text(&mut out, &check)?;
+            render::text(out, &check)
         }
-        out.flush()
-    })();
-    drop(out);
-    // A reader that stops early (`check | head -1`) does not change the verdict.
-    super::tolerate_closed_stdout(written).map_err(io_err(what))?;
+    })?;
     let findings = check.findings();
     drop(check);
     let entries = super::entries(&run.summary);

@@ -1,14 +1,12 @@
 //! `egress-advisor migrate`: the ALLOW_ANY to REGISTRY_ONLY plan.
 
-use std::io::Write;
-
 use crate::cli::MigrateArgs;
 use crate::config::Selection;
 use crate::exit::Exit;
 use crate::recommend;
 use crate::render::migrate as render;
 
-use super::{Error, finish, io_err, output};
+use super::{Error, finish};
 
 pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     let mut settings = super::settings(&a.input)?;
@@ -48,22 +46,16 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
         };
         super::write_html(out, &run, &selection, &extras)?;
     }
-    let what = "writing the migration plan";
-    let mut out = output(None)?;
-    let written = (|| -> std::io::Result<()> {
+    super::write_verdict("writing the migration plan", |out| {
         if a.json {
-            crate::render::escape::write_json(&mut out, &m, true)?;
-            writeln!(out)?;
+            crate::render::escape::write_json(&mut *out, &m, true)?;
+            writeln!(out)
         } else if a.markdown {
-            render::markdown(&mut out, &m)?;
+            render::markdown(out, &m)
         } else {
-            render::text(&mut out, &m)?;
+            render::text(out, &m)
         }
-        out.flush()
-    })();
-    drop(out);
-    // A reader that stops early does not change the verdict.
-    super::tolerate_closed_stdout(written).map_err(io_err(what))?;
+    })?;
     let ready = m.ready;
     drop(m);
     let entries = super::entries(&run.summary);

@@ -160,6 +160,18 @@ pub fn one_stdin_reader(settings: &Settings, existing: &[std::path::PathBuf]) ->
     Ok(())
 }
 
+/// Writes a gate's verdict (`check`, `migrate`) to standard output. A reader that stops early
+/// (`check | head -1`) does not change the verdict: the exit code still says it.
+pub fn write_verdict(
+    what: &str,
+    f: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), Error> {
+    let mut out = output(None)?;
+    let written = f(&mut out).and_then(|()| out.flush());
+    drop(out);
+    tolerate_closed_stdout(written).map_err(io_err(what))
+}
+
 /// A write to standard output whose reader went away (`| head`) is not an error for a command
 /// whose exit code carries the verdict: the code still says it.
 pub fn tolerate_closed_stdout(r: io::Result<()>) -> io::Result<()> {
