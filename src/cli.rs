@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "egress-advisor",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("EGRESS_ADVISOR_COMMIT"), ")"),
     long_version = long_version(),
     propagate_version = true,
     max_term_width = 100
@@ -23,8 +23,8 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// `--version`: the package's version and the Public Suffix List's that bounds
-/// `--wildcard-min`.
+/// `--version`: the package's version, the commit it was built from (`unknown` when the build
+/// could not tell) and the Public Suffix List's version that bounds `--wildcard-min`.
 fn long_version() -> &'static str {
     static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     TEXT.get_or_init(|| {
@@ -35,8 +35,9 @@ fn long_version() -> &'static str {
             _ => raw.to_owned(),
         };
         format!(
-            "{}\nPublic Suffix List of {date} (MPL-2.0, https://publicsuffix.org/): bounds --wildcard-min",
-            env!("CARGO_PKG_VERSION")
+            "{} (commit {})\nPublic Suffix List of {date} (MPL-2.0, https://publicsuffix.org/): bounds --wildcard-min",
+            env!("CARGO_PKG_VERSION"),
+            env!("EGRESS_ADVISOR_COMMIT")
         )
     })
 }
@@ -67,6 +68,26 @@ pub enum Command {
     /// Check ServiceEntry and Sidecar manifests against Istio's CRD schemas and istiod's
     /// validation rules; exit 1 on any error.
     Validate(ValidateArgs),
+    /// Print a shell completion script: `egress-advisor completions bash > /etc/bash_completion.d/egress-advisor`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), every subcommand in one page: `egress-advisor man | man -l -`.
+    /// `--dir DIR` writes one page per command instead, to install (`egress-advisor.1`,
+    /// `egress-advisor-analyze.1`, ...).
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write one page per command into DIR instead of one page to stdout.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -114,6 +114,52 @@ pub fn list_inputs(a: &crate::cli::ListInputsArgs) -> Result<Exit, Error> {
     Ok(if failed { Exit::Unreadable } else { Exit::Ok })
 }
 
+/// `completions SHELL`: the completion script for SHELL, generated from the clap definition.
+pub fn completions(a: &crate::cli::CompletionsArgs) -> Result<Exit, Error> {
+    use clap::CommandFactory;
+    let mut out = output(None)?;
+    let mut command = crate::cli::Cli::command();
+    clap_complete::generate(a.shell, &mut command, "egress-advisor", &mut out);
+    out.flush().map_err(io_err("writing the completions"))?;
+    Ok(Exit::Ok)
+}
+
+/// `man`: the manual page, in roff, generated from the clap definition: the top-level page,
+/// then one section per subcommand with its options; with `--dir`, one page per command there.
+pub fn man(a: &crate::cli::ManArgs) -> Result<Exit, Error> {
+    use clap::CommandFactory;
+    let command = crate::cli::Cli::command();
+    if let Some(dir) = &a.dir {
+        clap_mangen::generate_to(command, dir).map_err(|e| {
+            Error::Io(
+                format!("cannot write the manual pages to {}", dir.display()),
+                e,
+            )
+        })?;
+        return Ok(Exit::Ok);
+    }
+    let mut out = output(None)?;
+    let page = clap_mangen::Man::new(command.clone());
+    page.render(&mut out)
+        .map_err(io_err("writing the manual page"))?;
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("egress-advisor {}", sub.get_name());
+        let sub = sub
+            .clone()
+            .display_name(name.clone())
+            .bin_name(name.clone());
+        let page = clap_mangen::Man::new(sub);
+        writeln!(out, ".SH \"{}\"", name.to_uppercase())
+            .map_err(io_err("writing the manual page"))?;
+        page.render_description_section(&mut out)
+            .and_then(|()| page.render_synopsis_section(&mut out))
+            .and_then(|()| page.render_options_section(&mut out))
+            .map_err(io_err("writing the manual page"))?;
+    }
+    out.flush().map_err(io_err("writing the manual page"))?;
+    Ok(Exit::Ok)
+}
+
 /// Runs the pipeline: reads the logs, or merges the partial results (whose problems are
 /// usage errors, like other files the user names).
 pub fn load(settings: &Settings) -> Result<Run, Error> {

@@ -1,7 +1,6 @@
 //! `check` (the CI gate) and `migrate` (the REGISTRY_ONLY plan), driven through the binary.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::path::Path;
 

@@ -1,12 +1,10 @@
 //! Every output the tool writes is read back by the tool, at any size, and configuration with
 //! a field of the wrong type is refused naming the file, the document and the field.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{run, stderr, stdout, yaml_docs};
+use crate::common::{run, stderr, stdout, yaml_docs};
 
 /// An Istio 1.9+ text log with one TLS passthrough entry per host `host-N.example.com`.
 fn many_hosts(dir: &Path, n: usize) -> PathBuf {

@@ -1,7 +1,6 @@
 //! Drives the real binary on fixture files and checks what it writes.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::io::Write;
 use std::path::Path;
@@ -2333,4 +2332,138 @@ fn lists_in_comments_are_capped() {
         yaml.contains("#   +50 more destinations left out: private (50)\n"),
         "{yaml}"
     );
+}
+
+/// clap's own consistency checks over the whole definition (conflicting names, defaults that
+/// are not possible values, ...), which it otherwise runs only on the paths a test takes.
+#[test]
+fn the_command_line_definition_is_consistent() {
+    use clap::CommandFactory;
+    egress_advisor::cli::Cli::command().debug_assert();
+}
+
+/// Every subcommand's long options, as the manual page and completions must name them.
+fn long_flags() -> Vec<(String, Vec<String>)> {
+    use clap::CommandFactory;
+    egress_advisor::cli::Cli::command()
+        .get_subcommands()
+        .map(|s| {
+            let flags = s
+                .get_arguments()
+                .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+                .collect();
+            (s.get_name().to_owned(), flags)
+        })
+        .collect()
+}
+
+#[test]
+fn completions_cover_every_subcommand_and_flag() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let o = run(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}: {}", stderr(&o));
+        let script = stdout(&o);
+        for (sub, flags) in long_flags() {
+            assert!(script.contains(&sub), "{shell} completes {sub}");
+            for f in flags {
+                // fish names long options `-l NAME`.
+                let named = match shell {
+                    "fish" => format!("-l {}", &f[2..]),
+                    _ => f.clone(),
+                };
+                assert!(script.contains(&named), "{shell} completes {sub} {f}");
+            }
+        }
+    }
+    // The bash script is valid bash.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("egress-advisor.bash");
+    std::fs::write(&f, stdout(&run(&["completions", "bash"]))).unwrap();
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&f)
+        .output()
+        .expect("bash");
+    assert!(
+        syntax.status.success(),
+        "{}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
+    let o = run(&["completions", "tcsh"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+}
+
+#[test]
+fn the_manual_page_documents_every_subcommand_and_flag() {
+    let o = run(&["man"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let page = stdout(&o);
+    assert!(
+        page.contains(".TH egress-advisor 1"),
+        "a roff page: {}",
+        &page[..200]
+    );
+    // roff escapes `-` as `\-`.
+    let roff = |s: &str| s.replace('-', "\\-");
+    for (sub, flags) in long_flags() {
+        let heading = format!(".SH \"EGRESS-ADVISOR {}\"", sub.to_uppercase());
+        let at = page
+            .find(&heading)
+            .unwrap_or_else(|| panic!("a section for {sub}"));
+        let section = &page[at..];
+        let section = &section[..section[1..]
+            .find(".SH \"EGRESS")
+            .map_or(section.len(), |n| n + 1)];
+        for f in flags {
+            assert!(section.contains(&roff(&f)), "{sub} documents {f}");
+        }
+    }
+
+    // One page per command with --dir.
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&["man", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for (sub, flags) in long_flags() {
+        let p = dir.path().join(format!("egress-advisor-{sub}.1"));
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        for f in flags {
+            assert!(text.contains(&roff(&f)), "{} documents {f}", p.display());
+        }
+    }
+    assert!(dir.path().join("egress-advisor.1").is_file());
+}
+
+#[test]
+fn version_names_the_commit() {
+    for flag in ["--version", "-V"] {
+        let o = run(&[flag]);
+        assert_eq!(o.status.code(), Some(0));
+        let first = stdout(&o).lines().next().unwrap_or_default().to_owned();
+        let commit = first
+            .strip_prefix(concat!(
+                "egress-advisor ",
+                env!("CARGO_PKG_VERSION"),
+                " (commit "
+            ))
+            .and_then(|r| r.strip_suffix(')'))
+            .unwrap_or_else(|| panic!("{flag}: {first}"));
+        assert!(
+            commit == "unknown"
+                || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+            "{flag}: {first}"
+        );
+        // In a git checkout, the checkout's own commit.
+        let head = std::process::Command::new("git")
+            .args(["rev-parse", "--short=12", "HEAD"])
+            .current_dir(root())
+            .output();
+        if let Some(h) = head.ok().filter(|h| h.status.success()) {
+            let head = String::from_utf8_lossy(&h.stdout).trim().to_owned();
+            assert_eq!(commit, head, "{flag}");
+        }
+    }
 }

@@ -1,0 +1,16 @@
+//! The integration tests, one binary: each module drives the real binary (or the library) on
+//! fixture files. `tests/alloc.rs` stays apart because it installs its own global allocator.
+//!
+//! Tests that need a tool outside Rust are `#[ignore]`d with the tool's name, so that a machine
+//! without it shows them as ignored, never as passed: `cargo test -- --include-ignored` (as
+//! `.ci/run` does) runs them and fails when the tool is missing.
+
+mod browser;
+mod cli;
+mod common;
+mod distributed;
+mod fuzz_corpus;
+mod gate;
+mod hostile;
+mod properties;
+mod readback;
