@@ -164,12 +164,15 @@ pub struct InputArgs {
     #[arg(long, value_name = "NAME")]
     pub workload: Option<String>,
 
-    /// Only count outbound entries that started at or after this time (RFC 3339, for example
-    /// 2024-05-01T00:00:00Z); earlier ones are counted as `outside`.
+    /// Only count outbound entries that started at or after this time; earlier ones are
+    /// counted as `outside`. An RFC 3339 time (2024-05-01T00:00:00Z), a date (2024-05-01, its
+    /// first instant in UTC) or a duration before now (24h, 7d, 1d12h; units s m h d w),
+    /// resolved once when the run starts: partials record the absolute time, and a merge of
+    /// them takes that time, not the duration.
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
 
-    /// Only count outbound entries that started before this time (RFC 3339).
+    /// Only count outbound entries that started before this time (as --since takes it).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
 

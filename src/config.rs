@@ -295,14 +295,17 @@ pub enum Custom {
 }
 
 fn window(a: &InputArgs) -> Result<Option<Window>, UsageError> {
+    // A duration is resolved once, here, so every input (and every partial) of the run
+    // shares one absolute window.
+    let now = crate::parse::time::now();
     let parse = |flag: &str, v: &Option<String>| -> Result<Option<i64>, UsageError> {
         match v {
             None => Ok(None),
-            Some(t) => crate::parse::time::parse_rfc3339(t)
+            Some(t) => crate::parse::time::parse_when(t, now)
                 .map(Some)
                 .ok_or_else(|| {
                     UsageError(format!(
-                        "{flag} {t:?} is not an RFC 3339 time (for example 2024-05-01T00:00:00Z)"
+                        "{flag} {t:?} is not a time: give an RFC 3339 time (2024-05-01T00:00:00Z), a date (2024-05-01) or a duration before now (24h, 7d, 1d12h)"
                     ))
                 }),
         }

@@ -131,6 +131,53 @@ pub fn parse_date(s: &str) -> Option<Millis> {
     Some(seconds(num(0..4)?, num(5..7)?, num(8..10)?, 0, 0, 0)? * 1000)
 }
 
+/// A duration such as `90s`, `15m`, `24h`, `7d`, `2w` or `1d12h` (units s, m, h, d, w; each
+/// at most once, largest first), in milliseconds; `None` for anything else or an overflow.
+pub fn parse_duration(s: &str) -> Option<Millis> {
+    const UNITS: [(u8, Millis); 5] = [
+        (b'w', 7 * 86_400_000),
+        (b'd', 86_400_000),
+        (b'h', 3_600_000),
+        (b'm', 60_000),
+        (b's', 1000),
+    ];
+    let mut rest = s.as_bytes();
+    let mut total: Millis = 0;
+    // Units must come largest first, each once: `1h1d` or `1h1h` is a typo, not a duration.
+    let mut next_unit = 0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || digits > 12 || digits == rest.len() {
+            return None;
+        }
+        let n = rest[..digits]
+            .iter()
+            .fold(0 as Millis, |acc, d| acc * 10 + Millis::from(d - b'0'));
+        let unit = UNITS[next_unit..]
+            .iter()
+            .position(|(u, _)| *u == rest[digits])?;
+        let (_, scale) = UNITS[next_unit + unit];
+        next_unit += unit + 1;
+        total = total.checked_add(n.checked_mul(scale)?)?;
+        rest = &rest[digits + 1..];
+    }
+    Some(total)
+}
+
+/// A point in time as `--since` and `--until` take it, resolved against `now`: an RFC 3339
+/// time, a date (`2024-05-01`, its first instant in UTC), or a duration before `now` (`24h`,
+/// `7d`; see [`parse_duration`]).
+pub fn parse_when(s: &str, now: Millis) -> Option<Millis> {
+    if let Some(t) = parse_rfc3339(s).or_else(|| parse_date(s)) {
+        return Some(t);
+    }
+    let ago = now.checked_sub(parse_duration(s)?)?;
+    (ago >= MIN_MILLIS).then_some(ago)
+}
+
 /// The current time, in ms since the epoch.
 pub fn now() -> Millis {
     std::time::SystemTime::now()
@@ -227,6 +274,51 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Some(90_000));
+        assert_eq!(parse_duration("15m"), Some(900_000));
+        assert_eq!(parse_duration("24h"), Some(86_400_000));
+        assert_eq!(parse_duration("7d"), Some(7 * 86_400_000));
+        assert_eq!(parse_duration("2w"), Some(14 * 86_400_000));
+        assert_eq!(parse_duration("1d12h"), Some(36 * 3_600_000));
+        assert_eq!(parse_duration("0s"), Some(0));
+        for bad in [
+            "",
+            "h",
+            "24",
+            "24x",
+            "1h1d",
+            "1h1h",
+            "-1h",
+            "1.5h",
+            " 1h",
+            "1h ",
+            "9999999999999d",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn points_in_time() {
+        let now = parse_rfc3339("2024-05-14T12:00:00Z").unwrap();
+        assert_eq!(
+            parse_when("24h", now),
+            parse_rfc3339("2024-05-13T12:00:00Z")
+        );
+        assert_eq!(
+            parse_when("2024-05-01", now),
+            parse_rfc3339("2024-05-01T00:00:00Z")
+        );
+        assert_eq!(
+            parse_when("2024-05-01T10:00:00+02:00", now),
+            parse_rfc3339("2024-05-01T08:00:00Z")
+        );
+        assert_eq!(parse_when("yesterday", now), None);
+        assert_eq!(parse_when("99999999w", now), None, "before the year 0");
+    }
 
     #[test]
     fn dates() {

@@ -2467,3 +2467,40 @@ fn version_names_the_commit() {
         }
     }
 }
+
+/// --since and --until take dates and durations before now as well as RFC 3339 times.
+#[test]
+fn time_window_takes_dates_and_durations() {
+    let lines = |args: &[&str]| -> Value {
+        let mut all = vec!["analyze", "--json"];
+        all.extend_from_slice(args);
+        all.push("samples/");
+        let o = run(&all);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        serde_json::from_str::<Value>(&stdout(&o)).unwrap()["lines"].clone()
+    };
+    let all = lines(&[]);
+    assert_eq!(all["outside"].as_u64().unwrap_or(0), 0);
+    // The samples are from 2024: a week before now leaves every outbound entry outside.
+    let week = lines(&["--since", "7d"]);
+    assert!(week["outside"].as_u64().unwrap() > 0);
+    assert_eq!(week["passthrough"].as_u64().unwrap_or(0), 0, "{week}");
+    // A date is its first instant in UTC: the same as the RFC 3339 midnight.
+    assert_eq!(
+        lines(&["--since", "2024-05-14"]),
+        lines(&["--since", "2024-05-14T00:00:00Z"])
+    );
+    assert_eq!(
+        lines(&["--until", "2024-05-14"]),
+        lines(&["--until", "2024-05-14T00:00:00.000Z"])
+    );
+    for bad in ["yesterday", "7 days", "1h1d"] {
+        let o = run(&["analyze", "--since", bad, "samples/"]);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        assert!(
+            stderr(&o).contains("a duration before now"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
