@@ -171,7 +171,10 @@ fn run(example: &Example, dir: &Path, bin_dir: &Path) -> Result<(), String> {
         if shown.trim().is_empty() || shown.trim() == "..." {
             continue;
         }
-        match lines[next..].iter().position(|l| l.contains(shown.as_str())) {
+        match lines[next..]
+            .iter()
+            .position(|l| l.contains(shown.as_str()))
+        {
             Some(i) => next += i + 1,
             None => {
                 let _ = write!(problems, "does not print (in this order) `{shown}`; ");
@@ -230,7 +233,11 @@ fn the_runnable_examples_of_the_docs_run_as_shown() {
     let mut failures = Vec::new();
     for page in &pages {
         let text = std::fs::read_to_string(page).expect("a docs page");
-        let name = page.strip_prefix(root()).unwrap_or(page).display().to_string();
+        let name = page
+            .strip_prefix(root())
+            .unwrap_or(page)
+            .display()
+            .to_string();
         failures.extend(check(&name, &text, false).1);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
