@@ -6,9 +6,11 @@
 //!   command; the lines after it, up to the next `$ ` line or the end of the block, show (part
 //!   of) what it prints.
 //! - A command is `egress-advisor ARGS...`, or `cargo run --release -- ARGS...` as the Quick
-//!   start writes it (the same binary). It runs under `sh -c` with the binary cargo built for
-//!   this test first on `PATH`, in a scratch directory where `samples/`, `examples/`, `tests/`
-//!   and `schemas/` link to the repository's own. The commands of one block share that
+//!   start writes it (the same binary); any other command in a console block fails the test.
+//!   It runs under `sh -c` with the binary cargo built for this test first on `PATH`, in a
+//!   scratch directory where `samples/`, `examples/`, `tests/` and `schemas/` link to the
+//!   repository's own (so relative paths read as from the repository's root, and the files the
+//!   examples write never land in the checkout). The commands of one block share that
 //!   directory, so a later command reads what an earlier one wrote (`-o`, `--partial`, `>`).
 //! - A comment at the end of the command, `# exit N` (or `# exits N`, any text after it), states
 //!   its exit code; without one, the command must exit 0. Any other comment is just a comment.
@@ -16,8 +18,9 @@
 //!   (standard output, then standard error), trailing spaces ignored. A line `...` stands for
 //!   lines left out and matches nothing.
 //! - Commands that need a cluster, a network or a toolchain (`kubectl ...`, `cargo install`,
-//!   `cargo test`) go in ```` ```sh ```` blocks, which are not run. In README.md, a line of any
-//!   other block that invokes `egress-advisor` fails this test: every example there is run.
+//!   `cargo test`) go in ```` ```sh ```` blocks, which are not run. In README.md, a line of a
+//!   `sh` block (or any other block) that invokes `egress-advisor` fails this test unless a
+//!   console block runs the same command: every example there is run.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -47,6 +50,7 @@ fn examples(name: &str, text: &str, all_must_run: bool) -> (Vec<Vec<Example>>, V
     let mut problems = Vec::new();
     let mut fence: Option<String> = None;
     let mut current: Vec<Example> = Vec::new();
+    let mut not_run = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let at = format!("{name}:{}", i + 1);
         let trimmed = line.trim_start();
@@ -81,17 +85,29 @@ fn examples(name: &str, text: &str, all_must_run: bool) -> (Vec<Vec<Example>>, V
                     ));
                 }
             }
-            Some("sh") => {}
-            Some(_) if all_must_run && invokes_binary(line) => problems.push(format!(
-                "{at}: an egress-advisor example outside a console block is never run: `{}`",
-                line.trim()
-            )),
-            Some(_) => {}
-            None => {}
+            Some(_) if all_must_run && invokes_binary(line) => {
+                not_run.push((at, line.trim().to_owned()));
+            }
+            Some(_) | None => {}
         }
     }
     if fence.is_some() {
         problems.push(format!("{name}: a code block is never closed"));
+    }
+    // A command outside a console block passes only when a console block runs it too (the
+    // Quick start lists `cargo run --release -- recommend samples/` with `cargo test`).
+    for (at, line) in not_run {
+        let ran = parse_command(&line).is_ok_and(|(command, _)| {
+            blocks
+                .iter()
+                .flatten()
+                .any(|e: &Example| e.command == command)
+        });
+        if !ran {
+            problems.push(format!(
+                "{at}: an egress-advisor example outside a console block is never run: `{line}`"
+            ));
+        }
     }
     (blocks, problems)
 }
@@ -151,7 +167,6 @@ fn run(example: &Example, dir: &Path, bin_dir: &Path) -> Result<(), String> {
         .arg(&example.command)
         .current_dir(dir)
         .env("PATH", std::env::join_paths(paths).expect("a PATH"))
-        .env_remove("CI")
         .output()
         .map_err(|e| format!("cannot run sh: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -231,6 +246,7 @@ fn the_runnable_examples_of_the_docs_run_as_shown() {
         .collect();
     pages.sort();
     let mut failures = Vec::new();
+    let mut ran = 0;
     for page in &pages {
         let text = std::fs::read_to_string(page).expect("a docs page");
         let name = page
@@ -238,9 +254,12 @@ fn the_runnable_examples_of_the_docs_run_as_shown() {
             .unwrap_or(page)
             .display()
             .to_string();
-        failures.extend(check(&name, &text, false).1);
+        let (n, f) = check(&name, &text, false);
+        ran += n;
+        failures.extend(f);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(ran >= 5, "only {ran} examples of docs/ ran");
 }
 
 /// The test catches a README that has gone wrong: an unknown flag, a wrong exit code, output
@@ -253,13 +272,14 @@ fn a_wrong_example_fails() {
         "```console\n$ egress-advisor analyze samples/\nInput: 15 files\n```\n",
         "```console\n$ egress-advisor analyze samples/\nLines: passthrough 36\nInput: 14 files\n```\n",
         "```text\negress-advisor analyze samples/\n```\n",
+        "```sh\negress-advisor analyze --no-such-flag samples/\n```\n",
         "```console\n$ kubectl get pods\n```\n",
     ];
     for text in wrong {
         let (_, failures) = check("wrong.md", text, true);
         assert!(!failures.is_empty(), "passes, but should not:\n{text}");
     }
-    let right = "```console\n$ egress-advisor analyze samples/\nInput: 14 files\n...\nLines: passthrough 36\n$ egress-advisor check samples/ # exits 1: undeclared\n```\n";
+    let right = "```sh\ncargo run --release -- analyze samples/\ncargo test\n```\n```console\n$ egress-advisor analyze samples/\nInput: 14 files\n...\nLines: passthrough 36\n$ egress-advisor check samples/ # exits 1: undeclared\n```\n";
     let (ran, failures) = check("right.md", right, true);
     assert_eq!((ran, failures), (2, Vec::<String>::new()));
 }
