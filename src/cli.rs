@@ -135,7 +135,7 @@ pub struct InputArgs {
     #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
     pub max_line_bytes: usize,
 
-    /// Exit 1 when any line is malformed, not only when an input cannot be read.
+    /// Exit 3 when any line is malformed, as when an input cannot be read.
     #[arg(long)]
     pub strict: bool,
 
@@ -155,13 +155,23 @@ pub struct InputArgs {
     #[arg(long, value_name = "FILE")]
     pub mesh_config: Option<PathBuf>,
 
-    /// The namespace of the workloads whose logs these are, for inputs that do not say
-    /// (plain files; envelopes and node log paths that name it take precedence).
+    /// The namespace of the workloads that wrote these logs, for inputs that do not say
+    /// (plain files; envelopes and node log paths that name it take precedence). It names the
+    /// writer; it does not filter anything.
     #[arg(long, value_name = "NS")]
+    pub source_namespace: Option<String>,
+
+    /// The workload that wrote these logs, for inputs that do not say.
+    #[arg(long, value_name = "NAME")]
+    pub source_workload: Option<String>,
+
+    /// The former name of --source-namespace, refused so that no command line silently
+    /// changes meaning (it never filtered callers).
+    #[arg(long, value_name = "NS", hide = true)]
     pub namespace: Option<String>,
 
-    /// The workload whose logs these are, for inputs that do not say.
-    #[arg(long, value_name = "NAME")]
+    /// The former name of --source-workload, refused likewise.
+    #[arg(long, value_name = "NAME", hide = true)]
     pub workload: Option<String>,
 
     /// Only count outbound entries that started at or after this time; earlier ones are

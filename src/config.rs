@@ -23,7 +23,7 @@ pub struct Settings {
     pub strict: bool,
     /// Notes on stderr (errors are always reported).
     pub quiet: bool,
-    /// `--namespace`: the writer's namespace when the input does not say.
+    /// `--source-namespace`: the writer's namespace when the input does not say.
     pub namespace: Option<String>,
     /// `--workload`: the writer's workload when the input does not say.
     pub workload: Option<String>,
@@ -109,7 +109,7 @@ pub struct Selection {
     pub cidr_prefix_v6: Option<u8>,
     /// `--exclude-blocked-only`: no entry for destinations whose every attempt was refused.
     pub exclude_blocked_only: bool,
-    /// `--scope central --namespace NS`: every entry in NS, exported to its consumers.
+    /// `--scope central --central-namespace NS`: every entry in NS, exported to its consumers.
     pub central: Option<String>,
     /// The reading rules (cluster domain, mesh ranges), to tell cluster-local names.
     pub rules: Rules,
@@ -472,11 +472,21 @@ impl Settings {
                 a.max_line_bytes
             )));
         }
-        if let Some(ns) = &a.namespace
+        for (old, new, given) in [
+            ("--namespace", "--source-namespace", &a.namespace),
+            ("--workload", "--source-workload", &a.workload),
+        ] {
+            if given.is_some() {
+                return Err(UsageError(format!(
+                    "{old} is now {new}: it names the writer of log files that do not say, and never filtered callers; use {new}"
+                )));
+            }
+        }
+        if let Some(ns) = &a.source_namespace
             && !crate::validate::is_dns1123_label(ns, false)
         {
             return Err(UsageError(format!(
-                "--namespace {ns:?} is not a Kubernetes namespace name"
+                "--source-namespace {ns:?} is not a Kubernetes namespace name"
             )));
         }
         if a.partials && (a.paths.is_empty() || a.paths.iter().any(|p| p.as_os_str() == "-")) {
@@ -516,8 +526,8 @@ impl Settings {
             max_line_bytes: a.max_line_bytes,
             strict: a.strict,
             quiet: a.quiet,
-            namespace: a.namespace.clone(),
-            workload: a.workload.clone(),
+            namespace: a.source_namespace.clone(),
+            workload: a.source_workload.clone(),
             custom: custom_format(a)?.map(Arc::new),
             track_mesh: false,
             partials: a.partials,

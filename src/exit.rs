@@ -1,4 +1,4 @@
-//! Exit codes, documented in the README ("Exit codes"). Each code means one thing, so a CI job
+//! Exit codes, documented in docs/troubleshooting.md ("Exit codes"). Each code means one thing, so a CI job
 //! can act on it: findings are never confused with inputs that could not be read.
 
 /// What the process tells its caller.

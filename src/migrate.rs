@@ -304,7 +304,7 @@ fn rollout(namespaces: &[Namespace<'_>]) -> Vec<Step> {
         steps.push(Step {
             namespace: None,
             action: format!(
-                "{} external requests come from workloads whose namespace the logs do not say: read logs with their Kubernetes metadata (or pass --namespace) to place them before the mesh-wide switch",
+                "{} external requests come from workloads whose namespace the logs do not say: read logs with their Kubernetes metadata (or pass --source-namespace) to place them before the mesh-wide switch",
                 crate::render::thousands(unknown.coverage.requests)
             ),
         });

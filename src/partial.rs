@@ -53,7 +53,7 @@ struct FileIn {
 }
 
 /// The settings that decide how lines are read and counted; partials merge only when theirs
-/// are the same. (`--namespace` and `--workload` may differ: they name each input's writer.)
+/// are the same. (`--source-namespace` and `--source-workload` may differ: they name each input's writer.)
 pub fn fingerprint(s: &Settings) -> String {
     let custom = match s.custom.as_deref() {
         None => "none".to_owned(),

@@ -1306,7 +1306,7 @@ fn apply_advice(plan: &Plan<'_>) -> Vec<String> {
     match (with, without) {
         (_, 0) => vec!["Apply with: kubectl apply -f <file> (every entry names its namespace).".into()],
         (0, n) => vec![format!(
-            "The logs do not say which namespace made the calls of {} {n} {}: apply with kubectl apply -n <namespace> -f <file>, in the namespace of the workloads that made them (or pass --namespace).",
+            "The logs do not say which namespace made the calls of {} {n} {}: apply with kubectl apply -n <namespace> -f <file>, in the namespace of the workloads that made them (or pass --source-namespace).",
             if n == 1 { "this" } else { "these" },
             if n == 1 { "entry" } else { "entries" }
         )],
@@ -1317,7 +1317,7 @@ fn apply_advice(plan: &Plan<'_>) -> Vec<String> {
                 if n == 1 { "does" } else { "do" }
             ),
             "kubectl apply -f <file> would put the entries without a namespace in kubectl's current namespace, and kubectl apply -n <namespace> -f <file> refuses the entries of other namespaces.".into(),
-            "Give the logs' unnamed callers a namespace (--namespace, or logs with their Kubernetes metadata) and run again, or split the stream: the entries without metadata.namespace go with -n <namespace>.".into(),
+            "Give the logs' unnamed callers a namespace (--source-namespace, or logs with their Kubernetes metadata) and run again, or split the stream: the entries without metadata.namespace go with -n <namespace>.".into(),
         ],
     }
 }

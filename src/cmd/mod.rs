@@ -261,7 +261,7 @@ pub fn finish(run: Run, settings: &Settings, quiet_errors: bool) -> Exit {
     }
     if s.unknown_prefix > 0 {
         note(&format!(
-            "note: {} found after a prefix no known log wrapper explains: read, with the writer unknown (the README's envelope table lists the wrappers that name it)",
+            "note: {} found after a prefix no known log wrapper explains: read, with the writer unknown (docs/inputs.md, \"Log envelopes\", lists the wrappers that name it)",
             crate::render::count(s.unknown_prefix, "entry was", "entries were")
         ));
     }
@@ -309,7 +309,7 @@ fn warn_unrecognised(s: &crate::aggregate::Summary) {
         eprintln!("egress-advisor: warning: the input holds no lines");
     } else if unread.saturating_mul(2) > lines {
         eprintln!(
-            "egress-advisor: warning: {} of {} {} not access-log entries this run reads ({} noise, {} malformed): `egress-advisor explain FILE` shows how each line was read; a custom format needs --log-format, --log-format-json or --mesh-config; the README's envelope table lists the wrappers that are unwrapped",
+            "egress-advisor: warning: {} of {} {} not access-log entries this run reads ({} noise, {} malformed): `egress-advisor explain FILE` shows how each line was read; a custom format needs --log-format, --log-format-json or --mesh-config; docs/inputs.md, \"Log envelopes\", lists the wrappers that are unwrapped",
             crate::render::thousands(unread),
             crate::render::count(lines, "line", "lines"),
             if unread == 1 { "is" } else { "are" },

@@ -1,5 +1,5 @@
 //! Who wrote a line: namespace, pod, container and the workload they belong to, from an
-//! envelope, from the path of a node's log file, or from `--namespace` / `--workload`.
+//! envelope, from the path of a node's log file, or from `--source-namespace` / `--source-workload`.
 
 use std::borrow::Cow;
 use std::path::Path;

@@ -615,13 +615,13 @@ fn envelopes_and_sources() {
     assert_eq!(first["namespace"], "marketing");
     assert_eq!(first["workload"], "newsletter");
 
-    // --namespace and --workload name the writer of a plain file.
+    // --source-namespace and --source-workload name the writer of a plain file.
     let o = run(&[
         "analyze",
         "--json",
-        "--namespace",
+        "--source-namespace",
         "ops",
-        "--workload",
+        "--source-workload",
         "cron",
         "samples/legacy-1.5",
     ]);
@@ -1140,7 +1140,7 @@ fn wildcards_stop_at_registrable_domains() {
         "recommend",
         "--wildcard-min",
         "2",
-        "--namespace",
+        "--source-namespace",
         "shop",
         &path,
     ]);
@@ -1568,7 +1568,7 @@ spec:
     let o = run(&[
         "recommend",
         &log,
-        "--namespace",
+        "--source-namespace",
         "shop",
         "--existing",
         &existing,
@@ -2054,7 +2054,7 @@ fn apply_advice_fits_what_the_stream_holds() {
         none.contains("apply with kubectl apply -n <namespace> -f <file>"),
         "{none}"
     );
-    let all = head(&["samples/allow-any", "--namespace", "shop"]);
+    let all = head(&["samples/allow-any", "--source-namespace", "shop"]);
     assert!(
         all.contains("Apply with: kubectl apply -f <file> (every entry names its namespace)."),
         "{all}"
@@ -2350,6 +2350,7 @@ fn long_flags() -> Vec<(String, Vec<String>)> {
         .map(|s| {
             let flags = s
                 .get_arguments()
+                .filter(|a| !a.is_hide_set())
                 .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
                 .collect();
             (s.get_name().to_owned(), flags)
@@ -2503,4 +2504,25 @@ fn time_window_takes_dates_and_durations() {
             stderr(&o)
         );
     }
+}
+
+/// The old names of --source-namespace and --source-workload are refused, not reinterpreted:
+/// `check --namespace shop plain.log` must never become a filter that passes.
+#[test]
+fn former_writer_flags_are_refused_by_name() {
+    for (old, new) in [
+        ("--namespace", "--source-namespace"),
+        ("--workload", "--source-workload"),
+    ] {
+        for command in ["analyze", "recommend", "check", "migrate", "explain"] {
+            let o = run(&[command, old, "shop", "samples/"]);
+            assert_eq!(o.status.code(), Some(2), "{command} {old}: {}", stderr(&o));
+            assert!(stderr(&o).contains(new), "{command} {old}: {}", stderr(&o));
+            assert!(stdout(&o).is_empty(), "{command} {old}: nothing reported");
+        }
+    }
+    // Neither shows in the help.
+    let help = stdout(&run(&["check", "--help"]));
+    assert!(help.contains("--source-namespace"));
+    assert!(!help.contains("--namespace "), "{help}");
 }

@@ -14,3 +14,4 @@ mod gate;
 mod hostile;
 mod properties;
 mod readback;
+mod readme;

@@ -33,7 +33,7 @@ fn a_recommend_of_1100_entries_reads_back() {
     let o = run(&[
         "recommend",
         "--include-high-cardinality",
-        "--namespace",
+        "--source-namespace",
         "shop",
         s(&log),
         "-o",
@@ -50,7 +50,7 @@ fn a_recommend_of_1100_entries_reads_back() {
     // Read back as the mesh's configuration, it covers every destination it was made for.
     let o = run(&[
         "recommend",
-        "--namespace",
+        "--source-namespace",
         "shop",
         s(&log),
         "--existing",
