@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for SECONDS (default 600), JOBS at a time (default 2), then minimizes
-# each corpus into corpus/<target>. Needs a nightly toolchain and cargo-fuzz
+# each corpus into corpus/<target>. A corpus starts from the seeds in git (seeds/<target>/);
+# corpus/ itself is not in git (CONTRIBUTING.md, "Fuzzing", says how to restore the full one). Needs a nightly toolchain and cargo-fuzz
 # (`cargo install cargo-fuzz`). Builds optimized, with overflow checks and debug assertions on.
 # Prints one line per target: name, seconds, executions, corpus files; logs go to runs/.
 set -euo pipefail
 cd "$(dirname "$0")"
 SECS=${1:-600}
 JOBS=${JOBS:-2}
-TARGETS=${TARGETS:-"text json line stream envelope custom config partial"}
+TARGETS=${TARGETS:-"text json line stream envelope custom config partial escape csv"}
 cargo +nightly fuzz build -O -a
 
 fuzz_one() {
   local t=$1 log="runs/$1.log"
   mkdir -p "corpus/$t" "artifacts/$t" runs
+  cp -n "seeds/$t"/* "corpus/$t/" 2>/dev/null || true
   if ! cargo +nightly fuzz run -O -a "$t" "corpus/$t" -- -max_total_time="$SECS" \
       -max_len=65536 -print_final_stats=1 >"$log" 2>&1; then
     echo "$t: FAILED, see fuzz/$log"

@@ -1,7 +1,9 @@
 //! Replays every committed fuzz input through the targets' bodies, so that what fuzzing found
-//! stays fixed without a nightly toolchain: `fuzz/corpus/<target>/` (the seed corpora, minimised
-//! from what the fuzz runs grew) and `fuzz/regressions/<target>/` (inputs that once failed).
-//! Each target must have a seed corpus, and every file there is replayed and counted.
+//! stays fixed without a nightly toolchain: `fuzz/seeds/<target>/` (the seed corpora: the inputs
+//! that cover most of what the fuzz runs reached, chosen from their minimised corpora) and
+//! `fuzz/regressions/<target>/` (inputs that once failed); and `fuzz/corpus/<target>/`, the
+//! local corpora fuzzing grows, when there are any (they are not in git). Each target must have
+//! seeds, and every file is replayed and counted.
 
 use std::path::{Path, PathBuf};
 
@@ -44,8 +46,8 @@ fn replay(kind: &str) -> Vec<(&'static str, usize)> {
 }
 
 #[test]
-fn every_corpus_input_passes() {
-    let counts = replay("corpus");
+fn every_seed_passes() {
+    let counts = replay("seeds");
     let empty: Vec<&str> = counts
         .iter()
         .filter(|(_, n)| *n == 0)
@@ -53,8 +55,14 @@ fn every_corpus_input_passes() {
         .collect();
     assert!(
         empty.is_empty(),
-        "targets without a seed corpus in fuzz/corpus/: {empty:?}"
+        "targets without seeds in fuzz/seeds/: {empty:?}"
     );
+}
+
+/// The local corpora, when fuzzing has grown any here.
+#[test]
+fn every_local_corpus_input_passes() {
+    replay("corpus");
 }
 
 #[test]
