@@ -9,6 +9,7 @@ pub mod custom;
 pub mod json;
 pub mod text;
 pub mod time;
+pub mod ztunnel;
 
 use std::fmt;
 
