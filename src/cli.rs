@@ -409,6 +409,13 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
+    /// Also write SARIF 2.1.0 to FILE, for code-scanning views (GitHub's upload-sarif): one
+    /// result per undeclared destination, metadata-service call, expired allow entry and
+    /// high-cardinality parent, pointing at the allow file (else --existing, --baseline, the
+    /// first input), within GitHub's limits of 25,000 results and 10 MB.
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+
     /// Also write a self-contained HTML report to FILE: summary, charts, a sortable and
     /// filterable destinations table, namespaces and the recommended manifests.
     #[arg(long, value_name = "FILE")]

@@ -34,6 +34,7 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
     let mut outs = super::out::prepare_all(
         &[
             ("--junit", a.junit.as_deref()),
+            ("--sarif", a.sarif.as_deref()),
             ("--html", a.html.as_deref()),
             (
                 "--baseline",
@@ -43,7 +44,8 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
         true,
     )?
     .into_iter();
-    let (junit_out, html_out, baseline_out) = (
+    let (junit_out, sarif_out, html_out, baseline_out) = (
+        outs.next().flatten(),
         outs.next().flatten(),
         outs.next().flatten(),
         outs.next().flatten(),
@@ -70,6 +72,33 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
     }
     if let Some(out) = junit_out {
         out.write(|w| render::junit(w, &check))?;
+    }
+    if let Some(out) = sarif_out {
+        let at = crate::render::sarif::Locations {
+            allow: a.allow.as_deref(),
+            existing: a
+                .filter
+                .existing
+                .iter()
+                .find(|p| p.as_os_str() != "-" && p.is_file())
+                .map(|p| p.as_path()),
+            baseline: a.baseline.as_deref(),
+            input: a
+                .input
+                .paths
+                .iter()
+                .find(|p| p.as_os_str() != "-")
+                .map(|p| p.as_path()),
+        };
+        out.write(|w| {
+            crate::render::sarif::write(
+                w,
+                &check,
+                &selection.high_cardinality.findings,
+                selection.cardinality_threshold,
+                at,
+            )
+        })?;
     }
     if let Some(out) = html_out {
         let extras = crate::render::html::Extras {

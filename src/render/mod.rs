@@ -7,6 +7,7 @@ pub mod escape;
 pub mod html;
 pub mod migrate;
 pub mod report;
+pub mod sarif;
 pub mod table;
 
 use std::io::{self, Write};

@@ -38,6 +38,10 @@ fn ci_command(file: &str, junit: &Path) -> Vec<String> {
                 .replace("$LOGS", "samples")
                 .replace("$MESH", "examples/mesh")
                 .replace("egress-junit.xml", &junit.display().to_string())
+                .replace(
+                    "egress.sarif",
+                    &junit.with_file_name("egress.sarif").display().to_string(),
+                )
         })
         .collect()
 }
@@ -67,6 +71,18 @@ fn ci_examples_pass_on_samples_and_write_junit() {
             .count();
         assert_eq!(cases, 27, "one test case per destination");
         assert_eq!(doc.root_element().attribute("failures"), Some("0"), "{xml}");
+        if args.contains(&"--sarif".to_owned()) {
+            let sarif = std::fs::read_to_string(dir.path().join("egress.sarif")).expect("SARIF");
+            let log: Value = serde_json::from_str(&sarif).expect("SARIF is JSON");
+            assert!(schema("sarif-schema-2.1.0.json").is_valid(&log));
+            assert_eq!(log["runs"][0]["results"], serde_json::json!([]), "a pass");
+            assert!(
+                std::fs::read_to_string(root().join(file))
+                    .unwrap()
+                    .contains("sarif_file: egress.sarif"),
+                "{file} uploads the file it writes"
+            );
+        }
         if args.contains(&"--markdown".to_owned()) {
             insta::assert_snapshot!("check_samples_markdown", stdout(&o));
         }

@@ -15,3 +15,4 @@ mod hostile;
 mod properties;
 mod readback;
 mod readme;
+mod sarif;
