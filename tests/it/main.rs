@@ -12,6 +12,7 @@ mod distributed;
 mod fuzz_corpus;
 mod gate;
 mod hostile;
+mod istio_conformance;
 mod properties;
 mod readback;
 mod readme;
