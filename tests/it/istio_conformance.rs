@@ -6,7 +6,7 @@
 //! on exit 0, from a message line of that file that says "warning".
 //!
 //! Agreement is held at a floor per kind: today's measure, to be raised as `validate` learns
-//! istiod's rules (issue 15). The ignored test asks for full agreement and lists what is missing.
+//! istiod's rules, and printed with every disagreement (`--nocapture` shows them).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -205,21 +205,12 @@ fn agreement_with_istio_does_not_fall() {
             "{kind}: validate agrees with Istio on {agree}/{total} cases, below the floor of \
              {floor}:\n{table}"
         );
+        // A ratchet: when validate learns a rule, the floor rises with it, so that the figure
+        // here is always today's; the goal is the total.
+        assert!(
+            agree == floor,
+            "{kind}: validate now agrees with Istio on {agree}/{total} cases: raise the floor \
+             from {floor} to {agree}"
+        );
     }
-}
-
-#[test]
-#[ignore = "issue 15: validate does not yet agree with istiod on every case"]
-fn agreement_with_istio_is_complete() {
-    let outcomes = outcomes();
-    let table = table(&outcomes);
-    let [se, sc] = ["ServiceEntry", "Sidecar"].map(|k| agreement(&outcomes, k));
-    assert!(
-        table.is_empty(),
-        "ServiceEntry {}/{}, Sidecar {}/{} agree; the disagreements:\n{table}",
-        se.0,
-        se.1,
-        sc.0,
-        sc.1
-    );
 }
