@@ -581,13 +581,70 @@ impl Row<'_> {
     }
 }
 
+/// The outcome of a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Every destination is declared, and every input was read.
+    Pass,
+    /// An undeclared destination, an expired allow entry, an input not read whole, or (with
+    /// `--strict`) a malformed line.
+    Fail,
+    /// No access-log entry was recognised, so nothing was checked: not a pass (exit 4) unless
+    /// `--allow-empty` says an empty input is expected.
+    NoInput,
+}
+
+/// Checked destinations by status. Serialised as a map of the statuses that occur (in this
+/// order), as `counts` has always been written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub allowed: usize,
+    pub baseline: usize,
+    pub covered: usize,
+    pub registered: usize,
+    pub uncovered: usize,
+}
+
+impl Counts {
+    fn add(&mut self, status: &Status) {
+        let n = match status {
+            Status::Allowed { .. } => &mut self.allowed,
+            Status::Baseline => &mut self.baseline,
+            Status::Covered { .. } => &mut self.covered,
+            Status::Registered => &mut self.registered,
+            Status::Uncovered => &mut self.uncovered,
+        };
+        *n += 1;
+    }
+}
+
+impl Serialize for Counts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let all = [
+            ("allowed", self.allowed),
+            ("baseline", self.baseline),
+            ("covered", self.covered),
+            ("registered", self.registered),
+            ("uncovered", self.uncovered),
+        ];
+        let mut m = s.serialize_map(Some(all.iter().filter(|(_, n)| *n > 0).count()))?;
+        for (k, n) in all {
+            if n > 0 {
+                m.serialize_entry(k, &n)?;
+            }
+        }
+        m.end()
+    }
+}
+
 /// Everything `check` found.
 #[derive(Debug, Serialize)]
 pub struct Check<'a> {
-    /// `pass` or `fail`.
-    pub verdict: &'static str,
+    pub verdict: Verdict,
     /// Checked destinations by status.
-    pub counts: BTreeMap<&'static str, usize>,
+    pub counts: Counts,
     /// Every checked destination: uncovered first (most undeclared entries first), then the
     /// others by name.
     pub destinations: Vec<Row<'a>>,
@@ -611,13 +668,13 @@ pub struct Check<'a> {
 
 impl Check<'_> {
     pub fn passed(&self) -> bool {
-        self.verdict == "pass"
+        self.verdict == Verdict::Pass
     }
 
     /// Whether the check found something to act on: an undeclared destination or an expired
     /// allow entry (inputs not read whole fail the check too, with an exit code of their own).
     pub fn findings(&self) -> bool {
-        self.count("uncovered") > 0 || !self.expired.is_empty()
+        self.counts.uncovered > 0 || !self.expired.is_empty()
     }
 
     pub fn uncovered(&self) -> impl Iterator<Item = &Row<'_>> {
@@ -625,21 +682,44 @@ impl Check<'_> {
             .iter()
             .filter(|r| r.status == Status::Uncovered)
     }
+}
 
-    pub fn count(&self, status: &str) -> usize {
-        self.counts.get(status).copied().unwrap_or(0)
-    }
+/// What a check needs besides the run and its selection.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'x> {
+    pub allow: &'x [Allow],
+    pub baseline: Option<&'x [BaselineDest]>,
+    pub now: Millis,
+    /// `--strict`: malformed lines fail the check.
+    pub strict: bool,
+    /// `--allow-empty`: an input with no access-log entry passes.
+    pub allow_empty: bool,
+}
+
+/// Access-log entries recognised: every line but noise, malformed, CRI partial lines and
+/// applications' output.
+pub fn entries(s: &crate::aggregate::Summary) -> u64 {
+    use crate::classify::Class;
+    let not = [
+        Class::Noise,
+        Class::Malformed,
+        Class::Partial,
+        Class::Application,
+    ]
+    .iter()
+    .fold(0u64, |a, c| a.saturating_add(s.classes[c.index()]));
+    s.lines().saturating_sub(not)
 }
 
 /// Decides every destination.
-pub fn check<'a>(
-    run: &'a crate::pipeline::Run,
-    sel: &Selection,
-    allow: &[Allow],
-    baseline: Option<&[BaselineDest]>,
-    now: Millis,
-    strict: bool,
-) -> Check<'a> {
+pub fn check<'a>(run: &'a crate::pipeline::Run, sel: &Selection, rules: Rules<'_>) -> Check<'a> {
+    let Rules {
+        allow,
+        baseline,
+        now,
+        strict,
+        allow_empty,
+    } = rules;
     let summary = &run.summary;
     let mut rows = Vec::new();
     let mut used_allow = vec![false; allow.len()];
@@ -750,9 +830,9 @@ pub fn check<'a>(
             .then_with(|| (b.passthrough + b.blocked).cmp(&(a.passthrough + a.blocked)))
             .then_with(|| a.key.cmp(b.key))
     });
-    let mut counts = BTreeMap::new();
+    let mut counts = Counts::default();
     for r in &rows {
-        *counts.entry(r.status.name()).or_insert(0) += 1;
+        counts.add(&r.status);
     }
     let expired: Vec<Allow> = allow.iter().filter(|a| a.expired(now)).cloned().collect();
     let unused_allow = allow
@@ -768,15 +848,22 @@ pub fn check<'a>(
         .filter(|(_, h)| !**h)
         .map(|(d, _)| d.clone())
         .collect();
-    let uncovered = counts.get("uncovered").copied().unwrap_or(0);
+    let uncovered = counts.uncovered;
     let malformed = summary.classes[crate::classify::Class::Malformed.index()];
     let unreadable: Vec<String> = summary
         .read_errors
         .iter()
         .map(|(i, why)| format!("{}: {why}", run.source_name(*i)))
         .collect();
-    let pass =
-        uncovered == 0 && expired.is_empty() && unreadable.is_empty() && !(strict && malformed > 0);
+    let fail =
+        uncovered > 0 || !expired.is_empty() || !unreadable.is_empty() || (strict && malformed > 0);
+    let verdict = if fail {
+        Verdict::Fail
+    } else if entries(summary) == 0 && !allow_empty {
+        Verdict::NoInput
+    } else {
+        Verdict::Pass
+    };
     let mut warnings: Vec<String> = rows
         .iter()
         .filter(|r| r.dest.metadata)
@@ -790,7 +877,7 @@ pub fn check<'a>(
     }));
     Check {
         warnings,
-        verdict: if pass { "pass" } else { "fail" },
+        verdict,
         counts,
         destinations: rows,
         expired,

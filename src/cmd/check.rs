@@ -53,8 +53,14 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
     let run = super::load(&settings)?;
     selection.observe(&run.summary);
     let now = crate::parse::time::now();
-    let strict = settings.strict;
-    let mut check = gate::check(&run, &selection, &allow, baseline.as_deref(), now, strict);
+    let rules = gate::Rules {
+        allow: &allow,
+        baseline: baseline.as_deref(),
+        now,
+        strict: settings.strict,
+        allow_empty: a.allow_empty,
+    };
+    let mut check = gate::check(&run, &selection, rules);
     if let Some(out) = baseline_out
         && let Some(path) = &a.baseline
     {
@@ -68,7 +74,11 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
                 path.display()
             );
         }
-        check = gate::check(&run, &selection, &allow, Some(&today), now, strict);
+        let rules = gate::Rules {
+            baseline: Some(&today),
+            ..rules
+        };
+        check = gate::check(&run, &selection, rules);
     }
     if let Some(out) = junit_out {
         out.write(|w| render::junit(w, &check))?;

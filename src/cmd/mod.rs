@@ -287,15 +287,7 @@ pub fn finish(run: Run, settings: &Settings, quiet_errors: bool) -> Exit {
 
 /// Access-log entries recognised: every line but noise, malformed and CRI partial lines.
 pub fn entries(s: &crate::aggregate::Summary) -> u64 {
-    let not = [
-        Class::Noise,
-        Class::Malformed,
-        Class::Partial,
-        Class::Application,
-    ]
-    .iter()
-    .fold(0u64, |a, c| a.saturating_add(s.classes[c.index()]));
-    s.lines().saturating_sub(not)
+    crate::gate::entries(s)
 }
 
 /// Warns on stderr when most lines were not access-log entries: the logs may be in a format or

@@ -14,15 +14,14 @@ fn time(t: Option<i64>) -> String {
 
 pub fn headline(c: &Check<'_>) -> String {
     let total = c.destinations.len();
-    let uncovered = c.count("uncovered");
+    let uncovered = c.counts.uncovered;
     let mut parts = Vec::new();
-    for (status, what) in [
-        ("covered", "covered by --existing"),
-        ("registered", "registered in the mesh"),
-        ("allowed", "allowed"),
-        ("baseline", "in the baseline"),
+    for (n, what) in [
+        (c.counts.covered, "covered by --existing"),
+        (c.counts.registered, "registered in the mesh"),
+        (c.counts.allowed, "allowed"),
+        (c.counts.baseline, "in the baseline"),
     ] {
-        let n = c.count(status);
         if n > 0 {
             parts.push(format!("{} {what}", thousands(n as u64)));
         }
@@ -58,6 +57,9 @@ pub fn headline(c: &Check<'_>) -> String {
                 thousands(private as u64)
             ),
         );
+    }
+    if c.verdict == crate::gate::Verdict::NoInput {
+        return "NO INPUT: no access-log entry was recognised, so nothing was checked (--allow-empty accepts an empty input)".to_owned();
     }
     if c.passed() {
         format!(
@@ -271,7 +273,7 @@ fn xml(s: &str) -> String {
 
 pub fn junit(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
     let tests = c.destinations.len() + c.expired.len() + c.unreadable.len();
-    let failures = c.count("uncovered") + c.expired.len() + c.unreadable.len();
+    let failures = c.counts.uncovered + c.expired.len() + c.unreadable.len();
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
         out,

@@ -762,6 +762,13 @@ fn no_input_is_not_a_pass() {
                 "{}",
                 stderr(&o)
             );
+            // What stdout says agrees with the exit code: never a PASS.
+            assert!(!stdout(&o).contains("PASS"), "{command} {input}: {}", stdout(&o));
+            if command == "check" {
+                assert!(stdout(&o).starts_with("NO INPUT:"), "{}", stdout(&o));
+                let o = run(&[command, input, "--json"]);
+                assert_eq!(json(&o)["verdict"], "no-input");
+            }
             let o = run(&[command, input, "--allow-empty"]);
             assert_eq!(
                 o.status.code(),
