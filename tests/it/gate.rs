@@ -763,7 +763,11 @@ fn no_input_is_not_a_pass() {
                 stderr(&o)
             );
             // What stdout says agrees with the exit code: never a PASS.
-            assert!(!stdout(&o).contains("PASS"), "{command} {input}: {}", stdout(&o));
+            assert!(
+                !stdout(&o).contains("PASS"),
+                "{command} {input}: {}",
+                stdout(&o)
+            );
             if command == "check" {
                 assert!(stdout(&o).starts_with("NO INPUT:"), "{}", stdout(&o));
                 let o = run(&[command, input, "--json"]);
