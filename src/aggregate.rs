@@ -450,71 +450,101 @@ impl SourceCount {
 pub struct SourceCounts {
     hot: Option<u32>,
     /// The counts of `hot`.
-    hot_counts: PackedCount,
+    hot_counts: Compact,
     /// Never holds the `hot` source; boxed (8 bytes, not 24), as most destinations never
-    /// need it.
+    /// need it. A source whose counts outgrow [`Compact`] moves here.
     #[allow(clippy::box_collection)]
     rest: Option<Box<BTreeMap<u32, SourceCount>>>,
 }
 
-/// A [`SourceCount`] in 56 bytes rather than 72: no time is read as `i64::MIN` (far before
-/// [`crate::parse::time::MIN_MILLIS`]), which saves the two `Option` tags.
+/// A [`SourceCount`] in 32 bytes rather than 72, for counts and bytes below 2^32 and a last
+/// time less than 2^32 ms (49 days) after the first: those of nearly every destination.
 #[derive(Debug, Clone, Copy, Default)]
-struct PackedCount {
-    all: u64,
-    passthrough: u64,
-    blocked: u64,
-    uploaded: u64,
-    downloaded: u64,
+struct Compact {
     first_seen: Millis,
-    last_seen: Millis,
+    all: u32,
+    passthrough: u32,
+    blocked: u32,
+    uploaded: u32,
+    downloaded: u32,
+    /// `last_seen - first_seen`; [`Compact::NO_TIME`] when neither is known.
+    span: u32,
 }
 
-impl PackedCount {
-    const NONE: Millis = Millis::MIN;
+impl Compact {
+    const NO_TIME: u32 = u32::MAX;
 
-    fn pack(c: SourceCount) -> Self {
-        PackedCount {
-            all: c.all,
-            passthrough: c.passthrough,
-            blocked: c.blocked,
-            uploaded: c.uploaded,
-            downloaded: c.downloaded,
-            first_seen: c.first_seen.unwrap_or(Self::NONE),
-            last_seen: c.last_seen.unwrap_or(Self::NONE),
-        }
+    /// `None` when the counts do not fit.
+    fn pack(c: SourceCount) -> Option<Self> {
+        let (first_seen, span) = match (c.first_seen, c.last_seen) {
+            (None, None) => (0, Self::NO_TIME),
+            (Some(f), Some(l)) => {
+                let span = u32::try_from(l.checked_sub(f)?).ok()?;
+                (f, (span != Self::NO_TIME).then_some(span)?)
+            }
+            _ => return None,
+        };
+        Some(Compact {
+            first_seen,
+            all: c.all.try_into().ok()?,
+            passthrough: c.passthrough.try_into().ok()?,
+            blocked: c.blocked.try_into().ok()?,
+            uploaded: c.uploaded.try_into().ok()?,
+            downloaded: c.downloaded.try_into().ok()?,
+            span,
+        })
     }
 
     fn unpack(self) -> SourceCount {
-        let time = |t: Millis| (t != Self::NONE).then_some(t);
+        let (first_seen, last_seen) = if self.span == Self::NO_TIME {
+            (None, None)
+        } else {
+            (
+                Some(self.first_seen),
+                Some(self.first_seen + Millis::from(self.span)),
+            )
+        };
         SourceCount {
-            all: self.all,
-            passthrough: self.passthrough,
-            blocked: self.blocked,
-            uploaded: self.uploaded,
-            downloaded: self.downloaded,
-            first_seen: time(self.first_seen),
-            last_seen: time(self.last_seen),
+            all: self.all.into(),
+            passthrough: self.passthrough.into(),
+            blocked: self.blocked.into(),
+            uploaded: self.uploaded.into(),
+            downloaded: self.downloaded.into(),
+            first_seen,
+            last_seen,
         }
     }
 }
 
 impl SourceCounts {
     fn add(&mut self, id: u32, n: SourceCount) {
-        match self.hot {
-            Some(h) if h == id => {
-                let mut c = self.hot_counts.unpack();
-                c.add(n);
-                self.hot_counts = PackedCount::pack(c);
+        if self.hot == Some(id) {
+            let mut c = self.hot_counts.unpack();
+            c.add(n);
+            match Compact::pack(c) {
+                Some(p) => self.hot_counts = p,
+                None => {
+                    self.hot = None;
+                    self.rest.get_or_insert_default().insert(id, c);
+                }
             }
-            None => (self.hot, self.hot_counts) = (Some(id), PackedCount::pack(n)),
-            Some(_) => self
-                .rest
-                .get_or_insert_default()
-                .entry(id)
-                .or_default()
-                .add(n),
+            return;
         }
+        if let Some(c) = self.rest.as_mut().and_then(|r| r.get_mut(&id)) {
+            c.add(n);
+            return;
+        }
+        if self.hot.is_none()
+            && let Some(p) = Compact::pack(n)
+        {
+            (self.hot, self.hot_counts) = (Some(id), p);
+            return;
+        }
+        self.rest
+            .get_or_insert_default()
+            .entry(id)
+            .or_default()
+            .add(n);
     }
 
     /// (source index, counts), in no particular order.
@@ -1462,7 +1492,8 @@ impl Summary {
 
     /// Destinations in a stable order: by key.
     pub fn sorted_destinations(&self) -> Vec<(&DestKey, &DestStats)> {
-        let mut v: Vec<_> = self.destinations.iter().collect();
+        let mut v = Vec::with_capacity(self.destinations.len());
+        v.extend(self.destinations.iter());
         v.sort_unstable_by(|a, b| a.0.cmp(b.0));
         v
     }
@@ -1631,9 +1662,39 @@ mod tests {
     /// every destination larger should be a deliberate choice.
     #[test]
     fn per_destination_state_stays_compact() {
-        assert!(size_of::<DestStats>() <= 248, "{}", size_of::<DestStats>());
+        assert!(size_of::<DestStats>() <= 224, "{}", size_of::<DestStats>());
         assert!(size_of::<DestKey>() <= 24);
         assert!(size_of::<Rare<BTreeMap<Box<str>, u64>>>() == 8);
+    }
+
+    #[test]
+    fn source_counts_are_exact_past_the_compact_form() {
+        let count = |all: u64, bytes: u64, t: Option<(Millis, Millis)>| SourceCount {
+            all,
+            passthrough: all,
+            blocked: 0,
+            uploaded: bytes,
+            downloaded: 1,
+            first_seen: t.map(|t| t.0),
+            last_seen: t.map(|t| t.1),
+        };
+        let adds = [
+            (3, count(1, 10, Some((1_000, 1_000)))),
+            (3, count(2, u64::from(u32::MAX), Some((500, 2_000)))),
+            (4, count(1, 5, None)),
+            (5, count(1, 5, Some((0, 1 << 40)))),
+            (3, count(1, 1, None)),
+            (4, count(u64::from(u32::MAX) + 1, 0, Some((-7, -7)))),
+            (6, count(1, 1, Some((Millis::MIN, Millis::MAX)))),
+        ];
+        let mut c = SourceCounts::default();
+        let mut want: BTreeMap<u32, SourceCount> = BTreeMap::new();
+        for (id, n) in adds {
+            c.add(id, n);
+            want.entry(id).or_default().add(n);
+            assert_eq!(c.sorted(), want);
+        }
+        assert_eq!(c.iter().count(), want.len());
     }
 
     #[test]
