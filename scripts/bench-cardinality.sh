@@ -46,10 +46,22 @@ section() {
   echo "|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
 }
-# Replaces the section (to the end of the file) when present, else appends it.
+# Replaces the section's generated part when present, else appends the section. Only this
+# section is touched: the sections after it stay, and so do the section's own earlier figures
+# (its lines from one starting `Before` on).
 touch BENCHMARKS.md
-awk '/^## Memory at high cardinality/ { exit } /^$/ { blank++; next } { for (; blank > 0; blank--) print ""; print }' \
-  BENCHMARKS.md > BENCHMARKS.md.tmp
-{ [ -s BENCHMARKS.md.tmp ] && echo; section; } >> BENCHMARKS.md.tmp
+section > BENCHMARKS.md.section
+if grep -q '^## Memory at high cardinality' BENCHMARKS.md; then
+  awk -v new=BENCHMARKS.md.section '
+    /^## Memory at high cardinality/ { insec = 1; keep = 0; while ((getline l < new) > 0) print l; next }
+    insec && /^## / { insec = 0; if (!keep) print "" }
+    insec && !keep && /^Before / { keep = 1; print "" }
+    insec && !keep { next }
+    { print }
+  ' BENCHMARKS.md > BENCHMARKS.md.tmp
+else
+  { cat BENCHMARKS.md; [ -s BENCHMARKS.md ] && echo; cat BENCHMARKS.md.section; } > BENCHMARKS.md.tmp
+fi
+rm -f BENCHMARKS.md.section
 mv BENCHMARKS.md.tmp BENCHMARKS.md
 section

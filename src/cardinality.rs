@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -166,23 +167,25 @@ fn top(items: impl Iterator<Item = (String, u64)>) -> Vec<String> {
 #[derive(Debug, Default)]
 pub struct Found {
     pub findings: Vec<Finding>,
-    pub parents: BTreeSet<String>,
+    pub parents: BTreeSet<Arc<str>>,
 }
 
 impl Found {
     pub fn new(findings: Vec<Finding>) -> Found {
         Found {
-            parents: findings.iter().map(|f| f.parent.clone()).collect(),
+            parents: findings.iter().map(|f| f.parent.as_str().into()).collect(),
             findings,
         }
     }
 
-    /// The high-cardinality parent a destination is a child of, if any.
-    pub fn parent(&self, k: &DestKey) -> Option<String> {
+    /// The high-cardinality parent a destination is a child of, if any: shared, not copied
+    /// (a parent may have millions of children).
+    pub fn parent(&self, k: &DestKey) -> Option<Arc<str>> {
         if self.parents.is_empty() {
             return None;
         }
-        parent_of(k).filter(|p| self.parents.contains(p))
+        let p = parent_of(k)?;
+        self.parents.get(p.as_str()).cloned()
     }
 }
 

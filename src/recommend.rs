@@ -51,8 +51,9 @@ pub enum Skip {
     /// entry is written there.
     InvalidNamespace(String),
     /// A child of a high-cardinality parent (a registrable domain or network with more than
-    /// `--cardinality-threshold` children), without `--include-high-cardinality`.
-    HighCardinality(String),
+    /// `--cardinality-threshold` children), without `--include-high-cardinality`. Shared by
+    /// every child (there may be millions).
+    HighCardinality(std::sync::Arc<str>),
 }
 
 impl Skip {
@@ -221,8 +222,9 @@ pub struct PortPlan<'a> {
     pub number: u16,
     pub protocol: Protocol,
     /// The destinations on this port, the chosen protocol's first: each with its statistics
-    /// and, for a per-namespace entry, that namespace's calls alone.
-    pub dests: Vec<(&'a DestKey, &'a DestStats, Option<Own>)>,
+    /// and, for a per-namespace entry whose namespace made only some of the calls, that
+    /// namespace's calls alone (`None`: the destination's own statistics are the entry's).
+    pub dests: Vec<(&'a DestKey, &'a DestStats, Option<Box<Own>>)>,
 }
 
 /// One namespace's calls to a destination: counts, bytes, first and last seen and sources
@@ -264,6 +266,18 @@ impl Own {
         };
         v.last_seen = v.last_seen.max(c.last_seen);
         self.sources.push((i, c));
+    }
+
+    /// Whether these calls read the same as the whole destination's wherever an entry's
+    /// evidence reads them (counts, bytes, times and sources): the entry then needs no view
+    /// of its own.
+    fn is_whole(&self, s: &DestStats) -> bool {
+        let v = &self.stats;
+        s.internal == 0
+            && (v.passthrough, v.blocked, v.registered) == (s.passthrough, s.blocked, s.registered)
+            && (v.bytes_uploaded, v.bytes_downloaded) == (s.bytes_uploaded, s.bytes_downloaded)
+            && (v.first_seen, v.last_seen) == (s.first_seen, s.last_seen)
+            && self.sources.len() == s.sources.iter().count()
     }
 }
 
@@ -438,7 +452,20 @@ fn protocol_rank(p: Protocol) -> u8 {
     }
 }
 
-type Group<'a> = BTreeMap<u16, Vec<(&'a DestKey, &'a DestStats, Option<Own>)>>;
+/// A destination in an entry: key, statistics and, when needed, the namespace's own calls.
+type PlanDest<'a> = (&'a DestKey, &'a DestStats, Option<Box<Own>>);
+
+/// The destinations of one entry, each with its port, in the order they were added. Most
+/// entries have one destination: a list of exactly one is far smaller than a map of ports.
+type Group<'a> = Vec<(u16, PlanDest<'a>)>;
+
+/// Adds a destination to a group, which holds exactly one until a second comes.
+fn add_to<'a>(group: &mut Group<'a>, port: u16, d: PlanDest<'a>) {
+    if group.capacity() == 0 {
+        group.reserve_exact(1);
+    }
+    group.push((port, d));
+}
 
 /// A `*.parent` entry being built: its ports and the hosts it stands for.
 type Merged<'a> = (Group<'a>, Vec<String>);
@@ -452,24 +479,31 @@ pub const MAX_PORTS: usize = 256;
 /// The ports of one entry, each with its destinations, the chosen protocol's first. Past
 /// [`MAX_PORTS`], the ports with the fewest undeclared entries are left out, with the reason.
 fn ports<'a>(
-    g: Group<'a>,
+    mut g: Group<'a>,
     skipped: &mut Vec<(&'a DestKey, &'a DestStats, Skip)>,
 ) -> Vec<PortPlan<'a>> {
-    let mut ports: Vec<PortPlan<'a>> = g
-        .into_iter()
-        .map(|(number, mut dests)| {
-            dests.sort_by(|a, b| {
-                b.1.undeclared()
-                    .cmp(&a.1.undeclared())
-                    .then(protocol_rank(a.0.protocol).cmp(&protocol_rank(b.0.protocol)))
-            });
-            PortPlan {
-                number,
-                protocol: dests[0].0.protocol,
-                dests,
-            }
-        })
-        .collect();
+    // Stable: a port's destinations stay in the order they were added.
+    g.sort_by_key(|(port, _)| *port);
+    let count = g.chunk_by(|a, b| a.0 == b.0).count();
+    let mut ports: Vec<PortPlan<'a>> = Vec::with_capacity(count);
+    let mut g = g.into_iter().peekable();
+    while let Some((number, first)) = g.next() {
+        let mut dests = vec![first];
+        while let Some((_, d)) = g.next_if(|(p, _)| *p == number) {
+            dests.push(d);
+        }
+        dests.shrink_to_fit();
+        dests.sort_by(|a, b| {
+            b.1.undeclared()
+                .cmp(&a.1.undeclared())
+                .then(protocol_rank(a.0.protocol).cmp(&protocol_rank(b.0.protocol)))
+        });
+        ports.push(PortPlan {
+            number,
+            protocol: dests[0].0.protocol,
+            dests,
+        });
+    }
     if ports.len() > MAX_PORTS {
         let used = |p: &PortPlan<'_>| p.dests.iter().map(|(_, s, _)| s.undeclared()).sum::<u64>();
         ports.sort_by(|a, b| used(b).cmp(&used(a)).then(a.number.cmp(&b.number)));
@@ -519,13 +553,17 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             None
         };
         // Each calling namespace's view, built once per destination (not once per entry).
-        let mut callers: Vec<(Option<&str>, Option<Own>)> = by_caller(summary, s)
+        // A namespace that made every call needs no view of its own: the destination's is it.
+        let mut callers: Vec<(Option<&str>, Option<Box<Own>>)> = by_caller(summary, s)
             .into_iter()
             .filter(|(_, o)| o.stats.undeclared() > 0)
-            .map(|(ns, o)| (ns, central.is_none().then_some(o)))
+            .map(|(ns, o)| {
+                let own = central.is_none() && !o.is_whole(s);
+                (ns, own.then(|| Box::new(o)))
+            })
             .collect();
         if callers.is_empty() {
-            callers.push((None, central.is_none().then(|| Own::new(s))));
+            callers.push((None, central.is_none().then(|| Box::new(Own::new(s)))));
         }
         for (caller, own) in callers {
             // Namespaces an existing entry already serves need nothing new.
@@ -559,7 +597,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
                 Some(ip) => addrs.entry((ns, ip)).or_default(),
                 None => hosts.entry((ns, &k.name)).or_default(),
             };
-            group.entry(k.port).or_default().push((k, s, own));
+            add_to(group, k.port, (k, s, own));
         }
     }
     let export_to = |names: &[&str]| -> Vec<String> {
@@ -612,9 +650,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             }
             let mut group = Group::default();
             for c in &children {
-                for (port, dests) in hosts.remove(&(ns, *c)).unwrap_or_default() {
-                    group.entry(port).or_default().extend(dests);
-                }
+                group.extend(hosts.remove(&(ns, *c)).unwrap_or_default());
             }
             merged.insert(
                 (ns, format!("*.{parent}")),
@@ -672,9 +708,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
     for ((ns, net, bits), ips) in ranges {
         let mut group = Group::default();
         for ip in &ips {
-            for (port, dests) in addrs.remove(&(ns, *ip)).unwrap_or_default() {
-                group.entry(port).or_default().extend(dests);
-            }
+            group.extend(addrs.remove(&(ns, *ip)).unwrap_or_default());
         }
         let ports = ports(group, &mut plan.skipped);
         let names: Vec<String> = ips.iter().map(ToString::to_string).collect();
