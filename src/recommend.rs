@@ -1032,6 +1032,90 @@ struct Port {
     protocol: &'static str,
 }
 
+impl ServiceEntry<'_> {
+    /// Appends the manifest as serde-saphyr writes it, field for field, with each string
+    /// written by [`crate::yaml::scalar`]; `false` (and `out` as it was) when a string would
+    /// not fit on one line, or a list is empty: the caller then uses serde-saphyr.
+    fn write_yaml(&self, out: &mut String) -> bool {
+        let start = out.len();
+        let ok = self.try_write_yaml(out);
+        if ok.is_none() {
+            out.truncate(start);
+        }
+        ok.is_some()
+    }
+
+    fn try_write_yaml(&self, out: &mut String) -> Option<()> {
+        use crate::yaml::scalar;
+        let m = &self.metadata;
+        let s = &self.spec;
+        let line = |out: &mut String, head: &str, value: &str| -> Option<()> {
+            out.push_str(head);
+            out.push_str(&scalar(value)?);
+            out.push('\n');
+            Some(())
+        };
+        let list = |out: &mut String, key: &str, items: &[&str]| -> Option<()> {
+            if items.is_empty() {
+                return None;
+            }
+            out.push_str(key);
+            for i in items {
+                line(out, "  - ", i)?;
+            }
+            Some(())
+        };
+        line(out, "apiVersion: ", self.api_version)?;
+        line(out, "kind: ", self.kind)?;
+        line(out, "metadata:\n  name: ", m.name)?;
+        if let Some(ns) = m.namespace {
+            line(out, "  namespace: ", ns)?;
+        }
+        if m.labels.is_empty() {
+            return None;
+        }
+        out.push_str("  labels:\n");
+        for (k, v) in &m.labels {
+            // Keys are the tool's own (`app.kubernetes.io/managed-by`); a key serde-saphyr
+            // would quote goes to it.
+            if !k.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
+                || !k
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"./-".contains(&c))
+            {
+                return None;
+            }
+            out.push_str("    ");
+            out.push_str(k);
+            line(out, ": ", v)?;
+        }
+        out.push_str("spec:\n");
+        list(out, "  hosts:\n", &s.hosts)?;
+        if !s.addresses.is_empty() {
+            let a: Vec<&str> = s.addresses.iter().map(String::as_str).collect();
+            list(out, "  addresses:\n", &a)?;
+        }
+        if s.ports.is_empty() {
+            return None;
+        }
+        out.push_str("  ports:\n");
+        for p in &s.ports {
+            let _ = writeln!(out, "  - number: {}", p.number);
+            line(out, "    name: ", &p.name)?;
+            line(out, "    protocol: ", p.protocol)?;
+        }
+        line(out, "  location: ", s.location)?;
+        line(out, "  resolution: ", s.resolution)?;
+        if !s.endpoints.is_empty() {
+            out.push_str("  endpoints:\n");
+            for e in &s.endpoints {
+                line(out, "  - address: ", &e.address)?;
+            }
+        }
+        list(out, "  exportTo:\n", &s.export_to)
+    }
+}
+
 impl Recommendation<'_> {
     fn manifest(&self, api_version: &'static str) -> ServiceEntry<'_> {
         ServiceEntry {
@@ -1451,6 +1535,7 @@ pub fn write_yaml(
             .collect::<Result<_, String>>()
             .map_err(std::io::Error::other)?;
         for d in docs {
+            out.push_str("---\n");
             out.push_str(&d);
             flush(&mut out, FLUSH)?;
         }
@@ -1458,7 +1543,23 @@ pub fn write_yaml(
     flush(&mut out, 0)
 }
 
-/// One entry's document: `---`, its evidence and the manifest, checked first.
+/// Each entry's document as [`write_yaml`] writes it (without its `---` line), in the plan's
+/// order, with a title: `ServiceEntry namespace/name`.
+pub fn documents(plan: &Plan<'_>, summary: &Summary) -> Result<Vec<(String, String)>, String> {
+    use rayon::prelude::*;
+    plan.entries
+        .par_iter()
+        .map(|e| {
+            let title = match &e.namespace {
+                Some(ns) => format!("ServiceEntry {ns}/{}", e.name),
+                None => format!("ServiceEntry {}", e.name),
+            };
+            Ok((title, document(e, plan.api_version, summary)?))
+        })
+        .collect()
+}
+
+/// One entry's document after its `---` line: its evidence and the manifest, checked first.
 fn document(
     e: &Recommendation<'_>,
     api_version: &'static str,
@@ -1475,7 +1576,6 @@ fn document(
             errors.join("; ")
         ));
     }
-    out.push_str("---\n");
     e.evidence(out, summary);
     let yaml = match &e.merged {
         Some(m) => {
@@ -1493,7 +1593,15 @@ fn document(
             );
             serde_saphyr::to_string(&m.value)
         }
-        None => serde_saphyr::to_string(&e.manifest(api_version)),
+        None => {
+            let manifest = e.manifest(api_version);
+            let mut text = String::new();
+            if manifest.write_yaml(&mut text) {
+                Ok(text)
+            } else {
+                serde_saphyr::to_string(&manifest)
+            }
+        }
     }
     .map_err(|err| format!("YAML: {err}"))?;
     out.push_str(&yaml);
@@ -1505,7 +1613,151 @@ fn document(
 
 #[cfg(test)]
 mod tests {
-    use super::wildcard_parent;
+    use super::*;
+
+    fn entry<'a>(
+        name: &'a str,
+        namespace: Option<&'a str>,
+        host: &'a str,
+        address: Option<&str>,
+        ports: &[(u16, &str, &'static str)],
+        export_to: Vec<&'a str>,
+    ) -> ServiceEntry<'a> {
+        ServiceEntry {
+            api_version: "networking.istio.io/v1",
+            kind: "ServiceEntry",
+            metadata: Metadata {
+                name,
+                namespace,
+                labels: BTreeMap::from([("app.kubernetes.io/managed-by", "egress-advisor")]),
+            },
+            spec: Spec {
+                hosts: vec![host],
+                addresses: address.map(|a| format!("{a}/32")).into_iter().collect(),
+                ports: ports
+                    .iter()
+                    .map(|(number, name, protocol)| Port {
+                        number: *number,
+                        name: (*name).to_owned(),
+                        protocol,
+                    })
+                    .collect(),
+                location: "MESH_EXTERNAL",
+                resolution: if address.is_some() { "STATIC" } else { "DNS" },
+                endpoints: address
+                    .map(|a| Endpoint {
+                        address: a.to_owned(),
+                    })
+                    .into_iter()
+                    .collect(),
+                export_to,
+            },
+        }
+    }
+
+    /// The hand-written manifest is serde-saphyr's, byte for byte, or not written at all.
+    fn same_as_serde_saphyr(e: &ServiceEntry<'_>) -> bool {
+        let mut text = String::from("x");
+        let fast = e.write_yaml(&mut text);
+        let slow = serde_saphyr::to_string(e).unwrap();
+        if fast {
+            assert_eq!(&text[1..], slow);
+        } else {
+            assert_eq!(text, "x");
+        }
+        fast
+    }
+
+    #[test]
+    fn manifests_are_written_as_serde_saphyr_writes_them() {
+        let tls = [(443, "tls-443", "TLS")];
+        let two = [(80, "http-80", "HTTP"), (443, "tls-443", "TLS")];
+        for e in [
+            entry(
+                "api.example.com",
+                Some("shop"),
+                "api.example.com",
+                None,
+                &tls,
+                vec!["."],
+            ),
+            entry(
+                "api.example.com",
+                None,
+                "api.example.com",
+                None,
+                &two,
+                vec!["."],
+            ),
+            entry(
+                "ip-10-0-0-1",
+                Some("ns-1"),
+                "ip-10-0-0-1.addr.internal",
+                Some("10.0.0.1"),
+                &two,
+                vec!["."],
+            ),
+            entry(
+                "v6",
+                None,
+                "v6.internal",
+                Some("2001:db8::1"),
+                &tls,
+                vec!["a", "b"],
+            ),
+            entry(
+                "1password.com",
+                Some("true"),
+                "1password.com",
+                None,
+                &tls,
+                vec!["."],
+            ),
+            entry("wild", Some("shop"), "*.example.com", None, &tls, vec!["*"]),
+        ] {
+            assert!(same_as_serde_saphyr(&e));
+        }
+        // A string serde-saphyr folds over lines: the whole manifest is its.
+        let long = format!("{}.example.com", "a".repeat(80));
+        assert!(!same_as_serde_saphyr(&entry(
+            &long,
+            None,
+            &long,
+            None,
+            &tls,
+            vec!["."]
+        )));
+        assert!(!same_as_serde_saphyr(&entry(
+            "x",
+            None,
+            "x",
+            None,
+            &[],
+            vec!["."]
+        )));
+        assert!(!same_as_serde_saphyr(&entry(
+            "x",
+            None,
+            "x",
+            None,
+            &tls,
+            vec![]
+        )));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_manifest_is_written_as_serde_saphyr_writes_it(
+            name in "[a-z0-9.:*' #-]{0,90}",
+            ns in proptest::option::of("[a-z0-9 :#'-]{0,20}"),
+            host in r"[a-zA-Z0-9.*:\[\]-]{0,100}",
+            port_name in "[a-z0-9-]{0,12}",
+            export in "[a-z.*~-]{0,10}",
+        ) {
+            let e = entry(&name, ns.as_deref(), &host, None, &[(8080, &port_name, "HTTP")], vec![&export]);
+            same_as_serde_saphyr(&e);
+        }
+    }
 
     #[test]
     fn wildcards_stay_within_a_registrable_domain() {

@@ -363,15 +363,14 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
     let ports = spec
         .get("ports")
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[][..], Vec::as_slice);
     if ports.len() > 256 {
         err(format!("{} ports: at most 256", ports.len()));
     }
-    let mut names = BTreeSet::new();
+    let mut names: BTreeSet<&str> = BTreeSet::new();
     let mut numbers = BTreeSet::new();
     let mut non_http_tls = false;
-    for p in &ports {
+    for p in ports {
         let name = p.get("name").and_then(Value::as_str).unwrap_or("");
         let number = p.get("number").and_then(Value::as_u64).unwrap_or(0);
         let protocol = p
@@ -382,7 +381,7 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
         if !is_dns1123_label(name, false) {
             err(format!("invalid port name: {name:?}"));
         }
-        if !names.insert(name.to_owned()) {
+        if !names.insert(name) {
             err(format!("service entry port name {name:?} already defined"));
         }
         if !(1..=65535).contains(&number) {
@@ -437,7 +436,7 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
             .into_iter()
             .flatten()
         {
-            if !names.contains(name) {
+            if !names.contains(name.as_str()) {
                 err(format!(
                     "endpoint port {name} is not defined by the service entry"
                 ));
