@@ -28,24 +28,26 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     selection.observe(&run.summary);
     let plan = recommend::plan(&run.summary, &selection);
     // The manifests themselves only when a file shows them.
-    let yaml = if entries_out.is_some() || html_out.is_some() {
-        recommend::render_yaml(&plan, &run.summary, run.sources.len()).map_err(Error::Unreadable)?
-    } else {
-        String::new()
-    };
     if let Some(out) = entries_out {
-        out.write(|w| w.write_all(yaml.as_bytes()))?;
+        out.write(|w| recommend::write_yaml(&plan, &run.summary, run.sources.len(), w))?;
     }
+    let manifests = match html_out {
+        Some(_) => {
+            crate::render::html::Manifest::of(&plan, &run.summary).map_err(Error::Unreadable)?
+        }
+        None => Vec::new(),
+    };
     let m = crate::migrate::migrate(&run.summary, &selection, &plan);
     if let Some(out) = html_out {
         let extras = crate::render::html::Extras {
             command: "migrate",
-            yaml: Some(&yaml),
+            manifests: Some(&manifests),
             check: None,
             migration: Some(&m),
         };
         super::write_html(out, &run, &selection, &extras)?;
     }
+    drop(manifests);
     super::write_verdict("writing the migration plan", |out| {
         if a.json {
             crate::render::escape::write_json(&mut *out, &m, true)?;
