@@ -1565,9 +1565,8 @@ fn document(
     api_version: &'static str,
     summary: &Summary,
 ) -> Result<String, String> {
-    let mut out = String::new();
-    let out = &mut out;
-    let value = e.to_value(api_version);
+    let manifest = e.manifest(api_version);
+    let value = serde_json::to_value(&manifest).map_err(|err| err.to_string())?;
     let errors = validate::document(&value).unwrap_or_default();
     if !errors.is_empty() {
         return Err(format!(
@@ -1576,6 +1575,10 @@ fn document(
             errors.join("; ")
         ));
     }
+    drop(value);
+    // An entry's evidence and manifest take a kilobyte or two.
+    let mut out = String::with_capacity(2048);
+    let out = &mut out;
     e.evidence(out, summary);
     let yaml = match &e.merged {
         Some(m) => {
@@ -1593,15 +1596,8 @@ fn document(
             );
             serde_saphyr::to_string(&m.value)
         }
-        None => {
-            let manifest = e.manifest(api_version);
-            let mut text = String::new();
-            if manifest.write_yaml(&mut text) {
-                Ok(text)
-            } else {
-                serde_saphyr::to_string(&manifest)
-            }
-        }
+        None if manifest.write_yaml(out) => return Ok(std::mem::take(out)),
+        None => serde_saphyr::to_string(&manifest),
     }
     .map_err(|err| format!("YAML: {err}"))?;
     out.push_str(&yaml);

@@ -63,7 +63,11 @@ fn header(doc: &Value, kind: &str) -> Vec<String> {
     if doc.get("kind").and_then(Value::as_str) != Some(kind) {
         errs.push(format!("kind must be {kind}"));
     }
-    match doc.pointer("/metadata/name").and_then(Value::as_str) {
+    match doc
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+    {
         Some(n) if is_dns1123_subdomain(n) => {}
         other => errs.push(format!(
             "metadata.name {other:?} is not a DNS-1123 subdomain"
@@ -275,7 +279,10 @@ fn strs(v: Option<&Value>) -> Vec<&str> {
 pub fn service_entry(doc: &Value) -> Vec<String> {
     let mut errs = header(doc, "ServiceEntry");
     let mut err = |s: String| errs.push(s);
-    if let Some(ns) = doc.pointer("/metadata/namespace").and_then(Value::as_str)
+    if let Some(ns) = doc
+        .get("metadata")
+        .and_then(|m| m.get("namespace"))
+        .and_then(Value::as_str)
         && !is_dns1123_label(ns, false)
     {
         err(format!("metadata.namespace {ns:?} is not a DNS-1123 label"));
@@ -480,7 +487,9 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
         err("cannot export service entry to no one (~) and someone".into());
     }
     if let (Some(ns), true) = (
-        doc.pointer("/metadata/namespace").and_then(Value::as_str),
+        doc.get("metadata")
+            .and_then(|m| m.get("namespace"))
+            .and_then(Value::as_str),
         export.contains(&"."),
     ) && export.contains(&ns)
     {
