@@ -989,7 +989,7 @@ pub fn namespaces<'a>(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 struct ServiceEntry<'a> {
     api_version: &'static str,
@@ -998,7 +998,7 @@ struct ServiceEntry<'a> {
     spec: Spec<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone, PartialEq, Eq, Hash)]
 struct Metadata<'a> {
     name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1006,7 +1006,7 @@ struct Metadata<'a> {
     labels: BTreeMap<&'static str, &'static str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 struct Spec<'a> {
     hosts: Vec<&'a str>,
@@ -1020,12 +1020,12 @@ struct Spec<'a> {
     export_to: Vec<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone, PartialEq, Eq, Hash)]
 struct Endpoint {
     address: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone, PartialEq, Eq, Hash)]
 struct Port {
     number: u16,
     name: String,
@@ -1528,10 +1528,11 @@ pub fn write_yaml(
     // parallel, a chunk at a time, and written in the plan's order as it goes, so the stream
     // is never held whole.
     use rayon::prelude::*;
+    let checked = &Checked::default();
     for chunk in plan.entries.chunks(1024) {
         let docs: Vec<String> = chunk
             .par_iter()
-            .map(|e| document(e, plan.api_version, summary))
+            .map(|e| document(e, plan.api_version, summary, checked))
             .collect::<Result<_, String>>()
             .map_err(std::io::Error::other)?;
         for d in docs {
@@ -1547,6 +1548,7 @@ pub fn write_yaml(
 /// order, with a title: `ServiceEntry namespace/name`.
 pub fn documents(plan: &Plan<'_>, summary: &Summary) -> Result<Vec<(String, String)>, String> {
     use rayon::prelude::*;
+    let checked = Checked::default();
     plan.entries
         .par_iter()
         .map(|e| {
@@ -1554,20 +1556,70 @@ pub fn documents(plan: &Plan<'_>, summary: &Summary) -> Result<Vec<(String, Stri
                 Some(ns) => format!("ServiceEntry {ns}/{}", e.name),
                 None => format!("ServiceEntry {}", e.name),
             };
-            Ok((title, document(e, plan.api_version, summary)?))
+            Ok((title, document(e, plan.api_version, summary, &checked)?))
         })
         .collect()
 }
 
+/// What [`validate::document`] found in the manifests written so far, with their namespace
+/// left out: per-namespace entries of one host differ only by namespace, and the only rules
+/// that read it ([`validate::namespace_error`], [`validate::export_to_namespace_error`]) are
+/// checked for each entry: every manifest is checked whole all the same.
+#[derive(Default)]
+struct Checked<'p> {
+    seen: std::sync::Mutex<std::collections::HashMap<ServiceEntry<'p>, Vec<String>>>,
+}
+
+impl<'p> Checked<'p> {
+    /// Every rule a ServiceEntry breaks: empty when Istio accepts it.
+    fn check(&self, manifest: &mut ServiceEntry<'p>) -> Result<Vec<String>, String> {
+        let ns = manifest.metadata.namespace.take();
+        let errors = self.check_without_namespace(manifest);
+        manifest.metadata.namespace = ns;
+        let mut errors = errors?;
+        if let Some(ns) = ns {
+            errors.extend(validate::namespace_error(ns));
+            errors.extend(validate::export_to_namespace_error(
+                ns,
+                &manifest.spec.export_to,
+            ));
+        }
+        Ok(errors)
+    }
+
+    fn check_without_namespace(&self, manifest: &ServiceEntry<'p>) -> Result<Vec<String>, String> {
+        let known = self
+            .seen
+            .lock()
+            .map_err(|e| e.to_string())?
+            .get(&manifest)
+            .cloned();
+        Ok(match known {
+            Some(errors) => errors,
+            None => {
+                let value = serde_json::to_value(&manifest).map_err(|err| err.to_string())?;
+                let errors = validate::document(&value).unwrap_or_default();
+                let mut seen = self.seen.lock().map_err(|e| e.to_string())?;
+                // Bounded: a mesh's distinct (host, ports) entries, not its namespaces.
+                if seen.len() < 1 << 16 {
+                    seen.insert(manifest.clone(), errors.clone());
+                }
+                errors
+            }
+        })
+    }
+}
+
 /// One entry's document after its `---` line: its evidence and the manifest, checked first.
-fn document(
-    e: &Recommendation<'_>,
+fn document<'p>(
+    e: &'p Recommendation<'_>,
     api_version: &'static str,
     summary: &Summary,
+    checked: &Checked<'p>,
 ) -> Result<String, String> {
     let manifest = e.manifest(api_version);
-    let value = serde_json::to_value(&manifest).map_err(|err| err.to_string())?;
-    let errors = validate::document(&value).unwrap_or_default();
+    let mut manifest = manifest;
+    let errors = checked.check(&mut manifest)?;
     if !errors.is_empty() {
         return Err(format!(
             "internal error: the ServiceEntry for {} fails validation: {}",
@@ -1575,7 +1627,6 @@ fn document(
             errors.join("; ")
         ));
     }
-    drop(value);
     // An entry's evidence and manifest take a kilobyte or two.
     let mut out = String::with_capacity(2048);
     let out = &mut out;
@@ -1739,6 +1790,66 @@ mod tests {
             &tls,
             vec![]
         )));
+    }
+
+    #[test]
+    fn checks_without_the_namespace_find_what_the_whole_check_finds() {
+        let tls = [(443, "tls-443", "TLS")];
+        let tcp = [(5432, "tcp-5432", "TCP")];
+        let checked = Checked::default();
+        for e in [
+            entry(
+                "api.example.com",
+                Some("shop"),
+                "api.example.com",
+                None,
+                &tls,
+                vec!["."],
+            ),
+            entry(
+                "api.example.com",
+                Some("Shop!"),
+                "api.example.com",
+                None,
+                &tls,
+                vec!["."],
+            ),
+            entry(
+                "api.example.com",
+                Some("ci"),
+                "api.example.com",
+                None,
+                &tls,
+                vec![".", "ci"],
+            ),
+            entry(
+                "api.example.com",
+                Some("ci"),
+                "api.example.com",
+                None,
+                &tcp,
+                vec!["."],
+            ),
+            entry(
+                "api.example.com",
+                None,
+                "api.example.com",
+                None,
+                &tcp,
+                vec!["."],
+            ),
+            entry("bad_name", Some("shop"), "*", None, &tls, vec!["."]),
+            entry("bad_name", Some("x"), "*", None, &tls, vec!["."]),
+        ] {
+            let whole = validate::document(&serde_json::to_value(&e).unwrap()).unwrap();
+            let mut m = e.clone();
+            let mut found = checked.check(&mut m).unwrap();
+            assert!(m == e, "the manifest is given back as it was");
+            let mut whole_sorted = whole.clone();
+            whole_sorted.sort();
+            found.sort();
+            assert_eq!(found, whole_sorted);
+        }
     }
 
     proptest::proptest! {

@@ -275,17 +275,31 @@ fn strs(v: Option<&Value>) -> Vec<&str> {
         .map_or_else(Vec::new, |a| a.iter().filter_map(Value::as_str).collect())
 }
 
+/// The one rule of a ServiceEntry on its namespace alone: a DNS-1123 label.
+/// [`service_entry`] checks it with the rest; with [`export_to_namespace_error`], the only
+/// rules that read the namespace, so that a writer of entries that differ only by namespace
+/// can check the rest once.
+pub fn namespace_error(ns: &str) -> Option<String> {
+    (!is_dns1123_label(ns, false))
+        .then(|| format!("metadata.namespace {ns:?} is not a DNS-1123 label"))
+}
+
+/// `exportTo` naming both `.` and the entry's own namespace.
+pub fn export_to_namespace_error(ns: &str, export: &[&str]) -> Option<String> {
+    (export.contains(&".") && export.contains(&ns))
+        .then(|| format!("duplicate entries in exportTo: . and current namespace {ns}"))
+}
+
 /// Checks one ServiceEntry document. Returns every problem found, empty when Istio accepts it.
 pub fn service_entry(doc: &Value) -> Vec<String> {
     let mut errs = header(doc, "ServiceEntry");
     let mut err = |s: String| errs.push(s);
-    if let Some(ns) = doc
+    let ns = doc
         .get("metadata")
         .and_then(|m| m.get("namespace"))
-        .and_then(Value::as_str)
-        && !is_dns1123_label(ns, false)
-    {
-        err(format!("metadata.namespace {ns:?} is not a DNS-1123 label"));
+        .and_then(Value::as_str);
+    if let Some(e) = ns.and_then(namespace_error) {
+        err(e);
     }
     let Some(spec) = doc.get("spec").filter(|s| s.is_object()) else {
         err("spec is required".into());
@@ -486,16 +500,8 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
     if export.len() > 1 && export.contains(&"~") {
         err("cannot export service entry to no one (~) and someone".into());
     }
-    if let (Some(ns), true) = (
-        doc.get("metadata")
-            .and_then(|m| m.get("namespace"))
-            .and_then(Value::as_str),
-        export.contains(&"."),
-    ) && export.contains(&ns)
-    {
-        err(format!(
-            "duplicate entries in exportTo: . and current namespace {ns}"
-        ));
+    if let Some(e) = ns.and_then(|ns| export_to_namespace_error(ns, &export)) {
+        err(e);
     }
     errs
 }
