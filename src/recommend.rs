@@ -1592,12 +1592,12 @@ impl<'p> Checked<'p> {
             .seen
             .lock()
             .map_err(|e| e.to_string())?
-            .get(&manifest)
+            .get(manifest)
             .cloned();
         Ok(match known {
             Some(errors) => errors,
             None => {
-                let value = serde_json::to_value(&manifest).map_err(|err| err.to_string())?;
+                let value = serde_json::to_value(manifest).map_err(|err| err.to_string())?;
                 let errors = validate::document(&value).unwrap_or_default();
                 let mut seen = self.seen.lock().map_err(|e| e.to_string())?;
                 // Bounded: a mesh's distinct (host, ports) entries, not its namespaces.
