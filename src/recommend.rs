@@ -1524,41 +1524,41 @@ pub fn write_yaml(
             flush(&mut out, FLUSH)?;
         }
     }
-    // Each entry's document is built on its own (a large mesh has tens of thousands): in
-    // parallel, a chunk at a time, and written in the plan's order as it goes, so the stream
-    // is never held whole.
+    // Each entry's document is built on its own (a large mesh has tens of thousands), and
+    // written in the plan's order as it goes, so the stream is never held whole.
+    let mut failed = None;
+    for_each_document(plan, summary, |_, d| {
+        out.push_str("---\n");
+        out.push_str(&d);
+        flush(&mut out, FLUSH).map_err(|e| {
+            failed = Some(e);
+            String::new()
+        })
+    })
+    .map_err(|why| failed.take().unwrap_or_else(|| std::io::Error::other(why)))?;
+    flush(&mut out, 0)
+}
+
+/// Calls `f` with each entry and its document as [`write_yaml`] writes it (without its `---`
+/// line), in the plan's order; the documents are built in parallel a chunk at a time, so that
+/// they are never held all at once.
+pub fn for_each_document<'p>(
+    plan: &'p Plan<'_>,
+    summary: &Summary,
+    mut f: impl FnMut(&'p Recommendation<'_>, String) -> Result<(), String>,
+) -> Result<(), String> {
     use rayon::prelude::*;
     let checked = &Checked::default();
     for chunk in plan.entries.chunks(1024) {
         let docs: Vec<String> = chunk
             .par_iter()
             .map(|e| document(e, plan.api_version, summary, checked))
-            .collect::<Result<_, String>>()
-            .map_err(std::io::Error::other)?;
-        for d in docs {
-            out.push_str("---\n");
-            out.push_str(&d);
-            flush(&mut out, FLUSH)?;
+            .collect::<Result<_, String>>()?;
+        for (e, d) in chunk.iter().zip(docs) {
+            f(e, d)?;
         }
     }
-    flush(&mut out, 0)
-}
-
-/// Each entry's document as [`write_yaml`] writes it (without its `---` line), in the plan's
-/// order, with a title: `ServiceEntry namespace/name`.
-pub fn documents(plan: &Plan<'_>, summary: &Summary) -> Result<Vec<(String, String)>, String> {
-    use rayon::prelude::*;
-    let checked = Checked::default();
-    plan.entries
-        .par_iter()
-        .map(|e| {
-            let title = match &e.namespace {
-                Some(ns) => format!("ServiceEntry {ns}/{}", e.name),
-                None => format!("ServiceEntry {}", e.name),
-            };
-            Ok((title, document(e, plan.api_version, summary, &checked)?))
-        })
-        .collect()
+    Ok(())
 }
 
 /// What [`validate::document`] found in the manifests written so far, with their namespace

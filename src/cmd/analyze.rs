@@ -7,7 +7,7 @@ use crate::config::{Selection, Settings};
 use crate::exit::Exit;
 use crate::render::{csv, report::Report, table};
 
-use crate::render::html::{Extras, Manifest};
+use crate::render::html::Extras;
 
 use super::{Error, finish, io_err, output};
 
@@ -71,11 +71,9 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
     let report = Report::build(&run, &selection);
     if let Some(out) = html_out {
         let plan = crate::recommend::plan(&run.summary, &selection);
-        let manifests = Manifest::of(&plan, &run.summary).map_err(Error::Unreadable)?;
-        drop(plan);
         let extras = Extras {
             command: "analyze",
-            manifests: Some(&manifests),
+            manifests: Some(&plan),
             check: None,
             migration: None,
         };

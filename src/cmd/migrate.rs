@@ -31,23 +31,16 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     if let Some(out) = entries_out {
         out.write(|w| recommend::write_yaml(&plan, &run.summary, run.sources.len(), w))?;
     }
-    let manifests = match html_out {
-        Some(_) => {
-            crate::render::html::Manifest::of(&plan, &run.summary).map_err(Error::Unreadable)?
-        }
-        None => Vec::new(),
-    };
     let m = crate::migrate::migrate(&run.summary, &selection, &plan);
     if let Some(out) = html_out {
         let extras = crate::render::html::Extras {
             command: "migrate",
-            manifests: Some(&manifests),
+            manifests: Some(&plan),
             check: None,
             migration: Some(&m),
         };
         super::write_html(out, &run, &selection, &extras)?;
     }
-    drop(manifests);
     super::write_verdict("writing the migration plan", |out| {
         if a.json {
             crate::render::escape::write_json(&mut *out, &m, true)?;

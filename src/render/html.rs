@@ -21,8 +21,8 @@ const TEMPLATE: &str = include_str!("report.html");
 pub struct Extras<'a> {
     /// `analyze`, `check` or `migrate`.
     pub command: &'static str,
-    /// The recommended manifests, each as `recommend` writes it.
-    pub manifests: Option<&'a [Manifest]>,
+    /// The plan whose manifests the page shows, each as `recommend` writes it.
+    pub manifests: Option<&'a crate::recommend::Plan<'a>>,
     pub check: Option<&'a Check<'a>>,
     pub migration: Option<&'a Migration<'a>>,
 }
@@ -35,7 +35,7 @@ struct Page<'a> {
     destinations: Vec<Row>,
     timeline: TimelineOut,
     namespaces: Vec<NsRow<'a>>,
-    manifests: &'a [Manifest],
+    manifests: Manifests<'a>,
     verdict: Option<Verdict>,
     migration: Option<&'a Migration<'a>>,
     malformed: &'a [MalformedOut],
@@ -85,23 +85,44 @@ struct NsRow<'a> {
 }
 
 /// One recommended manifest: `ServiceEntry namespace/name` and its document, evidence
-/// comments included ([`crate::recommend::documents`]).
+/// comments included.
 #[derive(Serialize)]
-pub struct Manifest {
-    pub title: String,
-    pub yaml: String,
+struct Manifest {
+    title: String,
+    yaml: String,
 }
 
-impl Manifest {
-    /// The manifests of a plan.
-    pub fn of(
-        plan: &crate::recommend::Plan<'_>,
-        summary: &Summary,
-    ) -> Result<Vec<Manifest>, String> {
-        Ok(crate::recommend::documents(plan, summary)?
-            .into_iter()
-            .map(|(title, yaml)| Manifest { title, yaml })
-            .collect())
+/// A plan's manifests, serialised as they are rendered ([`crate::recommend::for_each_document`]):
+/// a large mesh's take tens of megabytes.
+struct Manifests<'a> {
+    plan: Option<&'a crate::recommend::Plan<'a>>,
+    summary: &'a Summary,
+}
+
+impl Serialize for Manifests<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeSeq};
+        let mut seq = s.serialize_seq(Some(self.plan.map_or(0, |p| p.entries.len())))?;
+        let Some(plan) = self.plan else {
+            return seq.end();
+        };
+        let mut failed = None;
+        let done = crate::recommend::for_each_document(plan, self.summary, |e, yaml| {
+            let title = match &e.namespace {
+                Some(ns) => format!("ServiceEntry {ns}/{}", e.name),
+                None => format!("ServiceEntry {}", e.name),
+            };
+            seq.serialize_element(&Manifest { title, yaml })
+                .map_err(|err| {
+                    failed = Some(err);
+                    String::new()
+                })
+        });
+        if let Some(err) = failed {
+            return Err(err);
+        }
+        done.map_err(S::Error::custom)?;
+        seq.end()
     }
 }
 
@@ -280,7 +301,10 @@ pub fn write(
         destinations,
         timeline: timeline(summary),
         namespaces,
-        manifests: extras.manifests.unwrap_or_default(),
+        manifests: Manifests {
+            plan: extras.manifests,
+            summary,
+        },
         verdict,
         migration: extras.migration,
         malformed: &report.malformed,
