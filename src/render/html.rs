@@ -258,15 +258,15 @@ pub fn write(
         .collect();
     // Coverage per namespace and for the mesh is what `migrate` reports.
     let own;
-    let m = match extras.migration {
-        Some(m) => m,
+    let (coverage, ns_rows) = match extras.migration {
+        Some(m) => (m.mesh.clone(), &m.namespaces),
         None => {
-            own = crate::migrate::migrate(summary, sel, &crate::recommend::Plan::default());
-            &own
+            let (mesh, namespaces) = crate::migrate::coverage(summary, sel);
+            own = namespaces;
+            (mesh, &own)
         }
     };
-    let mut namespaces: Vec<NsRow<'_>> = m
-        .namespaces
+    let mut namespaces: Vec<NsRow<'_>> = ns_rows
         .iter()
         .map(|n| NsRow {
             namespace: n.namespace,
@@ -282,7 +282,6 @@ pub fn write(
     if namespaces.iter().all(|n| n.namespace.is_none()) {
         namespaces.clear();
     }
-    let coverage = m.mesh.clone();
     let verdict = match (extras.check, extras.migration) {
         (Some(c), _) => Some(Verdict {
             ok: c.passed(),
