@@ -1184,11 +1184,11 @@ impl Recommendation<'_> {
             Some(ip) => format!("address {ip} (no host name was seen for it)"),
             None => self.host.clone(),
         };
-        comment(out, &format!("{what}: {}", entries(total)));
+        comment(out, format_args!("{what}: {}", entries(total)));
         if !self.wildcard_of.is_empty() {
             comment(
                 out,
-                &format!(
+                format_args!(
                     "  widened by --wildcard-min; stands for {} hosts: {}",
                     thousands(self.wildcard_of.len() as u64),
                     crate::cardinality::capped(&self.wildcard_of)
@@ -1199,7 +1199,7 @@ impl Recommendation<'_> {
             let ips: Vec<String> = ips.iter().map(ToString::to_string).collect();
             comment(
                 out,
-                &format!(
+                format_args!(
                     "  widened by --cidr-prefix to {range}; {} addresses seen: {}",
                     thousands(ips.len() as u64),
                     crate::cardinality::capped(&ips)
@@ -1228,7 +1228,7 @@ impl Recommendation<'_> {
                         p.protocol.istio_name()
                     )
                 };
-                comment(out, &format!("  {head}: {}", verdicts(s)));
+                comment(out, format_args!("  {head}: {}", verdicts(s)));
                 if s.blocked_only() {
                     comment(
                         out,
@@ -1238,12 +1238,12 @@ impl Recommendation<'_> {
                 if let (Some(f), Some(l)) = (s.first_seen, s.last_seen) {
                     comment(
                         out,
-                        &format!("    seen {} .. {}", format_millis(f), format_millis(l)),
+                        format_args!("    seen {} .. {}", format_millis(f), format_millis(l)),
                     );
                 }
                 comment(
                     out,
-                    &format!(
+                    format_args!(
                         "    uploaded by the workloads {}, downloaded {}",
                         human_bytes(s.bytes_uploaded),
                         human_bytes(s.bytes_downloaded)
@@ -1261,7 +1261,7 @@ impl Recommendation<'_> {
                 {
                     comment(
                         out,
-                        &format!(
+                        format_args!(
                             "    sources: {}",
                             counted(sources.iter().map(|u| (u.label(), u.requests)))
                         ),
@@ -1270,7 +1270,7 @@ impl Recommendation<'_> {
                 if !full.addresses.is_empty() {
                     comment(
                         out,
-                        &format!(
+                        format_args!(
                             "    addresses: {}",
                             counted(full.addresses.iter().map(|(a, n)| (a.to_string(), n)))
                         ),
@@ -1279,7 +1279,7 @@ impl Recommendation<'_> {
                 if !full.attributed.is_empty() {
                     comment(
                         out,
-                        &format!(
+                        format_args!(
                             "    attributed by address (logged without SNI or host): {}",
                             counted(full.attributed.iter().map(|(a, n)| (a.to_string(), *n)))
                         ),
@@ -1289,7 +1289,7 @@ impl Recommendation<'_> {
                     let names: Vec<&str> = full.seen_as.iter().map(|n| &**n).collect();
                     comment(
                         out,
-                        &format!(
+                        format_args!(
                             "    same address seen as: {}",
                             crate::cardinality::capped(&names)
                         ),
@@ -1299,7 +1299,7 @@ impl Recommendation<'_> {
                 if full.codes.iter().any(|(c, _)| c != 0) {
                     comment(
                         out,
-                        &format!(
+                        format_args!(
                             "    response codes: {}",
                             counted(
                                 full.codes
@@ -1313,7 +1313,7 @@ impl Recommendation<'_> {
                 if !full.flags.is_empty() {
                     comment(
                         out,
-                        &format!(
+                        format_args!(
                             "    response flags: {}",
                             counted(full.flags.iter().map(|(f, n)| (f.to_string(), *n)))
                         ),
@@ -1368,12 +1368,19 @@ pub(crate) fn counted(items: impl Iterator<Item = (String, u64)>) -> String {
 /// here ([`crate::render::escape::yaml_comment`]: printable ASCII only): log values must never
 /// break out of a comment into YAML, for YAML 1.2 readers or for libyaml's, which also end a
 /// line at U+0085, U+2028 and U+2029.
-pub(crate) fn comment(out: &mut String, text: &str) {
-    out.push('#');
-    if !text.is_empty() {
-        out.push(' ');
+pub(crate) fn comment(out: &mut String, text: impl std::fmt::Display) {
+    // Written in place, then escaped if it has to be.
+    let start = out.len();
+    out.push_str("# ");
+    let _ = write!(out, "{text}");
+    if out.len() == start + 2 {
+        out.truncate(start + 1);
+    } else if let std::borrow::Cow::Owned(escaped) =
+        crate::render::escape::yaml_comment(&out[start + 2..])
+    {
+        out.truncate(start + 2);
+        out.push_str(&escaped);
     }
-    out.push_str(&crate::render::escape::yaml_comment(text));
     out.push('\n');
 }
 
@@ -1440,7 +1447,7 @@ pub fn write_yaml(
     );
     comment(
         &mut out,
-        &format!(
+        format_args!(
             "Input: {}, {}: {} passthrough and {} blocked entries.",
             crate::render::count(files as u64, "file", "files"),
             crate::render::count(summary.lines(), "line", "lines"),
@@ -1450,7 +1457,7 @@ pub fn write_yaml(
     );
     comment(
         &mut out,
-        &format!(
+        format_args!(
             "{} ServiceEntries, each in the namespace whose workloads used it when the logs say which.",
             plan.entries.len()
         ),
@@ -1470,7 +1477,7 @@ pub fn write_yaml(
             .fold(0u64, |a, (_, n)| a.saturating_add(*n));
         comment(
             &mut out,
-            &format!(
+            format_args!(
                 "--max-entries {max}: {} more entries left out ({} passthrough or blocked entries): {}",
                 thousands(plan.capped.len() as u64),
                 thousands(undeclared),
@@ -1495,7 +1502,7 @@ pub fn write_yaml(
         for (parent, kids) in &wide {
             comment(
                 &mut out,
-                &format!(
+                format_args!(
                     "  {} destinations under {parent}: more than --cardinality-threshold names under one parent (DNS tunnelling or a scanner?), review them (pass --include-high-cardinality to write entries): {}",
                     thousands(kids.len() as u64),
                     counted(kids.iter().cloned())
@@ -1505,7 +1512,7 @@ pub fn write_yaml(
         for (k, s, why) in others.iter().take(SKIPPED_SHOWN) {
             comment(
                 &mut out,
-                &format!("  {}: {}; {}", dest_title(k), verdicts(s), why.describe()),
+                format_args!("  {}: {}; {}", dest_title(k), verdicts(s), why.describe()),
             );
         }
         if others.len() > SKIPPED_SHOWN {
@@ -1515,7 +1522,7 @@ pub fn write_yaml(
             }
             comment(
                 &mut out,
-                &format!(
+                format_args!(
                     "  +{} more destinations left out: {}",
                     thousands((others.len() - SKIPPED_SHOWN) as u64),
                     counted(reasons.into_iter().map(|(r, n)| (r.to_owned(), n)))
@@ -1635,7 +1642,7 @@ fn document<'p>(
         Some(m) => {
             comment(
                 out,
-                &format!(
+                format_args!(
                     "The existing ServiceEntry {} with what this traffic needs added ({}); every other field is kept as it was.",
                     m.from,
                     if m.added.is_empty() {
