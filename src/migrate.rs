@@ -148,67 +148,8 @@ pub struct Migration<'a> {
 /// Builds the migration report. `plan` is what `recommend` would write with the same
 /// selection.
 pub fn migrate<'a>(summary: &'a Summary, sel: &Selection, plan: &Plan<'_>) -> Migration<'a> {
-    let mut mesh = Coverage::default();
-    let mut per_ns: BTreeMap<Option<&'a str>, Namespace<'a>> = BTreeMap::new();
     let mut gaps = Vec::new();
-    let existing = sel.existing.as_deref();
-    let mut address_only = 0u64;
-    for (k, st) in summary.sorted_destinations() {
-        if !is_checked(k, st, sel) {
-            continue;
-        }
-        let uses = by_namespace(summary, st, sel);
-        if uses.iter().all(|u| u.requests == 0) {
-            continue;
-        }
-        let mut all_declared = true;
-        let mut requests = 0;
-        let mut bytes = 0u64;
-        let mut declared_requests = 0;
-        for u in uses {
-            let declared = u.declared(k, existing);
-            let ns = per_ns.entry(u.namespace).or_insert_with(|| Namespace {
-                namespace: u.namespace,
-                coverage: Coverage::default(),
-                passthrough: 0,
-                blocked: 0,
-                would_break: 0,
-                breaking_now: 0,
-                entries: 0,
-            });
-            ns.coverage.add(&u, declared);
-            ns.passthrough = ns.passthrough.saturating_add(u.passthrough);
-            ns.blocked = ns.blocked.saturating_add(u.blocked);
-            requests += u.requests;
-            bytes = bytes.saturating_add(u.bytes);
-            declared_requests += u.declared_requests(declared);
-            if declared {
-                continue;
-            }
-            all_declared = false;
-            ns.would_break += u64::from(u.passthrough > 0);
-            ns.breaking_now += u64::from(u.blocked > 0);
-            gaps.push(Gap {
-                dest: Dest::of(k, st),
-                namespace: u.namespace,
-                passthrough: u.passthrough,
-                blocked: u.blocked,
-                bytes: u.bytes,
-                last_seen: u.last_seen,
-                workloads: u.workloads,
-            });
-        }
-        mesh.requests += requests;
-        mesh.bytes = mesh.bytes.saturating_add(bytes);
-        mesh.destinations += 1;
-        mesh.declared_requests += declared_requests;
-        if all_declared {
-            mesh.declared_bytes = mesh.declared_bytes.saturating_add(bytes);
-            mesh.declared_destinations += 1;
-        } else {
-            address_only += u64::from(k.is_address);
-        }
-    }
+    let (mesh, mut per_ns, address_only) = tally(summary, sel, Some(&mut gaps));
     gaps.sort_by(|a, b| {
         (b.passthrough + b.blocked)
             .cmp(&(a.passthrough + a.blocked))
@@ -259,6 +200,86 @@ pub fn migrate<'a>(summary: &'a Summary, sel: &Selection, plan: &Plan<'_>) -> Mi
         rollout,
         caveats,
     }
+}
+
+/// Coverage of the mesh and of each namespace, as [`migrate`] reports it, without the rest
+/// of the plan (the HTML report of `analyze` shows these alone).
+pub fn coverage<'a>(summary: &'a Summary, sel: &Selection) -> (Coverage, Vec<Namespace<'a>>) {
+    let (mesh, per_ns, _) = tally(summary, sel, None);
+    (mesh, per_ns.into_values().collect())
+}
+
+/// The mesh's and each namespace's coverage, the undeclared pairs (when `gaps` is given,
+/// unsorted) and how many undeclared destinations are known only by address.
+#[allow(clippy::type_complexity)]
+fn tally<'a>(
+    summary: &'a Summary,
+    sel: &Selection,
+    mut gaps: Option<&mut Vec<Gap<'a>>>,
+) -> (Coverage, BTreeMap<Option<&'a str>, Namespace<'a>>, u64) {
+    let mut mesh = Coverage::default();
+    let mut per_ns: BTreeMap<Option<&'a str>, Namespace<'a>> = BTreeMap::new();
+    let existing = sel.existing.as_deref();
+    let mut address_only = 0u64;
+    for (k, st) in summary.sorted_destinations() {
+        if !is_checked(k, st, sel) {
+            continue;
+        }
+        let uses = by_namespace(summary, st, sel);
+        if uses.iter().all(|u| u.requests == 0) {
+            continue;
+        }
+        let mut all_declared = true;
+        let mut requests = 0;
+        let mut bytes = 0u64;
+        let mut declared_requests = 0;
+        for u in uses {
+            let declared = u.declared(k, existing);
+            let ns = per_ns.entry(u.namespace).or_insert_with(|| Namespace {
+                namespace: u.namespace,
+                coverage: Coverage::default(),
+                passthrough: 0,
+                blocked: 0,
+                would_break: 0,
+                breaking_now: 0,
+                entries: 0,
+            });
+            ns.coverage.add(&u, declared);
+            ns.passthrough = ns.passthrough.saturating_add(u.passthrough);
+            ns.blocked = ns.blocked.saturating_add(u.blocked);
+            requests += u.requests;
+            bytes = bytes.saturating_add(u.bytes);
+            declared_requests += u.declared_requests(declared);
+            if declared {
+                continue;
+            }
+            all_declared = false;
+            ns.would_break += u64::from(u.passthrough > 0);
+            ns.breaking_now += u64::from(u.blocked > 0);
+            if let Some(gaps) = gaps.as_deref_mut() {
+                gaps.push(Gap {
+                    dest: Dest::of(k, st),
+                    namespace: u.namespace,
+                    passthrough: u.passthrough,
+                    blocked: u.blocked,
+                    bytes: u.bytes,
+                    last_seen: u.last_seen,
+                    workloads: u.workloads,
+                });
+            }
+        }
+        mesh.requests += requests;
+        mesh.bytes = mesh.bytes.saturating_add(bytes);
+        mesh.destinations += 1;
+        mesh.declared_requests += declared_requests;
+        if all_declared {
+            mesh.declared_bytes = mesh.declared_bytes.saturating_add(bytes);
+            mesh.declared_destinations += 1;
+        } else {
+            address_only += u64::from(k.is_address);
+        }
+    }
+    (mesh, per_ns, address_only)
 }
 
 fn rollout(namespaces: &[Namespace<'_>]) -> Vec<Step> {

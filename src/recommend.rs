@@ -1023,7 +1023,7 @@ pub fn namespaces<'a>(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 struct ServiceEntry<'a> {
     api_version: &'static str,
@@ -1032,7 +1032,7 @@ struct ServiceEntry<'a> {
     spec: Spec<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone, PartialEq, Eq, Hash)]
 struct Metadata<'a> {
     name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1040,7 +1040,7 @@ struct Metadata<'a> {
     labels: BTreeMap<&'static str, &'static str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 struct Spec<'a> {
     hosts: Vec<&'a str>,
@@ -1054,16 +1054,100 @@ struct Spec<'a> {
     export_to: Vec<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone, PartialEq, Eq, Hash)]
 struct Endpoint {
     address: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone, PartialEq, Eq, Hash)]
 struct Port {
     number: u16,
     name: String,
     protocol: &'static str,
+}
+
+impl ServiceEntry<'_> {
+    /// Appends the manifest as serde-saphyr writes it, field for field, with each string
+    /// written by [`crate::yaml::scalar`]; `false` (and `out` as it was) when a string would
+    /// not fit on one line, or a list is empty: the caller then uses serde-saphyr.
+    fn write_yaml(&self, out: &mut String) -> bool {
+        let start = out.len();
+        let ok = self.try_write_yaml(out);
+        if ok.is_none() {
+            out.truncate(start);
+        }
+        ok.is_some()
+    }
+
+    fn try_write_yaml(&self, out: &mut String) -> Option<()> {
+        use crate::yaml::scalar;
+        let m = &self.metadata;
+        let s = &self.spec;
+        let line = |out: &mut String, head: &str, value: &str| -> Option<()> {
+            out.push_str(head);
+            out.push_str(&scalar(value)?);
+            out.push('\n');
+            Some(())
+        };
+        let list = |out: &mut String, key: &str, items: &[&str]| -> Option<()> {
+            if items.is_empty() {
+                return None;
+            }
+            out.push_str(key);
+            for i in items {
+                line(out, "  - ", i)?;
+            }
+            Some(())
+        };
+        line(out, "apiVersion: ", self.api_version)?;
+        line(out, "kind: ", self.kind)?;
+        line(out, "metadata:\n  name: ", m.name)?;
+        if let Some(ns) = m.namespace {
+            line(out, "  namespace: ", ns)?;
+        }
+        if m.labels.is_empty() {
+            return None;
+        }
+        out.push_str("  labels:\n");
+        for (k, v) in &m.labels {
+            // Keys are the tool's own (`app.kubernetes.io/managed-by`); a key serde-saphyr
+            // would quote goes to it.
+            if !k.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
+                || !k
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"./-".contains(&c))
+            {
+                return None;
+            }
+            out.push_str("    ");
+            out.push_str(k);
+            line(out, ": ", v)?;
+        }
+        out.push_str("spec:\n");
+        list(out, "  hosts:\n", &s.hosts)?;
+        if !s.addresses.is_empty() {
+            let a: Vec<&str> = s.addresses.iter().map(String::as_str).collect();
+            list(out, "  addresses:\n", &a)?;
+        }
+        if s.ports.is_empty() {
+            return None;
+        }
+        out.push_str("  ports:\n");
+        for p in &s.ports {
+            let _ = writeln!(out, "  - number: {}", p.number);
+            line(out, "    name: ", &p.name)?;
+            line(out, "    protocol: ", p.protocol)?;
+        }
+        line(out, "  location: ", s.location)?;
+        line(out, "  resolution: ", s.resolution)?;
+        if !s.endpoints.is_empty() {
+            out.push_str("  endpoints:\n");
+            for e in &s.endpoints {
+                line(out, "  - address: ", &e.address)?;
+            }
+        }
+        list(out, "  exportTo:\n", &s.export_to)
+    }
 }
 
 impl Recommendation<'_> {
@@ -1134,11 +1218,11 @@ impl Recommendation<'_> {
             Some(ip) => format!("address {ip} (no host name was seen for it)"),
             None => self.host.clone(),
         };
-        comment(out, &format!("{what}: {}", entries(total)));
+        comment(out, format_args!("{what}: {}", entries(total)));
         if !self.wildcard_of.is_empty() {
             comment(
                 out,
-                &format!(
+                format_args!(
                     "  widened by --wildcard-min; stands for {} hosts: {}",
                     thousands(self.wildcard_of.len() as u64),
                     crate::cardinality::capped(&self.wildcard_of)
@@ -1149,7 +1233,7 @@ impl Recommendation<'_> {
             let ips: Vec<String> = ips.iter().map(ToString::to_string).collect();
             comment(
                 out,
-                &format!(
+                format_args!(
                     "  widened by --cidr-prefix to {range}; {} addresses seen: {}",
                     thousands(ips.len() as u64),
                     crate::cardinality::capped(&ips)
@@ -1178,7 +1262,7 @@ impl Recommendation<'_> {
                         p.protocol.istio_name()
                     )
                 };
-                comment(out, &format!("  {head}: {}", verdicts(s)));
+                comment(out, format_args!("  {head}: {}", verdicts(s)));
                 if s.blocked_only() {
                     comment(
                         out,
@@ -1188,12 +1272,12 @@ impl Recommendation<'_> {
                 if let (Some(f), Some(l)) = (s.first_seen, s.last_seen) {
                     comment(
                         out,
-                        &format!("    seen {} .. {}", format_millis(f), format_millis(l)),
+                        format_args!("    seen {} .. {}", format_millis(f), format_millis(l)),
                     );
                 }
                 comment(
                     out,
-                    &format!(
+                    format_args!(
                         "    uploaded by the workloads {}, downloaded {}",
                         human_bytes(s.bytes_uploaded),
                         human_bytes(s.bytes_downloaded)
@@ -1211,7 +1295,7 @@ impl Recommendation<'_> {
                 {
                     comment(
                         out,
-                        &format!(
+                        format_args!(
                             "    sources: {}",
                             counted(sources.iter().map(|u| (u.label(), u.requests)))
                         ),
@@ -1220,7 +1304,7 @@ impl Recommendation<'_> {
                 if !full.addresses.is_empty() {
                     comment(
                         out,
-                        &format!(
+                        format_args!(
                             "    addresses: {}",
                             counted(full.addresses.iter().map(|(a, n)| (a.to_string(), n)))
                         ),
@@ -1229,7 +1313,7 @@ impl Recommendation<'_> {
                 if !full.attributed.is_empty() {
                     comment(
                         out,
-                        &format!(
+                        format_args!(
                             "    attributed by address (logged without SNI or host): {}",
                             counted(full.attributed.iter().map(|(a, n)| (a.to_string(), *n)))
                         ),
@@ -1239,7 +1323,7 @@ impl Recommendation<'_> {
                     let names: Vec<&str> = full.seen_as.iter().map(|n| &**n).collect();
                     comment(
                         out,
-                        &format!(
+                        format_args!(
                             "    same address seen as: {}",
                             crate::cardinality::capped(&names)
                         ),
@@ -1249,7 +1333,7 @@ impl Recommendation<'_> {
                 if full.codes.iter().any(|(c, _)| c != 0) {
                     comment(
                         out,
-                        &format!(
+                        format_args!(
                             "    response codes: {}",
                             counted(
                                 full.codes
@@ -1263,7 +1347,7 @@ impl Recommendation<'_> {
                 if !full.flags.is_empty() {
                     comment(
                         out,
-                        &format!(
+                        format_args!(
                             "    response flags: {}",
                             counted(full.flags.iter().map(|(f, n)| (f.to_string(), *n)))
                         ),
@@ -1318,12 +1402,19 @@ pub(crate) fn counted(items: impl Iterator<Item = (String, u64)>) -> String {
 /// here ([`crate::render::escape::yaml_comment`]: printable ASCII only): log values must never
 /// break out of a comment into YAML, for YAML 1.2 readers or for libyaml's, which also end a
 /// line at U+0085, U+2028 and U+2029.
-pub(crate) fn comment(out: &mut String, text: &str) {
-    out.push('#');
-    if !text.is_empty() {
-        out.push(' ');
+pub(crate) fn comment(out: &mut String, text: impl std::fmt::Display) {
+    // Written in place, then escaped if it has to be.
+    let start = out.len();
+    out.push_str("# ");
+    let _ = write!(out, "{text}");
+    if out.len() == start + 2 {
+        out.truncate(start + 1);
+    } else if let std::borrow::Cow::Owned(escaped) =
+        crate::render::escape::yaml_comment(&out[start + 2..])
+    {
+        out.truncate(start + 2);
+        out.push_str(&escaped);
     }
-    out.push_str(&crate::render::escape::yaml_comment(text));
     out.push('\n');
 }
 
@@ -1390,7 +1481,7 @@ pub fn write_yaml(
     );
     comment(
         &mut out,
-        &format!(
+        format_args!(
             "Input: {}, {}: {} passthrough and {} blocked entries.",
             crate::render::count(files as u64, "file", "files"),
             crate::render::count(summary.lines(), "line", "lines"),
@@ -1400,7 +1491,7 @@ pub fn write_yaml(
     );
     comment(
         &mut out,
-        &format!(
+        format_args!(
             "{} ServiceEntries, each in the namespace whose workloads used it when the logs say which.",
             plan.entries.len()
         ),
@@ -1420,7 +1511,7 @@ pub fn write_yaml(
             .fold(0u64, |a, (_, n)| a.saturating_add(*n));
         comment(
             &mut out,
-            &format!(
+            format_args!(
                 "--max-entries {max}: {} more entries left out ({} passthrough or blocked entries): {}",
                 thousands(plan.capped.len() as u64),
                 thousands(undeclared),
@@ -1445,7 +1536,7 @@ pub fn write_yaml(
         for (parent, kids) in &wide {
             comment(
                 &mut out,
-                &format!(
+                format_args!(
                     "  {} destinations under {parent}: more than --cardinality-threshold names under one parent (DNS tunnelling or a scanner?), review them (pass --include-high-cardinality to write entries): {}",
                     thousands(kids.len() as u64),
                     counted(kids.iter().cloned())
@@ -1455,7 +1546,7 @@ pub fn write_yaml(
         for (k, s, why) in others.iter().take(SKIPPED_SHOWN) {
             comment(
                 &mut out,
-                &format!("  {}: {}; {}", dest_title(k), verdicts(s), why.describe()),
+                format_args!("  {}: {}; {}", dest_title(k), verdicts(s), why.describe()),
             );
         }
         if others.len() > SKIPPED_SHOWN {
@@ -1465,7 +1556,7 @@ pub fn write_yaml(
             }
             comment(
                 &mut out,
-                &format!(
+                format_args!(
                     "  +{} more destinations left out: {}",
                     thousands((others.len() - SKIPPED_SHOWN) as u64),
                     counted(reasons.into_iter().map(|(r, n)| (r.to_owned(), n)))
@@ -1474,34 +1565,102 @@ pub fn write_yaml(
             flush(&mut out, FLUSH)?;
         }
     }
-    // Each entry's document is built on its own (a large mesh has tens of thousands): in
-    // parallel, a chunk at a time, and written in the plan's order as it goes, so the stream
-    // is never held whole.
-    use rayon::prelude::*;
-    for chunk in plan.entries.chunks(1024) {
-        let docs: Vec<String> = chunk
-            .par_iter()
-            .map(|e| document(e, plan.api_version, summary))
-            .collect::<Result<_, String>>()
-            .map_err(std::io::Error::other)?;
-        for d in docs {
-            out.push_str(&d);
-            flush(&mut out, FLUSH)?;
-        }
-    }
+    // Each entry's document is built on its own (a large mesh has tens of thousands), and
+    // written in the plan's order as it goes, so the stream is never held whole.
+    let mut failed = None;
+    for_each_document(plan, summary, |_, d| {
+        out.push_str("---\n");
+        out.push_str(&d);
+        flush(&mut out, FLUSH).map_err(|e| {
+            failed = Some(e);
+            String::new()
+        })
+    })
+    .map_err(|why| failed.take().unwrap_or_else(|| std::io::Error::other(why)))?;
     flush(&mut out, 0)
 }
 
-/// One entry's document: `---`, its evidence and the manifest, checked first.
-fn document(
-    e: &Recommendation<'_>,
+/// Calls `f` with each entry and its document as [`write_yaml`] writes it (without its `---`
+/// line), in the plan's order; the documents are built in parallel a chunk at a time, so that
+/// they are never held all at once.
+pub fn for_each_document<'p>(
+    plan: &'p Plan<'_>,
+    summary: &Summary,
+    mut f: impl FnMut(&'p Recommendation<'_>, String) -> Result<(), String>,
+) -> Result<(), String> {
+    use rayon::prelude::*;
+    let checked = &Checked::default();
+    for chunk in plan.entries.chunks(1024) {
+        let docs: Vec<String> = chunk
+            .par_iter()
+            .map(|e| document(e, plan.api_version, summary, checked))
+            .collect::<Result<_, String>>()?;
+        for (e, d) in chunk.iter().zip(docs) {
+            f(e, d)?;
+        }
+    }
+    Ok(())
+}
+
+/// What [`validate::document`] found in the manifests written so far, with their namespace
+/// left out: per-namespace entries of one host differ only by namespace, and the only rules
+/// that read it ([`validate::namespace_error`], [`validate::export_to_namespace_error`]) are
+/// checked for each entry: every manifest is checked whole all the same.
+#[derive(Default)]
+struct Checked<'p> {
+    seen: std::sync::Mutex<std::collections::HashMap<ServiceEntry<'p>, Vec<String>>>,
+}
+
+impl<'p> Checked<'p> {
+    /// Every rule a ServiceEntry breaks: empty when Istio accepts it.
+    fn check(&self, manifest: &mut ServiceEntry<'p>) -> Result<Vec<String>, String> {
+        let ns = manifest.metadata.namespace.take();
+        let errors = self.check_without_namespace(manifest);
+        manifest.metadata.namespace = ns;
+        let mut errors = errors?;
+        if let Some(ns) = ns {
+            errors.extend(validate::namespace_error(ns));
+            errors.extend(validate::export_to_namespace_error(
+                ns,
+                &manifest.spec.export_to,
+            ));
+        }
+        Ok(errors)
+    }
+
+    fn check_without_namespace(&self, manifest: &ServiceEntry<'p>) -> Result<Vec<String>, String> {
+        let known = self
+            .seen
+            .lock()
+            .map_err(|e| e.to_string())?
+            .get(manifest)
+            .cloned();
+        Ok(match known {
+            Some(errors) => errors,
+            None => {
+                let value = serde_json::to_value(manifest).map_err(|err| err.to_string())?;
+                let errors = validate::document(&value).unwrap_or_default();
+                let mut seen = self.seen.lock().map_err(|e| e.to_string())?;
+                // Bounded: a mesh's distinct (host, ports) entries, not its namespaces.
+                if seen.len() < 1 << 16 {
+                    seen.insert(manifest.clone(), errors.clone());
+                }
+                errors
+            }
+        })
+    }
+}
+
+/// One entry's document after its `---` line: its evidence and the manifest, checked first.
+fn document<'p>(
+    e: &'p Recommendation<'_>,
     api_version: &'static str,
     summary: &Summary,
+    checked: &Checked<'p>,
 ) -> Result<String, String> {
-    let mut out = String::new();
-    let out = &mut out;
-    let value = e.to_value(api_version);
-    let errors = validate::document(&value).unwrap_or_default();
+    let manifest = e.manifest(api_version);
+    let mut manifest = manifest;
+    let errors = checked.check(&mut manifest)?;
     if !errors.is_empty() {
         return Err(format!(
             "internal error: the ServiceEntry for {} fails validation: {}",
@@ -1509,13 +1668,15 @@ fn document(
             errors.join("; ")
         ));
     }
-    out.push_str("---\n");
+    // An entry's evidence and manifest take a kilobyte or two.
+    let mut out = String::with_capacity(2048);
+    let out = &mut out;
     e.evidence(out, summary);
     let yaml = match &e.merged {
         Some(m) => {
             comment(
                 out,
-                &format!(
+                format_args!(
                     "The existing ServiceEntry {} with what this traffic needs added ({}); every other field is kept as it was.",
                     m.from,
                     if m.added.is_empty() {
@@ -1527,7 +1688,8 @@ fn document(
             );
             serde_saphyr::to_string(&m.value)
         }
-        None => serde_saphyr::to_string(&e.manifest(api_version)),
+        None if manifest.write_yaml(out) => return Ok(std::mem::take(out)),
+        None => serde_saphyr::to_string(&manifest),
     }
     .map_err(|err| format!("YAML: {err}"))?;
     out.push_str(&yaml);
@@ -1539,7 +1701,211 @@ fn document(
 
 #[cfg(test)]
 mod tests {
-    use super::wildcard_parent;
+    use super::*;
+
+    fn entry<'a>(
+        name: &'a str,
+        namespace: Option<&'a str>,
+        host: &'a str,
+        address: Option<&str>,
+        ports: &[(u16, &str, &'static str)],
+        export_to: Vec<&'a str>,
+    ) -> ServiceEntry<'a> {
+        ServiceEntry {
+            api_version: "networking.istio.io/v1",
+            kind: "ServiceEntry",
+            metadata: Metadata {
+                name,
+                namespace,
+                labels: BTreeMap::from([("app.kubernetes.io/managed-by", "egress-advisor")]),
+            },
+            spec: Spec {
+                hosts: vec![host],
+                addresses: address.map(|a| format!("{a}/32")).into_iter().collect(),
+                ports: ports
+                    .iter()
+                    .map(|(number, name, protocol)| Port {
+                        number: *number,
+                        name: (*name).to_owned(),
+                        protocol,
+                    })
+                    .collect(),
+                location: "MESH_EXTERNAL",
+                resolution: if address.is_some() { "STATIC" } else { "DNS" },
+                endpoints: address
+                    .map(|a| Endpoint {
+                        address: a.to_owned(),
+                    })
+                    .into_iter()
+                    .collect(),
+                export_to,
+            },
+        }
+    }
+
+    /// The hand-written manifest is serde-saphyr's, byte for byte, or not written at all.
+    fn same_as_serde_saphyr(e: &ServiceEntry<'_>) -> bool {
+        let mut text = String::from("x");
+        let fast = e.write_yaml(&mut text);
+        let slow = serde_saphyr::to_string(e).unwrap();
+        if fast {
+            assert_eq!(&text[1..], slow);
+        } else {
+            assert_eq!(text, "x");
+        }
+        fast
+    }
+
+    #[test]
+    fn manifests_are_written_as_serde_saphyr_writes_them() {
+        let tls = [(443, "tls-443", "TLS")];
+        let two = [(80, "http-80", "HTTP"), (443, "tls-443", "TLS")];
+        for e in [
+            entry(
+                "api.example.com",
+                Some("shop"),
+                "api.example.com",
+                None,
+                &tls,
+                vec!["."],
+            ),
+            entry(
+                "api.example.com",
+                None,
+                "api.example.com",
+                None,
+                &two,
+                vec!["."],
+            ),
+            entry(
+                "ip-10-0-0-1",
+                Some("ns-1"),
+                "ip-10-0-0-1.addr.internal",
+                Some("10.0.0.1"),
+                &two,
+                vec!["."],
+            ),
+            entry(
+                "v6",
+                None,
+                "v6.internal",
+                Some("2001:db8::1"),
+                &tls,
+                vec!["a", "b"],
+            ),
+            entry(
+                "1password.com",
+                Some("true"),
+                "1password.com",
+                None,
+                &tls,
+                vec!["."],
+            ),
+            entry("wild", Some("shop"), "*.example.com", None, &tls, vec!["*"]),
+        ] {
+            assert!(same_as_serde_saphyr(&e));
+        }
+        // A string serde-saphyr folds over lines: the whole manifest is its.
+        let long = format!("{}.example.com", "a".repeat(80));
+        assert!(!same_as_serde_saphyr(&entry(
+            &long,
+            None,
+            &long,
+            None,
+            &tls,
+            vec!["."]
+        )));
+        assert!(!same_as_serde_saphyr(&entry(
+            "x",
+            None,
+            "x",
+            None,
+            &[],
+            vec!["."]
+        )));
+        assert!(!same_as_serde_saphyr(&entry(
+            "x",
+            None,
+            "x",
+            None,
+            &tls,
+            vec![]
+        )));
+    }
+
+    #[test]
+    fn checks_without_the_namespace_find_what_the_whole_check_finds() {
+        let tls = [(443, "tls-443", "TLS")];
+        let tcp = [(5432, "tcp-5432", "TCP")];
+        let checked = Checked::default();
+        for e in [
+            entry(
+                "api.example.com",
+                Some("shop"),
+                "api.example.com",
+                None,
+                &tls,
+                vec!["."],
+            ),
+            entry(
+                "api.example.com",
+                Some("Shop!"),
+                "api.example.com",
+                None,
+                &tls,
+                vec!["."],
+            ),
+            entry(
+                "api.example.com",
+                Some("ci"),
+                "api.example.com",
+                None,
+                &tls,
+                vec![".", "ci"],
+            ),
+            entry(
+                "api.example.com",
+                Some("ci"),
+                "api.example.com",
+                None,
+                &tcp,
+                vec!["."],
+            ),
+            entry(
+                "api.example.com",
+                None,
+                "api.example.com",
+                None,
+                &tcp,
+                vec!["."],
+            ),
+            entry("bad_name", Some("shop"), "*", None, &tls, vec!["."]),
+            entry("bad_name", Some("x"), "*", None, &tls, vec!["."]),
+        ] {
+            let whole = validate::document(&serde_json::to_value(&e).unwrap()).unwrap();
+            let mut m = e.clone();
+            let mut found = checked.check(&mut m).unwrap();
+            assert!(m == e, "the manifest is given back as it was");
+            let mut whole_sorted = whole.clone();
+            whole_sorted.sort();
+            found.sort();
+            assert_eq!(found, whole_sorted);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_manifest_is_written_as_serde_saphyr_writes_it(
+            name in "[a-z0-9.:*' #-]{0,90}",
+            ns in proptest::option::of("[a-z0-9 :#'-]{0,20}"),
+            host in r"[a-zA-Z0-9.*:\[\]-]{0,100}",
+            port_name in "[a-z0-9-]{0,12}",
+            export in "[a-z.*~-]{0,10}",
+        ) {
+            let e = entry(&name, ns.as_deref(), &host, None, &[(8080, &port_name, "HTTP")], vec![&export]);
+            same_as_serde_saphyr(&e);
+        }
+    }
 
     #[test]
     fn wildcards_stay_within_a_registrable_domain() {

@@ -559,7 +559,7 @@ pub fn render(out: &mut String, sidecars: &[SidecarPlan], api_version: &str) -> 
         out.push_str("---\n");
         comment(
             out,
-            &format!(
+            format_args!(
                 "Sidecar for {}: imports {} in-mesh services and {} external hosts; {}.",
                 who(p),
                 p.mesh,
@@ -574,7 +574,7 @@ pub fn render(out: &mut String, sidecars: &[SidecarPlan], api_version: &str) -> 
         if let Some(m) = &p.merged {
             comment(
                 out,
-                &format!(
+                format_args!(
                     "The existing Sidecar {} with what this traffic needs added ({}); every other field is kept as it was.",
                     m.from,
                     if m.added.is_empty() {
@@ -594,12 +594,12 @@ pub fn render(out: &mut String, sidecars: &[SidecarPlan], api_version: &str) -> 
             Mode::Proxy => "sent to the egress proxy",
         };
         for l in p.left_out.iter().take(recommend::SKIPPED_SHOWN) {
-            comment(out, &format!("  not imported, {fate}: {l}"));
+            comment(out, format_args!("  not imported, {fate}: {l}"));
         }
         if p.left_out.len() > recommend::SKIPPED_SHOWN {
             comment(
                 out,
-                &format!(
+                format_args!(
                     "  +{} more not imported, {fate}",
                     crate::render::thousands((p.left_out.len() - recommend::SKIPPED_SHOWN) as u64)
                 ),

@@ -63,7 +63,11 @@ fn header(doc: &Value, kind: &str) -> Vec<String> {
     if doc.get("kind").and_then(Value::as_str) != Some(kind) {
         errs.push(format!("kind must be {kind}"));
     }
-    match doc.pointer("/metadata/name").and_then(Value::as_str) {
+    match doc
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+    {
         Some(n) if is_dns1123_subdomain(n) => {}
         other => errs.push(format!(
             "metadata.name {other:?} is not a DNS-1123 subdomain"
@@ -271,14 +275,31 @@ fn strs(v: Option<&Value>) -> Vec<&str> {
         .map_or_else(Vec::new, |a| a.iter().filter_map(Value::as_str).collect())
 }
 
+/// The one rule of a ServiceEntry on its namespace alone: a DNS-1123 label.
+/// [`service_entry`] checks it with the rest; with [`export_to_namespace_error`], the only
+/// rules that read the namespace, so that a writer of entries that differ only by namespace
+/// can check the rest once.
+pub fn namespace_error(ns: &str) -> Option<String> {
+    (!is_dns1123_label(ns, false))
+        .then(|| format!("metadata.namespace {ns:?} is not a DNS-1123 label"))
+}
+
+/// `exportTo` naming both `.` and the entry's own namespace.
+pub fn export_to_namespace_error(ns: &str, export: &[&str]) -> Option<String> {
+    (export.contains(&".") && export.contains(&ns))
+        .then(|| format!("duplicate entries in exportTo: . and current namespace {ns}"))
+}
+
 /// Checks one ServiceEntry document. Returns every problem found, empty when Istio accepts it.
 pub fn service_entry(doc: &Value) -> Vec<String> {
     let mut errs = header(doc, "ServiceEntry");
     let mut err = |s: String| errs.push(s);
-    if let Some(ns) = doc.pointer("/metadata/namespace").and_then(Value::as_str)
-        && !is_dns1123_label(ns, false)
-    {
-        err(format!("metadata.namespace {ns:?} is not a DNS-1123 label"));
+    let ns = doc
+        .get("metadata")
+        .and_then(|m| m.get("namespace"))
+        .and_then(Value::as_str);
+    if let Some(e) = ns.and_then(namespace_error) {
+        err(e);
     }
     let Some(spec) = doc.get("spec").filter(|s| s.is_object()) else {
         err("spec is required".into());
@@ -363,15 +384,14 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
     let ports = spec
         .get("ports")
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[][..], Vec::as_slice);
     if ports.len() > 256 {
         err(format!("{} ports: at most 256", ports.len()));
     }
-    let mut names = BTreeSet::new();
+    let mut names: BTreeSet<&str> = BTreeSet::new();
     let mut numbers = BTreeSet::new();
     let mut non_http_tls = false;
-    for p in &ports {
+    for p in ports {
         let name = p.get("name").and_then(Value::as_str).unwrap_or("");
         let number = p.get("number").and_then(Value::as_u64).unwrap_or(0);
         let protocol = p
@@ -382,7 +402,7 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
         if !is_dns1123_label(name, false) {
             err(format!("invalid port name: {name:?}"));
         }
-        if !names.insert(name.to_owned()) {
+        if !names.insert(name) {
             err(format!("service entry port name {name:?} already defined"));
         }
         if !(1..=65535).contains(&number) {
@@ -437,7 +457,7 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
             .into_iter()
             .flatten()
         {
-            if !names.contains(name) {
+            if !names.contains(name.as_str()) {
                 err(format!(
                     "endpoint port {name} is not defined by the service entry"
                 ));
@@ -480,14 +500,8 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
     if export.len() > 1 && export.contains(&"~") {
         err("cannot export service entry to no one (~) and someone".into());
     }
-    if let (Some(ns), true) = (
-        doc.pointer("/metadata/namespace").and_then(Value::as_str),
-        export.contains(&"."),
-    ) && export.contains(&ns)
-    {
-        err(format!(
-            "duplicate entries in exportTo: . and current namespace {ns}"
-        ));
+    if let Some(e) = ns.and_then(|ns| export_to_namespace_error(ns, &export)) {
+        err(e);
     }
     errs
 }

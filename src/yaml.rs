@@ -142,6 +142,50 @@ fn error(e: serde_saphyr::Error) -> YamlError {
     }
 }
 
+/// `s` as the YAML scalar of a block map value or list item, exactly as serde-saphyr writes it
+/// (the manifests the tool writes by hand, [`crate::recommend`], must read the same as those
+/// it writes with serde-saphyr): plain when nothing in it can be read as anything but that
+/// string, otherwise quoted by serde-saphyr itself. `None` when serde-saphyr would write it
+/// over more than one line (a block scalar, whose indentation depends on where it stands):
+/// the caller then writes the whole document with serde-saphyr.
+///
+/// Plain only for at most 80 characters of `[a-z0-9./-]` starting with a letter and none of
+/// YAML 1.1's words (`null`, `true`, `yes`, `on`, `n`, ...): never a number, a date, a
+/// boolean, an indicator, a comment or a line break. Everything else, log values included,
+/// goes through serde-saphyr's quoting.
+pub fn scalar(s: &str) -> Option<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    if is_plain(s) {
+        return Some(Cow::Borrowed(s));
+    }
+    // serde-saphyr's own choice for one-character punctuation (its `serialize_str`).
+    match s {
+        "." => return Some(Cow::Borrowed("'.'")),
+        "-" => return Some(Cow::Borrowed("'-'")),
+        "#" => return Some(Cow::Borrowed("'#'")),
+        _ => {}
+    }
+    let item = serde_saphyr::to_string(&[s]).ok()?;
+    let one = item.strip_prefix("- ")?.strip_suffix('\n')?;
+    (!one.contains(['\n', '\r']) && !one.starts_with(['|', '>']) && !one.is_empty())
+        .then(|| Cow::Owned(one.to_owned()))
+}
+
+/// Whether [`scalar`] writes `s` as it is.
+fn is_plain(s: &str) -> bool {
+    const WORDS: [&str; 11] = [
+        "null", "true", "false", "yes", "y", "no", "n", "on", "off", "nan", "inf",
+    ];
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 80
+        && b[0].is_ascii_lowercase()
+        && b.iter().all(|&c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'/')
+        })
+        && !WORDS.contains(&s)
+}
+
 /// What a value is, for messages: "a string", "a list", ...
 pub fn kind(v: &Value) -> &'static str {
     match v {
@@ -253,6 +297,76 @@ mod tests {
         let one = "apiVersion: v1\nkind: X\nmetadata: {name: a, labels: {b: c}}\n";
         let text = format!("---\n{one}").repeat(5_000);
         assert_eq!(documents(&text).unwrap().len(), 5_000);
+    }
+
+    /// serde-saphyr's writing of `s` as a list item, when it is one line.
+    fn saphyr(s: &str) -> Option<String> {
+        let item = serde_saphyr::to_string(&[s]).unwrap();
+        let one = item.strip_prefix("- ")?.strip_suffix('\n')?;
+        (!one.contains('\n') && !one.starts_with(['|', '>'])).then(|| one.to_owned())
+    }
+
+    #[test]
+    fn scalars_are_written_as_serde_saphyr_writes_them() {
+        let long = "a".repeat(81);
+        let cases = [
+            "api.example.com",
+            "ns-1",
+            "tls-443",
+            ".",
+            "-",
+            "#",
+            "*.example.com",
+            "1password.com",
+            "10.0.0.1",
+            "10.0.0.0/24",
+            "54.187.174.169/32",
+            "2001:db8::1",
+            "::1/128",
+            "true",
+            "yes",
+            "y",
+            "n",
+            "on",
+            "off",
+            "null",
+            "nan",
+            "inf",
+            "~",
+            "",
+            "a b",
+            "a: b",
+            "a #b",
+            "0x1f",
+            "1e5",
+            "2024-01-01",
+            "12:30",
+            "a\u{85}b",
+            "a\u{2028}b",
+            "it's",
+            "x\ny",
+            "--- a",
+            "...",
+            "é.example",
+            "UPPER.example.com",
+            "a/b",
+            &long,
+            &long[..80],
+        ];
+        for s in cases {
+            assert_eq!(scalar(s).map(|c| c.into_owned()), saphyr(s), "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_scalar_reads_back(s in "[a-zA-Z0-9.:/ #'\"*&!|>%@`,\\[\\]{}?-]{0,90}") {
+            proptest::prop_assert_eq!(scalar(&s).map(|c| c.into_owned()), saphyr(&s));
+            if let Some(text) = scalar(&s) {
+                let v = documents(&format!("k: {text}\n")).unwrap();
+                proptest::prop_assert_eq!(v[0].get("k").and_then(Value::as_str), Some(s.as_str()));
+            }
+        }
     }
 
     #[test]

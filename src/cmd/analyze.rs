@@ -9,7 +9,7 @@ use crate::render::{csv, report::Report, table};
 
 use crate::render::html::Extras;
 
-use super::{Error, finish, io_err, output, write_html};
+use super::{Error, finish, io_err, output};
 
 /// `merge`: `analyze` over partial results.
 pub fn merge(a: &AnalyzeArgs) -> Result<Exit, Error> {
@@ -71,15 +71,13 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
     let report = Report::build(&run, &selection);
     if let Some(out) = html_out {
         let plan = crate::recommend::plan(&run.summary, &selection);
-        let yaml = crate::recommend::render_yaml(&plan, &run.summary, run.sources.len())
-            .map_err(Error::Unreadable)?;
         let extras = Extras {
             command: "analyze",
-            yaml: Some(&yaml),
+            manifests: Some(&plan),
             check: None,
             migration: None,
         };
-        write_html(out, &run, &selection, &extras)?;
+        out.write(|w| crate::render::html::write(w, &report, &run.summary, &selection, &extras))?;
     }
     if let Some(out) = csv_out {
         out.write(|w| {

@@ -113,7 +113,7 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
     if let Some(out) = html_out {
         let extras = crate::render::html::Extras {
             command: "check",
-            yaml: None,
+            manifests: None,
             check: Some(&check),
             migration: None,
         };

@@ -28,19 +28,14 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     selection.observe(&run.summary);
     let plan = recommend::plan(&run.summary, &selection);
     // The manifests themselves only when a file shows them.
-    let yaml = if entries_out.is_some() || html_out.is_some() {
-        recommend::render_yaml(&plan, &run.summary, run.sources.len()).map_err(Error::Unreadable)?
-    } else {
-        String::new()
-    };
     if let Some(out) = entries_out {
-        out.write(|w| w.write_all(yaml.as_bytes()))?;
+        out.write(|w| recommend::write_yaml(&plan, &run.summary, run.sources.len(), w))?;
     }
     let m = crate::migrate::migrate(&run.summary, &selection, &plan);
     if let Some(out) = html_out {
         let extras = crate::render::html::Extras {
             command: "migrate",
-            yaml: Some(&yaml),
+            manifests: Some(&plan),
             check: None,
             migration: Some(&m),
         };

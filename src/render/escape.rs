@@ -58,10 +58,15 @@ pub fn is_hazardous(c: char) -> bool {
 }
 
 /// `s` with the characters `escaped` picks written as `\u{...}`, and backslashes doubled when
-/// `backslash`; borrowed when nothing changes.
+/// `backslash`; borrowed when nothing changes. `escaped` never picks printable ASCII
+/// (U+0020..U+007E): a run of it is passed over a byte at a time.
 fn escape(s: &str, escaped: impl Fn(char) -> bool, backslash: bool) -> Cow<'_, str> {
     let hit = |c: char| escaped(c) || (backslash && c == '\\');
-    let Some(first) = s.find(hit) else {
+    let ascii = s
+        .bytes()
+        .position(|b| !(b' '..=b'~').contains(&b) || (backslash && b == b'\\'))
+        .unwrap_or(s.len());
+    let Some(first) = s[ascii..].find(hit).map(|i| ascii + i) else {
         return s.into();
     };
     let mut out = String::with_capacity(s.len() + 16);
@@ -181,6 +186,16 @@ pub fn write_json<W: io::Write, T: Serialize + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_ascii_is_never_escaped() {
+        for c in ' '..='~' {
+            assert!(!is_hazardous(c), "{c:?}");
+        }
+        assert_eq!(terminal("a\\b \u{1b}[31m"), "a\\b \\u{1b}[31m");
+        assert_eq!(terminal("plain text"), Cow::Borrowed("plain text"));
+        assert_eq!(yaml_comment("a\\b"), "a\\\\b");
+    }
 
     #[test]
     fn comments_are_printable_ascii_and_reversible() {

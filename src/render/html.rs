@@ -21,8 +21,8 @@ const TEMPLATE: &str = include_str!("report.html");
 pub struct Extras<'a> {
     /// `analyze`, `check` or `migrate`.
     pub command: &'static str,
-    /// The recommended manifests, as `recommend` writes them.
-    pub yaml: Option<&'a str>,
+    /// The plan whose manifests the page shows, each as `recommend` writes it.
+    pub manifests: Option<&'a crate::recommend::Plan<'a>>,
     pub check: Option<&'a Check<'a>>,
     pub migration: Option<&'a Migration<'a>>,
 }
@@ -35,7 +35,7 @@ struct Page<'a> {
     destinations: Vec<Row>,
     timeline: TimelineOut,
     namespaces: Vec<NsRow<'a>>,
-    manifests: Vec<Manifest>,
+    manifests: Manifests<'a>,
     verdict: Option<Verdict>,
     migration: Option<&'a Migration<'a>>,
     malformed: &'a [MalformedOut],
@@ -84,10 +84,46 @@ struct NsRow<'a> {
     declared_requests: u64,
 }
 
+/// One recommended manifest: `ServiceEntry namespace/name` and its document, evidence
+/// comments included.
 #[derive(Serialize)]
 struct Manifest {
     title: String,
     yaml: String,
+}
+
+/// A plan's manifests, serialised as they are rendered ([`crate::recommend::for_each_document`]):
+/// a large mesh's take tens of megabytes.
+struct Manifests<'a> {
+    plan: Option<&'a crate::recommend::Plan<'a>>,
+    summary: &'a Summary,
+}
+
+impl Serialize for Manifests<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeSeq};
+        let mut seq = s.serialize_seq(Some(self.plan.map_or(0, |p| p.entries.len())))?;
+        let Some(plan) = self.plan else {
+            return seq.end();
+        };
+        let mut failed = None;
+        let done = crate::recommend::for_each_document(plan, self.summary, |e, yaml| {
+            let title = match &e.namespace {
+                Some(ns) => format!("ServiceEntry {ns}/{}", e.name),
+                None => format!("ServiceEntry {}", e.name),
+            };
+            seq.serialize_element(&Manifest { title, yaml })
+                .map_err(|err| {
+                    failed = Some(err);
+                    String::new()
+                })
+        });
+        if let Some(err) = failed {
+            return Err(err);
+        }
+        done.map_err(S::Error::custom)?;
+        seq.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -163,31 +199,6 @@ fn timeline(summary: &Summary) -> TimelineOut {
     }
 }
 
-/// Splits a `recommend` YAML stream into its manifests, each with its evidence comments.
-fn manifests(yaml: &str) -> Vec<Manifest> {
-    yaml.split("---\n")
-        .filter(|doc| doc.lines().any(|l| l.starts_with("kind:")))
-        .map(|doc| {
-            let kind = field(doc, "kind:").unwrap_or("manifest");
-            let name = field(doc, "  name:").unwrap_or("");
-            let title = match field(doc, "  namespace:") {
-                Some(ns) => format!("{kind} {ns}/{name}"),
-                None => format!("{kind} {name}"),
-            };
-            Manifest {
-                title,
-                yaml: doc.to_owned(),
-            }
-        })
-        .collect()
-}
-
-fn field<'a>(doc: &'a str, key: &str) -> Option<&'a str> {
-    doc.lines()
-        .find_map(|l| l.strip_prefix(key))
-        .map(|v| v.trim().trim_matches('\''))
-}
-
 /// Writes the page.
 pub fn write(
     out: &mut dyn Write,
@@ -247,15 +258,15 @@ pub fn write(
         .collect();
     // Coverage per namespace and for the mesh is what `migrate` reports.
     let own;
-    let m = match extras.migration {
-        Some(m) => m,
+    let (coverage, ns_rows) = match extras.migration {
+        Some(m) => (m.mesh.clone(), &m.namespaces),
         None => {
-            own = crate::migrate::migrate(summary, sel, &crate::recommend::Plan::default());
-            &own
+            let (mesh, namespaces) = crate::migrate::coverage(summary, sel);
+            own = namespaces;
+            (mesh, &own)
         }
     };
-    let mut namespaces: Vec<NsRow<'_>> = m
-        .namespaces
+    let mut namespaces: Vec<NsRow<'_>> = ns_rows
         .iter()
         .map(|n| NsRow {
             namespace: n.namespace,
@@ -271,7 +282,6 @@ pub fn write(
     if namespaces.iter().all(|n| n.namespace.is_none()) {
         namespaces.clear();
     }
-    let coverage = m.mesh.clone();
     let verdict = match (extras.check, extras.migration) {
         (Some(c), _) => Some(Verdict {
             ok: c.passed(),
@@ -290,57 +300,79 @@ pub fn write(
         destinations,
         timeline: timeline(summary),
         namespaces,
-        manifests: extras.yaml.map(manifests).unwrap_or_default(),
+        manifests: Manifests {
+            plan: extras.manifests,
+            summary,
+        },
         verdict,
         migration: extras.migration,
         malformed: &report.malformed,
         read_errors: &report.read_errors,
     };
-    // The page's data as JSON, written once by serde (the report of a large mesh holds tens of
-    // thousands of manifests), with `<`, `>`, `&` and `'` escaped so that no value can end the
-    // script element or an attribute.
-    let json = embedded_json(&page).map_err(|e| io::Error::other(format!("HTML data: {e}")))?;
-    drop(page);
     let mut env = minijinja::Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
-    let render =
-        |env: &minijinja::Environment<'_>, json: String| -> Result<String, minijinja::Error> {
-            env.render_str(
-                TEMPLATE,
-                minijinja::context! {
-                    title => format!("egress-advisor {}", extras.command),
-                    subtitle => format!(
-                        "{}, {}, {} read",
-                        super::count(report.input.files, "file", "files"),
-                        super::count(report.input.lines, "line", "lines"),
-                        super::human_bytes(report.input.bytes)
-                    ),
-                    data => minijinja::Value::from_safe_string(json),
-                },
-            )
-        };
-    let html = render(&env, json).map_err(|e| io::Error::other(format!("HTML template: {e}")))?;
-    out.write_all(html.as_bytes())
+    // The template is rendered around a marker, and the data (tens of megabytes for a large
+    // mesh) written in its place as serde serialises it, never held whole.
+    let html = env
+        .render_str(
+            TEMPLATE,
+            minijinja::context! {
+                title => format!("egress-advisor {}", extras.command),
+                subtitle => format!(
+                    "{}, {}, {} read",
+                    super::count(report.input.files, "file", "files"),
+                    super::count(report.input.lines, "line", "lines"),
+                    super::human_bytes(report.input.bytes)
+                ),
+                data => minijinja::Value::from_safe_string(DATA_MARKER.to_owned()),
+            },
+        )
+        .map_err(|e| io::Error::other(format!("HTML template: {e}")))?;
+    let (head, tail) = html
+        .split_once(DATA_MARKER)
+        .ok_or_else(|| io::Error::other("HTML template: no place for the data"))?;
+    let mut out = io::BufWriter::with_capacity(1 << 16, out);
+    out.write_all(head.as_bytes())?;
+    write_embedded_json(&mut out, &page)?;
+    out.write_all(tail.as_bytes())?;
+    out.flush()
 }
 
-/// `value` as JSON safe inside HTML: `<`, `>`, `&` and `'` as `\u003c`, `\u003e`, `\u0026`
-/// and `\u0027` (outside strings JSON has none of them).
-fn embedded_json(value: &impl Serialize) -> Result<String, serde_json::Error> {
-    let json = serde_json::to_string(value)?;
-    let mut out = String::with_capacity(json.len() + json.len() / 64);
-    let mut rest = json.as_str();
-    while let Some(i) = rest.find(['<', '>', '&', '\'']) {
-        out.push_str(&rest[..i]);
-        out.push_str(match rest.as_bytes()[i] {
-            b'<' => "\\u003c",
-            b'>' => "\\u003e",
-            b'&' => "\\u0026",
-            _ => "\\u0027",
-        });
-        rest = &rest[i + 1..];
+/// Stands for the data in the rendered template: no title or subtitle can hold it, as
+/// auto-escaping turns `<` into `&lt;`.
+const DATA_MARKER: &str = "<egress-advisor-data>";
+
+/// Writes `value` as JSON safe inside HTML: `<`, `>`, `&` and `'` as `\u003c`, `\u003e`,
+/// `\u0026` and `\u0027` (outside strings JSON has none of them), as serde writes it.
+fn write_embedded_json(out: &mut dyn Write, value: &impl Serialize) -> io::Result<()> {
+    struct Escaping<'a>(&'a mut dyn Write);
+    impl Write for Escaping<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.write_all(buf)?;
+            Ok(buf.len())
+        }
+        fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
+            while let Some(i) = buf
+                .iter()
+                .position(|b| matches!(b, b'<' | b'>' | b'&' | b'\''))
+            {
+                self.0.write_all(&buf[..i])?;
+                self.0.write_all(match buf[i] {
+                    b'<' => b"\\u003c",
+                    b'>' => b"\\u003e",
+                    b'&' => b"\\u0026",
+                    _ => b"\\u0027",
+                })?;
+                buf = &buf[i + 1..];
+            }
+            self.0.write_all(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.0.flush()
+        }
     }
-    out.push_str(rest);
-    Ok(out)
+    serde_json::to_writer(Escaping(out), value)
+        .map_err(|e| io::Error::other(format!("HTML data: {e}")))
 }
 
 #[cfg(test)]
@@ -350,7 +382,9 @@ mod tests {
     #[test]
     fn embedded_json_cannot_end_the_script() {
         let v = serde_json::json!({"host": "</script><b a='1'>&"});
-        let text = embedded_json(&v).unwrap();
+        let mut text = Vec::new();
+        write_embedded_json(&mut text, &v).unwrap();
+        let text = String::from_utf8(text).unwrap();
         assert!(!text.contains(['<', '>', '&', '\'']), "{text}");
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back, v);
@@ -377,15 +411,5 @@ mod tests {
         let out = timeline(&s);
         assert_eq!(out.bucket, "minute");
         assert_eq!(out.points.len(), 31);
-    }
-
-    #[test]
-    fn manifests_keep_their_evidence() {
-        let yaml = "# header\n---\n# api.example.com: 2 entries\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: api.example.com\n  namespace: shop\nspec: {}\n---\nkind: Sidecar\nmetadata:\n  name: default\n";
-        let m = manifests(yaml);
-        assert_eq!(m.len(), 2);
-        assert_eq!(m[0].title, "ServiceEntry shop/api.example.com");
-        assert!(m[0].yaml.starts_with("# api.example.com: 2 entries\n"));
-        assert_eq!(m[1].title, "Sidecar default");
     }
 }
