@@ -46,8 +46,9 @@ static SCHEMA: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
 /// What the Istio version decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Version {
-    /// `--istio-version` as given, parsed.
+    /// The major version of `--istio-version`.
     pub major: u32,
+    /// Its minor version.
     pub minor: u32,
     /// `telemetry.istio.io/v1` from Istio 1.22, `v1alpha1` before.
     pub api_version: &'static str,
@@ -101,6 +102,7 @@ pub struct Options {
     pub root_namespace: String,
     /// The cluster domain, lower case, without dots at either end.
     pub cluster_domain: String,
+    /// What `--istio-version` decides.
     pub version: Version,
 }
 
@@ -285,6 +287,7 @@ fn to_yaml<T: Serialize>(v: &T) -> Result<String, String> {
 pub struct Found {
     /// `path: document N`, for messages.
     pub at: String,
+    /// The object as read.
     pub value: Value,
 }
 
@@ -380,6 +383,7 @@ fn is_empty(v: &Value) -> bool {
 /// The output, and what the user should be told on stderr.
 #[derive(Debug, Clone)]
 pub struct Built {
+    /// The YAML stream to print.
     pub yaml: String,
     /// Notes for stderr (without the `egress-advisor: ` prefix).
     pub notes: Vec<String>,

@@ -24,8 +24,9 @@ pub fn run(a: &TelemetryArgs) -> Result<Exit, Error> {
         telemetry::find_existing(&docs, &opts.namespace)
             .map_err(|e| Error::Usage(format!("--existing {e}")))?
     };
+    // Only a merged Telemetry can fail its schema: the fields came from --existing.
     let built = telemetry::build(&opts, found.as_ref())
-        .map_err(|e| Error::Usage(format!("--existing {e}")))?;
+        .map_err(|e| Error::Usage(format!("--existing: {e}")))?;
     let mut out = super::output(None)?;
     out.write_all(built.yaml.as_bytes())
         .and_then(|()| out.flush())

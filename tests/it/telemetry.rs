@@ -254,3 +254,166 @@ fn telemetry_refuses_hostile_values() {
     assert_eq!(o.status.code(), Some(2));
     assert!(o.stdout.is_empty());
 }
+
+/// The Python that has Google's CEL bindings of cel-cpp (the CEL runtime Envoy embeds), from
+/// PyPI's `cel-expr-python`: `EGRESS_ADVISOR_CEL_PYTHON`, else the virtual environment `.ci/run`
+/// makes in `target/cel-venv`.
+fn cel_python() -> Option<std::path::PathBuf> {
+    let candidates = [
+        std::env::var_os("EGRESS_ADVISOR_CEL_PYTHON").map(std::path::PathBuf::from),
+        Some(root().join("target/cel-venv/bin/python")),
+    ];
+    candidates.into_iter().flatten().find(|py| {
+        std::process::Command::new(py)
+            .args(["-c", "import cel_expr_python.cel"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+/// Evaluates the expression over maps of attributes, as Envoy's activation gives them: an
+/// attribute Envoy does not set is a key the map lacks. Prints one JSON value per case: the
+/// result, or `"error"`.
+const CEL_EVAL: &str = r#"
+import json, sys
+import cel_expr_python.cel as cel
+job = json.load(sys.stdin)
+dyn_map = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
+env = cel.NewEnv(variables={"xds": dyn_map, "response": dyn_map})
+expr = env.compile(job["expression"])
+out = []
+for case in job["cases"]:
+    try:
+        out.append(expr.eval(data=case).value())
+    except Exception:
+        out.append("error")
+print(json.dumps([v if isinstance(v, bool) else "error" for v in out]))
+"#;
+
+#[test]
+#[ignore = "needs cel-expr-python"]
+fn telemetry_filter_selects_egress_under_cel_cpp() {
+    let py = cel_python().expect(
+        "python with cel_expr_python: python3 -m venv target/cel-venv && target/cel-venv/bin/pip install cel-expr-python",
+    );
+    let (_, t, _) = telemetry(&["--cluster-domain", "cluster.local"]);
+    let expression = t["spec"]["accessLogging"][0]["filter"]["expression"].clone();
+    // (what, xds attributes, response attributes, logged): TCP has no route and no response code;
+    // a direct response (block_all) picks no cluster.
+    let cases = [
+        (
+            "HTTP passthrough",
+            json!({"cluster_name": "PassthroughCluster", "route_name": "allow_any"}),
+            json!({"code": 200}),
+            true,
+        ),
+        (
+            "TCP passthrough",
+            json!({"cluster_name": "PassthroughCluster"}),
+            json!({}),
+            true,
+        ),
+        (
+            "HTTP refused",
+            json!({"route_name": "block_all"}),
+            json!({"code": 502}),
+            true,
+        ),
+        (
+            "TCP refused",
+            json!({"cluster_name": "BlackHoleCluster"}),
+            json!({}),
+            true,
+        ),
+        (
+            "HTTP dynamic DNS",
+            json!({"cluster_name": "AllowAnyDynamicDNSCluster", "route_name": "allow_any_dynamic_dns"}),
+            json!({"code": 200}),
+            true,
+        ),
+        (
+            "HTTP ServiceEntry",
+            json!({"cluster_name": "outbound|443||api.example.com", "route_name": "default"}),
+            json!({"code": 200}),
+            true,
+        ),
+        (
+            "TCP ServiceEntry",
+            json!({"cluster_name": "outbound|5432||db.example.com"}),
+            json!({}),
+            true,
+        ),
+        (
+            "TCP wildcard ServiceEntry",
+            json!({"cluster_name": "outbound|443||*.wikipedia.org"}),
+            json!({}),
+            true,
+        ),
+        (
+            "waypoint ServiceEntry",
+            json!({"cluster_name": "inbound-vip|80|http|httpbin.org", "route_name": "default"}),
+            json!({"code": 200}),
+            true,
+        ),
+        (
+            "HTTP in-mesh",
+            json!({"cluster_name": "outbound|9080||reviews.default.svc.cluster.local", "route_name": "default"}),
+            json!({"code": 200}),
+            false,
+        ),
+        (
+            "TCP in-mesh",
+            json!({"cluster_name": "outbound|6379||redis.cache.svc.cluster.local"}),
+            json!({}),
+            false,
+        ),
+        (
+            "waypoint in-mesh",
+            json!({"cluster_name": "inbound-vip|9080|http|ratings.shop.svc.cluster.local"}),
+            json!({"code": 200}),
+            false,
+        ),
+        (
+            "HTTP inbound",
+            json!({"cluster_name": "inbound|8080||", "route_name": "default"}),
+            json!({"code": 200}),
+            false,
+        ),
+        (
+            "TCP inbound passthrough",
+            json!({"cluster_name": "InboundPassthroughCluster"}),
+            json!({}),
+            false,
+        ),
+        ("listener log, nothing chosen", json!({}), json!({}), false),
+    ];
+    let job = json!({
+        "expression": expression,
+        "cases": cases.iter().map(|(_, x, r, _)| json!({"xds": x, "response": r})).collect::<Vec<_>>(),
+    });
+    let mut child = std::process::Command::new(&py)
+        .args(["-c", CEL_EVAL])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    std::io::Write::write_all(
+        child.stdin.as_mut().expect("stdin"),
+        job.to_string().as_bytes(),
+    )
+    .expect("writes the job");
+    drop(child.stdin.take());
+    let o = child.wait_with_output().expect("python ends");
+    assert!(o.status.success());
+    let got: Vec<Value> = serde_json::from_slice(&o.stdout).expect("JSON results");
+    for ((what, _, _, logged), got) in cases.iter().zip(&got) {
+        // Not logged may be false or an error (Envoy logs nothing for either); logged is true.
+        let was_logged = *got == json!(true);
+        assert_eq!(was_logged, *logged, "{what}: {got}");
+        if *logged || what.starts_with("TCP") {
+            assert_ne!(*got, json!("error"), "{what}: an error, not a verdict");
+        }
+    }
+    assert_eq!(got.len(), cases.len());
+}
