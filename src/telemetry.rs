@@ -694,6 +694,8 @@ fn telemetry_comments(out: &mut String, opts: &Options) {
         "response.flags (an int bit vector; BlackHoleCluster already names the refused TCP connection).".to_owned(),
         "Inbound traffic (inbound|..., InboundPassthroughCluster) and in-mesh services are not logged.".to_owned(),
         "A namespace or workload Telemetry with its own accessLogging overrides this one for its workloads.".to_owned(),
+        "Not for `recommend --sidecars`: its Sidecars import the in-mesh services seen in the logs,".to_owned(),
+        "and these logs leave in-mesh calls out (docs/collection.md).".to_owned(),
     ] {
         comment(out, &line);
     }
