@@ -68,6 +68,10 @@ pub enum Command {
     /// Check ServiceEntry and Sidecar manifests against Istio's CRD schemas and istiod's
     /// validation rules; exit 1 on any error.
     Validate(ValidateArgs),
+    /// Print an Istio Telemetry that turns access logging on only for traffic that leaves the
+    /// mesh (passthrough, refused, ServiceEntry hosts outside the cluster domain), and the
+    /// MeshConfig provider it names: logs cost less, and every command here keeps its figures.
+    Telemetry(TelemetryArgs),
     /// Print a shell completion script: `egress-advisor completions bash > /etc/bash_completion.d/egress-advisor`.
     Completions(CompletionsArgs),
     /// Print the manual page (roff), every subcommand in one page: `egress-advisor man | man -l -`.
@@ -96,6 +100,34 @@ pub struct ValidateArgs {
     /// folders of them, or `-` for stdin.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TelemetryArgs {
+    /// The namespace whose workloads log (default: the root namespace, mesh-wide).
+    #[arg(value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// The mesh's root namespace (`meshConfig.rootNamespace`): a Telemetry there applies to
+    /// every workload of the mesh.
+    #[arg(long, default_value = "istio-system", value_name = "NS")]
+    pub root_namespace: String,
+
+    /// The Kubernetes cluster domain: ServiceEntry hosts under it are in-mesh and not logged.
+    #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
+    pub cluster_domain: String,
+
+    /// The Istio version: `telemetry.istio.io/v1` from 1.22, `v1alpha1` before (from 1.16.2,
+    /// the first with the attribute the filter needs), and Istio's default text format of that
+    /// version.
+    #[arg(long, value_name = "X.Y", default_value = "1.22")]
+    pub istio_version: String,
+
+    /// The mesh's current configuration (YAML or JSON files, folders, or `-`; repeatable): a
+    /// Telemetry without a selector already in NAMESPACE is printed merged (its accessLogging
+    /// replaced, the old entries shown as a comment), never duplicated.
+    #[arg(long, value_name = "PATH")]
+    pub existing: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -37,5 +37,6 @@ pub mod progress;
 pub mod recommend;
 pub mod render;
 pub mod sidecar;
+pub mod telemetry;
 pub mod validate;
 pub mod yaml;

@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         Command::ListInputs(a) => cmd::list_inputs(a),
         Command::Explain(a) => cmd::explain::run(a),
         Command::Validate(a) => cmd::validate::run(a),
+        Command::Telemetry(a) => cmd::telemetry::run(a),
         Command::Completions(a) => cmd::completions(a),
         Command::Man(a) => cmd::man(a),
     };

@@ -6,6 +6,7 @@ pub mod explain;
 pub mod migrate;
 pub mod out;
 pub mod recommend;
+pub mod telemetry;
 pub mod validate;
 
 use std::fs::File;

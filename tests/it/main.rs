@@ -17,3 +17,4 @@ mod properties;
 mod readback;
 mod readme;
 mod sarif;
+mod telemetry;
