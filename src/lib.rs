@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aggregate;
+pub mod ambient;
 pub mod audit;
 pub mod cardinality;
 pub mod classify;

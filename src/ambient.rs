@@ -1,0 +1,428 @@
+//! Ambient mode: what a ztunnel access-log line says about a connection, in the terms the rest
+//! of the tool uses for sidecar lines.
+//!
+//! ztunnel writes one line per connection when it closes, from the client's node (`outbound`)
+//! and from the server's (`inbound`). For egress, the `outbound` line is the one to count: an
+//! external destination has no ztunnel of its own. How each kind of connection looks follows
+//! ztunnel's source (`src/proxy/outbound.rs`, `src/proxy/metrics.rs`):
+//!
+//! | kind | how the line shows it | destination |
+//! |---|---|---|
+//! | passthrough | no `dst.service`, no `dst.hbone_addr`: nothing in the mesh matched | `dst.addr` |
+//! | ServiceEntry, no waypoint | `dst.service` outside the cluster domain, plain TCP (no `dst.hbone_addr`) | `dst.service`, the port of `dst.addr` (the entry's target port) |
+//! | through a waypoint | `dst.hbone_addr` with an address other than `dst.addr`'s: HBONE to a waypoint, the CONNECT naming the service's VIP | `dst.service` (or the VIP), the port of `dst.hbone_addr` (the entry's port) |
+//! | in-mesh | `dst.hbone_addr` at `dst.addr`'s address (pod to pod), a `dst.service` in the cluster domain, or an address in `--mesh-cidr` or Istio's auto-allocated range | none |
+//!
+//! A log line cannot say that `dst.workload` is a waypoint; a CONNECT to another address than
+//! the one dialled is what only a waypoint (or an east-west gateway) produces, so that is the
+//! rule, and `explain` names it. ztunnel's `bytes_sent` is what the workload on the line's side
+//! sent: for an `outbound` line, the workload's upload, the opposite of Envoy's `%BYTES_SENT%`.
+
+use std::net::IpAddr;
+
+use crate::classify::{Category, Rules};
+use crate::parse::addr::{AddrScope, scope, split_socket};
+use crate::parse::ztunnel::{Direction, Event, ZtunnelEntry, trust_domain};
+
+/// What kind of connection a ztunnel line records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Outbound to an address nothing in the mesh matched: ambient's passthrough (ztunnel does
+    /// not enforce REGISTRY_ONLY, so there is no blocked counterpart).
+    Passthrough,
+    /// Outbound to a ServiceEntry host, sent by ztunnel itself without a waypoint.
+    ServiceEntry,
+    /// Outbound through a waypoint (HBONE to it, naming the service's VIP).
+    Waypoint,
+    /// Outbound to a destination in the mesh.
+    InMesh,
+    /// Written by the server's ztunnel: the outbound line of the same connection counts it.
+    Inbound,
+    /// `connection failed`: refused before any metadata.
+    Failed,
+    /// `connection opened` (debug level): its `connection complete` line follows.
+    Opened,
+    /// A line of the access target with no direction or addresses to judge.
+    Unknown,
+}
+
+impl Flow {
+    pub fn name(self) -> &'static str {
+        match self {
+            Flow::Passthrough => "ambient-passthrough",
+            Flow::ServiceEntry => "ambient-service-entry",
+            Flow::Waypoint => "ambient-waypoint",
+            Flow::InMesh => "ambient-internal",
+            Flow::Inbound => "ambient-inbound",
+            Flow::Failed => "ambient-failed",
+            Flow::Opened => "ambient-opened",
+            Flow::Unknown => "ambient-unknown",
+        }
+    }
+
+    /// Whether the connection left (or was sent towards) the mesh's outside.
+    pub fn is_egress(self) -> bool {
+        matches!(
+            self,
+            Flow::Passthrough | Flow::ServiceEntry | Flow::Waypoint
+        )
+    }
+}
+
+/// Where an egress connection went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination<'a> {
+    /// The ServiceEntry host, when the line names one.
+    pub host: Option<&'a str>,
+    /// The address: the real upstream for passthrough and ServiceEntry lines, the service's
+    /// VIP through a waypoint.
+    pub address: Option<IpAddr>,
+    pub port: u16,
+    /// External or private (for passthrough to a private address not in `--mesh-cidr`).
+    pub category: Category,
+}
+
+/// Who made the connection, as far as the line says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Caller<'a> {
+    pub namespace: Option<&'a str>,
+    /// The pod name (`src.workload`).
+    pub pod: Option<&'a str>,
+    /// The workload the pod belongs to, derived from the pod name as for envelopes.
+    pub workload: Option<&'a str>,
+    /// The service account, from `src.identity` (HBONE only).
+    pub service_account: Option<&'a str>,
+    /// The trust domain, from `src.identity`: never assumed to be `cluster.local`.
+    pub trust_domain: Option<&'a str>,
+}
+
+impl Caller<'_> {
+    /// The AuthorizationPolicy principal (`<trust domain>/ns/<ns>/sa/<sa>`, no `spiffe://`),
+    /// when the line carried an identity.
+    pub fn principal(&self) -> Option<String> {
+        Some(format!(
+            "{}/ns/{}/sa/{}",
+            self.trust_domain?, self.namespace?, self.service_account?
+        ))
+    }
+}
+
+/// One ztunnel line, judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judged<'a> {
+    pub flow: Flow,
+    /// For egress flows.
+    pub destination: Option<Destination<'a>>,
+    pub caller: Caller<'a>,
+    /// What the workload sent and received, on its side of the connection.
+    pub uploaded: u64,
+    pub downloaded: u64,
+    /// The rule that decided, in words, for `explain`.
+    pub reason: &'static str,
+}
+
+/// Judges one ztunnel line.
+pub fn judge<'a>(e: &'a ZtunnelEntry<'a>, rules: &Rules) -> Judged<'a> {
+    let caller = caller(e);
+    let (uploaded, downloaded) = (e.bytes_sent, e.bytes_recv);
+    let judged = |flow, destination, reason| Judged {
+        flow,
+        destination,
+        caller: caller.clone(),
+        uploaded,
+        downloaded,
+        reason,
+    };
+    match e.event {
+        Some(Event::Opened) => {
+            return judged(
+                Flow::Opened,
+                None,
+                "connection opened: its connection complete line counts it",
+            );
+        }
+        Some(Event::Failed) => {
+            return judged(
+                Flow::Failed,
+                None,
+                "connection failed: refused by ztunnel before any metadata",
+            );
+        }
+        _ => {}
+    }
+    match e.direction {
+        Some(Direction::Inbound) => {
+            return judged(
+                Flow::Inbound,
+                None,
+                "inbound: written by the server's ztunnel; the client's outbound line counts the connection",
+            );
+        }
+        Some(Direction::Outbound) => {}
+        None => return judged(Flow::Unknown, None, "no direction"),
+    }
+    let Some((dst_ip, dst_port)) = e.dst_addr.as_deref().and_then(split_socket) else {
+        return judged(Flow::Unknown, None, "no readable dst.addr");
+    };
+    let service = e.dst_service.as_deref();
+
+    if let Some(hbone) = e.dst_hbone_addr.as_deref() {
+        let target = split_socket(hbone);
+        let same_address = target.is_some_and(|(ip, _)| ip == dst_ip);
+        if same_address || target.is_none() {
+            // Pod to pod over HBONE (or a CONNECT to a name: cross-network, in the mesh).
+            return judged(
+                Flow::InMesh,
+                None,
+                "HBONE to the address it names: pod to pod in the mesh",
+            );
+        }
+        let (vip, port) = target.unwrap_or((dst_ip, dst_port));
+        if service.is_some_and(|s| rules.is_cluster_local(s)) {
+            return judged(
+                Flow::InMesh,
+                None,
+                "through a waypoint to a service in the cluster domain",
+            );
+        }
+        if service.is_none() && !scope_is_outside(vip, rules) {
+            return judged(
+                Flow::InMesh,
+                None,
+                "through a waypoint to an address in the mesh",
+            );
+        }
+        return judged(
+            Flow::Waypoint,
+            Some(Destination {
+                host: service,
+                address: Some(vip),
+                port,
+                category: Category::External,
+            }),
+            "HBONE to another address than the one it names: through a waypoint, to a ServiceEntry host",
+        );
+    }
+
+    if let Some(s) = service {
+        if rules.is_cluster_local(s) {
+            return judged(Flow::InMesh, None, "dst.service is in the cluster domain");
+        }
+        return judged(
+            Flow::ServiceEntry,
+            Some(Destination {
+                host: Some(s),
+                address: Some(dst_ip),
+                port: dst_port,
+                category: category_of(dst_ip),
+            }),
+            "dst.service outside the cluster domain, sent without HBONE: a ServiceEntry host with no waypoint",
+        );
+    }
+
+    if !scope_is_outside(dst_ip, rules) {
+        return judged(
+            Flow::InMesh,
+            None,
+            "no service matched, but the address is in --mesh-cidr or Istio's auto-allocated range",
+        );
+    }
+    judged(
+        Flow::Passthrough,
+        Some(Destination {
+            host: None,
+            address: Some(dst_ip),
+            port: dst_port,
+            category: category_of(dst_ip),
+        }),
+        "nothing in the mesh matched the address: passthrough",
+    )
+}
+
+/// Whether an address lies outside the mesh's own ranges (`--mesh-cidr`, auto-allocated VIPs).
+fn scope_is_outside(ip: IpAddr, rules: &Rules) -> bool {
+    !(rules.in_mesh_cidr(ip) || scope(ip) == AddrScope::AutoAllocated)
+}
+
+fn category_of(ip: IpAddr) -> Category {
+    match scope(ip) {
+        AddrScope::Public => Category::External,
+        _ => Category::Private,
+    }
+}
+
+fn caller<'a>(e: &'a ZtunnelEntry<'a>) -> Caller<'a> {
+    let identity = e.src_identity.as_deref();
+    // spiffe://<td>/ns/<ns>/sa/<sa>
+    let service_account = identity.and_then(|id| {
+        let (_, rest) = id.strip_prefix("spiffe://")?.split_once("/ns/")?;
+        let (_ns, sa) = rest.split_once("/sa/")?;
+        (!sa.is_empty() && !sa.contains('/')).then_some(sa)
+    });
+    let pod = e.src_workload.as_deref();
+    Caller {
+        namespace: e.src_namespace.as_deref(),
+        pod,
+        workload: pod.map(crate::envelope::meta::workload_of_pod),
+        service_account,
+        trust_domain: identity.and_then(trust_domain),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judge_line(
+        line: &str,
+        rules: &Rules,
+    ) -> (Flow, Option<(Option<String>, Option<String>, u16)>) {
+        let e = ZtunnelEntry::parse(line.as_bytes()).unwrap().unwrap();
+        let j = judge(&e, rules);
+        let d = j.destination.map(|d| {
+            (
+                d.host.map(str::to_owned),
+                d.address.map(|a| a.to_string()),
+                d.port,
+            )
+        });
+        (j.flow, d)
+    }
+
+    const T: &str = "2024-05-04T10:11:04.964851Z\tinfo\taccess\tconnection complete\t";
+
+    #[test]
+    fn the_published_cases() {
+        let r = Rules::default();
+        // (c) passthrough.
+        let (f, d) = judge_line(
+            &format!(
+                "{T}src.addr=10.150.37.52:48300 src.workload=\"dev-some-app-645dbdfff6-jcd2t\" src.namespace=\"some-ns\" dst.addr=172.217.5.14:443 direction=\"outbound\" bytes_sent=800 bytes_recv=8468 duration=\"73ms\""
+            ),
+            &r,
+        );
+        assert_eq!(f, Flow::Passthrough);
+        assert_eq!(d, Some((None, Some("172.217.5.14".into()), 443)));
+        // (e) through a waypoint: the VIP and the entry's port.
+        let (f, d) = judge_line(
+            &format!(
+                "{T}src.addr=10.1.2.3:37048 src.workload=\"x\" src.namespace=\"namespace-b\" src.identity=\"spiffe://cluster.local/ns/namespace-b/sa/xxx\" dst.addr=10.1.2.4:15008 dst.hbone_addr=240.240.0.9:80 dst.service=\"example.com\" dst.workload=\"egress-gateway-78d7cb9ddc-xwxtk\" dst.namespace=\"istio-gateway\" direction=\"outbound\" bytes_sent=1 bytes_recv=2 duration=\"1ms\""
+            ),
+            &r,
+        );
+        assert_eq!(f, Flow::Waypoint);
+        assert_eq!(
+            d,
+            Some((Some("example.com".into()), Some("240.240.0.9".into()), 80))
+        );
+        // (d) a ServiceEntry host without a waypoint: the real upstream and target port.
+        let (f, d) = judge_line(
+            &format!(
+                "{T}src.addr=10.0.0.5:4000 src.workload=\"a-1\" src.namespace=\"shop\" dst.addr=93.184.216.34:443 dst.service=\"api.example.com\" dst.workload=\"api-example\" dst.namespace=\"egress\" direction=\"outbound\" bytes_sent=1 bytes_recv=2 duration=\"1ms\""
+            ),
+            &r,
+        );
+        assert_eq!(f, Flow::ServiceEntry);
+        assert_eq!(
+            d,
+            Some((
+                Some("api.example.com".into()),
+                Some("93.184.216.34".into()),
+                443
+            ))
+        );
+        // (a) pod to pod over HBONE.
+        let (f, _) = judge_line(
+            &format!(
+                "{T}src.addr=10.244.1.12:35520 dst.addr=10.244.1.9:15008 dst.hbone_addr=10.244.1.9:9080 dst.service=\"reviews.default.svc.cluster.local\" direction=\"outbound\" bytes_sent=84 bytes_recv=169 duration=\"2ms\""
+            ),
+            &r,
+        );
+        assert_eq!(f, Flow::InMesh);
+        // Through a waypoint to an in-cluster service.
+        let (f, _) = judge_line(
+            &format!(
+                "{T}src.addr=10.0.0.1:1 dst.addr=10.0.0.9:15008 dst.hbone_addr=10.96.0.10:9080 dst.service=\"ratings.bookinfo.svc.cluster.local\" direction=\"outbound\" bytes_sent=1 bytes_recv=1 duration=\"1ms\""
+            ),
+            &r,
+        );
+        assert_eq!(f, Flow::InMesh);
+        // (b) inbound.
+        let (f, _) = judge_line(
+            &format!(
+                "{T}src.addr=23.1.2.3:55102 dst.addr=10.60.0.10:8080 dst.service=\"frontend-external.demo.svc.cluster.local\" direction=\"inbound\" bytes_sent=11094 bytes_recv=78 duration=\"208ms\""
+            ),
+            &r,
+        );
+        assert_eq!(f, Flow::Inbound);
+    }
+
+    #[test]
+    fn the_mesh_ranges_decide_what_is_in_mesh() {
+        let line = format!(
+            "{T}src.addr=10.0.0.1:1 dst.addr=10.244.3.4:8080 direction=\"outbound\" bytes_sent=1 bytes_recv=1 duration=\"1ms\""
+        );
+        let (f, d) = judge_line(&line, &Rules::default());
+        assert_eq!(f, Flow::Passthrough, "a private address nothing declares");
+        assert_eq!(d.map(|d| d.1), Some(Some("10.244.3.4".to_owned())));
+        let rules = Rules {
+            mesh_cidrs: vec![crate::classify::Cidr::parse("10.244.0.0/16").unwrap()],
+            ..Rules::default()
+        };
+        assert_eq!(judge_line(&line, &rules).0, Flow::InMesh);
+        // An auto-allocated VIP dialled without a match is the mesh's.
+        let vip = format!(
+            "{T}src.addr=10.0.0.1:1 dst.addr=240.240.0.7:443 direction=\"outbound\" bytes_sent=1 bytes_recv=1 duration=\"1ms\""
+        );
+        assert_eq!(judge_line(&vip, &Rules::default()).0, Flow::InMesh);
+    }
+
+    #[test]
+    fn a_kubernetes_service_is_the_meshs_own() {
+        // ztunnel names dst.service from istiod's registry, for the address dialled: a name in
+        // the cluster domain is a Kubernetes Service, declared in the cluster even when its
+        // endpoints are outside.
+        let line = format!(
+            "{T}src.addr=10.0.0.1:1 dst.addr=93.184.216.34:443 dst.service=\"exfil.default.svc.cluster.local\" direction=\"outbound\" bytes_sent=1 bytes_recv=1 duration=\"1ms\""
+        );
+        assert_eq!(judge_line(&line, &Rules::default()).0, Flow::InMesh);
+    }
+
+    #[test]
+    fn callers_and_bytes() {
+        let line = format!(
+            "{T}src.addr=10.0.0.1:1 src.workload=\"checkout-7d4b9c8f6d-x2x9q\" src.namespace=\"shop\" src.identity=\"spiffe://prod.example/ns/shop/sa/checkout\" dst.addr=10.1.2.4:15008 dst.hbone_addr=240.240.0.9:443 dst.service=\"api.stripe.com\" direction=\"outbound\" bytes_sent=1200 bytes_recv=56000 duration=\"40ms\""
+        );
+        let e = ZtunnelEntry::parse(line.as_bytes()).unwrap().unwrap();
+        let j = judge(&e, &Rules::default());
+        assert_eq!(j.caller.workload, Some("checkout"));
+        assert_eq!(j.caller.service_account, Some("checkout"));
+        assert_eq!(j.caller.trust_domain, Some("prod.example"));
+        assert_eq!(
+            j.caller.principal().as_deref(),
+            Some("prod.example/ns/shop/sa/checkout")
+        );
+        assert_eq!(
+            (j.uploaded, j.downloaded),
+            (1200, 56000),
+            "ztunnel counts from the workload's side"
+        );
+        // Passthrough lines carry no identity: no principal is made up.
+        let line = format!(
+            "{T}src.addr=10.0.0.1:1 src.workload=\"a-1\" src.namespace=\"shop\" dst.addr=1.2.3.4:443 direction=\"outbound\" bytes_sent=1 bytes_recv=1 duration=\"1ms\""
+        );
+        let e = ZtunnelEntry::parse(line.as_bytes()).unwrap().unwrap();
+        assert_eq!(judge(&e, &Rules::default()).caller.principal(), None);
+    }
+
+    #[test]
+    fn failed_opened_and_unknown() {
+        let failed = "2024-05-04T10:11:04.964851Z\twarn\taccess\tconnection failed\tsrc.addr=10.0.0.1:1 dst.addr=1.2.3.4:443 direction=\"outbound\" error=\"unknown source\"";
+        assert_eq!(judge_line(failed, &Rules::default()).0, Flow::Failed);
+        let opened = "2024-05-04T10:11:04.964851Z\tdebug\taccess\tconnection opened\tsrc.addr=10.0.0.1:1 dst.addr=1.2.3.4:443 direction=\"outbound\"";
+        assert_eq!(judge_line(opened, &Rules::default()).0, Flow::Opened);
+        let undirected = format!("{T}src.addr=10.0.0.1:1 dst.addr=1.2.3.4:443");
+        assert_eq!(judge_line(&undirected, &Rules::default()).0, Flow::Unknown);
+        assert!(Flow::Waypoint.is_egress() && !Flow::InMesh.is_egress());
+    }
+}
