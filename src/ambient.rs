@@ -273,10 +273,10 @@ fn caller<'a>(e: &'a ZtunnelEntry<'a>) -> Caller<'a> {
 mod tests {
     use super::*;
 
-    fn judge_line(
-        line: &str,
-        rules: &Rules,
-    ) -> (Flow, Option<(Option<String>, Option<String>, u16)>) {
+    /// host, address, port
+    type Dest = (Option<String>, Option<String>, u16);
+
+    fn judge_line(line: &str, rules: &Rules) -> (Flow, Option<Dest>) {
         let e = ZtunnelEntry::parse(line.as_bytes()).unwrap().unwrap();
         let j = judge(&e, rules);
         let d = j.destination.map(|d| {
