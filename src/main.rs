@@ -4,14 +4,17 @@ use clap::Parser;
 use egress_advisor::cli::{Cli, Command};
 use egress_advisor::cmd;
 
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// mimalloc's `mi_option_purge_delay` (the same index in its v2 and v3; the Rust bindings do
 /// not name it).
+#[cfg(feature = "mimalloc")]
 const MI_OPTION_PURGE_DELAY: i32 = 15;
 
 // The mimalloc library that `mimalloc` links in.
+#[cfg(feature = "mimalloc")]
 #[allow(unsafe_code)]
 unsafe extern "C" {
     fn mi_option_set_default(option: i32, value: std::ffi::c_long);
@@ -21,6 +24,7 @@ unsafe extern "C" {
 /// second by default): with millions of destinations, the structures freed while merging and
 /// building the output would otherwise still count in the peak when the next ones are built.
 /// `MIMALLOC_PURGE_DELAY` in the environment still has the last word.
+#[cfg(feature = "mimalloc")]
 fn purge_at_once() {
     // SAFETY: `mi_option_set_default` takes any option index and value; it only stores the
     // value, unless the environment set the option.
@@ -31,6 +35,7 @@ fn purge_at_once() {
 }
 
 fn main() -> ExitCode {
+    #[cfg(feature = "mimalloc")]
     purge_at_once();
     let cli = Cli::parse();
     cmd::EXIT_AFTER.store(true, std::sync::atomic::Ordering::Relaxed);
