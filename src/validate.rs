@@ -154,27 +154,314 @@ pub fn sidecar(doc: &Value) -> Vec<String> {
     if let Some(mode) = spec
         .pointer("/outboundTrafficPolicy/mode")
         .and_then(Value::as_str)
+        && !matches!(mode, "REGISTRY_ONLY" | "ALLOW_ANY")
     {
-        if !matches!(mode, "REGISTRY_ONLY" | "ALLOW_ANY") {
-            errs.push(format!(
-                "sidecar: outboundTrafficPolicy mode {mode:?} is not REGISTRY_ONLY or ALLOW_ANY"
-            ));
-        }
-        if mode != "ALLOW_ANY" && spec.pointer("/outboundTrafficPolicy/egressProxy").is_some() {
-            errs.push("sidecar: egress_proxy must be set only with ALLOW_ANY outbound_traffic_policy mode".into());
-        }
+        errs.push(format!(
+            "sidecar: outboundTrafficPolicy mode {mode:?} is not REGISTRY_ONLY or ALLOW_ANY"
+        ));
     }
+    egress_proxy(&spec, &mut errs);
+    listeners(&spec, &mut errs);
+    selector_errors(&spec, &mut |e| errs.push(e));
+    errs
+}
+
+/// istiod's `ValidateAlphaWorkloadSelector`: no empty label key, no wildcard in a key or value.
+fn selector_errors(spec: &Value, err: &mut dyn FnMut(String)) {
     for (k, v) in spec
         .pointer("/workloadSelector/labels")
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
     {
-        if k.contains('*') || v.as_str().is_some_and(|v| v.contains('*')) {
-            errs.push("wildcard is not supported in selector".into());
+        let v = v.as_str().unwrap_or("");
+        if k.is_empty() {
+            err(format!(
+                "empty key is not supported in selector: \"{k}={v}\""
+            ));
+        }
+        if k.contains('*') || v.contains('*') {
+            err(format!(
+                "wildcard is not supported in selector: \"{k}={v}\""
+            ));
         }
     }
-    errs
+}
+
+/// `outboundTrafficPolicy.egressProxy`: only with `ALLOW_ANY` (the mode defaults to
+/// `REGISTRY_ONLY` when omitted), a fully qualified host and a port (istiod's
+/// `validateSidecarOutboundTrafficPolicy`).
+fn egress_proxy(spec: &Value, errs: &mut Vec<String>) {
+    let Some(tp) = spec.get("outboundTrafficPolicy") else {
+        return;
+    };
+    let Some(proxy) = tp.get("egressProxy") else {
+        return;
+    };
+    let mode = tp
+        .get("mode")
+        .and_then(Value::as_str)
+        .unwrap_or("REGISTRY_ONLY");
+    if mode != "ALLOW_ANY" {
+        errs.push(
+            "sidecar: egress_proxy must be set only with ALLOW_ANY outbound_traffic_policy mode"
+                .into(),
+        );
+        return;
+    }
+    let host = proxy.get("host").and_then(Value::as_str).unwrap_or("");
+    if let Some(e) = fqdn_error(host) {
+        errs.push(format!("sidecar: egressProxy host: {e}"));
+    }
+    match proxy.pointer("/port/number").and_then(Value::as_u64) {
+        None if proxy.get("port").is_none() => {
+            errs.push("sidecar: egress_proxy port must be non-nil".into());
+        }
+        Some(n) if !(1..=65535).contains(&n) => {
+            errs.push(format!(
+                "sidecar: egressProxy port number {n} must be in the range 1..65535"
+            ));
+        }
+        _ => {}
+    }
+    if host == "*" {
+        errs.push(format!("invalid destination host {host}"));
+    } else if let Some(e) = wildcard_domain_error(host) {
+        errs.push(format!("sidecar: egressProxy host: {e}"));
+    }
+}
+
+/// istiod's `ValidateFQDN`: at most 255 characters, DNS-1123 labels, a top-level label that is
+/// not all digits; a trailing dot is allowed.
+fn fqdn_error(host: &str) -> Option<String> {
+    if host.len() > 255 {
+        return Some(format!("domain name {host:?} too long (max 255)"));
+    }
+    let parts: Vec<&str> = host.split('.').collect();
+    let tld = parts.last().copied().unwrap_or("");
+    if !tld.is_empty() && tld.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(format!(
+            "domain name {host:?} invalid (top level domain {tld:?} cannot be all-numeric)"
+        ));
+    }
+    for (i, label) in parts.iter().enumerate() {
+        if i + 1 == parts.len() && label.is_empty() && i > 0 {
+            return None;
+        }
+        if !is_dns1123_label(label, false) {
+            return Some(format!(
+                "domain name {host:?} invalid (label {label:?} invalid)"
+            ));
+        }
+    }
+    None
+}
+
+/// istiod's `ValidateUnixAddress`: an abstract name (`@...`) or an absolute path to a file.
+fn unix_address_error(addr: &str) -> Option<String> {
+    if addr.is_empty() {
+        return Some("unix address must not be empty".into());
+    }
+    if addr.starts_with('@') {
+        return None;
+    }
+    (!addr.starts_with('/') || addr.ends_with('/'))
+        .then(|| format!("{addr} is not an absolute path to a file"))
+}
+
+/// A known protocol name (any case), or empty for protocol sniffing.
+fn protocol_error(p: &str) -> Option<String> {
+    (!p.is_empty() && !PROTOCOLS.contains(&p.to_ascii_lowercase().as_str()))
+        .then(|| format!("unsupported protocol: {p}"))
+}
+
+/// The checks istiod makes of a listener's port: its name, protocol and number.
+fn port_errors(port: &Value, number_required: bool, errs: &mut Vec<String>) {
+    if let Some(name) = port.get("name").and_then(Value::as_str)
+        && !name.is_empty()
+        && !is_dns1123_label(name, false)
+    {
+        errs.push(format!("invalid port name: {name}"));
+    }
+    if let Some(e) = protocol_error(port.get("protocol").and_then(Value::as_str).unwrap_or("")) {
+        errs.push(e);
+    }
+    if number_required {
+        let n = port.get("number").and_then(Value::as_u64).unwrap_or(0);
+        if !(1..=65535).contains(&n) {
+            errs.push(format!("port number {n} must be in the range 1..65535"));
+        }
+    }
+    if port.get("targetPort").and_then(Value::as_u64).unwrap_or(0) > 0 {
+        errs.push("targetPort has no impact on Sidecars".into());
+    }
+}
+
+/// istiod's `validateConnectionPool`, as far as the schema leaves it: at least one of `http`
+/// and `tcp`.
+fn connection_pool_error(pool: Option<&Value>) -> Option<String> {
+    let pool = pool?;
+    (pool.get("http").is_none() && pool.get("tcp").is_none())
+        .then(|| "connection pool must have at least one field".into())
+}
+
+/// The ingress and egress listeners, as istiod's `ValidateSidecar` checks them.
+fn listeners(spec: &Value, errs: &mut Vec<String>) {
+    let list = |k: &str| {
+        spec.get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut ports = std::collections::BTreeSet::new();
+    for l in list("ingress") {
+        let Some(port) = l.get("port") else {
+            errs.push("sidecar: port is required for ingress listeners".into());
+            continue;
+        };
+        port_errors(port, true, errs);
+        let bind = l.get("bind").and_then(Value::as_str).unwrap_or("");
+        if !bind.is_empty() && parse_ip_literal(bind).is_none() {
+            errs.push(format!("{bind} is not a valid IP"));
+        }
+        let number = port.get("number").and_then(Value::as_u64).unwrap_or(0);
+        if !ports.insert(number) {
+            errs.push("sidecar: ports on IP bound listeners must be unique".into());
+        }
+        if let Some(ep) = l.get("defaultEndpoint").and_then(Value::as_str)
+            && !ep.is_empty()
+        {
+            default_endpoint_errors(ep, errs);
+        }
+        if let Some(tls) = l.get("tls") {
+            ingress_tls_errors(tls, port, errs);
+        }
+        if let Some(e) = connection_pool_error(l.get("connectionPool")) {
+            errs.push(e);
+        }
+    }
+    if let Some(e) = connection_pool_error(spec.get("inboundConnectionPool")) {
+        errs.push(e);
+    }
+    let mut ports = std::collections::BTreeSet::new();
+    let mut sockets = std::collections::BTreeSet::new();
+    for l in list("egress") {
+        let Some(port) = l.get("port") else { continue };
+        let number = port.get("number").and_then(Value::as_u64).unwrap_or(0);
+        port_errors(port, number != 0, errs);
+        let bind = l.get("bind").and_then(Value::as_str).unwrap_or("");
+        if number == 0 {
+            match bind.strip_prefix("unix://") {
+                None => errs.push(
+                    "sidecar: ports with 0 value must have a unix domain socket bind address"
+                        .into(),
+                ),
+                Some(path) => errs.extend(unix_address_error(path)),
+            }
+            let capture = l
+                .get("captureMode")
+                .and_then(Value::as_str)
+                .unwrap_or("DEFAULT");
+            if !matches!(capture, "DEFAULT" | "NONE") {
+                errs.push(
+                    "sidecar: captureMode must be DEFAULT/NONE for unix domain socket listeners"
+                        .into(),
+                );
+            }
+            if !sockets.insert(bind.to_owned()) {
+                errs.push("sidecar: unix domain socket values for listeners must be unique".into());
+            }
+        } else {
+            if !bind.is_empty() && parse_ip_literal(bind).is_none() {
+                errs.push(format!("{bind} is not a valid IP"));
+            }
+            if !ports.insert(number) {
+                errs.push("sidecar: ports on IP bound listeners must be unique".into());
+            }
+        }
+    }
+}
+
+/// An IP address as Go's `netip.ParseAddr` reads it: no brackets, no port.
+fn parse_ip_literal(s: &str) -> Option<std::net::IpAddr> {
+    s.parse().ok()
+}
+
+/// `defaultEndpoint`: `unix://<path>`, or `<host>:<port>` whose host is a loopback or
+/// unspecified address (or empty).
+fn default_endpoint_errors(ep: &str, errs: &mut Vec<String>) {
+    if let Some(path) = ep.strip_prefix("unix://") {
+        errs.extend(unix_address_error(path));
+        return;
+    }
+    // Go's net.SplitHostPort: `host:port` or `[host]:port`.
+    let split = if let Some(rest) = ep.strip_prefix('[') {
+        rest.split_once("]:")
+    } else {
+        ep.rsplit_once(':').filter(|(h, _)| !h.contains(':'))
+    };
+    let Some((host, port)) = split else {
+        errs.push(format!("address {ep}: missing port in address"));
+        return;
+    };
+    if !matches!(host, "" | "127.0.0.1" | "0.0.0.0" | "::1" | "::") {
+        errs.push("sidecar: defaultEndpoint must be of form 127.0.0.1:<port>,0.0.0.0:<port>,[::1]:port,[::]:port,unix://filepath or unset".into());
+    }
+    match port.parse::<i64>() {
+        Ok(n) if (1..=65535).contains(&n) => {}
+        Ok(n) => errs.push(format!("port number {n} must be in the range 1..65535")),
+        Err(_) => errs.push(format!(
+            "sidecar: defaultEndpoint port ({port}) is not a number"
+        )),
+    }
+}
+
+/// Ingress `tls`: what a sidecar's inbound listener cannot do.
+fn ingress_tls_errors(tls: &Value, port: &Value, errs: &mut Vec<String>) {
+    let non_empty = |k: &str| match tls.get(k) {
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Bool(b)) => *b,
+        _ => false,
+    };
+    for (field, message) in [
+        (
+            "subjectAltNames",
+            "sidecar: subjectAltNames is not supported in ingress tls",
+        ),
+        ("httpsRedirect", "sidecar: httpsRedirect is not supported"),
+        (
+            "credentialName",
+            "sidecar: credentialName is not currently supported",
+        ),
+        (
+            "credentialNames",
+            "sidecar: credentialNames is not currently supported",
+        ),
+        (
+            "tlsCertificates",
+            "sidecar: tls_certificates is not currently supported",
+        ),
+    ] {
+        if non_empty(field) {
+            errs.push(message.into());
+        }
+    }
+    if let Some(mode) = tls.get("mode").and_then(Value::as_str)
+        && matches!(mode, "ISTIO_MUTUAL" | "AUTO_PASSTHROUGH")
+    {
+        errs.push(format!(
+            "configuration is invalid: cannot set mode to {mode} in sidecar ingress tls"
+        ));
+    }
+    let protocol = port
+        .get("protocol")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !matches!(protocol.as_str(), "https" | "tls") {
+        errs.push("server cannot have TLS settings for non HTTPS/TLS ports".into());
+    }
 }
 
 /// A DNS-1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters. `upper` also
@@ -467,6 +754,83 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
             }
         }
     }
+    // Endpoints as istiod's validateWorkloadEntry and the DNS branch read them.
+    let unix_endpoint = |e: &Value| {
+        e.get("address")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a.starts_with("unix://"))
+    };
+    for e in spec
+        .get("endpoints")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(a) = e.get("address").and_then(Value::as_str) else {
+            continue;
+        };
+        match resolution {
+            "STATIC" => {
+                if let Some(path) = a.strip_prefix("unix://") {
+                    if let Some(e) = unix_address_error(path) {
+                        err(e);
+                    }
+                    if e.get("ports")
+                        .and_then(Value::as_object)
+                        .is_some_and(|p| !p.is_empty())
+                    {
+                        err(format!("unix endpoint {a} must not include ports"));
+                    }
+                }
+            }
+            "DNS" | "DNS_ROUND_ROBIN"
+                if a.parse::<IpAddr>().is_err() && fqdn_error(a).is_some() =>
+            {
+                err(format!(
+                    "endpoint address {a:?} is not a valid FQDN or an IP address"
+                ));
+            }
+            _ => {}
+        }
+    }
+    let endpoints = spec.get("endpoints").and_then(Value::as_array);
+    if resolution == "STATIC"
+        && endpoints.is_some_and(|es| es.iter().any(unix_endpoint))
+        && ports.len() != 1
+    {
+        err("exactly 1 service port required for unix endpoints".into());
+    }
+    if resolution == "DYNAMIC_DNS" {
+        for h in &hosts {
+            if !h.starts_with('*') {
+                err("host must be wildcarded for resolution mode DYNAMIC_DNS".into());
+            }
+        }
+        if !addresses.is_empty() {
+            err("addresses cannot be set for resolution type DYNAMIC_DNS".into());
+        }
+        if has_endpoints {
+            err("endpoints cannot be set for resolution type DYNAMIC_DNS".into());
+        }
+        for p in ports {
+            let protocol = p
+                .get("protocol")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if !matches!(protocol.as_str(), "http" | "tls" | "grpc" | "http2") {
+                err("only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution type DYNAMIC_DNS".into());
+            }
+        }
+        let waypoint = doc
+            .pointer("/metadata/labels/istio.io~1use-waypoint")
+            .and_then(Value::as_str)
+            .is_some_and(|w| !w.is_empty() && !w.eq_ignore_ascii_case("none"));
+        if location == "MESH_INTERNAL" && waypoint {
+            err("location MESH_INTERNAL with resolution type DYNAMIC_DNS is not supported when using waypoints".into());
+        }
+    }
+    selector_errors(spec, &mut err);
     if resolution == "NONE" && has_endpoints {
         err("no endpoints should be provided for resolution type none".into());
     }

@@ -22,8 +22,8 @@ const PORTED_SERVICE_ENTRY: usize = 92;
 const PORTED_SIDECAR: usize = 75;
 
 /// Cases on which `validate` gives Istio's verdict today; raise these as rules land.
-const AGREE_SERVICE_ENTRY: usize = 71;
-const AGREE_SIDECAR: usize = 36;
+const AGREE_SERVICE_ENTRY: usize = 81;
+const AGREE_SIDECAR: usize = 70;
 
 struct Case {
     file: String,
