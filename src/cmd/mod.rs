@@ -131,12 +131,14 @@ pub fn man(a: &crate::cli::ManArgs) -> Result<Exit, Error> {
     use clap::CommandFactory;
     let command = crate::cli::Cli::command();
     if let Some(dir) = &a.dir {
-        clap_mangen::generate_to(command, dir).map_err(|e| {
-            Error::Io(
-                format!("cannot write the manual pages to {}", dir.display()),
-                e,
-            )
-        })?;
+        std::fs::create_dir_all(dir)
+            .and_then(|()| clap_mangen::generate_to(command, dir))
+            .map_err(|e| {
+                Error::Io(
+                    format!("cannot write the manual pages to {}", dir.display()),
+                    e,
+                )
+            })?;
         return Ok(Exit::Ok);
     }
     let mut out = output(None)?;

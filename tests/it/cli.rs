@@ -2424,18 +2424,19 @@ fn the_manual_page_documents_every_subcommand_and_flag() {
         }
     }
 
-    // One page per command with --dir.
-    let dir = tempfile::tempdir().unwrap();
-    let o = run(&["man", "--dir", dir.path().to_str().unwrap()]);
+    // One page per command with --dir, which is made when missing.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("man1");
+    let o = run(&["man", "--dir", dir.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     for (sub, flags) in long_flags() {
-        let p = dir.path().join(format!("egress-advisor-{sub}.1"));
+        let p = dir.join(format!("egress-advisor-{sub}.1"));
         let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         for f in flags {
             assert!(text.contains(&roff(&f)), "{} documents {f}", p.display());
         }
     }
-    assert!(dir.path().join("egress-advisor.1").is_file());
+    assert!(dir.join("egress-advisor.1").is_file());
 }
 
 #[test]
