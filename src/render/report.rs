@@ -1,4 +1,4 @@
-//! The report as data: what `analyze --json` prints (a contract other tools rely on, see the
+//! The report as data: what `analyze -o json` prints (a contract other tools rely on, see the
 //! README) and what the table and CSV are drawn from.
 
 use std::collections::BTreeMap;

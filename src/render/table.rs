@@ -179,3 +179,21 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
     }
     Ok(())
 }
+
+impl super::Document for Report<'_> {
+    fn text(&self, out: &mut dyn Write, _wide: bool) -> io::Result<()> {
+        write(out, self)
+    }
+    fn json(&self, out: &mut dyn Write) -> io::Result<()> {
+        super::json_document(out, self)
+    }
+    fn csv(&self, out: &mut dyn Write, raw: bool) -> io::Result<()> {
+        super::csv::write(out, self, raw).map_err(|e| {
+            let text = e.to_string();
+            match e.into_kind() {
+                ::csv::ErrorKind::Io(e) => e,
+                _ => io::Error::other(format!("CSV: {text}")),
+            }
+        })
+    }
+}
