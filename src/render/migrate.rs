@@ -56,7 +56,7 @@ fn ns_rows(m: &Migration<'_>) -> Vec<[String; 7]> {
         .map(|n| {
             let c = &n.coverage;
             [
-                n.namespace.unwrap_or("(unknown)").to_owned(),
+                n.namespace.unwrap_or("?").to_owned(),
                 thousands(c.requests),
                 pct(c.declared_requests, c.requests),
                 pct(c.declared_bytes, c.bytes),

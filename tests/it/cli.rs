@@ -2058,8 +2058,10 @@ fn blocked_only_destinations_are_marked_for_review() {
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(destination(&v, "api-m.paypal.com")["blocked_only"], true);
     assert_eq!(destination(&v, "github.com")["blocked_only"], false);
-    let o = run(&["analyze", "samples/"]);
+    let o = run(&["analyze", "samples/", "-o", "wide"]);
     assert!(stdout(&o).contains("recommended, review: blocked only"));
+    let o = run(&["analyze", "samples/"]);
+    assert!(stdout(&o).contains("  review  "));
     let o = run(&["recommend", "samples/", "--exclude-blocked-only"]);
     let yaml = stdout(&o);
     assert!(
