@@ -2602,3 +2602,157 @@ fn former_writer_flags_are_refused_by_name() {
     assert!(help.contains("--source-namespace"));
     assert!(!help.contains("--namespace "), "{help}");
 }
+
+/// Each subcommand offers only options it takes: every option its `--help` lists, given with a
+/// value it accepts, is not refused as a usage error (exit 2). (`explain` once listed
+/// `--partials` and refused it; `merge` listed the options that name the writer of logs, which
+/// partials already record.) `merge` is given each reading option on the partial as well,
+/// since the partial must have been written with it.
+#[test]
+fn every_listed_option_is_taken() {
+    use clap::CommandFactory;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = |name: &str| d.join(name).to_str().unwrap().to_owned();
+    let baseline = file("baseline.yaml");
+    let o = run(&[
+        "check",
+        "samples/",
+        "--baseline",
+        &baseline,
+        "--update-baseline",
+    ]);
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+    let mesh_config = "tests/fixtures/custom/istio-configmap.yaml".to_owned();
+    let log_format = std::fs::read_to_string(&mesh_config)
+        .unwrap()
+        .lines()
+        .find(|l| l.trim_start().starts_with("%START_TIME%"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    // The arguments that give an option, by its long name (without a value: a flag).
+    let given = |command: &str, long: &str| -> Vec<String> {
+        let v: Vec<&str> = match long {
+            "format" => vec!["auto"],
+            "cluster-domain" => vec!["cluster.local"],
+            "mesh-cidr" => vec!["10.99.0.0/16"],
+            "threads" => vec!["1"],
+            "max-line-bytes" => vec!["65536"],
+            "log-format" => vec![&log_format],
+            "log-format-json" => {
+                vec![
+                    r#"{"ts": "%START_TIME%", "cluster": "%UPSTREAM_CLUSTER_RAW%", "dst": "%DOWNSTREAM_LOCAL_ADDRESS%"}"#,
+                ]
+            }
+            "mesh-config" => vec![&mesh_config],
+            "since" => vec!["2020-01-01"],
+            "until" => vec!["2030-01-01"],
+            "containers" => vec!["istio-proxy"],
+            "source-namespace" => vec!["shop"],
+            "source-workload" => vec!["web"],
+            "stdin-name" => vec!["stdin"],
+            "existing" if command == "telemetry" => vec!["examples/mesh/telemetry.yaml"],
+            "existing" => vec!["examples/mesh/service-entries.yaml"],
+            "min-requests" => vec!["1"],
+            "exclude-host" => vec!["example.com"],
+            "exclude-namespace" => vec!["kube-system"],
+            "cardinality-threshold" => vec!["50"],
+            "istio-version" => vec!["1.22"],
+            "wildcard-min" => vec!["2"],
+            "cidr-prefix" => vec!["24"],
+            "cidr-prefix-v6" => vec!["64"],
+            "max-entries" => vec!["5"],
+            "scope" => vec!["namespace"],
+            "central-namespace" => {
+                return vec![
+                    "--scope".into(),
+                    "central".into(),
+                    "--central-namespace".into(),
+                    "egress".into(),
+                ];
+            }
+            "csv-raw" => return vec!["--csv-raw".into(), "--csv".into(), file("raw.csv")],
+            "csv" | "html" | "partial" | "write" | "junit" | "sarif" => {
+                return vec![format!("--{long}"), file(&format!("out.{long}"))];
+            }
+            "allow" => vec!["examples/mesh/egress-allow.yaml"],
+            "baseline" => vec![&baseline],
+            "update-baseline" => {
+                return vec![
+                    "--update-baseline".into(),
+                    "--baseline".into(),
+                    file("new-baseline.yaml"),
+                ];
+            }
+            "root-namespace" => vec!["istio-system"],
+            "dir" => return vec!["--dir".into(), d.to_str().unwrap().to_owned()],
+            _ => vec![],
+        };
+        std::iter::once(format!("--{long}"))
+            .chain(v.into_iter().map(str::to_owned))
+            .collect()
+    };
+    let partial = file("samples.partial.json");
+    let mut tried = 0;
+    for sub in egress_advisor::cli::Cli::command().get_subcommands() {
+        let command = sub.get_name();
+        let inputs: Vec<String> = match command {
+            "merge" => vec![partial.clone()],
+            "validate" => vec!["examples/mesh/service-entries.yaml".into()],
+            "completions" => vec!["bash".into()],
+            "telemetry" | "man" | "help" => vec![],
+            _ => vec!["samples/".into()],
+        };
+        for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+            let Some(long) = arg.get_long() else { continue };
+            if matches!(long, "help" | "version") {
+                continue;
+            }
+            let runs: Vec<Vec<String>> = if long == "output" {
+                arg.get_possible_values()
+                    .iter()
+                    .map(|v| vec!["-o".to_owned(), v.get_name().to_owned()])
+                    .collect()
+            } else {
+                vec![given(command, long)]
+            };
+            for opt in runs {
+                let mut inputs = inputs.clone();
+                if long == "partials" {
+                    inputs = vec![partial.clone()];
+                }
+                // The partial, written with this option when it is a reading option.
+                let reading = ["analyze", "samples/", "--partial", &partial];
+                let mut write: Vec<&str> = reading.to_vec();
+                if command == "merge" {
+                    write.extend(opt.iter().map(String::as_str));
+                }
+                let o = run(&write);
+                if o.status.code() == Some(2) {
+                    // Not a reading option: the partial is written without it.
+                    let o = run(&reading);
+                    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+                }
+                let mut args = vec![command];
+                args.extend(opt.iter().map(String::as_str));
+                args.extend(inputs.iter().map(String::as_str));
+                let o = run(&args);
+                assert_ne!(
+                    o.status.code(),
+                    Some(2),
+                    "`{}` lists --{long}, and refuses it: {}",
+                    args.join(" "),
+                    stderr(&o)
+                );
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried > 100, "{tried} options tried");
+    // What the options that were removed from a command now say.
+    let o = run(&["explain", "--partials", &partial]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&["merge", "--source-namespace", "shop", &partial]);
+    assert_eq!(o.status.code(), Some(2));
+}
