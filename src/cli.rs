@@ -158,6 +158,9 @@ pub struct InputArgs {
     pub read: ReadArgs,
 
     #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(flatten)]
     pub origin: OriginArgs,
 
     /// The PATH arguments are partial results (written by `analyze --partial`) to merge, not
@@ -185,10 +188,6 @@ pub struct ReadArgs {
     #[arg(long, value_name = "CIDR")]
     pub mesh_cidr: Vec<String>,
 
-    /// Worker threads (default: one per core).
-    #[arg(short = 'j', long, value_name = "N")]
-    pub threads: Option<usize>,
-
     /// Lines longer than this are counted as malformed and skipped unread.
     #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
     pub max_line_bytes: usize,
@@ -213,18 +212,6 @@ pub struct ReadArgs {
     #[arg(long, value_name = "FILE")]
     pub mesh_config: Option<PathBuf>,
 
-    /// Only count outbound entries that started at or after this time; earlier ones are
-    /// counted as `outside`. An RFC 3339 time (2024-05-01T00:00:00Z), a date (2024-05-01, its
-    /// first instant in UTC) or a duration before now (24h, 7d, 1d12h; units s m h d w),
-    /// resolved once when the run starts: partials record the absolute time, and a merge of
-    /// them takes that time, not the duration.
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
-
-    /// Only count outbound entries that started before this time (as --since takes it).
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
-
     /// The containers whose lines are traffic, comma-separated (default
     /// istio-proxy,ztunnel,istio-ingressgateway,istio-egressgateway,waypoint). When an envelope
     /// or a node log path names another container, its entry-like lines are an application's
@@ -236,6 +223,27 @@ pub struct ReadArgs {
     /// only shows on a terminal, outside CI, for runs longer than a second.)
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// How a counting run works: its threads and the time window it counts. `explain` shows every
+/// line as it is read, so it takes neither.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Worker threads (default: one per core).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Only count outbound entries that started at or after this time; earlier ones are
+    /// counted as `outside`. An RFC 3339 time (2024-05-01T00:00:00Z), a date (2024-05-01, its
+    /// first instant in UTC) or a duration before now (24h, 7d, 1d12h; units s m h d w),
+    /// resolved once when the run starts: partials record the absolute time, and a merge of
+    /// them takes that time, not the duration.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only count outbound entries that started before this time (as --since takes it).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
 }
 
 /// Who wrote inputs that do not say: logs only, never partial results.
@@ -432,6 +440,9 @@ pub struct MergeArgs {
 
     #[command(flatten)]
     pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub run: RunArgs,
 
     #[command(flatten)]
     pub select: SelectArgs,

@@ -10,7 +10,7 @@ use crate::parse::custom::{JsonKeys, Template};
 use crate::classify::Rules;
 use crate::cli::{
     AnalyzeFormat, FilterArgs, FormatArg, GateFormat, InputArgs, OriginArgs, ReadArgs,
-    RecommendFormat, ReportArgs, Scope, SelectArgs, ShapeArgs, ValidateFormat,
+    RecommendFormat, ReportArgs, RunArgs, Scope, SelectArgs, ShapeArgs, ValidateFormat,
 };
 use crate::parse::{Format, FormatChoice};
 
@@ -297,7 +297,7 @@ pub enum Custom {
     Json(JsonKeys),
 }
 
-fn window(a: &ReadArgs) -> Result<Option<Window>, UsageError> {
+fn window(a: &RunArgs) -> Result<Option<Window>, UsageError> {
     // A duration is resolved once, here, so every input (and every partial) of the run
     // shares one absolute window.
     let now = crate::parse::time::now();
@@ -444,14 +444,17 @@ pub struct UsageError(pub String);
 
 impl Settings {
     pub fn from_args(a: &InputArgs) -> Result<Settings, UsageError> {
-        Settings::from_parts(&a.paths, &a.read, Some(&a.origin), a.partials)
+        Settings::from_parts(&a.paths, &a.read, Some(&a.run), Some(&a.origin), a.partials)
     }
 
-    /// The settings of a command that reads `paths` with `a`; `origin` names the writer of
-    /// logs that do not say (none for partial results); `partials` says the paths are those.
+    /// The settings of a command that reads `paths` with `a`; `run` gives the threads and the
+    /// window of a counting run (none for `explain`: one thread, every line); `origin` names
+    /// the writer of logs that do not say (none for partial results); `partials` says the
+    /// paths are those.
     pub fn from_parts(
         paths: &[PathBuf],
         a: &ReadArgs,
+        run: Option<&RunArgs>,
         origin: Option<&OriginArgs>,
         partials: bool,
     ) -> Result<Settings, UsageError> {
@@ -469,7 +472,7 @@ impl Settings {
                 a.cluster_domain
             )));
         }
-        let threads = match a.threads {
+        let threads = match run.and_then(|r| r.threads) {
             Some(0) => return Err(UsageError("--threads 0: give at least 1".into())),
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -571,7 +574,10 @@ impl Settings {
                     v
                 }
             },
-            window: window(a)?,
+            window: match run {
+                Some(r) => window(r)?,
+                None => None,
+            },
             progress: !a.quiet
                 && std::io::stderr().is_terminal()
                 && std::env::var_os("CI").is_none(),

@@ -13,7 +13,7 @@ use super::{Error, finish, io_err, output};
 
 /// `merge`: `analyze` over partial results.
 pub fn merge(a: &MergeArgs) -> Result<Exit, Error> {
-    let settings = Settings::from_parts(&a.paths, &a.read, None, true)?;
+    let settings = Settings::from_parts(&a.paths, &a.read, Some(&a.run), None, true)?;
     crate::pipeline::use_global_pool(settings.threads);
     report(&a.select, &a.report, settings)
 }

@@ -31,7 +31,8 @@ struct Explained<'a> {
 pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
     // One format (`-o jsonl`), written as the lines are read.
     let crate::cli::ExplainFormat::Jsonl = a.output;
-    let settings = crate::config::Settings::from_parts(&a.paths, &a.read, Some(&a.origin), false)?;
+    let settings =
+        crate::config::Settings::from_parts(&a.paths, &a.read, None, Some(&a.origin), false)?;
     let ingest::Discovered { sources, notes } =
         ingest::discover(&settings.paths, settings.stdin_name.as_deref());
     if !settings.quiet {

@@ -2755,4 +2755,11 @@ fn every_listed_option_is_taken() {
     assert_eq!(o.status.code(), Some(2));
     let o = run(&["merge", "--source-namespace", "shop", &partial]);
     assert_eq!(o.status.code(), Some(2));
+    // explain shows every line as read: no window, one thread.
+    for opt in [&["--since", "24h"][..], &["-j", "2"]] {
+        let mut args = vec!["explain"];
+        args.extend(opt);
+        args.push("samples/");
+        assert_eq!(run(&args).status.code(), Some(2), "{args:?}");
+    }
 }
