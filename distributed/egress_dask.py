@@ -13,7 +13,7 @@ fsspec opens): every object under the prefix is a task, streamed into the binary
 input and named after its URL (`--stdin-name`).
 
     python3 distributed/egress_dask.py --out merged.json samples/
-    egress-advisor merge merged.json --json
+    egress-advisor merge merged.json -o json
 
 Local mode (the default) uses Dask's process pool on this machine. On a cluster, pass
 `--scheduler tcp://host:8786` (dask.distributed); the binary must be on every worker's PATH,
@@ -76,6 +76,23 @@ def analyze_one(binary, settings, name):
             return f.read()
 
 
+# Options that name the writer of the logs: the partials record it, and `merge` does not take them.
+WRITER_OPTIONS = ("--source-namespace", "--source-workload", "--stdin-name")
+
+
+def reading_settings(settings):
+    """The settings without those naming the writer (`--opt=value` or `--opt value`)."""
+    kept, skip = [], False
+    for s in settings:
+        if skip:
+            skip = False
+        elif s in WRITER_OPTIONS:
+            skip = True
+        elif not s.startswith(tuple(o + "=" for o in WRITER_OPTIONS)):
+            kept.append(s)
+    return kept
+
+
 def merge_texts(binary, settings, texts):
     """Merges partial results (JSON texts) into one."""
     texts = list(texts)
@@ -89,7 +106,7 @@ def merge_texts(binary, settings, texts):
                 f.write(t)
             paths.append(p)
         out = os.path.join(tmp, "merged.json")
-        run([binary, "merge", "--quiet", "--partial", out] + settings + paths)
+        run([binary, "merge", "--quiet", "--partial", out] + reading_settings(settings) + paths)
         with open(out, encoding="utf-8") as f:
             return f.read()
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Memory at high cardinality: peak RSS and wall time of analyze, analyze --json and recommend
+# Memory at high cardinality: peak RSS and wall time of analyze, analyze -o json and recommend
 # (default threads) on logs where every line is a destination of its own, and writes the table
 # into BENCHMARKS.md (the section "Memory at high cardinality"). Usage:
 #   scripts/bench-cardinality.sh [SETS...]   (default: ips:1000000 hosts:1000000 hosts:5000000)
@@ -25,7 +25,7 @@ for set in "${SETS[@]}"; do
   cat "$f" > /dev/null   # page cache
   mb=$(( $(stat -L -c %s "$f") / 1000000 ))
   label="$(awk -v n="$count" 'BEGIN { if (n % 1000000 == 0) printf "%d M", n / 1000000; else printf "%d", n }') $([ "$mode" = ips ] && echo "addresses" || echo "hosts"), $mb MB"
-  for cmd in "analyze" "analyze --json" "recommend"; do
+  for cmd in "analyze" "analyze -o json" "recommend"; do
     /usr/bin/time -f '%e %M' -o "$DIR/time.out" $BIN $cmd --quiet "$f" > /dev/null 2> /dev/null || true
     read -r wall kib < <(tail -1 "$DIR/time.out")
     per=$(( kib * 1024 / count ))

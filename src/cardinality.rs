@@ -59,7 +59,7 @@ impl Finding {
             self.examples.join(", "),
             more(self.examples.len(), self.children),
             if self.callers.is_empty() {
-                "(unknown)".to_owned()
+                crate::render::report::UNKNOWN_CALLER.to_owned()
             } else {
                 self.callers.join(", ")
             },

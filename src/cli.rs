@@ -59,7 +59,7 @@ pub enum Command {
     /// Merge partial results (written by `analyze --partial`) into the report one run over all
     /// their inputs would give; `--partial FILE` writes the merged partial, to merge further.
     /// `recommend`, `check` and `migrate` take `--partials` for the same fan-in.
-    Merge(AnalyzeArgs),
+    Merge(MergeArgs),
     /// Print the input files a run over PATH would read, one per line, in the order reports
     /// list them (for batch jobs that hand one file to each task).
     ListInputs(ListInputsArgs),
@@ -100,6 +100,16 @@ pub struct ValidateArgs {
     /// folders of them, or `-` for stdin.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
+
+    /// What to print on standard output.
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "FORMAT",
+        default_value = "text",
+        value_parser = OutputParser::<ValidateFormat>::new(""),
+    )]
+    pub output: ValidateFormat,
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +154,25 @@ pub struct InputArgs {
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(flatten)]
+    pub origin: OriginArgs,
+
+    /// The PATH arguments are partial results (written by `analyze --partial`) to merge, not
+    /// logs. The options that decide how lines are read (--format, --cluster-domain, a custom
+    /// format, --since/--until, --max-line-bytes) must be those the partials were written with.
+    #[arg(long)]
+    pub partials: bool,
+}
+
+/// How lines are read and counted: what a partial result records, so `merge` takes these too.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
     /// The log format. `auto` recognises each line: Istio text of any version, Istio JSON,
     /// and noise (agent and Envoy application logs).
     #[arg(long, value_enum, default_value_t = FormatArg::Auto, value_name = "FORMAT")]
@@ -158,10 +187,6 @@ pub struct InputArgs {
     /// addresses make traffic in-mesh: a Host header or SNI never does.
     #[arg(long, value_name = "CIDR")]
     pub mesh_cidr: Vec<String>,
-
-    /// Worker threads (default: one per core).
-    #[arg(short = 'j', long, value_name = "N")]
-    pub threads: Option<usize>,
 
     /// Lines longer than this are counted as malformed and skipped unread.
     #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
@@ -187,6 +212,43 @@ pub struct InputArgs {
     #[arg(long, value_name = "FILE")]
     pub mesh_config: Option<PathBuf>,
 
+    /// The containers whose lines are traffic, comma-separated (default
+    /// istio-proxy,ztunnel,istio-ingressgateway,istio-egressgateway,waypoint). When an envelope
+    /// or a node log path names another container, its entry-like lines are an application's
+    /// output, counted apart and never read as traffic: any workload can print one.
+    #[arg(long, value_name = "NAMES")]
+    pub containers: Option<String>,
+
+    /// No progress bar and no notes on stderr; errors are still reported. (The progress bar
+    /// only shows on a terminal, outside CI, for runs longer than a second.)
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// How a counting run works: its threads and the time window it counts. `explain` shows every
+/// line as it is read, so it takes neither.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Worker threads (default: one per core).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Only count outbound entries that started at or after this time; earlier ones are
+    /// counted as `outside`. An RFC 3339 time (2024-05-01T00:00:00Z), a date (2024-05-01, its
+    /// first instant in UTC) or a duration before now (24h, 7d, 1d12h; units s m h d w),
+    /// resolved once when the run starts: partials record the absolute time, and a merge of
+    /// them takes that time, not the duration.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only count outbound entries that started before this time (as --since takes it).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+}
+
+/// Who wrote inputs that do not say: logs only, never partial results.
+#[derive(Debug, Args)]
+pub struct OriginArgs {
     /// The namespace of the workloads that wrote these logs, for inputs that do not say
     /// (plain files; envelopes and node log paths that name it take precedence). It names the
     /// writer; it does not filter anything.
@@ -206,40 +268,10 @@ pub struct InputArgs {
     #[arg(long, value_name = "NAME", hide = true)]
     pub workload: Option<String>,
 
-    /// Only count outbound entries that started at or after this time; earlier ones are
-    /// counted as `outside`. An RFC 3339 time (2024-05-01T00:00:00Z), a date (2024-05-01, its
-    /// first instant in UTC) or a duration before now (24h, 7d, 1d12h; units s m h d w),
-    /// resolved once when the run starts: partials record the absolute time, and a merge of
-    /// them takes that time, not the duration.
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
-
-    /// Only count outbound entries that started before this time (as --since takes it).
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
-
-    /// The containers whose lines are traffic, comma-separated (default
-    /// istio-proxy,ztunnel,istio-ingressgateway,istio-egressgateway,waypoint). When an envelope
-    /// or a node log path names another container, its entry-like lines are an application's
-    /// output, counted apart and never read as traffic: any workload can print one.
-    #[arg(long, value_name = "NAMES")]
-    pub containers: Option<String>,
-
     /// The name standard input gets in reports (default `-`), for example the object a batch
     /// job streams in; a node log path (`.../pods/NS_POD_UID/...`) there names the writer too.
     #[arg(long, value_name = "NAME")]
     pub stdin_name: Option<String>,
-
-    /// The PATH arguments are partial results (written by `analyze --partial`) to merge, not
-    /// logs. The options that decide how lines are read (--format, --cluster-domain, a custom
-    /// format, --since/--until, --max-line-bytes) must be those the partials were written with.
-    #[arg(long)]
-    pub partials: bool,
-
-    /// No progress bar and no notes on stderr; errors are still reported. (The progress bar
-    /// only shows on a terminal, outside CI, for runs longer than a second.)
-    #[arg(short, long)]
-    pub quiet: bool,
 }
 
 /// Which destinations count, and what the config already covers.
@@ -348,26 +380,31 @@ pub enum Scope {
     Central,
 }
 
+/// What `analyze` and `merge` print, and the files they write besides.
 #[derive(Debug, Args)]
-pub struct AnalyzeArgs {
-    #[command(flatten)]
-    pub input: InputArgs,
+pub struct ReportArgs {
+    /// What to print on standard output (default `text`). `--json` is kept as another name
+    /// for `-o json`.
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "FORMAT",
+        value_parser = OutputParser::<AnalyzeFormat>::new(""),
+    )]
+    pub output: Option<AnalyzeFormat>,
 
-    #[command(flatten)]
-    pub select: SelectArgs,
-
-    /// Print the report as one JSON document instead of a table.
-    #[arg(long)]
+    /// The former spelling of `-o json`.
+    #[arg(long, hide = true, conflicts_with = "output")]
     pub json: bool,
 
-    /// Also write the destinations table as CSV to FILE (`-` for stdout).
+    /// Also write the destinations table as CSV to FILE (`-` for stdout, as `-o csv`).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
 
     /// Write the CSV values as they are. By default a cell starting with `=`, `+`, `-`, `@`,
     /// tab or carriage return gets a `'` in front, so that a spreadsheet does not run a host
     /// from the logs as a formula.
-    #[arg(long, requires = "csv")]
+    #[arg(long)]
     pub csv_raw: bool,
 
     /// Also write a self-contained HTML report to FILE: summary, charts, a sortable and
@@ -382,6 +419,39 @@ pub struct AnalyzeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// `merge`: partial results in, the report out. The reading options must be those the
+/// partials were written with (they are compared); who wrote the logs is in the partials.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Partial result files (written by `analyze --partial`).
+    #[arg(value_name = "PARTIAL", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct RecommendArgs {
     #[command(flatten)]
     pub input: InputArgs,
@@ -389,9 +459,22 @@ pub struct RecommendArgs {
     #[command(flatten)]
     pub select: SelectArgs,
 
-    /// Write the YAML to FILE instead of standard output.
-    #[arg(short = 'o', long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// What to print: the manifests as YAML or JSON. `--write FILE` writes them to a file
+    /// instead of standard output.
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "FORMAT",
+        default_value = "yaml",
+        value_parser = OutputParser::<RecommendFormat>::new(
+            "-o picks the format; write the manifests to a file with --write FILE"
+        ),
+    )]
+    pub output: RecommendFormat,
+
+    /// Write the manifests to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
 
     /// Also write a Sidecar for each namespace the logs name: egress limited to exactly what
     /// its workloads used (in-mesh services, ServiceEntries, istio-system) and
@@ -424,12 +507,22 @@ pub struct CheckArgs {
     #[arg(long, requires = "baseline")]
     pub update_baseline: bool,
 
-    /// Print Markdown (for a pull-request comment or a CI job summary) instead of text.
-    #[arg(long, conflicts_with = "json")]
+    /// What to print on standard output (default `text`). `--json` and `--markdown` are kept
+    /// as other names for `-o json` and `-o markdown`.
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "FORMAT",
+        value_parser = OutputParser::<GateFormat>::new(""),
+    )]
+    pub output: Option<GateFormat>,
+
+    /// The former spelling of `-o markdown`.
+    #[arg(long, hide = true, conflicts_with_all = ["json", "output"])]
     pub markdown: bool,
 
-    /// Print the verdict as one JSON document instead of text.
-    #[arg(long)]
+    /// The former spelling of `-o json`.
+    #[arg(long, hide = true, conflicts_with = "output")]
     pub json: bool,
 
     /// Pass when no access-log entry was recognised in the input (by default that exits 4:
@@ -462,12 +555,24 @@ pub struct MigrateArgs {
     #[command(flatten)]
     pub select: SelectArgs,
 
-    /// Print Markdown instead of text.
-    #[arg(long, conflicts_with = "json")]
+    /// What to print on standard output (default `text`). `--json` and `--markdown` are kept
+    /// as other names for `-o json` and `-o markdown`.
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "FORMAT",
+        value_parser = OutputParser::<GateFormat>::new(
+            "-o picks the format; write the ServiceEntries that close the gap with --write FILE"
+        ),
+    )]
+    pub output: Option<GateFormat>,
+
+    /// The former spelling of `-o markdown`.
+    #[arg(long, hide = true, conflicts_with_all = ["json", "output"])]
     pub markdown: bool,
 
-    /// Print the plan as one JSON document instead of text.
-    #[arg(long)]
+    /// The former spelling of `-o json`.
+    #[arg(long, hide = true, conflicts_with = "output")]
     pub json: bool,
 
     /// Accept an input in which no access-log entry was recognised (by default that exits 4).
@@ -476,6 +581,10 @@ pub struct MigrateArgs {
 
     /// Also write the ServiceEntries that close the gap, as YAML, to FILE.
     #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
+    /// The former name of --write, refused (`--write FILE` writes the manifests everywhere).
+    #[arg(long, value_name = "FILE", hide = true)]
     pub entries: Option<PathBuf>,
 
     /// Also write a self-contained HTML report to FILE: summary, charts, a sortable and
@@ -486,8 +595,138 @@ pub struct MigrateArgs {
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
+    /// Log files, directories (walked recursively in sorted order) or `-` for stdin.
+    /// With no path, standard input is read.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
     #[command(flatten)]
-    pub input: InputArgs,
+    pub read: ReadArgs,
+
+    #[command(flatten)]
+    pub origin: OriginArgs,
+
+    /// What to print on standard output.
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "FORMAT",
+        default_value = "jsonl",
+        value_parser = OutputParser::<ExplainFormat>::new(""),
+    )]
+    pub output: ExplainFormat,
+}
+
+/// What `analyze` and `merge` print (`-o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AnalyzeFormat {
+    /// The main columns (fits 120 columns) and the accounting of every line.
+    Text,
+    /// Every column.
+    Wide,
+    /// The report as one JSON document.
+    Json,
+    /// The destinations table as CSV.
+    Csv,
+}
+
+/// What `recommend` prints (`-o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RecommendFormat {
+    /// A multi-document YAML stream, with the evidence as comments.
+    Yaml,
+    /// One `v1` `List` of the manifests.
+    Json,
+}
+
+/// What `check` and `migrate` print (`-o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GateFormat {
+    /// For a terminal or a CI log.
+    Text,
+    /// For a pull-request comment or a CI job summary.
+    Markdown,
+    /// One JSON document.
+    Json,
+}
+
+/// What `explain` prints (`-o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    /// One JSON object per line read.
+    Jsonl,
+}
+
+/// What `validate` prints (`-o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValidateFormat {
+    /// One line per error, then a count.
+    Text,
+    /// One JSON document: every manifest checked, with its errors.
+    Json,
+}
+
+/// `-o FORMAT`: one of a command's formats. A value that is not one (a file name, as
+/// `recommend -o FILE` once took) is a usage error that says where files go.
+#[derive(Clone)]
+pub struct OutputParser<E> {
+    hint: &'static str,
+    formats: std::marker::PhantomData<E>,
+}
+
+impl<E> OutputParser<E> {
+    pub fn new(hint: &'static str) -> Self {
+        OutputParser {
+            hint,
+            formats: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<E: ValueEnum + Clone + Send + Sync + 'static> clap::builder::TypedValueParser
+    for OutputParser<E>
+{
+    type Value = E;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<E, clap::Error> {
+        let parsed = clap::builder::EnumValueParser::<E>::new().parse_ref(cmd, arg, value);
+        if self.hint.is_empty() {
+            return parsed;
+        }
+        parsed.map_err(|_| {
+            let names: Vec<String> = E::value_variants()
+                .iter()
+                .filter_map(|v| v.to_possible_value())
+                .map(|v| v.get_name().to_owned())
+                .collect();
+            let mut cmd = cmd.clone();
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!(
+                    "invalid value '{}' for '-o, --output <FORMAT>': the formats are {}; {}",
+                    value.to_string_lossy(),
+                    names.join(", "),
+                    self.hint
+                ),
+            )
+            .format(&mut cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            E::value_variants()
+                .iter()
+                .filter_map(|v| v.to_possible_value()),
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,7 +8,10 @@ use crate::existing::Existing;
 use crate::parse::custom::{JsonKeys, Template};
 
 use crate::classify::Rules;
-use crate::cli::{FilterArgs, FormatArg, InputArgs, Scope, SelectArgs, ShapeArgs};
+use crate::cli::{
+    AnalyzeFormat, FilterArgs, FormatArg, GateFormat, InputArgs, OriginArgs, ReadArgs,
+    RecommendFormat, ReportArgs, RunArgs, Scope, SelectArgs, ShapeArgs, ValidateFormat,
+};
 use crate::parse::{Format, FormatChoice};
 
 /// How inputs are read and classified.
@@ -294,7 +297,7 @@ pub enum Custom {
     Json(JsonKeys),
 }
 
-fn window(a: &InputArgs) -> Result<Option<Window>, UsageError> {
+fn window(a: &RunArgs) -> Result<Option<Window>, UsageError> {
     // A duration is resolved once, here, so every input (and every partial) of the run
     // shares one absolute window.
     let now = crate::parse::time::now();
@@ -319,7 +322,7 @@ fn window(a: &InputArgs) -> Result<Option<Window>, UsageError> {
     Ok((since.is_some() || until.is_some()).then_some(Window { since, until }))
 }
 
-fn custom_format(a: &InputArgs) -> Result<Option<Custom>, UsageError> {
+fn custom_format(a: &ReadArgs) -> Result<Option<Custom>, UsageError> {
     if let Some(f) = &a.log_format {
         return Template::compile(f, true)
             .map(|t| Some(Custom::Text(t)))
@@ -441,6 +444,20 @@ pub struct UsageError(pub String);
 
 impl Settings {
     pub fn from_args(a: &InputArgs) -> Result<Settings, UsageError> {
+        Settings::from_parts(&a.paths, &a.read, Some(&a.run), Some(&a.origin), a.partials)
+    }
+
+    /// The settings of a command that reads `paths` with `a`; `run` gives the threads and the
+    /// window of a counting run (none for `explain`: one thread, every line); `origin` names
+    /// the writer of logs that do not say (none for partial results); `partials` says the
+    /// paths are those.
+    pub fn from_parts(
+        paths: &[PathBuf],
+        a: &ReadArgs,
+        run: Option<&RunArgs>,
+        origin: Option<&OriginArgs>,
+        partials: bool,
+    ) -> Result<Settings, UsageError> {
         let domain = a.cluster_domain.trim_matches('.').to_ascii_lowercase();
         let label_ok = |l: &str| {
             !l.is_empty()
@@ -455,7 +472,7 @@ impl Settings {
                 a.cluster_domain
             )));
         }
-        let threads = match a.threads {
+        let threads = match run.and_then(|r| r.threads) {
             Some(0) => return Err(UsageError("--threads 0: give at least 1".into())),
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -472,9 +489,17 @@ impl Settings {
                 a.max_line_bytes
             )));
         }
+        let no_origin = OriginArgs {
+            source_namespace: None,
+            source_workload: None,
+            namespace: None,
+            workload: None,
+            stdin_name: None,
+        };
+        let o = origin.unwrap_or(&no_origin);
         for (old, new, given) in [
-            ("--namespace", "--source-namespace", &a.namespace),
-            ("--workload", "--source-workload", &a.workload),
+            ("--namespace", "--source-namespace", &o.namespace),
+            ("--workload", "--source-workload", &o.workload),
         ] {
             if given.is_some() {
                 return Err(UsageError(format!(
@@ -482,19 +507,19 @@ impl Settings {
                 )));
             }
         }
-        if let Some(ns) = &a.source_namespace
+        if let Some(ns) = &o.source_namespace
             && !crate::validate::is_dns1123_label(ns, false)
         {
             return Err(UsageError(format!(
                 "--source-namespace {ns:?} is not a Kubernetes namespace name"
             )));
         }
-        if a.partials && (a.paths.is_empty() || a.paths.iter().any(|p| p.as_os_str() == "-")) {
+        if partials && (paths.is_empty() || paths.iter().any(|p| p.as_os_str() == "-")) {
             return Err(UsageError(
                 "--partials: give the partial result files (analyze --partial writes them)".into(),
             ));
         }
-        let paths = if a.paths.is_empty() {
+        let paths = if paths.is_empty() {
             if std::io::stdin().is_terminal() {
                 return Err(UsageError(
                     "no input: give log files or directories, or pipe logs on standard input"
@@ -503,7 +528,7 @@ impl Settings {
             }
             vec![PathBuf::from("-")]
         } else {
-            a.paths.clone()
+            paths.to_vec()
         };
         Ok(Settings {
             paths,
@@ -526,12 +551,12 @@ impl Settings {
             max_line_bytes: a.max_line_bytes,
             strict: a.strict,
             quiet: a.quiet,
-            namespace: a.source_namespace.clone(),
-            workload: a.source_workload.clone(),
+            namespace: o.source_namespace.clone(),
+            workload: o.source_workload.clone(),
             custom: custom_format(a)?.map(Arc::new),
             track_mesh: false,
-            partials: a.partials,
-            stdin_name: a.stdin_name.clone(),
+            partials,
+            stdin_name: o.stdin_name.clone(),
             containers: match &a.containers {
                 None => PROXY_CONTAINERS.iter().map(|c| (*c).to_owned()).collect(),
                 Some(list) => {
@@ -549,7 +574,10 @@ impl Settings {
                     v
                 }
             },
-            window: window(a)?,
+            window: match run {
+                Some(r) => window(r)?,
+                None => None,
+            },
             progress: !a.quiet
                 && std::io::stderr().is_terminal()
                 && std::env::var_os("CI").is_none(),
@@ -569,4 +597,65 @@ fn mesh_cidrs(given: &[String]) -> Result<Vec<crate::classify::Cidr>, UsageError
     v.sort_unstable();
     v.dedup();
     Ok(v)
+}
+
+/// What a command prints on standard output (its `-o`), whatever the command: one dispatch
+/// ([`crate::render::write`]) turns a document into any of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// For a terminal: the columns that fit 120 characters.
+    Text,
+    /// `text` with every column.
+    Wide,
+    Json,
+    Markdown,
+    /// CSV; `raw` leaves out the guard against spreadsheet formulas.
+    Csv {
+        raw: bool,
+    },
+    Yaml,
+}
+
+/// `analyze` and `merge`: `-o` (or `--json`); `--csv-raw` needs a CSV to apply to.
+pub fn analyze_output(a: &ReportArgs) -> Result<Output, UsageError> {
+    let csv = a.output == Some(AnalyzeFormat::Csv) || a.csv.is_some();
+    if a.csv_raw && !csv {
+        return Err(UsageError(
+            "--csv-raw applies to CSV: give --csv FILE or -o csv".into(),
+        ));
+    }
+    Ok(match a.output {
+        None if a.json => Output::Json,
+        None | Some(AnalyzeFormat::Text) => Output::Text,
+        Some(AnalyzeFormat::Wide) => Output::Wide,
+        Some(AnalyzeFormat::Json) => Output::Json,
+        Some(AnalyzeFormat::Csv) => Output::Csv { raw: a.csv_raw },
+    })
+}
+
+/// `check` and `migrate`: `-o` (or `--json`, `--markdown`).
+pub fn gate_output(output: Option<GateFormat>, json: bool, markdown: bool) -> Output {
+    match output {
+        None if json => Output::Json,
+        None if markdown => Output::Markdown,
+        None | Some(GateFormat::Text) => Output::Text,
+        Some(GateFormat::Markdown) => Output::Markdown,
+        Some(GateFormat::Json) => Output::Json,
+    }
+}
+
+/// `recommend`'s `-o`.
+pub fn recommend_output(f: RecommendFormat) -> Output {
+    match f {
+        RecommendFormat::Yaml => Output::Yaml,
+        RecommendFormat::Json => Output::Json,
+    }
+}
+
+/// `validate`'s `-o`.
+pub fn validate_output(f: ValidateFormat) -> Output {
+    match f {
+        ValidateFormat::Text => Output::Text,
+        ValidateFormat::Json => Output::Json,
+    }
 }

@@ -75,11 +75,7 @@ impl Gap<'_> {
     pub fn callers(&self) -> String {
         let ns = self.namespace.unwrap_or("?");
         if self.workloads.is_empty() {
-            return if self.namespace.is_some() {
-                format!("{ns}/?")
-            } else {
-                "(unknown)".into()
-            };
+            return format!("{ns}/?");
         }
         self.workloads
             .iter()

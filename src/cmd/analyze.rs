@@ -1,35 +1,31 @@
-//! `egress-advisor analyze`: the report.
+//! `egress-advisor analyze` and `merge`: the report.
 
 use std::io::Write;
 
-use crate::cli::AnalyzeArgs;
+use crate::cli::{AnalyzeArgs, MergeArgs, ReportArgs, SelectArgs};
 use crate::config::{Selection, Settings};
 use crate::exit::Exit;
-use crate::render::{csv, report::Report, table};
+use crate::render::report::Report;
 
 use crate::render::html::Extras;
 
 use super::{Error, finish, io_err, output};
 
 /// `merge`: `analyze` over partial results.
-pub fn merge(a: &AnalyzeArgs) -> Result<Exit, Error> {
-    if a.input.paths.is_empty() {
-        return Err(Error::Usage(
-            "merge: give the partial result files (analyze --partial writes them)".into(),
-        ));
-    }
-    let mut settings = super::settings(&a.input)?;
-    settings.partials = true;
-    report(a, settings)
+pub fn merge(a: &MergeArgs) -> Result<Exit, Error> {
+    let settings = Settings::from_parts(&a.paths, &a.read, Some(&a.run), None, true)?;
+    crate::pipeline::use_global_pool(settings.threads);
+    report(&a.select, &a.report, settings)
 }
 
 pub fn run(a: &AnalyzeArgs) -> Result<Exit, Error> {
-    report(a, super::settings(&a.input)?)
+    report(&a.select, &a.report, super::settings(&a.input)?)
 }
 
-fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
-    super::one_stdin_reader(&settings, &a.select.filter.existing)?;
-    let mut selection = Selection::from_args(&a.select)?;
+fn report(select: &SelectArgs, a: &ReportArgs, mut settings: Settings) -> Result<Exit, Error> {
+    let format = crate::config::analyze_output(a)?;
+    super::one_stdin_reader(&settings, &select.filter.existing)?;
+    let mut selection = Selection::from_args(select)?;
     selection.rules = settings.rules.clone();
     // Checked before any input is read. One flag may name `-`: it then takes standard output,
     // and the table is not printed.
@@ -50,9 +46,9 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
     let dash = [&partial_out, &html_out, &csv_out]
         .iter()
         .any(|o| o.as_ref().is_some_and(|o| o.is_stdout()));
-    if dash && a.json {
+    if dash && (a.json || a.output.is_some()) {
         return Err(Error::Usage(
-            "--json and a flag given `-` would both write to standard output: give that flag a file"
+            "-o and a flag given `-` would both write to standard output: give that flag a file"
                 .into(),
         ));
     }
@@ -80,25 +76,12 @@ fn report(a: &AnalyzeArgs, mut settings: Settings) -> Result<Exit, Error> {
         out.write(|w| crate::render::html::write(w, &report, &run.summary, &selection, &extras))?;
     }
     if let Some(out) = csv_out {
-        out.write(|w| {
-            csv::write(w, &report, a.csv_raw).map_err(|e| {
-                let text = e.to_string();
-                match e.into_kind() {
-                    ::csv::ErrorKind::Io(e) => e,
-                    _ => std::io::Error::other(format!("CSV: {text}")),
-                }
-            })
-        })?;
+        let raw = crate::config::Output::Csv { raw: a.csv_raw };
+        out.write(|w| crate::render::write(w, raw, &report))?;
     }
     if !dash {
         let mut out = output(None)?;
-        if a.json {
-            crate::render::escape::write_json(&mut out, &report, true)
-                .map_err(|e| Error::Io("writing the report".into(), e.into()))?;
-            writeln!(out).map_err(io_err("writing the report"))?;
-        } else {
-            table::write(&mut out, &report).map_err(io_err("writing the report"))?;
-        }
+        crate::render::write(&mut out, format, &report).map_err(io_err("writing the report"))?;
         out.flush().map_err(io_err("writing the report"))?;
     }
     // Errors go to stderr in every output mode (the table lists unreadable inputs as well).

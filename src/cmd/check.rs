@@ -9,6 +9,7 @@ use crate::render::check as render;
 use super::{Error, finish};
 
 pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
+    let format = crate::config::gate_output(a.output, a.json, a.markdown);
     let settings = super::settings(&a.input)?;
     super::one_stdin_reader(&settings, &a.filter.existing)?;
     let mut selection = Selection::from_filter(&a.filter)?;
@@ -120,14 +121,7 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
         super::write_html(out, &run, &selection, &extras)?;
     }
     super::write_verdict("writing the verdict", |out| {
-        if a.json {
-            crate::render::escape::write_json(&mut *out, &check, true)?;
-            writeln!(out)
-        } else if a.markdown {
-            render::markdown(out, &check)
-        } else {
-            render::text(out, &check)
-        }
+        crate::render::write(out, format, &check)
     })?;
     let findings = check.findings();
     drop(check);

@@ -29,12 +29,10 @@ struct Explained<'a> {
 }
 
 pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
-    let settings = super::settings(&a.input)?;
-    if settings.partials {
-        return Err(Error::Usage(
-            "explain reads log lines: partial results hold counts, not lines".into(),
-        ));
-    }
+    // One format (`-o jsonl`), written as the lines are read.
+    let crate::cli::ExplainFormat::Jsonl = a.output;
+    let settings =
+        crate::config::Settings::from_parts(&a.paths, &a.read, None, Some(&a.origin), false)?;
     let ingest::Discovered { sources, notes } =
         ingest::discover(&settings.paths, settings.stdin_name.as_deref());
     if !settings.quiet {

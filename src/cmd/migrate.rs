@@ -4,11 +4,16 @@ use crate::cli::MigrateArgs;
 use crate::config::Selection;
 use crate::exit::Exit;
 use crate::recommend;
-use crate::render::migrate as render;
 
 use super::{Error, finish};
 
 pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
+    if a.entries.is_some() {
+        return Err(Error::Usage(
+            "--entries is now --write: --write FILE writes the ServiceEntries that close the gap (as recommend --write does)".into(),
+        ));
+    }
+    let format = crate::config::gate_output(a.output, a.json, a.markdown);
     let mut settings = super::settings(&a.input)?;
     // In-mesh calls show traffic to an egress gateway.
     settings.track_mesh = true;
@@ -17,7 +22,7 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     selection.rules = settings.rules.clone();
     let mut outs = super::out::prepare_all(
         &[
-            ("--entries", a.entries.as_deref()),
+            ("--write", a.write.as_deref()),
             ("--html", a.html.as_deref()),
         ],
         true,
@@ -42,14 +47,7 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
         super::write_html(out, &run, &selection, &extras)?;
     }
     super::write_verdict("writing the migration plan", |out| {
-        if a.json {
-            crate::render::escape::write_json(&mut *out, &m, true)?;
-            writeln!(out)
-        } else if a.markdown {
-            render::markdown(out, &m)
-        } else {
-            render::text(out, &m)
-        }
+        crate::render::write(out, format, &m)
     })?;
     let ready = m.ready;
     drop(m);

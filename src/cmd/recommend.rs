@@ -5,6 +5,7 @@ use crate::cli::RecommendArgs;
 use crate::config::Selection;
 use crate::exit::Exit;
 use crate::recommend;
+use std::io::Write;
 
 use super::{Error, finish};
 
@@ -14,9 +15,10 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
     super::one_stdin_reader(&settings, &a.select.filter.existing)?;
     let mut selection = Selection::from_args(&a.select)?;
     selection.rules = settings.rules.clone();
-    let out = match &a.output {
-        Some(p) => super::out::OutFile::prepare("--output", p)?,
-        None => super::out::OutFile::prepare("--output", std::path::Path::new("-"))?,
+    let format = crate::config::recommend_output(a.output);
+    let out = match &a.write {
+        Some(p) => super::out::OutFile::prepare("--write", p)?,
+        None => super::out::OutFile::prepare("--write", std::path::Path::new("-"))?,
     };
     let run = super::load(&settings)?;
     selection.observe(&run.summary);
@@ -31,10 +33,13 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
             eprintln!("egress-advisor: no namespace is named in the logs: no Sidecar to write");
         }
     }
-    out.write(|w| {
-        recommend::write_yaml(&plan, &run.summary, run.sources.len(), w)?;
-        w.write_all(sidecar_yaml.as_bytes())
-    })?;
+    let manifests = Manifests {
+        plan: &plan,
+        summary: &run.summary,
+        files: run.sources.len(),
+        sidecars: &sidecar_yaml,
+    };
+    out.write(|w| crate::render::write(w, format, &manifests))?;
     if plan.entries.len() >= recommend::MANY_ENTRIES && !settings.quiet {
         eprintln!(
             "egress-advisor: {} ServiceEntries: every one is pushed to every sidecar it is exported to, and meshes with thousands strain istiod's pushes and sidecar memory; consider --scope central, --wildcard-min, --cidr-prefix, --min-requests or --max-entries",
@@ -51,4 +56,34 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
         eprintln!("egress-advisor: no undeclared external destinations: no ServiceEntry to write");
     }
     Ok(finish(run, &settings, false))
+}
+
+/// The manifests `recommend` prints: the ServiceEntries, then the Sidecars.
+struct Manifests<'a> {
+    plan: &'a recommend::Plan<'a>,
+    summary: &'a crate::aggregate::Summary,
+    files: usize,
+    sidecars: &'a str,
+}
+
+impl crate::render::Document for Manifests<'_> {
+    fn yaml(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        recommend::write_yaml(self.plan, self.summary, self.files, w)?;
+        w.write_all(self.sidecars.as_bytes())
+    }
+
+    /// The same manifests as one `v1` `List` (as `kubectl get -o json` prints several), read
+    /// back from the YAML: the evidence comments have no place in JSON.
+    fn json(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        let mut yaml = Vec::new();
+        self.yaml(&mut yaml)?;
+        let text = String::from_utf8(yaml).map_err(std::io::Error::other)?;
+        let items: Vec<serde_json::Value> = crate::yaml::documents(&text)
+            .map_err(|e| std::io::Error::other(format!("the manifests: {e}")))?
+            .into_iter()
+            .filter(|d| !d.is_null())
+            .collect();
+        let list = serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": items });
+        crate::render::json_document(w, &list)
+    }
 }

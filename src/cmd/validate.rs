@@ -14,8 +14,10 @@ use super::{Error, io_err, output};
 
 pub fn run(a: &ValidateArgs) -> Result<Exit, Error> {
     let docs = read_docs(&a.paths).map_err(Error::Unreadable)?;
+    let format = crate::config::validate_output(a.output);
     let mut out = output(None)?;
     let (mut checked, mut failed, mut other) = (0usize, 0usize, 0usize);
+    let mut report = Validated::default();
     for d in &docs {
         let Some(errors) = validate::document(&d.value) else {
             other += 1;
@@ -36,18 +38,64 @@ pub fn run(a: &ValidateArgs) -> Result<Exit, Error> {
         if !errors.is_empty() {
             failed += 1;
         }
-        for e in errors {
-            let line = format!("{}: document {}: {kind} {ns}/{name}: {e}", d.path, d.index);
-            writeln!(out, "{}", crate::render::clean(&line)).map_err(io_err("writing"))?;
-        }
+        report.manifests.push(Manifest {
+            path: &d.path,
+            document: d.index,
+            kind,
+            namespace: ns,
+            name,
+            errors,
+        });
     }
-    writeln!(
-        out,
-        "{} checked ({failed} with errors); {} of other kinds skipped",
-        crate::render::count(checked as u64, "manifest", "manifests"),
-        crate::render::count(other as u64, "document", "documents")
-    )
-    .map_err(io_err("writing"))?;
+    report.checked = checked;
+    report.failed = failed;
+    report.skipped = other;
+    crate::render::write(&mut out, format, &report).map_err(io_err("writing"))?;
     out.flush().map_err(io_err("writing"))?;
     Ok(if failed > 0 { Exit::Findings } else { Exit::Ok })
+}
+
+/// What `validate` found: every manifest checked, with its errors.
+#[derive(Default, serde::Serialize)]
+struct Validated<'a> {
+    checked: usize,
+    failed: usize,
+    /// Documents of other kinds, not checked.
+    skipped: usize,
+    manifests: Vec<Manifest<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct Manifest<'a> {
+    path: &'a str,
+    document: usize,
+    kind: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+    errors: Vec<String>,
+}
+
+impl crate::render::Document for Validated<'_> {
+    fn text(&self, out: &mut dyn Write, _wide: bool) -> std::io::Result<()> {
+        for m in &self.manifests {
+            for e in &m.errors {
+                let line = format!(
+                    "{}: document {}: {} {}/{}: {e}",
+                    m.path, m.document, m.kind, m.namespace, m.name
+                );
+                writeln!(out, "{}", crate::render::clean(&line))?;
+            }
+        }
+        writeln!(
+            out,
+            "{} checked ({} with errors); {} of other kinds skipped",
+            crate::render::count(self.checked as u64, "manifest", "manifests"),
+            self.failed,
+            crate::render::count(self.skipped as u64, "document", "documents")
+        )
+    }
+
+    fn json(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        crate::render::json_document(out, self)
+    }
 }

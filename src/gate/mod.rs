@@ -164,9 +164,6 @@ impl Row<'_> {
             }
         }
         v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        if v.iter().all(|(s, _)| s == "?/?") {
-            return "(unknown)".into();
-        }
         v.iter()
             .map(|(s, n)| format!("{s} ({})", crate::render::thousands(*n)))
             .collect::<Vec<_>>()

@@ -363,6 +363,18 @@ pub fn junit(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
     Ok(())
 }
 
+impl super::Document for Check<'_> {
+    fn text(&self, out: &mut dyn Write, _wide: bool) -> io::Result<()> {
+        text(out, self)
+    }
+    fn json(&self, out: &mut dyn Write) -> io::Result<()> {
+        super::json_document(out, self)
+    }
+    fn markdown(&self, out: &mut dyn Write) -> io::Result<()> {
+        markdown(out, self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::xml;

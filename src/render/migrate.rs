@@ -56,7 +56,7 @@ fn ns_rows(m: &Migration<'_>) -> Vec<[String; 7]> {
         .map(|n| {
             let c = &n.coverage;
             [
-                n.namespace.unwrap_or("(unknown)").to_owned(),
+                n.namespace.unwrap_or("?").to_owned(),
                 thousands(c.requests),
                 pct(c.declared_requests, c.requests),
                 pct(c.declared_bytes, c.bytes),
@@ -139,7 +139,7 @@ pub fn text(out: &mut dyn Write, m: &Migration<'_>) -> io::Result<()> {
         writeln!(out)?;
         writeln!(
             out,
-            "ServiceEntries that close the gap ({}; write them with --entries FILE):",
+            "ServiceEntries that close the gap ({}; write them with --write FILE):",
             m.entries.len()
         )?;
         for l in entry_lines(m) {
@@ -214,4 +214,16 @@ pub fn markdown(out: &mut dyn Write, m: &Migration<'_>) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+impl super::Document for Migration<'_> {
+    fn text(&self, out: &mut dyn Write, _wide: bool) -> io::Result<()> {
+        text(out, self)
+    }
+    fn json(&self, out: &mut dyn Write) -> io::Result<()> {
+        super::json_document(out, self)
+    }
+    fn markdown(&self, out: &mut dyn Write) -> io::Result<()> {
+        markdown(out, self)
+    }
 }

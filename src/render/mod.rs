@@ -14,6 +14,53 @@ use std::io::{self, Write};
 
 use rayon::prelude::*;
 
+use crate::config::Output;
+
+/// What a command prints on standard output, in the formats its `-o` offers. A format a
+/// command does not offer is never asked of it (its `-o` does not list it).
+pub trait Document {
+    /// For a terminal; `wide` shows every column.
+    fn text(&self, out: &mut dyn Write, wide: bool) -> io::Result<()> {
+        let _ = (out, wide);
+        Err(unsupported("text"))
+    }
+    fn json(&self, out: &mut dyn Write) -> io::Result<()>;
+    fn markdown(&self, out: &mut dyn Write) -> io::Result<()> {
+        let _ = out;
+        Err(unsupported("markdown"))
+    }
+    fn csv(&self, out: &mut dyn Write, raw: bool) -> io::Result<()> {
+        let _ = (out, raw);
+        Err(unsupported("csv"))
+    }
+    fn yaml(&self, out: &mut dyn Write) -> io::Result<()> {
+        let _ = out;
+        Err(unsupported("yaml"))
+    }
+}
+
+fn unsupported(format: &str) -> io::Error {
+    io::Error::other(format!("this command has no {format} output"))
+}
+
+/// The one dispatch from `-o` to a writer.
+pub fn write(out: &mut dyn Write, format: Output, doc: &dyn Document) -> io::Result<()> {
+    match format {
+        Output::Text => doc.text(out, false),
+        Output::Wide => doc.text(out, true),
+        Output::Json => doc.json(out),
+        Output::Markdown => doc.markdown(out),
+        Output::Csv { raw } => doc.csv(out, raw),
+        Output::Yaml => doc.yaml(out),
+    }
+}
+
+/// A value as one JSON document and a newline (what every `-o json` prints).
+pub fn json_document<T: serde::Serialize + ?Sized>(out: &mut dyn Write, v: &T) -> io::Result<()> {
+    escape::write_json(&mut *out, v, true).map_err(io::Error::from)?;
+    writeln!(out)
+}
+
 /// A destination's name: the host, or the address (IPv6 in brackets).
 pub fn display_name<'a>(
     host: Option<&'a str>,

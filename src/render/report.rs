@@ -1,4 +1,4 @@
-//! The report as data: what `analyze --json` prints (a contract other tools rely on, see the
+//! The report as data: what `analyze -o json` prints (a contract other tools rely on, see the
 //! README) and what the table and CSV are drawn from.
 
 use std::collections::BTreeMap;
@@ -96,13 +96,20 @@ pub struct SourceUse<'a> {
     pub requests: u64,
 }
 
+/// A caller the logs say nothing about. The one rule for callers, in every output: a caller
+/// is `namespace/workload`, and a part the logs do not say is `?` (`?/reports`, `shop/?`,
+/// `?/?`).
+pub const UNKNOWN_CALLER: &str = "?/?";
+
+/// A caller as written everywhere: `namespace/workload`, `?` for a part the logs do not say.
+pub fn caller(namespace: Option<&str>, workload: Option<&str>) -> String {
+    format!("{}/{}", namespace.unwrap_or("?"), workload.unwrap_or("?"))
+}
+
 impl SourceUse<'_> {
-    /// `namespace/workload`, with `?` for what is unknown.
+    /// `namespace/workload`, with `?` for what is unknown ([`caller`]).
     pub fn label(&self) -> String {
-        match (self.namespace, self.workload) {
-            (None, None) => "(unknown)".into(),
-            (ns, wl) => format!("{}/{}", ns.unwrap_or("?"), wl.unwrap_or("?")),
-        }
+        caller(self.namespace, self.workload)
     }
 }
 

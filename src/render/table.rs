@@ -26,6 +26,61 @@ const COLUMNS: [(&str, bool); 14] = [
     ("SOURCES", false),
 ];
 
+/// The columns of the default table (`-o text`): the destination, its counts and its callers,
+/// within 120 columns for host names up to about 35 characters. `-o wide` shows [`COLUMNS`].
+const NARROW: [(&str, bool); 8] = [
+    ("DESTINATION", false),
+    ("PORT", true),
+    ("PROTO", false),
+    ("PASSTHROUGH", true),
+    ("BLOCKED", true),
+    ("REGISTERED", true),
+    ("SERVICEENTRY", false),
+    ("SOURCES", false),
+];
+
+/// The cells of a row of the default table: the status in one word (`review`: recommended,
+/// every attempt refused), the first caller and how many more.
+fn narrow_cells<'d>(d: &'d Dest<'_>) -> [Cow<'d, str>; NARROW.len()] {
+    let [name, port, proto, _, passthrough, blocked, registered, ..] = cells(d);
+    [
+        name,
+        port,
+        proto,
+        passthrough,
+        blocked,
+        registered,
+        status(d, true).into(),
+        callers(d),
+    ]
+}
+
+/// Whether a ServiceEntry is recommended, already exists, or neither.
+fn status(d: &Dest<'_>, short: bool) -> &'static str {
+    if d.recommended && d.blocked_only {
+        if short {
+            "review"
+        } else {
+            "recommended, review: blocked only"
+        }
+    } else if d.recommended {
+        "recommended"
+    } else if d.registered > 0 && d.passthrough + d.blocked == 0 {
+        "exists"
+    } else {
+        "no"
+    }
+}
+
+/// The first caller (most entries) and how many more.
+fn callers<'d>(d: &'d Dest<'_>) -> Cow<'d, str> {
+    match d.sources.as_slice() {
+        [] => "-".into(),
+        [one] => one.label().into(),
+        [first, rest @ ..] => format!("{} +{}", first.label(), rest.len()).into(),
+    }
+}
+
 /// The cells of a row; they borrow what the row holds, only numbers are formatted.
 fn cells<'d>(d: &'d Dest<'_>) -> [Cow<'d, str>; COLUMNS.len()] {
     [
@@ -41,24 +96,38 @@ fn cells<'d>(d: &'d Dest<'_>) -> [Cow<'d, str>; COLUMNS.len()] {
         human_bytes(d.bytes_downloaded).into(),
         d.first_seen.as_deref().unwrap_or("-").into(),
         d.last_seen.as_deref().unwrap_or("-").into(),
-        if d.recommended && d.blocked_only {
-            "recommended, review: blocked only".into()
-        } else if d.recommended {
-            "recommended".into()
-        } else if d.registered > 0 && d.passthrough + d.blocked == 0 {
-            "exists".into()
-        } else {
-            "no".into()
-        },
-        match d.sources.as_slice() {
-            [] => "-".into(),
-            [one] => one.label().into(),
-            [first, rest @ ..] => format!("{} +{}", first.label(), rest.len()).into(),
-        },
+        status(d, false).into(),
+        callers(d),
     ]
 }
 
-pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
+/// The table, padded to its widest cells. Rows are built a chunk at a time, twice (for the
+/// column widths, then to write them): a run with millions of destinations never holds them
+/// all.
+fn table<'r, const N: usize>(
+    out: &mut dyn Write,
+    rows: &'r super::report::Rows<'_>,
+    order: &[u32],
+    columns: &[(&str, bool); N],
+    cells: impl for<'d> Fn(&'d Dest<'r>) -> [Cow<'d, str>; N] + Sync,
+) -> io::Result<()> {
+    let header = columns.map(|(name, _)| name);
+    let right = columns.map(|(_, r)| r);
+    let mut widths = header.map(super::cell_width);
+    for chunk in rows.chunks_in(order) {
+        let cells: Vec<_> = chunk.par_iter().map(&cells).collect();
+        widths = super::widest(widths, &cells);
+    }
+    super::aligned_rows(out, &widths, &right, &[header])?;
+    for chunk in rows.chunks_in(order) {
+        let cells: Vec<_> = chunk.par_iter().map(&cells).collect();
+        super::aligned_rows(out, &widths, &right, &cells)?;
+    }
+    Ok(())
+}
+
+/// The report for a terminal: the default table, or with `wide` every column.
+pub fn write(out: &mut dyn Write, r: &Report<'_>, wide: bool) -> io::Result<()> {
     let rows = &r.destinations;
     // Most undeclared traffic first; ties by the stable key.
     let order = rows.order_by(|(ak, a), (bk, b)| {
@@ -67,22 +136,23 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
             .then(b.lines().cmp(&a.lines()))
             .then_with(|| ak.cmp(bk))
     });
-    let header = COLUMNS.map(|(name, _)| name);
     if order.is_empty() {
         writeln!(out, "No outbound destinations outside the mesh were found.")?;
+    } else if wide {
+        table(out, rows, &order, &COLUMNS, cells)?;
     } else {
-        // Rows are built a chunk at a time, twice (for the column widths, then to write them):
-        // a run with millions of destinations never holds them all.
-        let right = COLUMNS.map(|(_, r)| r);
-        let mut widths = header.map(super::cell_width);
-        for chunk in rows.chunks_in(&order) {
-            let cells: Vec<_> = chunk.par_iter().map(cells).collect();
-            widths = super::widest(widths, &cells);
-        }
-        super::aligned_rows(out, &widths, &right, &[header])?;
-        for chunk in rows.chunks_in(&order) {
-            let cells: Vec<_> = chunk.par_iter().map(cells).collect();
-            super::aligned_rows(out, &widths, &right, &cells)?;
+        let review = std::sync::atomic::AtomicBool::new(false);
+        table(out, rows, &order, &NARROW, |d| {
+            if d.recommended && d.blocked_only {
+                review.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            narrow_cells(d)
+        })?;
+        if review.into_inner() {
+            writeln!(
+                out,
+                "(review: a ServiceEntry is recommended, but every attempt was refused; -o wide shows every column)"
+            )?;
         }
     }
 
@@ -97,7 +167,7 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
     let l = &r.lines;
     writeln!(
         out,
-        "Lines: passthrough {}, blocked {}, registered {}, internal {}, inbound {}, unknown {}, noise {}, malformed {}, partial {}, outside the window {}, from application containers {}",
+        "Lines: passthrough {}, blocked {}, registered {}, internal {}, inbound {}, unknown {},\n       noise {}, malformed {}, partial {}, outside the window {}, from application containers {}",
         thousands(l.passthrough),
         thousands(l.blocked),
         thousands(l.registered),
@@ -156,7 +226,7 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
                     shown
                 },
                 if f.callers.is_empty() {
-                    "(unknown)".to_owned()
+                    crate::render::report::UNKNOWN_CALLER.to_owned()
                 } else {
                     f.callers.join(", ")
                 }
@@ -178,4 +248,22 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+impl super::Document for Report<'_> {
+    fn text(&self, out: &mut dyn Write, wide: bool) -> io::Result<()> {
+        write(out, self, wide)
+    }
+    fn json(&self, out: &mut dyn Write) -> io::Result<()> {
+        super::json_document(out, self)
+    }
+    fn csv(&self, out: &mut dyn Write, raw: bool) -> io::Result<()> {
+        super::csv::write(out, self, raw).map_err(|e| {
+            let text = e.to_string();
+            match e.into_kind() {
+                ::csv::ErrorKind::Io(e) => e,
+                _ => io::Error::other(format!("CSV: {text}")),
+            }
+        })
+    }
 }

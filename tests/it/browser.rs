@@ -145,7 +145,8 @@ fn analyze_report_in_chromium() {
         "examples/mesh/service-entries.yaml",
         "--html",
         page.to_str().unwrap(),
-        "--json",
+        "-o",
+        "json",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let report: Value = serde_json::from_str(&stdout(&o)).unwrap();

@@ -78,16 +78,79 @@ fn include_private_adds_the_private_address() {
 fn recommend_writes_to_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("se.yaml");
-    let o = run(&["recommend", "samples/", "-o", out.to_str().unwrap()]);
+    let o = run(&["recommend", "samples/", "--write", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0));
     assert!(o.stdout.is_empty());
     let from_stdout = stdout(&run(&["recommend", "samples/"]));
     assert_eq!(std::fs::read_to_string(out).unwrap(), from_stdout);
 }
 
+/// `-o` picks what is printed on every command; the spellings it replaced either mean the same
+/// (`--json`, `--markdown`) or fail naming the new flag, never something else silently.
+#[test]
+fn output_option_and_old_spellings() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("entries.yaml");
+    let f = file.to_str().unwrap();
+    // `recommend -o FILE` once wrote FILE: now a usage error that names --write.
+    for args in [
+        &["recommend", "samples/", "-o", f][..],
+        &["recommend", "samples/", "--output", "-"],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains("--write FILE"), "{}", stderr(&o));
+    }
+    assert!(!file.exists());
+    // `migrate --entries FILE` likewise.
+    let o = run(&["migrate", "samples/", "--entries", f]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--write"), "{}", stderr(&o));
+    assert!(!file.exists());
+    // The old format flags are other names for `-o`, and cannot contradict it.
+    for (command, old, new) in [
+        ("analyze", "--json", "json"),
+        ("check", "--json", "json"),
+        ("check", "--markdown", "markdown"),
+        ("migrate", "--json", "json"),
+        ("migrate", "--markdown", "markdown"),
+    ] {
+        let before = run(&[command, "samples/", old]);
+        let after = run(&[command, "samples/", "-o", new]);
+        assert_eq!(before.status.code(), after.status.code(), "{command} {old}");
+        assert_eq!(stdout(&before), stdout(&after), "{command} {old}");
+        let o = run(&[command, "samples/", old, "-o", "text"]);
+        assert_eq!(o.status.code(), Some(2), "{command} {old} -o text");
+    }
+    // `-o csv` is what `--csv -` writes.
+    assert_eq!(
+        stdout(&run(&["analyze", "samples/", "-o", "csv"])),
+        stdout(&run(&["analyze", "samples/", "--csv", "-"]))
+    );
+    let o = run(&["analyze", "samples/", "--csv-raw"]);
+    assert_eq!(o.status.code(), Some(2), "--csv-raw without a CSV");
+    // `recommend -o json`: the manifests of the YAML, as one List.
+    let yaml = stdout(&run(&["recommend", "samples/"]));
+    let json: Value =
+        serde_json::from_str(&stdout(&run(&["recommend", "samples/", "-o", "json"]))).unwrap();
+    assert_eq!(json["kind"], "List");
+    let items = json["items"].as_array().unwrap();
+    assert_eq!(items.len(), yaml.matches("\nkind: ServiceEntry").count());
+    // `validate -o json`.
+    let v: Value = serde_json::from_str(&stdout(&run(&[
+        "validate",
+        "-o",
+        "json",
+        "examples/mesh/service-entries.yaml",
+    ])))
+    .unwrap();
+    assert_eq!(v["failed"], 0);
+    assert!(v["checked"].as_u64().unwrap() > 0);
+}
+
 #[test]
 fn analyze_json_on_samples() {
-    let o = run(&["analyze", "--json", "samples/"]);
+    let o = run(&["analyze", "-o", "json", "samples/"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = stdout(&o);
     insta::assert_snapshot!("analyze_samples_json", text);
@@ -175,7 +238,7 @@ fn analyze_csv() {
     assert_eq!(&headers[0], "host");
     let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
     let json: Value =
-        serde_json::from_str(&stdout(&run(&["analyze", "--json", "samples/"]))).unwrap();
+        serde_json::from_str(&stdout(&run(&["analyze", "-o", "json", "samples/"]))).unwrap();
     assert_eq!(rows.len(), json["destinations"].as_array().unwrap().len());
     assert!(rows.iter().any(|r| &r[0] == "github.com" && &r[2] == "443"));
     // `--csv -` writes the CSV to stdout instead of the table.
@@ -245,10 +308,11 @@ fn output_is_deterministic() {
     ] {
         assert_eq!(stdout(&run(&args)), base, "{args:?}");
     }
-    let json1 = stdout(&run(&["analyze", "--json", "-j", "1", "samples/"]));
+    let json1 = stdout(&run(&["analyze", "-o", "json", "-j", "1", "samples/"]));
     let json2 = stdout(&run(&[
         "analyze",
-        "--json",
+        "-o",
+        "json",
         "-j",
         "2",
         "samples/legacy-1.5",
@@ -289,10 +353,10 @@ fn output_is_deterministic() {
 #[test]
 fn stdin_and_gzip_read_like_files() {
     let file = root().join("samples/allow-any/istio-proxy.log");
-    let from_file = stdout(&run(&["analyze", "--json", file.to_str().unwrap()]));
+    let from_file = stdout(&run(&["analyze", "-o", "json", file.to_str().unwrap()]));
     let bytes = std::fs::read(&file).unwrap();
     let o = cmd()
-        .args(["analyze", "--json", "-"])
+        .args(["analyze", "-o", "json", "-"])
         .write_stdin(bytes.clone())
         .output()
         .unwrap();
@@ -306,7 +370,7 @@ fn stdin_and_gzip_read_like_files() {
     assert_eq!(strip(&from_file), strip(&from_stdin));
     // Without a path, stdin is read.
     let o = cmd()
-        .args(["analyze", "--json"])
+        .args(["analyze", "-o", "json"])
         .write_stdin(bytes.clone())
         .output()
         .unwrap();
@@ -317,12 +381,12 @@ fn stdin_and_gzip_read_like_files() {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(&bytes).unwrap();
     std::fs::write(&gz, enc.finish().unwrap()).unwrap();
-    let from_gz = stdout(&run(&["analyze", "--json", gz.to_str().unwrap()]));
+    let from_gz = stdout(&run(&["analyze", "-o", "json", gz.to_str().unwrap()]));
     assert_eq!(strip(&from_gz), strip(&from_file));
 
     let zst = dir.path().join("zstd-log");
     std::fs::write(&zst, zstd::encode_all(&bytes[..], 3).unwrap()).unwrap();
-    let from_zst = stdout(&run(&["analyze", "--json", zst.to_str().unwrap()]));
+    let from_zst = stdout(&run(&["analyze", "-o", "json", zst.to_str().unwrap()]));
     assert_eq!(strip(&from_zst), strip(&from_file));
 
     // CRLF line ends read the same.
@@ -332,7 +396,7 @@ fn stdin_and_gzip_read_like_files() {
         String::from_utf8(bytes).unwrap().replace('\n', "\r\n"),
     )
     .unwrap();
-    let from_crlf = stdout(&run(&["analyze", "--json", crlf.to_str().unwrap()]));
+    let from_crlf = stdout(&run(&["analyze", "-o", "json", crlf.to_str().unwrap()]));
     let (mut a, mut b) = (strip(&from_crlf), strip(&from_file));
     // The only difference: one more byte per line.
     let lines = b["input"]["lines"].as_u64().unwrap();
@@ -383,7 +447,8 @@ fn bad_input_is_reported_not_fatal() {
 
     let o = run(&[
         "analyze",
-        "--json",
+        "-o",
+        "json",
         &truncated,
         &bad,
         missing.to_str().unwrap(),
@@ -461,7 +526,7 @@ fn strict_and_usage_exit_codes() {
     );
     assert_eq!(run(&["analyze", "--no-such-flag"]).status.code(), Some(2));
     assert_eq!(
-        run(&["analyze", "--json", "--csv", "-", "samples/"])
+        run(&["analyze", "-o", "json", "--csv", "-", "samples/"])
             .status
             .code(),
         Some(2)
@@ -472,7 +537,8 @@ fn strict_and_usage_exit_codes() {
 fn forced_format() {
     let o = run(&[
         "analyze",
-        "--json",
+        "-o",
+        "json",
         "--format",
         "json",
         "samples/legacy-1.5",
@@ -489,7 +555,8 @@ fn forced_format() {
     );
     let o = run(&[
         "analyze",
-        "--json",
+        "-o",
+        "json",
         "--format",
         "istio-1.3",
         "samples/legacy-1.5",
@@ -542,7 +609,7 @@ fn port_limit_and_huge_counters() {
             .count(),
         44
     );
-    let v: Value = serde_json::from_str(&stdout(&run(&["analyze", "--json", &path]))).unwrap();
+    let v: Value = serde_json::from_str(&stdout(&run(&["analyze", "-o", "json", &path]))).unwrap();
     let huge = v["destinations"]
         .as_array()
         .unwrap()
@@ -558,7 +625,7 @@ fn port_limit_and_huge_counters() {
 /// Every envelope in samples/envelopes is unwrapped, with who made the call.
 #[test]
 fn envelopes_and_sources() {
-    let o = run(&["analyze", "--json", "samples/envelopes"]);
+    let o = run(&["analyze", "-o", "json", "samples/envelopes"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = stdout(&o);
     insta::assert_snapshot!("analyze_envelopes_json", text);
@@ -618,7 +685,8 @@ fn envelopes_and_sources() {
     // --source-namespace and --source-workload name the writer of a plain file.
     let o = run(&[
         "analyze",
-        "--json",
+        "-o",
+        "json",
         "--source-namespace",
         "ops",
         "--source-workload",
@@ -672,7 +740,8 @@ fn custom_formats() {
     let dir = "tests/fixtures/custom";
     let o = run(&[
         "analyze",
-        "--json",
+        "-o",
+        "json",
         "--mesh-config",
         &format!("{dir}/istio-configmap.yaml"),
         &format!("{dir}/custom-text.log"),
@@ -709,7 +778,8 @@ fn custom_formats() {
         .trim();
     let o2 = run(&[
         "analyze",
-        "--json",
+        "-o",
+        "json",
         "--log-format",
         fmt,
         &format!("{dir}/custom-text.log"),
@@ -719,7 +789,8 @@ fn custom_formats() {
     let labels = r#"{"ts": "%START_TIME%", "ns": "%ENVIRONMENT(POD_NAMESPACE)%", "pod": "%ENVIRONMENT(POD_NAME)%", "cluster": "%UPSTREAM_CLUSTER_RAW%", "dst": "%DOWNSTREAM_LOCAL_ADDRESS%", "sni": "%REQUESTED_SERVER_NAME%", "sent": "%BYTES_SENT%", "rcvd": "%BYTES_RECEIVED%", "code": "%RESPONSE_CODE%"}"#;
     let o = run(&[
         "analyze",
-        "--json",
+        "-o",
+        "json",
         "--log-format-json",
         labels,
         &format!("{dir}/custom.jsonl"),
@@ -769,7 +840,7 @@ fn validate_manifests() {
     let dir = tempfile::tempdir().unwrap();
     let ours = dir.path().join("ours.yaml");
     assert_eq!(
-        run(&["recommend", "samples/", "-o", ours.to_str().unwrap()])
+        run(&["recommend", "samples/", "--write", ours.to_str().unwrap()])
             .status
             .code(),
         Some(0)
@@ -808,7 +879,7 @@ fn validate_manifests() {
 #[test]
 fn existing_config_covers_destinations() {
     let existing = "tests/fixtures/manifests/existing.yaml";
-    let o = run(&["analyze", "--json", "--existing", existing, "samples/"]);
+    let o = run(&["analyze", "-o", "json", "--existing", existing, "samples/"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     let d = |host: &str| destination(&v, host);
@@ -842,7 +913,8 @@ fn existing_config_covers_destinations() {
 fn audit_of_existing_entries() {
     let o = run(&[
         "analyze",
-        "--json",
+        "-o",
+        "json",
         "--existing",
         "tests/fixtures/manifests/audit.yaml",
         "samples/",
@@ -881,7 +953,8 @@ fn audit_of_existing_entries() {
     has("shop/kafka", "tcp-without-addresses", &["9092"]);
     assert_eq!(findings.len(), 6);
     // Without --existing there is nothing to audit.
-    let v: Value = serde_json::from_str(&stdout(&run(&["analyze", "--json", "samples/"]))).unwrap();
+    let v: Value =
+        serde_json::from_str(&stdout(&run(&["analyze", "-o", "json", "samples/"]))).unwrap();
     assert_eq!(v["audit"], serde_json::json!([]));
 }
 
@@ -1459,7 +1532,8 @@ fn merged_sidecar_gets_registry_only_when_it_sets_no_policy() {
 fn time_window_and_scale_warning() {
     let o = run(&[
         "analyze",
-        "--json",
+        "-o",
+        "json",
         "--since",
         "2024-06-01T00:00:00Z",
         "--until",
@@ -1638,7 +1712,7 @@ fn sample_log() -> (Vec<u8>, u64, Vec<u8>) {
 /// `analyze --json` with a time limit (a run that hangs fails the test), as JSON with stderr.
 fn analyze_json(args: &[&str], stdin: Option<Vec<u8>>) -> (Option<i32>, Value, String) {
     let mut c = cmd();
-    c.args(["analyze", "--json"])
+    c.args(["analyze", "-o", "json"])
         .args(args)
         .timeout(std::time::Duration::from_secs(20));
     if let Some(bytes) = stdin {
@@ -1824,7 +1898,7 @@ fn every_file_is_read_once() {
         "{err}"
     );
     let o = cmd()
-        .args(["analyze", "--json", "--existing"])
+        .args(["analyze", "-o", "json", "--existing"])
         .arg(&conf)
         .arg("samples/")
         .timeout(std::time::Duration::from_secs(20))
@@ -1861,7 +1935,7 @@ fn change_while_planned(file: &Path, change: impl FnOnce()) -> (Option<i32>, Val
         });
     }
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("egress-advisor"))
-        .args(["analyze", "--json", "-j1"])
+        .args(["analyze", "-o", "json", "-j1"])
         .arg(&fifo)
         .arg(file)
         .stdout(std::process::Stdio::piped())
@@ -1980,12 +2054,14 @@ fn blocked_only_destinations_are_marked_for_review() {
         .find(|d| d.contains("# github.com:"))
         .expect("an entry for github.com");
     assert!(!github.contains("REVIEW"), "{github}");
-    let o = run(&["analyze", "samples/", "--json"]);
+    let o = run(&["analyze", "samples/", "-o", "json"]);
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(destination(&v, "api-m.paypal.com")["blocked_only"], true);
     assert_eq!(destination(&v, "github.com")["blocked_only"], false);
-    let o = run(&["analyze", "samples/"]);
+    let o = run(&["analyze", "samples/", "-o", "wide"]);
     assert!(stdout(&o).contains("recommended, review: blocked only"));
+    let o = run(&["analyze", "samples/"]);
+    assert!(stdout(&o).contains("  review  "));
     let o = run(&["recommend", "samples/", "--exclude-blocked-only"]);
     let yaml = stdout(&o);
     assert!(
@@ -2155,7 +2231,7 @@ fn high_cardinality_parents_are_a_finding_not_a_wall_of_entries() {
     assert_eq!(yaml_docs(&stdout(&o)).len(), 1 + 60 + 70);
 
     // analyze: a JSON key, a table section, and the children's skip reason.
-    let o = run(&["analyze", "--json", &path]);
+    let o = run(&["analyze", "-o", "json", &path]);
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     let found = v["high_cardinality"].as_array().unwrap();
     assert_eq!(found.len(), 2, "{found:?}");
@@ -2191,9 +2267,9 @@ fn high_cardinality_parents_are_a_finding_not_a_wall_of_entries() {
         "{}",
         stdout(&o)
     );
-    let o = run(&["check", "--markdown", &path]);
+    let o = run(&["check", "-o", "markdown", &path]);
     assert!(stdout(&o).contains("> **Warning:** High cardinality"));
-    let o = run(&["check", "--json", &path]);
+    let o = run(&["check", "-o", "json", &path]);
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     let warnings: Vec<&str> = v["warnings"]
         .as_array()
@@ -2209,7 +2285,7 @@ fn high_cardinality_parents_are_a_finding_not_a_wall_of_entries() {
     );
 
     // migrate: a caveat.
-    let o = run(&["migrate", "--json", &path]);
+    let o = run(&["migrate", "-o", "json", &path]);
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert!(
         v["caveats"].as_array().unwrap().iter().any(|c| c
@@ -2270,7 +2346,7 @@ fn max_entries_keeps_the_most_used_and_counts_the_rest() {
         Some(2)
     );
     // migrate proposes the same capped entries.
-    let o = run(&["migrate", "--json", "--max-entries", "1", &path]);
+    let o = run(&["migrate", "-o", "json", "--max-entries", "1", &path]);
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["entries"].as_array().unwrap().len(), 1);
     assert_eq!(v["entries"][0]["hosts"][0], "api.b-corp.com");
@@ -2474,7 +2550,7 @@ fn version_names_the_commit() {
 #[test]
 fn time_window_takes_dates_and_durations() {
     let lines = |args: &[&str]| -> Value {
-        let mut all = vec!["analyze", "--json"];
+        let mut all = vec!["analyze", "-o", "json"];
         all.extend_from_slice(args);
         all.push("samples/");
         let o = run(&all);
@@ -2526,4 +2602,165 @@ fn former_writer_flags_are_refused_by_name() {
     let help = stdout(&run(&["check", "--help"]));
     assert!(help.contains("--source-namespace"));
     assert!(!help.contains("--namespace "), "{help}");
+}
+
+/// Each subcommand offers only options it takes: every option its `--help` lists, given with a
+/// value it accepts, is not refused as a usage error (exit 2). (`explain` once listed
+/// `--partials` and refused it; `merge` listed the options that name the writer of logs, which
+/// partials already record.) `merge` is given each reading option on the partial as well,
+/// since the partial must have been written with it.
+#[test]
+fn every_listed_option_is_taken() {
+    use clap::CommandFactory;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = |name: &str| d.join(name).to_str().unwrap().to_owned();
+    let baseline = file("baseline.yaml");
+    let o = run(&[
+        "check",
+        "samples/",
+        "--baseline",
+        &baseline,
+        "--update-baseline",
+    ]);
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+    let mesh_config = "tests/fixtures/custom/istio-configmap.yaml".to_owned();
+    let log_format = std::fs::read_to_string(&mesh_config)
+        .unwrap()
+        .lines()
+        .find(|l| l.trim_start().starts_with("%START_TIME%"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    // The arguments that give an option, by its long name (without a value: a flag).
+    let given = |command: &str, long: &str| -> Vec<String> {
+        let v: Vec<&str> = match long {
+            "format" => vec!["auto"],
+            "cluster-domain" => vec!["cluster.local"],
+            "mesh-cidr" => vec!["10.99.0.0/16"],
+            "threads" => vec!["1"],
+            "max-line-bytes" => vec!["65536"],
+            "log-format" => vec![&log_format],
+            "log-format-json" => {
+                vec![
+                    r#"{"ts": "%START_TIME%", "cluster": "%UPSTREAM_CLUSTER_RAW%", "dst": "%DOWNSTREAM_LOCAL_ADDRESS%"}"#,
+                ]
+            }
+            "mesh-config" => vec![&mesh_config],
+            "since" => vec!["2020-01-01"],
+            "until" => vec!["2030-01-01"],
+            "containers" => vec!["istio-proxy"],
+            "source-namespace" => vec!["shop"],
+            "source-workload" => vec!["web"],
+            "stdin-name" => vec!["stdin"],
+            "existing" if command == "telemetry" => vec!["examples/mesh/telemetry.yaml"],
+            "existing" => vec!["examples/mesh/service-entries.yaml"],
+            "min-requests" => vec!["1"],
+            "exclude-host" => vec!["example.com"],
+            "exclude-namespace" => vec!["kube-system"],
+            "cardinality-threshold" => vec!["50"],
+            "istio-version" => vec!["1.22"],
+            "wildcard-min" => vec!["2"],
+            "cidr-prefix" => vec!["24"],
+            "cidr-prefix-v6" => vec!["64"],
+            "max-entries" => vec!["5"],
+            "scope" => vec!["namespace"],
+            "central-namespace" => {
+                return vec![
+                    "--scope".into(),
+                    "central".into(),
+                    "--central-namespace".into(),
+                    "egress".into(),
+                ];
+            }
+            "csv-raw" => return vec!["--csv-raw".into(), "--csv".into(), file("raw.csv")],
+            "csv" | "html" | "partial" | "write" | "junit" | "sarif" => {
+                return vec![format!("--{long}"), file(&format!("out.{long}"))];
+            }
+            "allow" => vec!["examples/mesh/egress-allow.yaml"],
+            "baseline" => vec![&baseline],
+            "update-baseline" => {
+                return vec![
+                    "--update-baseline".into(),
+                    "--baseline".into(),
+                    file("new-baseline.yaml"),
+                ];
+            }
+            "root-namespace" => vec!["istio-system"],
+            "dir" => return vec!["--dir".into(), d.to_str().unwrap().to_owned()],
+            _ => vec![],
+        };
+        std::iter::once(format!("--{long}"))
+            .chain(v.into_iter().map(str::to_owned))
+            .collect()
+    };
+    let partial = file("samples.partial.json");
+    let mut tried = 0;
+    for sub in egress_advisor::cli::Cli::command().get_subcommands() {
+        let command = sub.get_name();
+        let inputs: Vec<String> = match command {
+            "merge" => vec![partial.clone()],
+            "validate" => vec!["examples/mesh/service-entries.yaml".into()],
+            "completions" => vec!["bash".into()],
+            "telemetry" | "man" | "help" => vec![],
+            _ => vec!["samples/".into()],
+        };
+        for arg in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+            let Some(long) = arg.get_long() else { continue };
+            if matches!(long, "help" | "version") {
+                continue;
+            }
+            let runs: Vec<Vec<String>> = if long == "output" {
+                arg.get_possible_values()
+                    .iter()
+                    .map(|v| vec!["-o".to_owned(), v.get_name().to_owned()])
+                    .collect()
+            } else {
+                vec![given(command, long)]
+            };
+            for opt in runs {
+                let mut inputs = inputs.clone();
+                if long == "partials" {
+                    inputs = vec![partial.clone()];
+                }
+                // The partial, written with this option when it is a reading option.
+                let reading = ["analyze", "samples/", "--partial", &partial];
+                let mut write: Vec<&str> = reading.to_vec();
+                if command == "merge" {
+                    write.extend(opt.iter().map(String::as_str));
+                }
+                let o = run(&write);
+                if o.status.code() == Some(2) {
+                    // Not a reading option: the partial is written without it.
+                    let o = run(&reading);
+                    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+                }
+                let mut args = vec![command];
+                args.extend(opt.iter().map(String::as_str));
+                args.extend(inputs.iter().map(String::as_str));
+                let o = run(&args);
+                assert_ne!(
+                    o.status.code(),
+                    Some(2),
+                    "`{}` lists --{long}, and refuses it: {}",
+                    args.join(" "),
+                    stderr(&o)
+                );
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried > 100, "{tried} options tried");
+    // What the options that were removed from a command now say.
+    let o = run(&["explain", "--partials", &partial]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&["merge", "--source-namespace", "shop", &partial]);
+    assert_eq!(o.status.code(), Some(2));
+    // explain shows every line as read: no window, one thread.
+    for opt in [&["--since", "24h"][..], &["-j", "2"]] {
+        let mut args = vec!["explain"];
+        args.extend(opt);
+        args.push("samples/");
+        assert_eq!(run(&args).status.code(), Some(2), "{args:?}");
+    }
 }

@@ -37,8 +37,8 @@ fn merge_gives_what_one_run_gives() {
 
     let one = |args: &[&str]| stdout(&run(args));
     assert_eq!(
-        one(&["merge", "--json", &bc, &a]),
-        one(&["analyze", "--json", "samples/"])
+        one(&["merge", "-o", "json", &bc, &a]),
+        one(&["analyze", "-o", "json", "samples/"])
     );
     assert_eq!(one(&["merge", &c, &a, &b]), one(&["analyze", "samples/"]));
     assert_eq!(
@@ -157,11 +157,11 @@ fn huge_byte_counts_still_merge() {
     let log = dir.path().join("big.jsonl");
     std::fs::write(&log, format!("{line}\n{line}\n")).unwrap();
     let p = partial(dir.path(), "big.json", &[log.to_str().unwrap()]);
-    let o = run(&["merge", "--json", &p]);
+    let o = run(&["merge", "-o", "json", &p]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        stdout(&run(&["analyze", "--json", log.to_str().unwrap()]))
+        stdout(&run(&["analyze", "-o", "json", log.to_str().unwrap()]))
     );
 }
 
@@ -169,7 +169,7 @@ fn huge_byte_counts_still_merge() {
 fn stdin_takes_the_name_it_is_given() {
     let log = std::fs::read(root().join("samples/allow-any/istio-proxy.log")).unwrap();
     let o = cmd()
-        .args(["analyze", "--json", "--stdin-name", "s3://logs/var/log/pods/shop_checkout-7d4b9c8f6d-x2x9q_0a1b2c3d-1111-2222-3333-444455556666/istio-proxy/0.log", "-"])
+        .args(["analyze", "-o", "json", "--stdin-name", "s3://logs/var/log/pods/shop_checkout-7d4b9c8f6d-x2x9q_0a1b2c3d-1111-2222-3333-444455556666/istio-proxy/0.log", "-"])
         .write_stdin(log)
         .output()
         .unwrap();
@@ -244,8 +244,8 @@ fn dask_job_matches_a_single_run() {
     dask_job(&py, &out, &["samples/"]);
     let one = |args: &[&str]| stdout(&run(args));
     assert_eq!(
-        one(&["merge", "--json", m]),
-        one(&["analyze", "--json", "samples/"])
+        one(&["merge", "-o", "json", m]),
+        one(&["analyze", "-o", "json", "samples/"])
     );
     assert_eq!(
         one(&["recommend", "--partials", m]),
@@ -279,8 +279,8 @@ fn dask_job_matches_a_single_run() {
     let cdir = corpus.to_str().unwrap();
     dask_job(&py, &out, &[cdir]);
     assert_eq!(
-        one(&["merge", "--json", m]),
-        one(&["analyze", "--json", cdir])
+        one(&["merge", "-o", "json", m]),
+        one(&["analyze", "-o", "json", cdir])
     );
     assert_eq!(
         one(&["recommend", "--partials", m]),
@@ -293,8 +293,8 @@ fn dask_job_matches_a_single_run() {
         std::fs::canonicalize(&corpus).unwrap().display()
     );
     dask_job(&py, &out, &[&url]);
-    let merged: Value = serde_json::from_str(&one(&["merge", "--json", m])).unwrap();
-    let local: Value = serde_json::from_str(&one(&["analyze", "--json", cdir])).unwrap();
+    let merged: Value = serde_json::from_str(&one(&["merge", "-o", "json", m])).unwrap();
+    let local: Value = serde_json::from_str(&one(&["analyze", "-o", "json", cdir])).unwrap();
     assert_eq!(merged["destinations"], local["destinations"]);
     assert_eq!(merged["lines"], local["lines"]);
     assert!(

@@ -83,7 +83,7 @@ fn ci_examples_pass_on_samples_and_write_junit() {
                 "{file} uploads the file it writes"
             );
         }
-        if args.contains(&"--markdown".to_owned()) {
+        if args.windows(2).any(|w| w == ["-o", "markdown"]) {
             insta::assert_snapshot!("check_samples_markdown", stdout(&o));
         }
     }
@@ -94,7 +94,7 @@ fn check_without_config_lists_every_destination() {
     let o = run(&["check", "samples/"]);
     assert_eq!(o.status.code(), Some(1));
     insta::assert_snapshot!("check_samples_text", stdout(&o));
-    let o = run(&["check", "samples/", "--json"]);
+    let o = run(&["check", "samples/", "-o", "json"]);
     assert_eq!(o.status.code(), Some(1));
     let v = json(&o);
     assert_eq!(v["verdict"], "fail");
@@ -119,7 +119,8 @@ fn existing_allow_and_baseline_each_cover() {
         MESH,
         "--allow",
         ALLOW,
-        "--json",
+        "-o",
+        "json",
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let v = json(&o);
@@ -148,7 +149,8 @@ fn existing_allow_and_baseline_each_cover() {
         ALLOW,
         "--baseline",
         BASELINE,
-        "--json",
+        "-o",
+        "json",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let v = json(&o);
@@ -217,7 +219,7 @@ fn a_new_destination_fails_against_the_baseline() {
 
     // The ratchet: rewriting the baseline accepts it, and drops what is gone.
     std::fs::remove_file(logs.join("allow-any-istio-proxy.log")).unwrap();
-    let o = run(&["check", l, "--baseline", b, "--json"]);
+    let o = run(&["check", l, "--baseline", b, "-o", "json"]);
     let v = json(&o);
     assert!(
         v["stale_baseline"]
@@ -273,7 +275,7 @@ fn expired_allow_entries_fail_with_a_clear_message() {
     .unwrap();
     let empty = dir.path().join("empty.log");
     std::fs::write(&empty, "").unwrap();
-    let o = run(&["check", empty.to_str().unwrap(), "--allow", a, "--json"]);
+    let o = run(&["check", empty.to_str().unwrap(), "--allow", a, "-o", "json"]);
     assert_eq!(o.status.code(), Some(1));
     let v = json(&o);
     assert_eq!(v["verdict"], "fail");
@@ -392,7 +394,7 @@ fn coverage_is_per_calling_namespace() {
         .unwrap();
     }
     let d = dir.path().to_str().unwrap();
-    let o = run(&["check", d, "--existing", MESH, "--json"]);
+    let o = run(&["check", d, "--existing", MESH, "-o", "json"]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     let v = json(&o);
     let g = &v["destinations"][0];
@@ -433,7 +435,8 @@ fn log_text_is_inert_in_markdown_and_junit() {
     let o = run(&[
         "check",
         log.to_str().unwrap(),
-        "--markdown",
+        "-o",
+        "markdown",
         "--junit",
         junit.to_str().unwrap(),
     ]);
@@ -464,7 +467,7 @@ fn migrate_on_samples() {
         "samples/",
         "--existing",
         MESH,
-        "--entries",
+        "--write",
         entries.to_str().unwrap(),
     ]);
     assert_eq!(
@@ -480,10 +483,10 @@ fn migrate_on_samples() {
     for d in &docs {
         assert_valid_service_entry(d);
     }
-    let o = run(&["migrate", "samples/", "--existing", MESH, "--markdown"]);
+    let o = run(&["migrate", "samples/", "--existing", MESH, "-o", "markdown"]);
     insta::assert_snapshot!("migrate_samples_markdown", stdout(&o));
 
-    let o = run(&["migrate", "samples/", "--existing", MESH, "--json"]);
+    let o = run(&["migrate", "samples/", "--existing", MESH, "-o", "json"]);
     let v = json(&o);
     assert_eq!(v["ready"], false);
     let m = &v["mesh"];
@@ -515,7 +518,8 @@ fn migrate_on_samples() {
         MESH,
         "--existing",
         entries.to_str().unwrap(),
-        "--json",
+        "-o",
+        "json",
     ]);
     let v = json(&o);
     let gaps = v["gaps"].as_array().unwrap();
@@ -583,7 +587,7 @@ fn migrate_states_its_caveats() {
 fn a_client_chosen_name_never_makes_traffic_in_mesh() {
     let log = "tests/fixtures/trust/exfil.log";
     // 200 MiB uploaded to 198.51.100.66 under cluster-local names, 50 MiB to a public address.
-    let o = run(&["check", log, "--json"]);
+    let o = run(&["check", log, "-o", "json"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let v = json(&o);
     assert_eq!(v["verdict"], "fail");
@@ -598,7 +602,7 @@ fn a_client_chosen_name_never_makes_traffic_in_mesh() {
     );
 
     // The report names what the client called it.
-    let o = run(&["analyze", log, "--json"]);
+    let o = run(&["analyze", log, "-o", "json"]);
     let v = json(&o);
     let d = destination(&v, "198.51.100.66");
     let seen: Vec<&str> = d["seen_as"]
@@ -643,7 +647,7 @@ fn a_client_chosen_name_never_makes_traffic_in_mesh() {
 #[test]
 fn private_addresses_fail_the_gate_unless_declared() {
     let log = "tests/fixtures/trust/private.log";
-    let o = run(&["check", log, "--json"]);
+    let o = run(&["check", log, "-o", "json"]);
     assert_eq!(o.status.code(), Some(1));
     let v = json(&o);
     for name in [
@@ -690,7 +694,7 @@ fn private_addresses_fail_the_gate_unless_declared() {
     assert!(stdout(&o).contains("Warning: 169.254.169.254:80/HTTP is a cloud metadata service"));
 
     // --mesh-cidr makes the pod and service ranges in-mesh, and nothing else.
-    let o = run(&["check", log, "--mesh-cidr", "10.20.0.0/16", "--json"]);
+    let o = run(&["check", log, "--mesh-cidr", "10.20.0.0/16", "-o", "json"]);
     let v = json(&o);
     let names: Vec<String> = v["destinations"]
         .as_array()
@@ -705,7 +709,7 @@ fn private_addresses_fail_the_gate_unless_declared() {
     assert!(stderr(&o).contains("host bits set"), "{}", stderr(&o));
 
     // migrate counts them as what would break.
-    let o = run(&["migrate", log, "--json"]);
+    let o = run(&["migrate", log, "-o", "json"]);
     let text = stdout(&o);
     assert!(text.contains("10.20.0.15"), "{text}");
 
@@ -770,7 +774,7 @@ fn no_input_is_not_a_pass() {
             );
             if command == "check" {
                 assert!(stdout(&o).starts_with("NO INPUT:"), "{}", stdout(&o));
-                let o = run(&[command, input, "--json"]);
+                let o = run(&[command, input, "-o", "json"]);
                 assert_eq!(json(&o)["verdict"], "no-input");
             }
             let o = run(&[command, input, "--allow-empty"]);
@@ -898,9 +902,9 @@ fn outputs_are_checked_first_and_replaced_whole() {
     for args in [
         &["check", "samples/", "--html", "-"][..],
         &["check", "samples/", "--junit", "-"],
-        &["migrate", "samples/", "--entries", "-"],
+        &["migrate", "samples/", "--write", "-"],
         &["analyze", "samples/", "--html", "-", "--csv", "-"],
-        &["analyze", "samples/", "--partial", "-", "--json"],
+        &["analyze", "samples/", "--partial", "-", "-o", "json"],
     ] {
         let o = run(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
@@ -936,7 +940,7 @@ fn outputs_are_checked_first_and_replaced_whole() {
 fn application_containers_cannot_forge_traffic() {
     let log = "tests/fixtures/trust/app-containers.log";
     let node = "tests/fixtures/trust/var";
-    let o = run(&["analyze", log, node, "--json"]);
+    let o = run(&["analyze", log, node, "-o", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v = json(&o);
     // Two lines in envelopes naming the app container, stern's worker, and two lines of the
@@ -957,14 +961,15 @@ fn application_containers_cannot_forge_traffic() {
         "{err}"
     );
     // check fails only on the proxy's traffic; --containers names the proxies otherwise.
-    let o = run(&["check", log, node, "--json"]);
+    let o = run(&["check", log, node, "-o", "json"]);
     let v = json(&o);
     assert_eq!(v["counts"]["uncovered"], 1);
     let o = run(&[
         "analyze",
         log,
         node,
-        "--json",
+        "-o",
+        "json",
         "--containers",
         "istio-proxy,api,worker",
     ]);
@@ -986,7 +991,7 @@ fn application_containers_cannot_forge_traffic() {
 #[test]
 fn messages_speak_plainly() {
     // One time format in check --json: RFC 3339 with milliseconds, UTC, at every level.
-    let o = run(&["check", "samples/", "--json"]);
+    let o = run(&["check", "samples/", "-o", "json"]);
     let v = json(&o);
     let mut times = Vec::new();
     fn walk(v: &Value, out: &mut Vec<Value>) {
@@ -1047,7 +1052,7 @@ fn messages_speak_plainly() {
 #[test]
 fn invalid_envelope_names_are_dropped_and_counted() {
     let log = "tests/fixtures/trust/invalid-sources.jsonl";
-    let o = run(&["analyze", log, "--json"]);
+    let o = run(&["analyze", log, "-o", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v = json(&o);
     assert_eq!(v["invalid_sources"]["lines"], 3, "{}", v["invalid_sources"]);
@@ -1086,7 +1091,7 @@ fn invalid_envelope_names_are_dropped_and_counted() {
 #[test]
 fn combined_and_unknown_envelopes_are_read() {
     let log = "tests/fixtures/trust/combined-envelopes.log";
-    let o = run(&["analyze", log, "--json"]);
+    let o = run(&["analyze", log, "-o", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v = json(&o);
     for host in [

@@ -404,12 +404,12 @@ fn terminal_output_cannot_drive_the_terminal() {
         vec!["analyze", d],
         vec!["recommend", "--sidecars", d],
         vec!["check", d],
-        vec!["check", "--markdown", d],
+        vec!["check", "-o", "markdown", d],
         vec!["migrate", d],
         vec!["list-inputs", d],
-        vec!["analyze", "--json", d],
-        vec!["check", "--json", d],
-        vec!["migrate", "--json", d],
+        vec!["analyze", "-o", "json", d],
+        vec!["check", "-o", "json", d],
+        vec!["migrate", "-o", "json", d],
         vec!["explain", d],
     ] {
         let o = run(&args);
@@ -425,7 +425,7 @@ fn terminal_output_cannot_drive_the_terminal() {
         }
     }
     // JSON escapes them the JSON way: the values are unchanged.
-    let json: Value = serde_json::from_str(&stdout(&run(&["analyze", "--json", d]))).unwrap();
+    let json: Value = serde_json::from_str(&stdout(&run(&["analyze", "-o", "json", d]))).unwrap();
     destination(&json, "bidi.example\u{202e}gnp.exe\u{2066}");
     // The table shows the hostile hosts, escaped.
     let table = stdout(&run(&["analyze", d]));

@@ -36,7 +36,7 @@ fn a_recommend_of_1100_entries_reads_back() {
         "--source-namespace",
         "shop",
         s(&log),
-        "-o",
+        "--write",
         s(&yaml),
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -77,7 +77,7 @@ fn a_baseline_of_40000_destinations_reads_back_from_logs_and_partials() {
         "--update-baseline",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = run(&["check", s(&log), "--baseline", s(&base), "--json"]);
+    let o = run(&["check", s(&log), "--baseline", s(&base), "-o", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["counts"]["baseline"], 40_000);

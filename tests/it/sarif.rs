@@ -18,7 +18,7 @@ fn passthrough_tls(sni: &str, ip: &str) -> String {
 /// check's JSON verdict.
 fn sarif(dir: &Path, args: &[&str]) -> (Value, Value) {
     let out = dir.join("check.sarif");
-    let mut all = vec!["check", "--json", "--sarif", out.to_str().unwrap()];
+    let mut all = vec!["check", "-o", "json", "--sarif", out.to_str().unwrap()];
     all.extend_from_slice(args);
     let o = run(&all);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
