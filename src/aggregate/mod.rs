@@ -7,12 +7,14 @@
 mod attribution;
 mod counts;
 mod keys;
+mod run;
 mod stats;
 mod store;
 mod summary;
 
 pub use counts::{Counts, Rare, RareCollection, SourceCount, SourceCounts, Timeline};
 pub use keys::{DestKey, Location, MeshCall, SourceKey};
+pub use run::Run;
 pub use stats::{DestStats, MalformedStats};
 pub use store::Destinations;
 pub use summary::Summary;

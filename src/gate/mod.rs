@@ -305,7 +305,7 @@ pub fn entries(s: &crate::aggregate::Summary) -> u64 {
 }
 
 /// Decides every destination.
-pub fn check<'a>(run: &'a crate::pipeline::Run, sel: &Selection, rules: Rules<'_>) -> Check<'a> {
+pub fn check<'a>(run: &'a crate::aggregate::Run, sel: &Selection, rules: Rules<'_>) -> Check<'a> {
     let Rules {
         allow,
         baseline,

@@ -1,13 +1,12 @@
 //! Wires the stages together for a set of sources: ingest, parse, classify, aggregate.
 //!
 //! Work is parallel at the coarsest natural unit: a file, or a newline-aligned range of a big
-//! plain file. Each rayon worker keeps one [`Summary`] and one line buffer; summaries are
-//! merged at the end. Merging is commutative, so the result does not depend on the thread
-//! count or on which worker read what.
+//! plain file. Each rayon worker keeps one [`Summary`](crate::aggregate::Summary) and one line
+//! buffer; summaries are merged at the end. Merging is commutative, so the result does not
+//! depend on the thread count or on which worker read what.
 
 use std::io;
 
-use crate::aggregate::{Location, Summary};
 use crate::config::Settings;
 use crate::ingest::lines::{Event, LineReader};
 use crate::ingest::{self, Origin, Source};
@@ -16,35 +15,11 @@ mod account;
 mod drive;
 mod line;
 
+pub use crate::aggregate::Run;
 pub use account::{LastSource, SplitState, account, base_meta};
 pub use line::{LineView, Outcome, inspect, read_line};
 
 use drive::read_all;
-
-/// The result of a run.
-#[derive(Debug)]
-pub struct Run {
-    /// Sources, sorted by name; [`Location::source`] indexes this.
-    pub sources: Vec<Source>,
-    pub summary: Summary,
-}
-
-impl Run {
-    pub fn source_name(&self, i: u32) -> &str {
-        self.sources
-            .get(i as usize)
-            .map_or("?", |s| s.name.as_str())
-    }
-
-    /// `path:line` of a location.
-    pub fn locate(&self, loc: Location) -> String {
-        format!(
-            "{}:{}",
-            self.source_name(loc.source),
-            self.summary.line_number(loc)
-        )
-    }
-}
 
 /// Reads every source (or, with `--partials`, merges the partial results given) and returns
 /// the merged summary, with address-only entries attributed to the hosts seen on them.

@@ -6,11 +6,10 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::aggregate::{DestKey, DestStats, Summary};
+use crate::aggregate::{DestKey, DestStats, Run, Summary};
 use crate::classify::Class;
 use crate::config::Selection;
 use crate::parse::time::format_millis;
-use crate::pipeline::Run;
 use crate::recommend;
 
 #[derive(Debug, Serialize)]
