@@ -98,7 +98,7 @@ impl<'a> Dest<'a> {
     pub fn title(&self) -> String {
         format!(
             "{}:{}/{}",
-            crate::render::display_name(self.host, self.address),
+            crate::fmt::display_name(self.host, self.address),
             self.port,
             self.protocol
         )
@@ -168,7 +168,7 @@ impl Row<'_> {
             return "(unknown)".into();
         }
         v.iter()
-            .map(|(s, n)| format!("{s} ({})", crate::render::thousands(*n)))
+            .map(|(s, n)| format!("{s} ({})", crate::fmt::thousands(*n)))
             .collect::<Vec<_>>()
             .join(", ")
     }

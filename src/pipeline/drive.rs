@@ -178,7 +178,7 @@ pub(super) fn read_all(s: &Settings, split_bytes: u64) -> Result<Run, String> {
     let ingest::Discovered { sources, notes } = ingest::discover(&s.paths, s.stdin_name.as_deref());
     if !s.quiet {
         for n in notes {
-            eprintln!("egress-advisor: {}", crate::render::clean(&n));
+            eprintln!("egress-advisor: {}", crate::fmt::clean(&n));
         }
     }
     let tasks = ingest::plan(&sources, split_bytes.max(1));
