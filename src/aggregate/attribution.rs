@@ -39,6 +39,15 @@ impl Summary {
         drop(wanted);
         let mut moves: Vec<(usize, usize)> = Vec::new();
         let mut notes: Vec<(usize, BTreeSet<Box<str>>)> = Vec::new();
+        // The name of the destination at an index.
+        let name_of = |h: &usize| -> Box<str> {
+            self.destinations
+                .get_index(*h)
+                .expect("index")
+                .0
+                .name
+                .clone()
+        };
         for (i, (k, s)) in self.destinations.iter().enumerate() {
             if !k.is_address || k.protocol != Protocol::Tcp || s.registered > 0 {
                 continue;
@@ -53,34 +62,14 @@ impl Summary {
                     let names: BTreeSet<Box<str>> = by_addr
                         .range((ip, 0)..=(ip, u16::MAX))
                         .flat_map(|(_, hs)| hs.iter())
-                        .map(|h| {
-                            self.destinations
-                                .get_index(*h)
-                                .expect("index")
-                                .0
-                                .name
-                                .clone()
-                        })
+                        .map(name_of)
                         .collect();
                     if !names.is_empty() {
                         notes.push((i, names));
                     }
                 }
                 1 => moves.push((i, *hosts.first().expect("one"))),
-                _ => notes.push((
-                    i,
-                    hosts
-                        .iter()
-                        .map(|h| {
-                            self.destinations
-                                .get_index(*h)
-                                .expect("index")
-                                .0
-                                .name
-                                .clone()
-                        })
-                        .collect(),
-                )),
+                _ => notes.push((i, hosts.iter().map(name_of).collect())),
             }
         }
         for (i, names) in notes {
