@@ -133,7 +133,7 @@ pub fn findings(summary: &Summary, sel: &Selection) -> Vec<Finding> {
             let e = acc.children.entry(&k.name).or_default();
             *e = e.saturating_add(s.undeclared());
             acc.entries = acc.entries.saturating_add(s.undeclared());
-            for u in crate::render::report::sources_of(summary, s) {
+            for u in crate::aggregate::sources_of(summary, s) {
                 if u.namespace.is_none() && u.workload.is_none() {
                     continue;
                 }

@@ -14,10 +14,11 @@
 //! line (envelope, sniff, parse, classify), `account` attributes and counts it, `drive` runs the
 //! worker pool. [`aggregate`] holds what the counting builds: `keys` (destinations, writers,
 //! locations), `counts` (mergeable counters and their serde), `stats` (one destination),
-//! `store` (the chunked destination store), `summary`, `run` (sources and summary) and
-//! `attribution` (address-only entries folded into hosts). [`partial`] writes and merges a run's
-//! summary as a file. [`fmt`] (numbers, sizes, names, log text made safe) is at the bottom:
-//! every layer may use it, it uses none. [`cmd`] holds one module per subcommand.
+//! `store` (the chunked destination store), `summary`, `run` (sources and summary), `callers`
+//! (who called a destination) and `attribution` (address-only entries folded into hosts).
+//! [`partial`] writes and merges a run's summary as a file. [`fmt`] (numbers, sizes, names, log
+//! text made safe) is at the bottom: every layer may use it, it uses none. [`cmd`] holds one
+//! module per subcommand.
 
 #![forbid(unsafe_code)]
 

@@ -5,6 +5,7 @@
 //! [`Summary`]. Examples of malformed lines keep the smallest locations, not the first seen.
 
 mod attribution;
+mod callers;
 mod counts;
 mod keys;
 mod run;
@@ -12,6 +13,7 @@ mod stats;
 mod store;
 mod summary;
 
+pub use callers::{SourceUse, sources_from, sources_of};
 pub use counts::{Counts, Rare, RareCollection, SourceCount, SourceCounts, Timeline};
 pub use keys::{DestKey, Location, MeshCall, SourceKey};
 pub use run::Run;

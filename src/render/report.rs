@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::aggregate::{DestKey, DestStats, Run, Summary};
+pub use crate::aggregate::{SourceUse, sources_from, sources_of};
 use crate::classify::Class;
 use crate::config::Selection;
 use crate::parse::time::format_millis;
@@ -85,67 +86,6 @@ pub struct SourceOut<'a> {
     pub path: &'a str,
     /// Formats recognised in it.
     pub formats: Vec<&'static str>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SourceUse<'a> {
-    /// `None` when the logs do not say.
-    pub namespace: Option<&'a str>,
-    pub workload: Option<&'a str>,
-    pub requests: u64,
-}
-
-impl SourceUse<'_> {
-    /// `namespace/workload`, with `?` for what is unknown.
-    pub fn label(&self) -> String {
-        match (self.namespace, self.workload) {
-            (None, None) => "(unknown)".into(),
-            (ns, wl) => format!("{}/{}", ns.unwrap_or("?"), wl.unwrap_or("?")),
-        }
-    }
-}
-
-/// The sources of a destination, most entries first, then by name.
-pub fn sources_of<'a>(
-    summary: &'a crate::aggregate::Summary,
-    st: &DestStats,
-) -> Vec<SourceUse<'a>> {
-    sources_from(summary, st.sources.iter())
-}
-
-/// The sources of these (source index, counts) pairs, most entries first, then by name.
-pub fn sources_from<'a>(
-    summary: &'a crate::aggregate::Summary,
-    sources: impl Iterator<Item = (u32, crate::aggregate::SourceCount)>,
-) -> Vec<SourceUse<'a>> {
-    // One row per namespace and workload, whatever label named it.
-    let opt = |s: &'a str| (!s.is_empty()).then_some(s);
-    let mut all: Vec<SourceUse<'a>> = sources
-        .filter_map(|(i, n)| {
-            let (k, _) = summary.sources.get_index(i as usize)?;
-            Some(SourceUse {
-                namespace: opt(&k.namespace),
-                workload: opt(&k.workload),
-                requests: n.all,
-            })
-        })
-        .collect();
-    all.sort_unstable_by(|a, b| (a.namespace, a.workload).cmp(&(b.namespace, b.workload)));
-    let mut v: Vec<SourceUse<'a>> = Vec::with_capacity(all.len());
-    for u in all {
-        match v.last_mut() {
-            Some(l) if (l.namespace, l.workload) == (u.namespace, u.workload) => {
-                l.requests = l.requests.saturating_add(u.requests);
-            }
-            _ => v.push(u),
-        }
-    }
-    v.sort_by(|a, b| {
-        b.requests
-            .cmp(&a.requests)
-            .then_with(|| (a.namespace, a.workload).cmp(&(b.namespace, b.workload)))
-    });
-    v
 }
 
 #[derive(Debug, Serialize)]
