@@ -49,8 +49,8 @@ pub struct DestStats {
     /// `:authority` or SNI is not taken as the destination), and hosts seen on the same address
     /// and port elsewhere. At most [`SEEN_AS`], the smallest.
     pub seen_as: Rare<BTreeSet<Box<str>>>,
-    /// Per source (index into [`Summary::sources`]): all entries, and the passthrough and
-    /// blocked ones (who needs an entry for this destination).
+    /// Per source (index into [`Summary::sources`](super::Summary::sources)): all entries, and
+    /// the passthrough and blocked ones (who needs an entry for this destination).
     pub sources: SourceCounts,
 }
 
