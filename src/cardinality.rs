@@ -46,7 +46,7 @@ impl Finding {
         };
         let more = |shown: usize, all: u64| {
             if all > shown as u64 {
-                format!(", +{} more", crate::render::thousands(all - shown as u64))
+                format!(", +{} more", crate::fmt::thousands(all - shown as u64))
             } else {
                 String::new()
             }
@@ -54,12 +54,12 @@ impl Finding {
         format!(
             "{} has {} distinct {what} below it ({} entries; more than --cardinality-threshold {threshold}): many random names under one parent is the signature of DNS tunnelling or a scanner; review it: {}{}; called by {}",
             self.parent,
-            crate::render::thousands(self.children),
-            crate::render::thousands(self.entries),
+            crate::fmt::thousands(self.children),
+            crate::fmt::thousands(self.entries),
             self.examples.join(", "),
             more(self.examples.len(), self.children),
             if self.callers.is_empty() {
-                crate::render::report::UNKNOWN_CALLER.to_owned()
+                crate::fmt::UNKNOWN_CALLER.to_owned()
             } else {
                 self.callers.join(", ")
             },
@@ -133,7 +133,7 @@ pub fn findings(summary: &Summary, sel: &Selection) -> Vec<Finding> {
             let e = acc.children.entry(&k.name).or_default();
             *e = e.saturating_add(s.undeclared());
             acc.entries = acc.entries.saturating_add(s.undeclared());
-            for u in crate::render::report::sources_of(summary, s) {
+            for u in crate::aggregate::sources_of(summary, s) {
                 if u.namespace.is_none() && u.workload.is_none() {
                     continue;
                 }
@@ -159,7 +159,7 @@ fn top(items: impl Iterator<Item = (String, u64)>) -> Vec<String> {
     v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     v.into_iter()
         .take(SHOWN)
-        .map(|(k, n)| format!("{k} ({})", crate::render::thousands(n)))
+        .map(|(k, n)| format!("{k} ({})", crate::fmt::thousands(n)))
         .collect()
 }
 
@@ -196,7 +196,7 @@ pub fn capped<S: AsRef<str>>(items: &[S]) -> String {
     if items.len() > SHOWN {
         more = format!(
             "+{} more",
-            crate::render::thousands((items.len() - SHOWN) as u64)
+            crate::fmt::thousands((items.len() - SHOWN) as u64)
         );
         parts.push(&more);
     }

@@ -4,14 +4,21 @@
 //! one way, one stage per module:
 //!
 //! ```text
-//! ingest   ->  parse        ->  classify      ->  aggregate       ->  recommend     ->  render
-//! files,       Istio text       passthrough,      per-destination     ServiceEntry      table,
-//! dirs, gz,    (all versions),  blocked,          stats, mergeable    manifests,        JSON, CSV
-//! zstd, stdin  JSON             registered, ...   (Default + merge)   validated         YAML
+//! ingest   ->  envelope, parse  ->  classify      ->  aggregate       ->  recommend     ->  render
+//! files,       CRI/kubectl          passthrough,      per-destination     ServiceEntry      table,
+//! dirs, gz,    wrappers; Istio      blocked,          stats, mergeable    manifests,        JSON, CSV
+//! zstd, stdin  text, JSON, custom   registered, ...   (Default + merge)   validated         YAML
 //! ```
 //!
-//! [`pipeline`] wires the stages over many sources in parallel; [`cmd`] holds one module per
-//! subcommand.
+//! [`pipeline`] wires the stages over many sources in parallel: [`pipeline`]`::line` reads one
+//! line (envelope, sniff, parse, classify), `account` attributes and counts it, `drive` runs the
+//! worker pool. [`aggregate`] holds what the counting builds: `keys` (destinations, writers,
+//! locations), `counts` (mergeable counters and their serde), `stats` (one destination),
+//! `store` (the chunked destination store), `summary`, `run` (sources and summary), `callers`
+//! (who called a destination) and `attribution` (address-only entries folded into hosts).
+//! [`partial`] writes and merges a run's summary as a file. [`fmt`] (numbers, sizes, names, log
+//! text made safe) is at the bottom: every layer may use it, it uses none. [`cmd`] holds one
+//! module per subcommand.
 
 #![forbid(unsafe_code)]
 
@@ -26,6 +33,7 @@ pub mod config;
 pub mod envelope;
 pub mod existing;
 pub mod exit;
+pub mod fmt;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gate;

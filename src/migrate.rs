@@ -79,7 +79,7 @@ impl Gap<'_> {
         }
         self.workloads
             .iter()
-            .map(|(w, n)| format!("{ns}/{w} ({})", crate::render::thousands(*n)))
+            .map(|(w, n)| format!("{ns}/{w} ({})", crate::fmt::thousands(*n)))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -322,7 +322,7 @@ fn rollout(namespaces: &[Namespace<'_>]) -> Vec<Step> {
             namespace: None,
             action: format!(
                 "{} external requests come from workloads whose namespace the logs do not say: read logs with their Kubernetes metadata (or pass --source-namespace) to place them before the mesh-wide switch",
-                crate::render::thousands(unknown.coverage.requests)
+                crate::fmt::thousands(unknown.coverage.requests)
             ),
         });
     }
@@ -344,7 +344,7 @@ fn caveats(summary: &Summary, sel: &Selection, address_only: u64) -> Vec<String>
         let seen = if ambient_ns.is_empty() {
             format!(
                 "{} ztunnel access-log lines were read",
-                crate::render::thousands(summary.ztunnel_lines)
+                crate::fmt::thousands(summary.ztunnel_lines)
             )
         } else {
             format!("namespaces in ambient mode: {}", ambient_ns.join(", "))
@@ -362,7 +362,7 @@ fn caveats(summary: &Summary, sel: &Selection, address_only: u64) -> Vec<String>
     if gateway > 0 {
         v.push(format!(
             "Egress gateway: {} requests went to an egress gateway; the external hosts behind it are in the gateway's own access logs: run egress-advisor on those too.",
-            crate::render::thousands(gateway)
+            crate::fmt::thousands(gateway)
         ));
     }
     for f in &sel.high_cardinality.findings {

@@ -12,10 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::Summary;
+use crate::aggregate::{Run, Summary};
 use crate::config::Settings;
 use crate::ingest::{Origin, Source};
-use crate::pipeline::Run;
 
 /// What the `format` field holds.
 pub const FORMAT: &str = "egress-advisor partial";

@@ -601,7 +601,7 @@ pub fn render(out: &mut String, sidecars: &[SidecarPlan], api_version: &str) -> 
                 out,
                 format_args!(
                     "  +{} more not imported, {fate}",
-                    crate::render::thousands((p.left_out.len() - recommend::SKIPPED_SHOWN) as u64)
+                    crate::fmt::thousands((p.left_out.len() - recommend::SKIPPED_SHOWN) as u64)
                 ),
             );
         }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::existing::Doc;
-use crate::render::escape::yaml_comment;
+use crate::fmt::escape::yaml_comment;
 
 /// The name of the MeshConfig access-log provider the Telemetry names.
 pub const PROVIDER: &str = "egress-advisor";

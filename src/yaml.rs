@@ -70,7 +70,7 @@ pub fn document(text: &str) -> Result<Value, YamlError> {
 }
 
 fn thousands(n: usize) -> String {
-    crate::render::thousands(n as u64)
+    crate::fmt::thousands(n as u64)
 }
 
 /// The library's error, with a reading limit named as such.

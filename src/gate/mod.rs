@@ -98,7 +98,7 @@ impl<'a> Dest<'a> {
     pub fn title(&self) -> String {
         format!(
             "{}:{}/{}",
-            crate::render::display_name(self.host, self.address),
+            crate::fmt::display_name(self.host, self.address),
             self.port,
             self.protocol
         )
@@ -165,7 +165,7 @@ impl Row<'_> {
         }
         v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         v.iter()
-            .map(|(s, n)| format!("{s} ({})", crate::render::thousands(*n)))
+            .map(|(s, n)| format!("{s} ({})", crate::fmt::thousands(*n)))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -302,7 +302,7 @@ pub fn entries(s: &crate::aggregate::Summary) -> u64 {
 }
 
 /// Decides every destination.
-pub fn check<'a>(run: &'a crate::pipeline::Run, sel: &Selection, rules: Rules<'_>) -> Check<'a> {
+pub fn check<'a>(run: &'a crate::aggregate::Run, sel: &Selection, rules: Rules<'_>) -> Check<'a> {
     let Rules {
         allow,
         baseline,

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::aggregate::{DestKey, DestStats, Summary};
+use crate::aggregate::{DestKey, DestStats, Run, Summary};
+pub use crate::aggregate::{SourceUse, sources_from, sources_of};
 use crate::classify::Class;
 use crate::config::Selection;
 use crate::parse::time::format_millis;
-use crate::pipeline::Run;
 use crate::recommend;
 
 #[derive(Debug, Serialize)]
@@ -86,74 +86,6 @@ pub struct SourceOut<'a> {
     pub path: &'a str,
     /// Formats recognised in it.
     pub formats: Vec<&'static str>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SourceUse<'a> {
-    /// `None` when the logs do not say.
-    pub namespace: Option<&'a str>,
-    pub workload: Option<&'a str>,
-    pub requests: u64,
-}
-
-/// A caller the logs say nothing about. The one rule for callers, in every output: a caller
-/// is `namespace/workload`, and a part the logs do not say is `?` (`?/reports`, `shop/?`,
-/// `?/?`).
-pub const UNKNOWN_CALLER: &str = "?/?";
-
-/// A caller as written everywhere: `namespace/workload`, `?` for a part the logs do not say.
-pub fn caller(namespace: Option<&str>, workload: Option<&str>) -> String {
-    format!("{}/{}", namespace.unwrap_or("?"), workload.unwrap_or("?"))
-}
-
-impl SourceUse<'_> {
-    /// `namespace/workload`, with `?` for what is unknown ([`caller`]).
-    pub fn label(&self) -> String {
-        caller(self.namespace, self.workload)
-    }
-}
-
-/// The sources of a destination, most entries first, then by name.
-pub fn sources_of<'a>(
-    summary: &'a crate::aggregate::Summary,
-    st: &DestStats,
-) -> Vec<SourceUse<'a>> {
-    sources_from(summary, st.sources.iter())
-}
-
-/// The sources of these (source index, counts) pairs, most entries first, then by name.
-pub fn sources_from<'a>(
-    summary: &'a crate::aggregate::Summary,
-    sources: impl Iterator<Item = (u32, crate::aggregate::SourceCount)>,
-) -> Vec<SourceUse<'a>> {
-    // One row per namespace and workload, whatever label named it.
-    let opt = |s: &'a str| (!s.is_empty()).then_some(s);
-    let mut all: Vec<SourceUse<'a>> = sources
-        .filter_map(|(i, n)| {
-            let (k, _) = summary.sources.get_index(i as usize)?;
-            Some(SourceUse {
-                namespace: opt(&k.namespace),
-                workload: opt(&k.workload),
-                requests: n.all,
-            })
-        })
-        .collect();
-    all.sort_unstable_by(|a, b| (a.namespace, a.workload).cmp(&(b.namespace, b.workload)));
-    let mut v: Vec<SourceUse<'a>> = Vec::with_capacity(all.len());
-    for u in all {
-        match v.last_mut() {
-            Some(l) if (l.namespace, l.workload) == (u.namespace, u.workload) => {
-                l.requests = l.requests.saturating_add(u.requests);
-            }
-            _ => v.push(u),
-        }
-    }
-    v.sort_by(|a, b| {
-        b.requests
-            .cmp(&a.requests)
-            .then_with(|| (a.namespace, a.workload).cmp(&(b.namespace, b.workload)))
-    });
-    v
 }
 
 #[derive(Debug, Serialize)]

@@ -226,7 +226,7 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>, wide: bool) -> io::Result<()> 
                     shown
                 },
                 if f.callers.is_empty() {
-                    crate::render::report::UNKNOWN_CALLER.to_owned()
+                    crate::fmt::UNKNOWN_CALLER.to_owned()
                 } else {
                     f.callers.join(", ")
                 }
