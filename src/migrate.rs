@@ -130,8 +130,12 @@ pub struct Step {
 /// Everything `migrate` found.
 #[derive(Debug, Serialize)]
 pub struct Migration<'a> {
-    /// Whether the mesh can switch now: nothing would break and nothing is refused.
+    /// Whether the mesh can switch now: nothing would break and nothing is refused, and the
+    /// logs held entries to tell (never ready on no input).
     pub ready: bool,
+    /// No access-log entry was recognised, so nothing was measured (unless `--allow-empty`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_input: bool,
     pub mesh: Coverage,
     pub namespaces: Vec<Namespace<'a>>,
     /// Most entries first.
@@ -189,6 +193,7 @@ pub fn migrate<'a>(summary: &'a Summary, sel: &Selection, plan: &Plan<'_>) -> Mi
     let caveats = caveats(summary, sel, address_only);
     Migration {
         ready: gaps.is_empty(),
+        no_input: false,
         mesh,
         namespaces,
         gaps,

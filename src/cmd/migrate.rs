@@ -36,7 +36,12 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     if let Some(out) = entries_out {
         out.write(|w| recommend::write_yaml(&plan, &run.summary, run.sources.len(), w))?;
     }
-    let m = crate::migrate::migrate(&run.summary, &selection, &plan);
+    let mut m = crate::migrate::migrate(&run.summary, &selection, &plan);
+    if super::entries(&run.summary) == 0 && !a.allow_empty {
+        // Nothing measured is not "ready": the text, the JSON and the exit code agree.
+        m.ready = false;
+        m.no_input = true;
+    }
     if let Some(out) = html_out {
         let extras = crate::render::html::Extras {
             command: "migrate",
@@ -49,9 +54,10 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     super::write_verdict("writing the migration plan", |out| {
         crate::render::write(out, format, &m)
     })?;
-    let ready = m.ready;
+    // No input is its own outcome (exit 4), not a finding.
+    let findings = !m.ready && !m.no_input;
     drop(m);
     let entries = super::entries(&run.summary);
     let read = finish(run, &settings, false);
-    Ok(super::gate_exit(!ready, read, entries, a.allow_empty))
+    Ok(super::gate_exit(findings, read, entries, a.allow_empty))
 }

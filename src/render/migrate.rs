@@ -27,7 +27,9 @@ fn mesh_line(m: &Migration<'_>) -> String {
 }
 
 pub fn verdict(m: &Migration<'_>) -> String {
-    if m.ready {
+    if m.no_input {
+        "NO INPUT: no access-log entry was recognised, so nothing was measured (--allow-empty accepts an empty input)".into()
+    } else if m.ready {
         "Ready: every external destination is declared; the mesh can switch to REGISTRY_ONLY."
             .into()
     } else {

@@ -772,10 +772,22 @@ fn no_input_is_not_a_pass() {
                 "{command} {input}: {}",
                 stdout(&o)
             );
+            assert!(
+                stdout(&o).contains("NO INPUT:"),
+                "{command} {input}: {}",
+                stdout(&o)
+            );
+            assert!(
+                !stdout(&o).contains("Ready"),
+                "{command} {input}: {}",
+                stdout(&o)
+            );
+            let o = run(&[command, input, "-o", "json"]);
             if command == "check" {
-                assert!(stdout(&o).starts_with("NO INPUT:"), "{}", stdout(&o));
-                let o = run(&[command, input, "-o", "json"]);
                 assert_eq!(json(&o)["verdict"], "no-input");
+            } else {
+                assert_eq!(json(&o)["ready"], false);
+                assert_eq!(json(&o)["no_input"], true);
             }
             let o = run(&[command, input, "--allow-empty"]);
             assert_eq!(
