@@ -99,16 +99,19 @@ pub const SKIPPED_SHOWN: usize = 100;
 
 /// `host:port/PROTOCOL`, an IPv6 address in brackets.
 fn dest_title(k: &DestKey) -> String {
-    format!(
-        "{}:{}/{}",
-        if k.is_address && k.name.contains(':') {
-            format!("[{}]", k.name)
-        } else {
-            k.name.to_string()
-        },
-        k.port,
-        k.protocol.istio_name()
-    )
+    let mut t = String::new();
+    write_dest_title(&mut t, k);
+    t
+}
+
+/// [`dest_title`], appended to `out`.
+fn write_dest_title(out: &mut String, k: &DestKey) {
+    if k.is_address && k.name.contains(':') {
+        let _ = write!(out, "[{}]", k.name);
+    } else {
+        out.push_str(&k.name);
+    }
+    let _ = write!(out, ":{}/{}", k.port, k.protocol.istio_name());
 }
 
 impl Skip {
@@ -337,7 +340,11 @@ pub struct Plan<'a> {
     /// The ServiceEntry apiVersion to write.
     pub api_version: &'static str,
     pub entries: Vec<Recommendation<'a>>,
+    /// Left out for a reason other than high cardinality.
     pub skipped: Vec<(&'a DestKey, &'a DestStats, Skip)>,
+    /// The children of each high-cardinality parent left out: their names shown and their
+    /// count (one parent may have millions, listed one by one nowhere).
+    pub wide: BTreeMap<std::sync::Arc<str>, Counted>,
     /// What was not done and why (a wildcard `--wildcard-min` would have widened past a
     /// registrable domain), for the comments at the top of the stream.
     pub notes: Vec<String>,
@@ -540,9 +547,19 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
     let mut consumers: BTreeMap<String, BTreeSet<Option<&str>>> = BTreeMap::new();
     let central = sel.central.as_deref();
     for (k, s) in summary.sorted_destinations() {
-        if let Err(skip) = eligibility(summary, k, s, sel) {
-            plan.skipped.push((k, s, skip));
-            continue;
+        match eligibility(summary, k, s, sel) {
+            Ok(()) => {}
+            Err(Skip::HighCardinality(parent)) => {
+                plan.wide
+                    .entry(parent)
+                    .or_default()
+                    .offer(s.undeclared(), |t| write_dest_title(t, k));
+                continue;
+            }
+            Err(skip) => {
+                plan.skipped.push((k, s, skip));
+                continue;
+            }
         }
         let ip = if k.is_address {
             match k.name.parse::<IpAddr>() {
@@ -1382,20 +1399,69 @@ fn verdicts(s: &DestStats) -> String {
     format!("{} ({})", entries(s.lines()), parts.join(", "))
 }
 
+/// How many items [`counted`] names.
+const COUNTED_SHOWN: usize = 8;
+
 /// `a (3), b (2), +4 more`, most frequent first.
 pub(crate) fn counted(items: impl Iterator<Item = (String, u64)>) -> String {
-    const SHOWN: usize = 8;
-    let mut v: Vec<(String, u64)> = items.collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let mut parts: Vec<String> = v
-        .iter()
-        .take(SHOWN)
-        .map(|(k, n)| format!("{k} ({})", thousands(*n)))
-        .collect();
-    if v.len() > SHOWN {
-        parts.push(format!("+{} more", v.len() - SHOWN));
+    let mut top = Counted::default();
+    for (k, n) in items {
+        top.offer(n, |t| t.push_str(&k));
     }
-    parts.join(", ")
+    top.to_string()
+}
+
+/// What [`counted`] writes of a stream of items, holding only the items it names and the
+/// count of the others (a high-cardinality parent has millions of children).
+#[derive(Debug, Default)]
+pub struct Counted {
+    /// The most frequent items so far, most frequent first, ties by name.
+    shown: Vec<(String, u64)>,
+    /// Every item offered.
+    pub len: u64,
+    /// Where a candidate's name is written, reused.
+    scratch: String,
+}
+
+impl Counted {
+    /// Offers an item of count `n`, whose name `name` writes (only when it may be shown).
+    fn offer(&mut self, n: u64, name: impl FnOnce(&mut String)) {
+        self.len += 1;
+        let full = self.shown.len() >= COUNTED_SHOWN;
+        if full && self.shown.last().is_some_and(|w| n < w.1) {
+            return;
+        }
+        self.scratch.clear();
+        name(&mut self.scratch);
+        let key = (std::cmp::Reverse(n), self.scratch.as_str());
+        let at = self
+            .shown
+            .partition_point(|(k, m)| (std::cmp::Reverse(*m), k.as_str()) <= key);
+        if full && at >= COUNTED_SHOWN {
+            return;
+        }
+        self.shown.insert(at, (self.scratch.clone(), n));
+        self.shown.truncate(COUNTED_SHOWN);
+    }
+}
+
+impl std::fmt::Display for Counted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (k, n)) in self.shown.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{k} ({})", thousands(*n))?;
+        }
+        let more = self.len - self.shown.len() as u64;
+        if more > 0 {
+            if !self.shown.is_empty() {
+                f.write_str(", ")?;
+            }
+            write!(f, "+{more} more")?;
+        }
+        Ok(())
+    }
 }
 
 /// Appends `# text`. Every comment of a YAML stream is written here, and its text escaped
@@ -1519,30 +1585,19 @@ pub fn write_yaml(
             ),
         );
     }
-    if !plan.skipped.is_empty() {
+    if !plan.skipped.is_empty() || !plan.wide.is_empty() {
         comment(&mut out, "Destinations left out:");
         // The children of a high-cardinality parent: one line per parent, not one each.
-        let mut wide: BTreeMap<&str, Vec<(String, u64)>> = BTreeMap::new();
-        let mut others = Vec::new();
-        for (k, s, why) in &plan.skipped {
-            match why {
-                Skip::HighCardinality(p) => wide
-                    .entry(p)
-                    .or_default()
-                    .push((dest_title(k), s.undeclared())),
-                _ => others.push((k, s, why)),
-            }
-        }
-        for (parent, kids) in &wide {
+        for (parent, kids) in &plan.wide {
             comment(
                 &mut out,
                 format_args!(
-                    "  {} destinations under {parent}: more than --cardinality-threshold names under one parent (DNS tunnelling or a scanner?), review them (pass --include-high-cardinality to write entries): {}",
-                    thousands(kids.len() as u64),
-                    counted(kids.iter().cloned())
+                    "  {} destinations under {parent}: more than --cardinality-threshold names under one parent (DNS tunnelling or a scanner?), review them (pass --include-high-cardinality to write entries): {kids}",
+                    thousands(kids.len)
                 ),
             );
         }
+        let others = &plan.skipped;
         for (k, s, why) in others.iter().take(SKIPPED_SHOWN) {
             comment(
                 &mut out,
@@ -1904,6 +1959,38 @@ mod tests {
         ) {
             let e = entry(&name, ns.as_deref(), &host, None, &[(8080, &port_name, "HTTP")], vec![&export]);
             same_as_serde_saphyr(&e);
+        }
+    }
+
+    #[test]
+    fn counted_keeps_only_what_it_shows() {
+        // Against the list sorted whole: most frequent first, ties by name.
+        let naive = |items: &[(&str, u64)]| {
+            let mut v: Vec<(String, u64)> =
+                items.iter().map(|(k, n)| (k.to_string(), *n)).collect();
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let mut parts: Vec<String> = v
+                .iter()
+                .take(COUNTED_SHOWN)
+                .map(|(k, n)| format!("{k} ({})", thousands(*n)))
+                .collect();
+            if v.len() > COUNTED_SHOWN {
+                parts.push(format!("+{} more", v.len() - COUNTED_SHOWN));
+            }
+            parts.join(", ")
+        };
+        let mut items: Vec<(String, u64)> = Vec::new();
+        for i in 0..40u64 {
+            items.push((format!("h{}", (i * 7919) % 41), (i * 31) % 5));
+        }
+        items.push(("h3".into(), 4));
+        for len in [0, 1, 7, 8, 9, 20, items.len()] {
+            let some: Vec<(&str, u64)> = items[..len].iter().map(|(k, n)| (&**k, *n)).collect();
+            let got = counted(some.iter().map(|(k, n)| (k.to_string(), *n)));
+            assert_eq!(got, naive(&some), "{len} items");
+            let mut rev = some.clone();
+            rev.reverse();
+            assert_eq!(counted(rev.iter().map(|(k, n)| (k.to_string(), *n))), got);
         }
     }
 
