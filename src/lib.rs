@@ -17,8 +17,12 @@
 //! `store` (the chunked destination store), `summary`, `run` (sources and summary), `callers`
 //! (who called a destination) and `attribution` (address-only entries folded into hosts).
 //! [`partial`] writes and merges a run's summary as a file. [`fmt`] (numbers, sizes, names, log
-//! text made safe) is at the bottom: every layer may use it, it uses none. [`cmd`] holds one
-//! module per subcommand.
+//! text made safe) is at the bottom: every layer may use it, it uses none; no domain module
+//! (`gate`, `migrate`, `recommend`, `cardinality`) imports [`render`]. [`gate`] is `check`'s
+//! verdict (with `allow`, `baseline` and per-namespace `usage`). Ambient mode: [`parse`]`::ztunnel`
+//! reads ztunnel's lines and [`ambient`] judges them (not yet wired into the pipeline).
+//! [`telemetry`] builds the Telemetry resource that limits collection to egress. [`cmd`] holds
+//! one module per subcommand.
 
 #![forbid(unsafe_code)]
 

@@ -16,8 +16,8 @@ use crate::aggregate::{DestKey, DestStats, SourceCount, Summary};
 use crate::classify::{Category, Class, Protocol};
 use crate::config::Selection;
 use crate::existing::{Entry, Existing};
+use crate::fmt::{human_bytes, thousands};
 use crate::parse::time::format_millis;
-use crate::render::{human_bytes, thousands};
 use crate::validate;
 
 /// Why a destination gets no ServiceEntry.
@@ -1301,10 +1301,8 @@ impl Recommendation<'_> {
                     ),
                 );
                 let sources = match own {
-                    Some(o) => {
-                        crate::render::report::sources_from(summary, o.sources.iter().copied())
-                    }
-                    None => crate::render::report::sources_of(summary, s),
+                    Some(o) => crate::aggregate::sources_from(summary, o.sources.iter().copied()),
+                    None => crate::aggregate::sources_of(summary, s),
                 };
                 if sources
                     .iter()
@@ -1411,7 +1409,7 @@ pub(crate) fn counted(items: impl Iterator<Item = (String, u64)>) -> String {
     top.to_string()
 }
 
-/// What [`counted`] writes of a stream of items, holding only the items it names and the
+/// What `counted` writes of a stream of items, holding only the items it names and the
 /// count of the others (a high-cardinality parent has millions of children).
 #[derive(Debug, Default)]
 pub struct Counted {
@@ -1465,7 +1463,7 @@ impl std::fmt::Display for Counted {
 }
 
 /// Appends `# text`. Every comment of a YAML stream is written here, and its text escaped
-/// here ([`crate::render::escape::yaml_comment`]: printable ASCII only): log values must never
+/// here ([`crate::fmt::escape::yaml_comment`]: printable ASCII only): log values must never
 /// break out of a comment into YAML, for YAML 1.2 readers or for libyaml's, which also end a
 /// line at U+0085, U+2028 and U+2029.
 pub(crate) fn comment(out: &mut String, text: impl std::fmt::Display) {
@@ -1476,7 +1474,7 @@ pub(crate) fn comment(out: &mut String, text: impl std::fmt::Display) {
     if out.len() == start + 2 {
         out.truncate(start + 1);
     } else if let std::borrow::Cow::Owned(escaped) =
-        crate::render::escape::yaml_comment(&out[start + 2..])
+        crate::fmt::escape::yaml_comment(&out[start + 2..])
     {
         out.truncate(start + 2);
         out.push_str(&escaped);
@@ -1549,8 +1547,8 @@ pub fn write_yaml(
         &mut out,
         format_args!(
             "Input: {}, {}: {} passthrough and {} blocked entries.",
-            crate::render::count(files as u64, "file", "files"),
-            crate::render::count(summary.lines(), "line", "lines"),
+            crate::fmt::count(files as u64, "file", "files"),
+            crate::fmt::count(summary.lines(), "line", "lines"),
             thousands(summary.classes[Class::Passthrough.index()]),
             thousands(summary.classes[Class::Blocked.index()]),
         ),
