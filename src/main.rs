@@ -20,23 +20,29 @@ unsafe extern "C" {
     fn mi_option_set_default(option: i32, value: std::ffi::c_long);
 }
 
-/// Memory freed is returned to the system at once rather than after mimalloc's delay (a
-/// second by default): with millions of destinations, the structures freed while merging and
-/// building the output would otherwise still count in the peak when the next ones are built.
-/// `MIMALLOC_PURGE_DELAY` in the environment still has the last word.
+/// How long freed memory waits before mimalloc returns it to the system, in milliseconds
+/// (mimalloc's default is a second). With millions of destinations, the structures freed while
+/// merging and building the output would otherwise still count in the peak when the next ones
+/// are built; returning it at once (0) costs a system call per freed page run, which made a
+/// run over 50,000 namespaces spend 0.24 s of its 0.52 s in the kernel. 10 ms keeps both: 5 M
+/// destinations peak 4% higher than at 0, the many-namespaces run takes 0.28 s.
 #[cfg(feature = "mimalloc")]
-fn purge_at_once() {
+const PURGE_DELAY_MS: std::ffi::c_long = 10;
+
+/// Sets [`PURGE_DELAY_MS`]; `MIMALLOC_PURGE_DELAY` in the environment still has the last word.
+#[cfg(feature = "mimalloc")]
+fn purge_soon() {
     // SAFETY: `mi_option_set_default` takes any option index and value; it only stores the
     // value, unless the environment set the option.
     #[allow(unsafe_code)]
     unsafe {
-        mi_option_set_default(MI_OPTION_PURGE_DELAY, 0);
+        mi_option_set_default(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
     }
 }
 
 fn main() -> ExitCode {
     #[cfg(feature = "mimalloc")]
-    purge_at_once();
+    purge_soon();
     let cli = Cli::parse();
     cmd::EXIT_AFTER.store(true, std::sync::atomic::Ordering::Relaxed);
     let result = match &cli.command {
