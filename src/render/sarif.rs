@@ -137,8 +137,11 @@ impl Locations<'_> {
 /// One result before it is written, with what orders it.
 struct Item {
     rule: Rule,
-    /// The entries behind it (for ordering: most first).
+    /// What orders it: the entries behind it, most first (an expired allow entry, which stands
+    /// for none, comes first of its level).
     weight: u64,
+    /// The log entries behind it.
+    entries: u64,
     /// What identifies it across runs.
     identity: String,
     message: String,
@@ -166,6 +169,7 @@ pub fn write(
         found.push(Item {
             rule,
             weight: row.passthrough.saturating_add(row.blocked),
+            entries: row.passthrough.saturating_add(row.blocked),
             identity: row.title(),
             message: undeclared_message(row),
             location: fix.clone(),
@@ -173,12 +177,14 @@ pub fn write(
         });
     }
     for row in check.destinations.iter().filter(|r| r.dest.metadata) {
+        let entries = row
+            .passthrough
+            .saturating_add(row.blocked)
+            .saturating_add(row.registered);
         found.push(Item {
             rule: Rule::MetadataService,
-            weight: row
-                .passthrough
-                .saturating_add(row.blocked)
-                .saturating_add(row.registered),
+            weight: entries,
+            entries,
             identity: row.title(),
             message: format!(
                 "{} is a cloud metadata service, reached by {}: {}.",
@@ -194,6 +200,7 @@ pub fn write(
         found.push(Item {
             rule: Rule::ExpiredAllowEntry,
             weight: u64::MAX,
+            entries: 0,
             identity: allow_identity(a),
             message: format!(
                 "Allow entry {} ({}) expired on {}: {}.",
@@ -210,6 +217,7 @@ pub fn write(
         found.push(Item {
             rule: Rule::HighCardinalityParent,
             weight: f.entries,
+            entries: f.entries,
             identity: format!("{} {}", f.kind, f.parent),
             message: format!("High cardinality: {}.", f.describe(threshold)),
             location: fix.clone(),
@@ -241,6 +249,22 @@ pub fn write(
     }
     let left_out = total - results.len();
     let mut notes = Vec::new();
+    // Code scanning keeps its open alerts when a run says it did not succeed; a run that
+    // checked nothing, or only part of its input, must not close them with an empty or short
+    // result set.
+    let checked_nothing = check.verdict == crate::gate::Verdict::NoInput;
+    if checked_nothing {
+        notes.push(json!({
+            "level": "error",
+            "message": {"text": "No access-log entry was recognised in the input, so nothing was checked: the results are empty because nothing was read, not because nothing was found."}
+        }));
+    }
+    for u in &check.unreadable {
+        notes.push(json!({
+            "level": "error",
+            "message": {"text": format!("Input not read to the end, so its traffic was not checked: {u}")}
+        }));
+    }
     if left_out > 0 {
         notes.push(json!({
             "level": "warning",
@@ -259,7 +283,7 @@ pub fn write(
                 "rules": Rule::ALL.iter().map(|r| rule(*r)).collect::<Vec<_>>(),
             }},
             "invocations": [{
-                "executionSuccessful": check.unreadable.is_empty(),
+                "executionSuccessful": check.unreadable.is_empty() && !checked_nothing,
                 "toolExecutionNotifications": notes,
             }],
             "results": results,
@@ -295,7 +319,7 @@ fn result(f: &Item) -> Value {
         "partialFingerprints": {
             "egressFinding/v1": fingerprint(f.rule.id(), &f.identity),
         },
-        "properties": {"destination": f.identity, "entries": f.weight.min(i64::MAX as u64)},
+        "properties": {"destination": f.identity, "entries": f.entries.min(i64::MAX as u64)},
     });
     if let Some(uri) = &f.location {
         r["locations"] = json!([{

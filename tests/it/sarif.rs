@@ -151,6 +151,8 @@ fn results_point_at_the_allow_file_and_name_expired_entries() {
             .unwrap()
             .contains("2020-01-01")
     );
+    // An expired entry stands for no log entries: its count is 0, whatever orders it first.
+    assert_eq!(expired[0]["properties"]["entries"], 0, "{:#?}", expired[0]);
     for r in results {
         assert!(uri(r).ends_with("egress%20allow.yaml"), "{}", uri(r));
     }
@@ -213,5 +215,52 @@ fn past_githubs_limits_the_most_significant_results_stay() {
             .unwrap()
             .len()
             <= 10_000_000
+    );
+}
+
+/// An upload of an empty result set closes every open alert: a run that checked nothing (no
+/// entry recognised) or read an input only in part must say that it did not succeed, which
+/// code scanning treats as a failed run and keeps the alerts it has.
+#[test]
+fn a_run_that_checked_nothing_is_not_a_successful_execution() {
+    let dir = tempfile::tempdir().unwrap();
+    let noise = dir.path().join("noise.log");
+    std::fs::write(&noise, "hello\nnot an access log\n").unwrap();
+    let out = dir.path().join("check.sarif");
+    let o = run(&[
+        "check",
+        "--sarif",
+        out.to_str().unwrap(),
+        noise.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let log: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(schema("sarif-schema-2.1.0.json").is_valid(&log));
+    let inv = &log["runs"][0]["invocations"][0];
+    assert_eq!(inv["executionSuccessful"], false, "{inv:#?}");
+    let notes = inv["toolExecutionNotifications"].as_array().unwrap();
+    assert!(
+        notes.iter().any(|n| n["level"] == "error"
+            && n["message"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("No access-log entry")),
+        "{notes:#?}"
+    );
+    assert_eq!(log["runs"][0]["properties"]["verdict"], "no-input");
+
+    // With --allow-empty an empty input is expected: the run succeeded.
+    let o = run(&[
+        "check",
+        "--allow-empty",
+        "--sarif",
+        out.to_str().unwrap(),
+        noise.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let log: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(
+        log["runs"][0]["invocations"][0]["executionSuccessful"],
+        true
     );
 }
