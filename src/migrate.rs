@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::aggregate::Summary;
 use crate::config::Selection;
-use crate::gate::{Dest, NsUse, by_namespace, is_checked, ser_time};
+use crate::gate::{Calls, Dest, NsUse, by_namespace_in, is_checked, ser_time};
 use crate::parse::time::Millis;
 use crate::recommend::Plan;
 
@@ -119,12 +119,64 @@ pub struct EntryOut {
     pub ports: Vec<String>,
 }
 
-/// One step of the rollout.
-#[derive(Debug, Serialize)]
-pub struct Step {
-    /// The namespace it locks down; `None` for the mesh-wide switch.
-    pub namespace: Option<String>,
-    pub action: String,
+/// One step of the rollout. Its action is worded when written: a mesh of many namespaces has
+/// a step for each, and the words of them all would outweigh the rest of the plan.
+#[derive(Debug)]
+pub struct Step<'a> {
+    /// The namespace it locks down; `None` for the other steps.
+    pub namespace: Option<&'a str>,
+    what: StepKind,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum StepKind {
+    /// Lock a namespace down, after applying its entries when it has gaps.
+    Lock { gaps: u64, entries: u64 },
+    /// Place the requests whose namespace the logs do not say.
+    Unplaced { requests: u64 },
+    /// The mesh-wide switch.
+    Switch,
+}
+
+impl Step<'_> {
+    /// What to do, in words.
+    pub fn action(&self) -> String {
+        match self.what {
+            StepKind::Lock { gaps, entries } => {
+                let ns = self.namespace.unwrap_or_default();
+                let lock = format!(
+                    "apply a Sidecar in {ns} with outboundTrafficPolicy REGISTRY_ONLY (recommend --sidecars writes it), then watch its logs for BlackHoleCluster and block_all"
+                );
+                if gaps == 0 {
+                    return format!("{ns} is fully declared: {lock}");
+                }
+                let entries = match entries {
+                    0 => "declare its missing destinations".to_owned(),
+                    1 => "apply its 1 recommended ServiceEntry".to_owned(),
+                    e => format!("apply its {e} recommended ServiceEntries"),
+                };
+                format!(
+                    "{ns} has {gaps} undeclared destination{}: {entries}, then {lock}",
+                    if gaps == 1 { "" } else { "s" }
+                )
+            }
+            StepKind::Unplaced { requests } => format!(
+                "{} external requests come from workloads whose namespace the logs do not say: read logs with their Kubernetes metadata (or pass --source-namespace) to place them before the mesh-wide switch",
+                crate::fmt::thousands(requests)
+            ),
+            StepKind::Switch => "switch the mesh: meshConfig.outboundTrafficPolicy.mode: REGISTRY_ONLY, then remove the per-namespace Sidecars' outboundTrafficPolicy if the mesh default is enough".into(),
+        }
+    }
+}
+
+impl Serialize for Step<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Step", 2)?;
+        st.serialize_field("namespace", &self.namespace)?;
+        st.serialize_field("action", &self.action())?;
+        st.end()
+    }
 }
 
 /// Everything `migrate` found.
@@ -141,7 +193,7 @@ pub struct Migration<'a> {
     /// Most entries first.
     pub gaps: Vec<Gap<'a>>,
     pub entries: Vec<EntryOut>,
-    pub rollout: Vec<Step>,
+    pub rollout: Vec<Step<'a>>,
     pub caveats: Vec<String>,
 }
 
@@ -222,11 +274,12 @@ fn tally<'a>(
     let mut per_ns: BTreeMap<Option<&'a str>, Namespace<'a>> = BTreeMap::new();
     let existing = sel.existing.as_deref();
     let mut address_only = 0u64;
+    let mut calls = Calls::new();
     for (k, st) in summary.sorted_destinations() {
         if !is_checked(k, st, sel) {
             continue;
         }
-        let uses = by_namespace(summary, st, sel);
+        let uses = by_namespace_in(summary, st, sel, &mut calls);
         if uses.iter().all(|u| u.requests == 0) {
             continue;
         }
@@ -283,9 +336,8 @@ fn tally<'a>(
     (mesh, per_ns, address_only)
 }
 
-fn rollout(namespaces: &[Namespace<'_>]) -> Vec<Step> {
-    let mut steps = Vec::new();
-    let mut known: Vec<&Namespace<'_>> = namespaces
+fn rollout<'a>(namespaces: &[Namespace<'a>]) -> Vec<Step<'a>> {
+    let mut known: Vec<&Namespace<'a>> = namespaces
         .iter()
         .filter(|n| n.namespace.is_some())
         .collect();
@@ -298,42 +350,27 @@ fn rollout(namespaces: &[Namespace<'_>]) -> Vec<Step> {
             .then(a.coverage.requests.cmp(&b.coverage.requests))
             .then(a.namespace.cmp(&b.namespace))
     });
+    let mut steps = Vec::with_capacity(known.len() + 2);
     for n in known {
-        let ns = n.namespace.unwrap_or_default();
-        let lock = format!(
-            "apply a Sidecar in {ns} with outboundTrafficPolicy REGISTRY_ONLY (recommend --sidecars writes it), then watch its logs for BlackHoleCluster and block_all"
-        );
-        let action = if n.ready() {
-            format!("{ns} is fully declared: {lock}")
-        } else {
-            let gaps = n.would_break + n.breaking_now;
-            let entries = match n.entries {
-                0 => "declare its missing destinations".to_owned(),
-                1 => "apply its 1 recommended ServiceEntry".to_owned(),
-                e => format!("apply its {e} recommended ServiceEntries"),
-            };
-            format!(
-                "{ns} has {gaps} undeclared destination{}: {entries}, then {lock}",
-                if gaps == 1 { "" } else { "s" }
-            )
-        };
         steps.push(Step {
-            namespace: Some(ns.to_owned()),
-            action,
+            namespace: n.namespace,
+            what: StepKind::Lock {
+                gaps: n.would_break + n.breaking_now,
+                entries: n.entries,
+            },
         });
     }
     if let Some(unknown) = namespaces.iter().find(|n| n.namespace.is_none()) {
         steps.push(Step {
             namespace: None,
-            action: format!(
-                "{} external requests come from workloads whose namespace the logs do not say: read logs with their Kubernetes metadata (or pass --source-namespace) to place them before the mesh-wide switch",
-                crate::fmt::thousands(unknown.coverage.requests)
-            ),
+            what: StepKind::Unplaced {
+                requests: unknown.coverage.requests,
+            },
         });
     }
     steps.push(Step {
         namespace: None,
-        action: "switch the mesh: meshConfig.outboundTrafficPolicy.mode: REGISTRY_ONLY, then remove the per-namespace Sidecars' outboundTrafficPolicy if the mesh default is enough".into(),
+        what: StepKind::Switch,
     });
     steps
 }

@@ -255,6 +255,12 @@ impl Own {
     }
 
     fn add(&mut self, i: u32, c: SourceCount) {
+        self.count(&c);
+        self.sources.push((i, c));
+    }
+
+    /// Adds a source's counts, bytes and times, not the source itself.
+    fn count(&mut self, c: &SourceCount) {
         let v = &mut self.stats;
         v.passthrough = v.passthrough.saturating_add(c.passthrough);
         v.blocked = v.blocked.saturating_add(c.blocked);
@@ -268,7 +274,6 @@ impl Own {
             (a, b) => a.or(b),
         };
         v.last_seen = v.last_seen.max(c.last_seen);
-        self.sources.push((i, c));
     }
 
     /// Whether these calls read the same as the whole destination's wherever an entry's
@@ -285,17 +290,39 @@ impl Own {
 }
 
 /// A destination's calls grouped by calling namespace (`None`: callers the logs do not name),
-/// in one pass over its sources.
-fn by_caller<'a>(summary: &'a Summary, s: &DestStats) -> BTreeMap<Option<&'a str>, Own> {
-    let mut m: BTreeMap<Option<&'a str>, Own> = BTreeMap::new();
-    for (i, c) in s.sources.iter() {
-        let Some((k, _)) = summary.sources.get_index(i as usize) else {
-            continue;
-        };
-        let ns = (!k.namespace.is_empty()).then_some(&*k.namespace);
-        m.entry(ns).or_insert_with(|| Own::new(s)).add(i, c);
+/// in namespace order, in one pass over its sources and one sort: a map of namespaces to
+/// whole views would allocate a node per few namespaces for each destination.
+/// Without `sources`, each view has its counts and not the list of its sources.
+/// `calls` is working room reused from one destination to the next.
+fn by_caller<'a>(
+    summary: &'a Summary,
+    s: &DestStats,
+    sources: bool,
+    calls: &mut Vec<(Option<&'a str>, u32, SourceCount)>,
+) -> Vec<(Option<&'a str>, Own)> {
+    calls.clear();
+    calls.extend(s.sources.iter().filter_map(|(i, c)| {
+        let (k, _) = summary.sources.get_index(i as usize)?;
+        Some(((!k.namespace.is_empty()).then_some(&*k.namespace), i, c))
+    }));
+    // Stable: within a namespace, sources keep their order.
+    calls.sort_by_key(|c| c.0);
+    let mut out = Vec::with_capacity(calls.chunk_by(|a, b| a.0 == b.0).count());
+    for chunk in calls.chunk_by(|a, b| a.0 == b.0) {
+        let mut own = Own::new(s);
+        if sources {
+            own.sources.reserve_exact(chunk.len());
+        }
+        for &(_, i, c) in chunk {
+            if sources {
+                own.add(i, c);
+            } else {
+                own.count(&c);
+            }
+        }
+        out.push((chunk[0].0, own));
     }
-    m
+    out
 }
 
 /// One recommended ServiceEntry.
@@ -526,8 +553,23 @@ fn ports<'a>(
     ports
 }
 
-/// Groups the eligible destinations into entries.
+/// Groups the eligible destinations into entries, each with the evidence its comments show.
 pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
+    build(summary, sel, true)
+}
+
+/// The same entries as [`plan`] (namespaces, names, hosts, ports, what was skipped), without
+/// each namespace's own view of its calls, which only the manifests' comments read: what
+/// `migrate` lists when no file shows the manifests. With `--max-entries`, each view keeps
+/// its counts, which decide what the cap keeps.
+pub fn plan_entries<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
+    build(summary, sel, false)
+}
+
+fn build<'a>(summary: &'a Summary, sel: &Selection, evidence: bool) -> Plan<'a> {
+    // Without the comments, a namespace's view is needed only for its counts, and only when
+    // `--max-entries` weighs the entries by them.
+    let views = evidence || sel.max_entries.is_some();
     let mut plan = Plan {
         api_version: sel.api_version,
         max_entries: sel.max_entries,
@@ -546,6 +588,7 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
     let mut addrs: BTreeMap<(Option<&str>, IpAddr), Group<'_>> = BTreeMap::new();
     let mut consumers: BTreeMap<String, BTreeSet<Option<&str>>> = BTreeMap::new();
     let central = sel.central.as_deref();
+    let mut calls = Vec::new();
     for (k, s) in summary.sorted_destinations() {
         match eligibility(summary, k, s, sel) {
             Ok(()) => {}
@@ -571,16 +614,20 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
         };
         // Each calling namespace's view, built once per destination (not once per entry).
         // A namespace that made every call needs no view of its own: the destination's is it.
-        let mut callers: Vec<(Option<&str>, Option<Box<Own>>)> = by_caller(summary, s)
-            .into_iter()
-            .filter(|(_, o)| o.stats.undeclared() > 0)
-            .map(|(ns, o)| {
-                let own = central.is_none() && !o.is_whole(s);
-                (ns, own.then(|| Box::new(o)))
-            })
-            .collect();
+        let mut callers: Vec<(Option<&str>, Option<Box<Own>>)> =
+            by_caller(summary, s, evidence, &mut calls)
+                .into_iter()
+                .filter(|(_, o)| o.stats.undeclared() > 0)
+                .map(|(ns, o)| {
+                    let own = views && central.is_none() && !o.is_whole(s);
+                    (ns, own.then(|| Box::new(o)))
+                })
+                .collect();
         if callers.is_empty() {
-            callers.push((None, central.is_none().then(|| Box::new(Own::new(s)))));
+            callers.push((
+                None,
+                (views && central.is_none()).then(|| Box::new(Own::new(s))),
+            ));
         }
         for (caller, own) in callers {
             // Namespaces an existing entry already serves need nothing new.
@@ -675,6 +722,9 @@ pub fn plan<'a>(summary: &'a Summary, sel: &Selection) -> Plan<'a> {
             );
         }
     }
+    // One entry per group, known now: the list never grows by copying.
+    plan.entries
+        .reserve_exact(hosts.len() + merged.len() + addrs.len());
     for ((ns, host), g) in hosts {
         let ports = ports(g, &mut plan.skipped);
         plan.entries.push(Recommendation {

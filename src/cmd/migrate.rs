@@ -31,7 +31,12 @@ pub fn run(a: &MigrateArgs) -> Result<Exit, Error> {
     let (entries_out, html_out) = (outs.next().flatten(), outs.next().flatten());
     let run = super::load(&settings)?;
     selection.observe(&run.summary);
-    let plan = recommend::plan(&run.summary, &selection);
+    // The manifests' evidence only when a file shows them.
+    let plan = if entries_out.is_some() || html_out.is_some() {
+        recommend::plan(&run.summary, &selection)
+    } else {
+        recommend::plan_entries(&run.summary, &selection)
+    };
     // The manifests themselves only when a file shows them.
     if let Some(out) = entries_out {
         out.write(|w| recommend::write_yaml(&plan, &run.summary, run.sources.len(), w))?;

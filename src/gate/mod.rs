@@ -319,11 +319,12 @@ pub fn check<'a>(run: &'a crate::aggregate::Run, sel: &Selection, rules: Rules<'
     for (i, d) in baseline.unwrap_or_default().iter().enumerate() {
         baseline_at.entry(d).or_insert(i);
     }
+    let mut calls = Calls::new();
     for (k, st) in summary.sorted_destinations() {
         if !is_checked(k, st, sel) {
             continue;
         }
-        let namespaces = by_namespace(summary, st, sel);
+        let namespaces = by_namespace_in(summary, st, sel, &mut calls);
         let undeclared = namespaces
             .iter()
             .fold(0u64, |a, u| a.saturating_add(u.undeclared()));

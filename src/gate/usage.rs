@@ -1,11 +1,10 @@
 //! Who called a destination, by namespace, and which destinations the gate checks.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::aggregate::{DestKey, DestStats, Summary};
+use crate::aggregate::{DestKey, DestStats, SourceCount, Summary};
 use crate::classify::Category;
 use crate::config::Selection;
 use crate::existing::host_matches;
@@ -55,36 +54,58 @@ impl NsUse<'_> {
 /// A destination's callers by namespace, without the `--exclude-namespace` ones; sorted by
 /// namespace, unknown first.
 pub fn by_namespace<'a>(summary: &'a Summary, st: &DestStats, sel: &Selection) -> Vec<NsUse<'a>> {
-    let mut m: BTreeMap<Option<&'a str>, NsUse<'a>> = BTreeMap::new();
-    let mut workloads: BTreeMap<(Option<&'a str>, &'a str), u64> = BTreeMap::new();
-    for (i, c) in st.sources.iter() {
-        let Some((k, _)) = summary.sources.get_index(i as usize) else {
-            continue;
-        };
+    by_namespace_in(summary, st, sel, &mut Calls::new())
+}
+
+/// A destination's calls as (namespace, workload, counts): room that [`by_namespace_in`]
+/// reuses from one destination to the next.
+pub type Calls<'a> = Vec<(Option<&'a str>, &'a str, SourceCount)>;
+
+/// [`by_namespace`] with its working room given, for a pass over every destination: a
+/// destination with many callers would otherwise take fresh memory each time.
+pub fn by_namespace_in<'a>(
+    summary: &'a Summary,
+    st: &DestStats,
+    sel: &Selection,
+    calls: &mut Calls<'a>,
+) -> Vec<NsUse<'a>> {
+    // Grouped by one sort: maps of namespaces and workloads would allocate a node per few
+    // callers for every destination.
+    calls.clear();
+    calls.extend(st.sources.iter().filter_map(|(i, c)| {
+        let (k, _) = summary.sources.get_index(i as usize)?;
         let ns = (!k.namespace.is_empty()).then_some(&*k.namespace);
         if ns.is_some_and(|n| sel.exclude_namespaces.iter().any(|x| x == n)) {
-            continue;
+            return None;
         }
-        let u = m.entry(ns).or_default();
-        u.namespace = ns;
-        u.requests += c.all;
-        u.passthrough += c.passthrough;
-        u.blocked += c.blocked;
-        u.bytes = u.bytes.saturating_add(c.bytes());
-        u.last_seen = u.last_seen.max(c.last_seen);
-        if !k.workload.is_empty() && c.undeclared() > 0 {
-            *workloads.entry((ns, &*k.workload)).or_default() += c.undeclared();
+        Some((ns, &*k.workload, c))
+    }));
+    calls.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let mut v = Vec::with_capacity(calls.chunk_by(|a, b| a.0 == b.0).count());
+    for chunk in calls.chunk_by(|a, b| a.0 == b.0) {
+        let mut u = NsUse {
+            namespace: chunk[0].0,
+            ..NsUse::default()
+        };
+        for (_, _, c) in chunk {
+            u.requests += c.all;
+            u.passthrough += c.passthrough;
+            u.blocked += c.blocked;
+            u.bytes = u.bytes.saturating_add(c.bytes());
+            u.last_seen = u.last_seen.max(c.last_seen);
         }
-    }
-    for ((ns, wl), n) in workloads {
-        if let Some(u) = m.get_mut(&ns) {
-            u.workloads.push((wl, n));
+        for w in chunk.chunk_by(|a, b| a.1 == b.1) {
+            let n = w
+                .iter()
+                .map(|(_, _, c)| c.undeclared())
+                .fold(0u64, u64::saturating_add);
+            if !w[0].1.is_empty() && n > 0 {
+                u.workloads.push((w[0].1, n));
+            }
         }
-    }
-    let mut v: Vec<NsUse<'a>> = m.into_values().collect();
-    for u in &mut v {
         u.workloads
             .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        v.push(u);
     }
     v
 }

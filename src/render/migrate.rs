@@ -2,10 +2,10 @@
 
 use std::io::{self, Write};
 
-use crate::migrate::{Coverage, Gap, Migration};
+use crate::migrate::{Coverage, EntryOut, Gap, Migration, Namespace};
 use crate::parse::time::format_millis;
 
-use super::{aligned, human_bytes, markdown_table, thousands};
+use super::{aligned_with, human_bytes, markdown_table, thousands};
 
 fn pct(declared: u64, all: u64) -> String {
     format!("{}%", Coverage::percent(declared, all))
@@ -52,22 +52,21 @@ const NS_HEADER: [&str; 7] = [
 ];
 const NS_RIGHT: [bool; 7] = [false, true, true, true, true, true, true];
 
+fn ns_row(n: &Namespace<'_>) -> [String; 7] {
+    let c = &n.coverage;
+    [
+        n.namespace.unwrap_or("?").to_owned(),
+        thousands(c.requests),
+        pct(c.declared_requests, c.requests),
+        pct(c.declared_bytes, c.bytes),
+        format!("{} of {}", c.declared_destinations, c.destinations),
+        thousands(n.would_break),
+        thousands(n.breaking_now),
+    ]
+}
+
 fn ns_rows(m: &Migration<'_>) -> Vec<[String; 7]> {
-    m.namespaces
-        .iter()
-        .map(|n| {
-            let c = &n.coverage;
-            [
-                n.namespace.unwrap_or("?").to_owned(),
-                thousands(c.requests),
-                pct(c.declared_requests, c.requests),
-                pct(c.declared_bytes, c.bytes),
-                format!("{} of {}", c.declared_destinations, c.destinations),
-                thousands(n.would_break),
-                thousands(n.breaking_now),
-            ]
-        })
-        .collect()
+    m.namespaces.iter().map(ns_row).collect()
 }
 
 const GAP_HEADER: [&str; 5] = [
@@ -79,7 +78,8 @@ const GAP_HEADER: [&str; 5] = [
 ];
 const GAP_RIGHT: [bool; 5] = [false, true, true, false, false];
 
-fn gap_rows(m: &Migration<'_>, blocked: bool) -> Vec<[String; 5]> {
+/// The gaps of one table: refused now (`blocked`), or passed through.
+fn gaps<'m, 'a>(m: &'m Migration<'a>, blocked: bool) -> Vec<&'m Gap<'a>> {
     m.gaps
         .iter()
         .filter(|g| {
@@ -89,31 +89,34 @@ fn gap_rows(m: &Migration<'_>, blocked: bool) -> Vec<[String; 5]> {
                 g.passthrough > 0
             }
         })
-        .map(|g: &Gap<'_>| {
-            [
-                g.title(),
-                thousands(if blocked { g.blocked } else { g.passthrough }),
-                human_bytes(g.bytes),
-                g.last_seen.map_or_else(|| "-".into(), format_millis),
-                g.callers(),
-            ]
-        })
         .collect()
 }
 
-fn entry_lines(m: &Migration<'_>) -> Vec<String> {
-    m.entries
-        .iter()
-        .map(|e| {
-            format!(
-                "{}/{}: {} ports {}",
-                e.namespace.as_deref().unwrap_or("?"),
-                e.name,
-                e.hosts.join(", "),
-                e.ports.join(", ")
-            )
-        })
+fn gap_row(g: &Gap<'_>, blocked: bool) -> [String; 5] {
+    [
+        g.title(),
+        thousands(if blocked { g.blocked } else { g.passthrough }),
+        human_bytes(g.bytes),
+        g.last_seen.map_or_else(|| "-".into(), format_millis),
+        g.callers(),
+    ]
+}
+
+fn gap_rows(m: &Migration<'_>, blocked: bool) -> Vec<[String; 5]> {
+    gaps(m, blocked)
+        .into_iter()
+        .map(|g| gap_row(g, blocked))
         .collect()
+}
+
+fn entry_line(e: &EntryOut) -> String {
+    format!(
+        "{}/{}: {} ports {}",
+        e.namespace.as_deref().unwrap_or("?"),
+        e.name,
+        e.hosts.join(", "),
+        e.ports.join(", ")
+    )
 }
 
 pub fn text(out: &mut dyn Write, m: &Migration<'_>) -> io::Result<()> {
@@ -121,7 +124,7 @@ pub fn text(out: &mut dyn Write, m: &Migration<'_>) -> io::Result<()> {
     writeln!(out, "{}", mesh_line(m))?;
     if !m.namespaces.is_empty() {
         writeln!(out)?;
-        aligned(out, &NS_HEADER, &NS_RIGHT, &ns_rows(m))?;
+        aligned_with(out, &NS_HEADER, &NS_RIGHT, &m.namespaces, ns_row)?;
     }
     for (blocked, title) in [
         (true, "Breaking now (refused, and nothing declares them):"),
@@ -130,11 +133,11 @@ pub fn text(out: &mut dyn Write, m: &Migration<'_>) -> io::Result<()> {
             "Would break after the switch (passed through, and nothing declares them):",
         ),
     ] {
-        let rows = gap_rows(m, blocked);
+        let rows = gaps(m, blocked);
         if !rows.is_empty() {
             writeln!(out)?;
             writeln!(out, "{title}")?;
-            aligned(out, &GAP_HEADER, &GAP_RIGHT, &rows)?;
+            aligned_with(out, &GAP_HEADER, &GAP_RIGHT, &rows, |g| gap_row(g, blocked))?;
         }
     }
     if !m.entries.is_empty() {
@@ -144,14 +147,14 @@ pub fn text(out: &mut dyn Write, m: &Migration<'_>) -> io::Result<()> {
             "ServiceEntries that close the gap ({}; write them with --write FILE):",
             m.entries.len()
         )?;
-        for l in entry_lines(m) {
-            writeln!(out, "  {}", super::clean(&l))?;
+        for e in &m.entries {
+            writeln!(out, "  {}", super::clean(&entry_line(e)))?;
         }
     }
     writeln!(out)?;
     writeln!(out, "Rollout:")?;
     for (i, s) in m.rollout.iter().enumerate() {
-        writeln!(out, "  {}. {}", i + 1, super::clean(&s.action))?;
+        writeln!(out, "  {}. {}", i + 1, super::clean(&s.action()))?;
     }
     if !m.caveats.is_empty() {
         writeln!(out)?;
@@ -197,15 +200,15 @@ pub fn markdown(out: &mut dyn Write, m: &Migration<'_>) -> io::Result<()> {
         writeln!(out)?;
         writeln!(out, "#### ServiceEntries that close the gap")?;
         writeln!(out)?;
-        for l in entry_lines(m) {
-            writeln!(out, "- {}", esc(&l))?;
+        for e in &m.entries {
+            writeln!(out, "- {}", esc(&entry_line(e)))?;
         }
     }
     writeln!(out)?;
     writeln!(out, "#### Rollout")?;
     writeln!(out)?;
     for (i, s) in m.rollout.iter().enumerate() {
-        writeln!(out, "{}. {}", i + 1, esc(&s.action))?;
+        writeln!(out, "{}. {}", i + 1, esc(&s.action()))?;
     }
     if !m.caveats.is_empty() {
         writeln!(out)?;

@@ -76,6 +76,30 @@ pub fn aligned<const N: usize, S: AsRef<str> + Sync>(
     aligned_rows(out, &widths, right, rows)
 }
 
+/// [`aligned`] for tables too large to hold as text: each row is formatted from its item
+/// twice (once to measure, once to write) and dropped at once, so memory stays that of the
+/// items, not of every cell of the table.
+pub fn aligned_with<const N: usize, T: Sync>(
+    out: &mut dyn Write,
+    header: &[&str; N],
+    right: &[bool; N],
+    items: &[T],
+    row: impl Fn(&T) -> [String; N] + Sync,
+) -> io::Result<()> {
+    let widths = items
+        .par_iter()
+        .map(|t| row(t).each_ref().map(|c| cell_width(c)))
+        .reduce(
+            || header.map(cell_width),
+            |a, b| std::array::from_fn(|i| a[i].max(b[i])),
+        );
+    aligned_rows(out, &widths, right, &[*header])?;
+    for t in items {
+        aligned_rows(out, &widths, right, &[row(t)])?;
+    }
+    Ok(())
+}
+
 /// The width of a cell as written.
 pub fn cell_width(c: &str) -> usize {
     clean(c).chars().count()
