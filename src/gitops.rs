@@ -349,30 +349,16 @@ fn yaml_text(comments: &str, v: &Value) -> Result<String, String> {
     Ok(format!("{comments}{body}"))
 }
 
-/// Writes the manifests of a `recommend` YAML stream into `dir` as described in the module's
-/// documentation, and updates what an earlier run wrote there.
-pub fn write(dir: &Path, stream: &str) -> Result<Outcome, String> {
-    let (comments, manifests) = split(stream)?;
-    let mut planned: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for m in manifests {
-        planned.entry(m.folder).or_default().insert(m.file, m.text);
-    }
-    // kustomize gives an object without a namespace the namespace `default`: one of the same
-    // kind and name there is the same object to it (and to kubectl in `default`).
-    if let (Some(none), Some(default)) = (planned.get(NO_NAMESPACE), planned.get("default"))
-        && let Some(f) = none.keys().find(|f| default.contains_key(*f))
-    {
-        return Err(format!(
-            "{NO_NAMESPACE}/{f} and default/{f}: kustomize reads an object without a namespace as in `default`, so the two are one object to it; give the logs' unnamed callers a namespace (--source-namespace) and run again"
-        ));
-    }
-    match std::fs::symlink_metadata(dir) {
+/// Checks what `--output-dir` names before any input is read: a directory or nothing, whose
+/// kustomization, if any, the tool wrote. Gives that kustomization.
+pub fn check(dir: &Path) -> Result<Option<Value>, String> {
+    // The folder named may be a link to one; those under it are never followed.
+    match std::fs::metadata(dir) {
         Ok(m) if !m.is_dir() => {
             return Err(format!("{}: not a directory", dir.display()));
         }
         _ => {}
     }
-    // Everything is checked before anything is written.
     let top = dir.join(KUSTOMIZATION);
     let top_old = if exists(&top) {
         match read_object(&top) {
@@ -395,6 +381,28 @@ pub fn write(dir: &Path, stream: &str) -> Result<Outcome, String> {
             ));
         }
     }
+    Ok(top_old)
+}
+
+/// Writes the manifests of a `recommend` YAML stream into `dir` as described in the module's
+/// documentation, and updates what an earlier run wrote there.
+pub fn write(dir: &Path, stream: &str) -> Result<Outcome, String> {
+    let (comments, manifests) = split(stream)?;
+    let mut planned: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for m in manifests {
+        planned.entry(m.folder).or_default().insert(m.file, m.text);
+    }
+    // kustomize gives an object without a namespace the namespace `default`: one of the same
+    // kind and name there is the same object to it (and to kubectl in `default`).
+    if let (Some(none), Some(default)) = (planned.get(NO_NAMESPACE), planned.get("default"))
+        && let Some(f) = none.keys().find(|f| default.contains_key(*f))
+    {
+        return Err(format!(
+            "{NO_NAMESPACE}/{f} and default/{f}: kustomize reads an object without a namespace as in `default`, so the two are one object to it; give the logs' unnamed callers a namespace (--source-namespace) and run again"
+        ));
+    }
+    // Everything is checked before anything is written.
+    let top_old = check(dir)?;
     let mut folders = scan(dir)?;
     for (name, files) in &planned {
         let path = dir.join(name);
@@ -496,7 +504,7 @@ pub fn write(dir: &Path, stream: &str) -> Result<Outcome, String> {
             "resources": [],
         })
     });
-    put(&top, &yaml_text(&header, &v)?, &mut out)?;
+    put(&dir.join(KUSTOMIZATION), &yaml_text(&header, &v)?, &mut out)?;
     Ok(out)
 }
 

@@ -31,3 +31,11 @@ pub fn write(
     }
     Ok(())
 }
+
+/// Checks `--output-dir` before any input is read, so that a folder the run cannot write fails
+/// at once rather than after minutes of reading.
+pub fn prepare(dir: &std::path::Path) -> Result<(), Error> {
+    crate::gitops::check(dir)
+        .map(drop)
+        .map_err(|e| Error::Unreadable(format!("--output-dir {e}")))
+}

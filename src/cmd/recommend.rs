@@ -21,6 +21,9 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
             "--output-dir writes YAML files: -o json cannot go with it".into(),
         ));
     }
+    if let Some(dir) = &a.output_dir {
+        super::gitops::prepare(dir)?;
+    }
     let out = match &a.write {
         Some(p) => super::out::OutFile::prepare("--write", p)?,
         None => super::out::OutFile::prepare("--write", std::path::Path::new("-"))?,

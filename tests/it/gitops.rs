@@ -276,6 +276,28 @@ fn gitops_never_overwrites_a_file_it_did_not_write() {
         assert_eq!(std::fs::read_to_string(other.join(k)).unwrap(), theirs);
         assert!(!other.join("shop").exists(), "nothing written");
     }
+    // Links: the folder named may be one; a namespace's folder that is a link is not followed.
+    #[cfg(unix)]
+    {
+        let real = tmp.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert!(to_dir(&link, &[]).status.success());
+        assert!(real.join("shop/kustomization.yaml").exists());
+        let elsewhere = tmp.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::remove_dir_all(real.join("shop")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, real.join("shop")).unwrap();
+        let o = to_dir(&link, &[]);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("shop: not a directory"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    }
     // A file where the folder goes.
     let f = tmp.path().join("file");
     std::fs::write(&f, "x").unwrap();
