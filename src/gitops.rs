@@ -98,6 +98,7 @@ fn split(stream: &str) -> Result<(String, Vec<Manifest>), String> {
     let mut comments = String::new();
     let mut manifests = Vec::new();
     let mut seen = BTreeSet::new();
+    let mut parsed = Vec::new();
     for chunk in chunks {
         let mut docs = crate::yaml::documents(&chunk).map_err(|e| format!("the manifests: {e}"))?;
         let doc = match docs.len() {
@@ -112,6 +113,7 @@ fn split(stream: &str) -> Result<(String, Vec<Manifest>), String> {
             n => return Err(format!("the manifests: {n} objects in one document")),
         };
         let (folder, file) = place(&doc)?;
+        parsed.push(doc);
         if !seen.insert((folder.clone(), file.clone())) {
             return Err(format!("two manifests would be written to {folder}/{file}"));
         }
@@ -120,6 +122,11 @@ fn split(stream: &str) -> Result<(String, Vec<Manifest>), String> {
             text.push('\n');
         }
         manifests.push(Manifest { folder, file, text });
+    }
+    // The files hold exactly the stream's objects: cut only at document markers.
+    let whole = crate::yaml::documents(stream).map_err(|e| format!("the manifests: {e}"))?;
+    if !whole.into_iter().filter(|d| !d.is_null()).eq(parsed) {
+        return Err("internal error: the manifests do not split into their documents".into());
     }
     Ok((comments, manifests))
 }
@@ -475,7 +482,7 @@ pub fn write(dir: &Path, stream: &str) -> Result<Outcome, String> {
         match kustomization(folder.kustomization.as_ref(), &ours, &owned) {
             Some(v) => {
                 let note = if name == NO_NAMESPACE {
-                    "# The entries whose callers the logs do not name, without metadata.namespace: kubectl\n# puts them in its current namespace. Set `namespace:` below to the namespace of the\n# workloads that made the calls (egress-advisor keeps it), or give the callers a\n# namespace (--source-namespace) and run again.\n"
+                    "# The entries whose callers the logs do not name, without metadata.namespace: kubectl\n# puts them in its current namespace. Add `namespace: <namespace>` to this file, the\n# namespace of the workloads that made the calls (egress-advisor keeps it), or give the\n# callers a namespace (--source-namespace) and run again.\n"
                 } else {
                     ""
                 };

@@ -448,4 +448,27 @@ fn kubectl_kustomize_builds_the_same_objects() {
         assert_eq!(objects.len(), yaml_docs(&stream).len());
         assert_eq!(sorted(objects), sorted(yaml_docs(&stream)));
     }
+    // A namespace given to the entries without one, in their kustomization, stays through a
+    // re-run and is what kustomize applies.
+    let k = dir.join("_no-namespace/kustomization.yaml");
+    let text = std::fs::read_to_string(&k).unwrap() + "namespace: payments\n";
+    std::fs::write(&k, text).unwrap();
+    let o = to_dir(&dir, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let built = std::process::Command::new(&kubectl)
+        .arg("kustomize")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let objects = yaml_docs(&String::from_utf8(built.stdout).unwrap());
+    let payments = objects
+        .iter()
+        .filter(|o| o["metadata"]["namespace"] == "payments")
+        .count();
+    assert_eq!(payments, 3, "{objects:?}");
+    assert!(
+        objects
+            .iter()
+            .all(|o| o["metadata"]["namespace"].is_string())
+    );
 }
