@@ -117,6 +117,19 @@ fn gitops_folder_layout() {
         stderr(&e)
     );
 
+    // The audit of the existing entries reads them: each is used by the logs it came from.
+    let a = run(&[
+        "analyze",
+        "-o",
+        "json",
+        "--existing",
+        d,
+        "samples/envelopes",
+    ]);
+    assert!(a.status.success(), "{}", stderr(&a));
+    let report: Value = serde_json::from_str(&stdout(&a)).unwrap();
+    assert_eq!(report["audit"], serde_json::json!([]), "{report}");
+
     // Deterministic: same input, same bytes, whatever the threads.
     let other = tmp.path().join("j1");
     assert!(to_dir(&other, &["-j", "1"]).status.success());
