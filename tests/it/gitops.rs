@@ -485,3 +485,49 @@ fn kubectl_kustomize_builds_the_same_objects() {
             .all(|o| o["metadata"]["namespace"].is_string())
     );
 }
+
+/// An existing object that `--existing` extends is written with the tool's label, so that the
+/// next run knows it as the tool's; one another tool manages is refused.
+#[test]
+fn gitops_extended_existing_objects_carry_the_label() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("egress");
+    let existing = ["--existing", "tests/fixtures/manifests/existing.yaml"];
+    let o = to_dir(&dir, &existing);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(dir.join("search/sidecar-default.yaml")).unwrap();
+    assert!(
+        text.contains("The existing Sidecar search/default"),
+        "{text}"
+    );
+    let doc = &yaml_docs(&text)[0];
+    assert_eq!(
+        doc["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "egress-advisor"
+    );
+    let again = to_dir(&dir, &existing);
+    assert!(stderr(&again).contains(" 0 removed"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("0 files written"),
+        "{}",
+        stderr(&again)
+    );
+
+    // The same Sidecar, labelled as Helm's: printed as it is, refused by --output-dir.
+    let fixture =
+        std::fs::read_to_string(root().join("tests/fixtures/manifests/existing.yaml")).unwrap();
+    let marked = fixture.replace(
+        "    name: default\n    namespace: search\n",
+        "    name: default\n    namespace: search\n    labels:\n      app.kubernetes.io/managed-by: Helm\n",
+    );
+    assert_ne!(marked, fixture);
+    let helm = tmp.path().join("helm.yaml");
+    std::fs::write(&helm, marked).unwrap();
+    let h = helm.to_str().unwrap();
+    let printed = recommend(&["--existing", h]);
+    assert!(printed.status.success(), "{}", stderr(&printed));
+    assert!(stdout(&printed).contains("app.kubernetes.io/managed-by: Helm"));
+    let o = to_dir(&tmp.path().join("helm"), &["--existing", h]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("\"Helm\""), "{}", stderr(&o));
+}
