@@ -476,6 +476,13 @@ pub struct RecommendArgs {
     #[arg(long, value_name = "FILE")]
     pub write: Option<PathBuf>,
 
+    /// Write the manifests into DIR for GitOps instead of standard output: a folder per
+    /// namespace, a file per manifest and `kustomization.yaml` files, so that
+    /// `kubectl kustomize DIR` gives the same objects. A re-run updates DIR: the tool's files
+    /// it no longer recommends are removed, other files are never touched.
+    #[arg(long, value_name = "DIR", conflicts_with = "write")]
+    pub output_dir: Option<PathBuf>,
+
     /// Also write a Sidecar for each namespace the logs name: egress limited to exactly what
     /// its workloads used (in-mesh services, ServiceEntries, istio-system) and
     /// `outboundTrafficPolicy: REGISTRY_ONLY`, to lock one namespace down before the mesh.

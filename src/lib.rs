@@ -41,6 +41,7 @@ pub mod fmt;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gate;
+pub mod gitops;
 pub mod ingest;
 pub mod migrate;
 pub mod parse;

@@ -966,6 +966,7 @@ fn merge_into(e: &Entry, r: &Recommendation<'_>, api: &'static str) -> Option<Me
     let mine = r.to_value(api);
     let mut v = e.raw.clone();
     strip_server_fields(&mut v);
+    crate::gitops::mark(&mut v);
     let spec = v.get_mut("spec")?.as_object_mut()?;
     let resolution = |s: &serde_json::Map<String, serde_json::Value>| {
         s.get("resolution")

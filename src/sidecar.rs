@@ -272,6 +272,7 @@ fn merge_into(s: &existing::Sidecar, p: &SidecarPlan) -> Result<MergedSidecar, S
     let from = format!("{}/{}", s.namespace, s.name);
     let mut v = s.raw.clone();
     recommend::strip_server_fields(&mut v);
+    crate::gitops::mark(&mut v);
     let added = not_imported(s, p);
     let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else {
         return Err(format!("the existing Sidecar {from} has no spec"));

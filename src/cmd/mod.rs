@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod check;
 pub mod explain;
+pub mod gitops;
 pub mod migrate;
 pub mod out;
 pub mod recommend;

@@ -16,6 +16,14 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
     let mut selection = Selection::from_args(&a.select)?;
     selection.rules = settings.rules.clone();
     let format = crate::config::recommend_output(a.output);
+    if a.output_dir.is_some() && format != crate::config::Output::Yaml {
+        return Err(Error::Usage(
+            "--output-dir writes YAML files: -o json cannot go with it".into(),
+        ));
+    }
+    if let Some(dir) = &a.output_dir {
+        super::gitops::prepare(dir)?;
+    }
     let out = match &a.write {
         Some(p) => super::out::OutFile::prepare("--write", p)?,
         None => super::out::OutFile::prepare("--write", std::path::Path::new("-"))?,
@@ -39,7 +47,10 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
         files: run.sources.len(),
         sidecars: &sidecar_yaml,
     };
-    out.write(|w| crate::render::write(w, format, &manifests))?;
+    match &a.output_dir {
+        Some(dir) => super::gitops::write(dir, &manifests, settings.quiet)?,
+        None => out.write(|w| crate::render::write(w, format, &manifests))?,
+    }
     if plan.entries.len() >= recommend::MANY_ENTRIES && !settings.quiet {
         eprintln!(
             "egress-advisor: {} ServiceEntries: every one is pushed to every sidecar it is exported to, and meshes with thousands strain istiod's pushes and sidecar memory; consider --scope central, --wildcard-min, --cidr-prefix, --min-requests or --max-entries",

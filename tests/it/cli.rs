@@ -2688,6 +2688,7 @@ fn every_listed_option_is_taken() {
             }
             "root-namespace" => vec!["istio-system"],
             "dir" => return vec!["--dir".into(), d.to_str().unwrap().to_owned()],
+            "output-dir" => return vec!["--output-dir".into(), file("gitops")],
             _ => vec![],
         };
         std::iter::once(format!("--{long}"))

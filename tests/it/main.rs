@@ -11,6 +11,7 @@ mod common;
 mod distributed;
 mod fuzz_corpus;
 mod gate;
+mod gitops;
 mod hostile;
 mod istio_conformance;
 mod properties;
