@@ -1692,15 +1692,26 @@ pub fn for_each_document<'p>(
     summary: &Summary,
     mut f: impl FnMut(&'p Recommendation<'_>, String) -> Result<(), String>,
 ) -> Result<(), String> {
+    for_each_document_as(plan, summary, |e, d| Ok((e, d)), |(e, d)| f(e, d))
+}
+
+/// [`for_each_document`] with each document turned into what `f` takes by `map`, in parallel
+/// as the documents are built (the HTML report encodes each as JSON there).
+pub fn for_each_document_as<'p, T: Send>(
+    plan: &'p Plan<'_>,
+    summary: &Summary,
+    map: impl Fn(&'p Recommendation<'_>, String) -> Result<T, String> + Sync,
+    mut f: impl FnMut(T) -> Result<(), String>,
+) -> Result<(), String> {
     use rayon::prelude::*;
     let checked = &Checked::default();
     for chunk in plan.entries.chunks(1024) {
-        let docs: Vec<String> = chunk
+        let docs: Vec<T> = chunk
             .par_iter()
-            .map(|e| document(e, plan.api_version, summary, checked))
+            .map(|e| map(e, document(e, plan.api_version, summary, checked)?))
             .collect::<Result<_, String>>()?;
-        for (e, d) in chunk.iter().zip(docs) {
-            f(e, d)?;
+        for d in docs {
+            f(d)?;
         }
     }
     Ok(())

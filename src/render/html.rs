@@ -35,7 +35,6 @@ struct Page<'a> {
     destinations: Vec<Row>,
     timeline: TimelineOut,
     namespaces: Vec<NsRow<'a>>,
-    manifests: Manifests<'a>,
     verdict: Option<Verdict>,
     migration: Option<&'a Migration<'a>>,
     malformed: &'a [MalformedOut],
@@ -92,38 +91,48 @@ struct Manifest {
     yaml: String,
 }
 
-/// A plan's manifests, serialised as they are rendered ([`crate::recommend::for_each_document`]):
-/// a large mesh's take tens of megabytes.
-struct Manifests<'a> {
-    plan: Option<&'a crate::recommend::Plan<'a>>,
-    summary: &'a Summary,
-}
-
-impl Serialize for Manifests<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{Error as _, SerializeSeq};
-        let mut seq = s.serialize_seq(Some(self.plan.map_or(0, |p| p.entries.len())))?;
-        let Some(plan) = self.plan else {
-            return seq.end();
-        };
+/// Writes a plan's manifests as one JSON array safe inside HTML, each encoded in parallel as
+/// its document is built ([`crate::recommend::for_each_document_as`]): a large mesh's take tens
+/// of megabytes, never held whole.
+fn write_manifests(
+    out: &mut dyn Write,
+    plan: Option<&crate::recommend::Plan<'_>>,
+    summary: &Summary,
+) -> io::Result<()> {
+    out.write_all(b"[")?;
+    if let Some(plan) = plan {
+        let mut first = true;
         let mut failed = None;
-        let done = crate::recommend::for_each_document(plan, self.summary, |e, yaml| {
-            let title = match &e.namespace {
-                Some(ns) => format!("ServiceEntry {ns}/{}", e.name),
-                None => format!("ServiceEntry {}", e.name),
-            };
-            seq.serialize_element(&Manifest { title, yaml })
-                .map_err(|err| {
-                    failed = Some(err);
-                    String::new()
-                })
-        });
-        if let Some(err) = failed {
-            return Err(err);
+        let done = crate::recommend::for_each_document_as(
+            plan,
+            summary,
+            |e, yaml| {
+                let title = match &e.namespace {
+                    Some(ns) => format!("ServiceEntry {ns}/{}", e.name),
+                    None => format!("ServiceEntry {}", e.name),
+                };
+                let mut json = Vec::with_capacity(yaml.len() + title.len() + 32);
+                write_embedded_json(&mut json, &Manifest { title, yaml })
+                    .map_err(|e| e.to_string())?;
+                Ok(json)
+            },
+            |json| {
+                let sep: &[u8] = if first { b"" } else { b"," };
+                first = false;
+                out.write_all(sep)
+                    .and_then(|()| out.write_all(&json))
+                    .map_err(|e| {
+                        failed = Some(e);
+                        String::new()
+                    })
+            },
+        );
+        if let Some(e) = failed {
+            return Err(e);
         }
-        done.map_err(S::Error::custom)?;
-        seq.end()
+        done.map_err(io::Error::other)?;
     }
+    out.write_all(b"]")
 }
 
 #[derive(Serialize)]
@@ -300,10 +309,6 @@ pub fn write(
         destinations,
         timeline: timeline(summary),
         namespaces,
-        manifests: Manifests {
-            plan: extras.manifests,
-            summary,
-        },
         verdict,
         migration: extras.migration,
         malformed: &report.malformed,
@@ -325,15 +330,21 @@ pub fn write(
                     super::human_bytes(report.input.bytes)
                 ),
                 data => minijinja::Value::from_safe_string(DATA_MARKER.to_owned()),
+                manifests => minijinja::Value::from_safe_string(MANIFESTS_MARKER.to_owned()),
             },
         )
         .map_err(|e| io::Error::other(format!("HTML template: {e}")))?;
-    let (head, tail) = html
+    let (head, rest) = html
         .split_once(DATA_MARKER)
         .ok_or_else(|| io::Error::other("HTML template: no place for the data"))?;
+    let (middle, tail) = rest
+        .split_once(MANIFESTS_MARKER)
+        .ok_or_else(|| io::Error::other("HTML template: no place for the manifests"))?;
     let mut out = io::BufWriter::with_capacity(1 << 16, out);
     out.write_all(head.as_bytes())?;
     write_embedded_json(&mut out, &page)?;
+    out.write_all(middle.as_bytes())?;
+    write_manifests(&mut out, extras.manifests, summary)?;
     out.write_all(tail.as_bytes())?;
     out.flush()
 }
@@ -341,6 +352,9 @@ pub fn write(
 /// Stands for the data in the rendered template: no title or subtitle can hold it, as
 /// auto-escaping turns `<` into `&lt;`.
 const DATA_MARKER: &str = "<egress-advisor-data>";
+
+/// Stands for the manifests, as [`DATA_MARKER`] for the data.
+const MANIFESTS_MARKER: &str = "<egress-advisor-manifests>";
 
 /// Writes `value` as JSON safe inside HTML: `<`, `>`, `&` and `'` as `\u003c`, `\u003e`,
 /// `\u0026` and `\u0027` (outside strings JSON has none of them), as serde writes it.
@@ -352,10 +366,13 @@ fn write_embedded_json(out: &mut dyn Write, value: &impl Serialize) -> io::Resul
             Ok(buf.len())
         }
         fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
-            while let Some(i) = buf
-                .iter()
-                .position(|b| matches!(b, b'<' | b'>' | b'&' | b'\''))
-            {
+            // The next of the four, each byte looked at once: `'` only before the next of
+            // the others.
+            let next = |buf: &[u8]| {
+                let other = memchr::memchr3(b'<', b'>', b'&', buf);
+                memchr::memchr(b'\'', &buf[..other.unwrap_or(buf.len())]).or(other)
+            };
+            while let Some(i) = next(buf) {
                 self.0.write_all(&buf[..i])?;
                 self.0.write_all(match buf[i] {
                     b'<' => b"\\u003c",

@@ -292,8 +292,8 @@ fn log_values_render_as_text() {
     let html = std::fs::read_to_string(&page).unwrap();
     assert_eq!(
         count(&html, "</script>"),
-        2,
-        "only the page's own two script elements end in the file"
+        3,
+        "only the page's own three script elements (data, manifests, code) end in the file"
     );
     let (dom, console) = load(&browser, &page, "");
     assert_clean(&dom, &console, "hostile");
