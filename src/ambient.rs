@@ -11,7 +11,11 @@
 //! | passthrough | no `dst.service`, no `dst.hbone_addr`: nothing in the mesh matched | `dst.addr` |
 //! | ServiceEntry, no waypoint | `dst.service` outside the cluster domain, plain TCP (no `dst.hbone_addr`) | `dst.service`, the port of `dst.addr` (the entry's target port) |
 //! | through a waypoint | `dst.hbone_addr` with an address other than `dst.addr`'s: HBONE to a waypoint, the CONNECT naming the service's VIP | `dst.service` (or the VIP), the port of `dst.hbone_addr` (the entry's port) |
-//! | in-mesh | `dst.hbone_addr` at `dst.addr`'s address (pod to pod), a `dst.service` in the cluster domain, or an address in `--mesh-cidr` or Istio's auto-allocated range | none |
+//! | in-mesh | `dst.hbone_addr` at `dst.addr`'s address (pod to pod), a `dst.service` in the cluster domain on a non-public `dst.addr`, or an address in `--mesh-cidr` or Istio's auto-allocated range | none |
+//!
+//! A name never makes a connection in-mesh: plain TCP to a public `dst.addr` is egress to that
+//! address even when `dst.service` is in the cluster domain (a Service with endpoints outside
+//! the cluster logs so); the name is kept as `seen_as`, a hint.
 //!
 //! A log line cannot say that `dst.workload` is a waypoint; a CONNECT to another address than
 //! the one dialled is what only a waypoint (or an east-west gateway) produces, so that is the
@@ -80,6 +84,9 @@ pub struct Destination<'a> {
     pub port: u16,
     /// External or private (for passthrough to a private address not in `--mesh-cidr`).
     pub category: Category,
+    /// A name the line gave that was not taken as the destination: a cluster-local
+    /// `dst.service` on a connection to a public address. A hint, never proof.
+    pub seen_as: Option<&'a str>,
 }
 
 /// Who made the connection, as far as the line says.
@@ -199,6 +206,7 @@ pub fn judge<'a>(e: &'a ZtunnelEntry<'a>, rules: &Rules) -> Judged<'a> {
                 address: Some(vip),
                 port,
                 category: Category::External,
+                seen_as: None,
             }),
             "HBONE to another address than the one it names: through a waypoint, to a ServiceEntry host",
         );
@@ -206,7 +214,26 @@ pub fn judge<'a>(e: &'a ZtunnelEntry<'a>, rules: &Rules) -> Judged<'a> {
 
     if let Some(s) = service {
         if rules.is_cluster_local(s) {
-            return judged(Flow::InMesh, None, "dst.service is in the cluster domain");
+            // A name cannot make a connection in-mesh: plain TCP to a public address left the
+            // mesh, whatever the line calls it (a Service with endpoints outside, say).
+            if is_public(dst_ip, rules) {
+                return judged(
+                    Flow::Passthrough,
+                    Some(Destination {
+                        host: None,
+                        address: Some(dst_ip),
+                        port: dst_port,
+                        category: Category::External,
+                        seen_as: Some(s),
+                    }),
+                    "dst.service is in the cluster domain but dst.addr is public, without HBONE: egress to the address, the name only a hint",
+                );
+            }
+            return judged(
+                Flow::InMesh,
+                None,
+                "dst.service is in the cluster domain and dst.addr is not public",
+            );
         }
         return judged(
             Flow::ServiceEntry,
@@ -215,6 +242,7 @@ pub fn judge<'a>(e: &'a ZtunnelEntry<'a>, rules: &Rules) -> Judged<'a> {
                 address: Some(dst_ip),
                 port: dst_port,
                 category: category_of(dst_ip),
+                seen_as: None,
             }),
             "dst.service outside the cluster domain, sent without HBONE: a ServiceEntry host with no waypoint",
         );
@@ -234,6 +262,7 @@ pub fn judge<'a>(e: &'a ZtunnelEntry<'a>, rules: &Rules) -> Judged<'a> {
             address: Some(dst_ip),
             port: dst_port,
             category: category_of(dst_ip),
+            seen_as: None,
         }),
         "nothing in the mesh matched the address: passthrough",
     )
@@ -242,6 +271,11 @@ pub fn judge<'a>(e: &'a ZtunnelEntry<'a>, rules: &Rules) -> Judged<'a> {
 /// Whether an address lies outside the mesh's own ranges (`--mesh-cidr`, auto-allocated VIPs).
 fn scope_is_outside(ip: IpAddr, rules: &Rules) -> bool {
     !(rules.in_mesh_cidr(ip) || scope(ip) == AddrScope::AutoAllocated)
+}
+
+/// Whether an address is on the internet: public, and in none of the mesh's ranges.
+fn is_public(ip: IpAddr, rules: &Rules) -> bool {
+    scope(ip) == AddrScope::Public && !rules.in_mesh_cidr(ip)
 }
 
 fn category_of(ip: IpAddr) -> Category {
@@ -378,14 +412,32 @@ mod tests {
     }
 
     #[test]
-    fn a_kubernetes_service_is_the_meshs_own() {
-        // ztunnel names dst.service from istiod's registry, for the address dialled: a name in
-        // the cluster domain is a Kubernetes Service, declared in the cluster even when its
-        // endpoints are outside.
+    fn a_cluster_local_name_never_makes_a_public_address_in_mesh() {
+        // Plain TCP to a public address: whatever dst.service says (a Kubernetes Service with
+        // endpoints outside, or a forged line), the connection left the mesh. It is egress to
+        // the address; the name is kept only as what the connection was seen as.
         let line = format!(
             "{T}src.addr=10.0.0.1:1 dst.addr=93.184.216.34:443 dst.service=\"exfil.default.svc.cluster.local\" direction=\"outbound\" bytes_sent=1 bytes_recv=1 duration=\"1ms\""
         );
-        assert_eq!(judge_line(&line, &Rules::default()).0, Flow::InMesh);
+        let e = ZtunnelEntry::parse(line.as_bytes()).unwrap().unwrap();
+        let j = judge(&e, &Rules::default());
+        assert_eq!(j.flow, Flow::Passthrough, "{}", j.reason);
+        let d = j.destination.unwrap();
+        assert_eq!(d.host, None, "the name is not the destination");
+        assert_eq!(d.address, Some("93.184.216.34".parse().unwrap()));
+        assert_eq!((d.port, d.category), (443, Category::External));
+        assert_eq!(d.seen_as, Some("exfil.default.svc.cluster.local"));
+        // The same name to a private address (a pod outside --mesh-cidr) or to an address in
+        // the mesh's ranges stays the mesh's own.
+        let private = line.replace("93.184.216.34", "10.244.3.4");
+        assert_eq!(judge_line(&private, &Rules::default()).0, Flow::InMesh);
+        let rules = Rules {
+            mesh_cidrs: vec![crate::classify::Cidr::parse("93.184.216.0/24").unwrap()],
+            ..Rules::default()
+        };
+        assert_eq!(judge_line(&line, &rules).0, Flow::InMesh);
+        let short = line.replace("exfil.default.svc.cluster.local", "exfil");
+        assert_eq!(judge_line(&short, &Rules::default()).0, Flow::Passthrough);
     }
 
     #[test]
