@@ -22,9 +22,11 @@
 //! rule, and `explain` names it. ztunnel's `bytes_sent` is what the workload on the line's side
 //! sent: for an `outbound` line, the workload's upload, the opposite of Envoy's `%BYTES_SENT%`.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
-use crate::classify::{Category, Rules};
+use crate::classify::{Category, Class, Protocol, Rules, Verdict};
+use crate::parse::Record;
 use crate::parse::addr::{AddrScope, scope, split_socket};
 use crate::parse::ztunnel::{Direction, Event, ZtunnelEntry, trust_domain};
 
@@ -64,6 +66,37 @@ impl Flow {
         }
     }
 
+    /// The class the line is counted in, in the model of sidecar lines: passthrough as
+    /// passthrough, a ServiceEntry host (with or without a waypoint) as registered, a failed
+    /// connection as an entry that says nothing certain, an opened one as noise (its complete
+    /// line counts the connection).
+    pub fn class(self) -> Class {
+        match self {
+            Flow::Passthrough => Class::Passthrough,
+            Flow::ServiceEntry | Flow::Waypoint => Class::Registered,
+            Flow::InMesh => Class::Internal,
+            Flow::Inbound => Class::Inbound,
+            Flow::Failed | Flow::Unknown => Class::Unknown,
+            Flow::Opened => Class::Noise,
+        }
+    }
+
+    /// Every flow, in report order.
+    pub const ALL: [Flow; 8] = [
+        Flow::Passthrough,
+        Flow::ServiceEntry,
+        Flow::Waypoint,
+        Flow::InMesh,
+        Flow::Inbound,
+        Flow::Failed,
+        Flow::Opened,
+        Flow::Unknown,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// Whether the connection left (or was sent towards) the mesh's outside.
     pub fn is_egress(self) -> bool {
         matches!(
@@ -101,17 +134,9 @@ pub struct Caller<'a> {
     pub service_account: Option<&'a str>,
     /// The trust domain, from `src.identity`: never assumed to be `cluster.local`.
     pub trust_domain: Option<&'a str>,
-}
-
-impl Caller<'_> {
-    /// The AuthorizationPolicy principal (`<trust domain>/ns/<ns>/sa/<sa>`, no `spiffe://`),
-    /// when the line carried an identity.
-    pub fn principal(&self) -> Option<String> {
-        Some(format!(
-            "{}/ns/{}/sa/{}",
-            self.trust_domain?, self.namespace?, self.service_account?
-        ))
-    }
+    /// The AuthorizationPolicy principal (`<trust domain>/ns/<ns>/sa/<sa>`: `src.identity`
+    /// without `spiffe://`), when the line carried a well-formed identity (HBONE only).
+    pub principal: Option<&'a str>,
 }
 
 /// One ztunnel line, judged.
@@ -126,6 +151,58 @@ pub struct Judged<'a> {
     pub downloaded: u64,
     /// The rule that decided, in words, for `explain`.
     pub reason: &'static str,
+}
+
+impl<'a> Judged<'a> {
+    /// The destination in the terms of sidecar lines, for the summary: keyed by host, else
+    /// address; TCP, since ztunnel sees no protocol.
+    pub fn summary_destination(&self) -> Option<crate::classify::Destination<'a>> {
+        let d = self.destination.as_ref()?;
+        let verdict = match self.flow {
+            Flow::Passthrough => Verdict::Passthrough,
+            Flow::ServiceEntry | Flow::Waypoint => Verdict::Registered,
+            _ => return None,
+        };
+        // A wildcard ServiceEntry host (DYNAMIC_DNS) names no one host: the address keys it,
+        // as for a sidecar's wildcard cluster, and the name stays a hint.
+        let (host, wildcard) = match d.host {
+            Some(h) if h.contains('*') => (None, Some(h)),
+            h => (h, None),
+        };
+        if host.is_none() && d.address.is_none() {
+            return None;
+        }
+        Some(crate::classify::Destination {
+            verdict,
+            host: host.map(lower),
+            address: d.address,
+            port: d.port,
+            protocol: Protocol::Tcp,
+            category: d.category,
+            claimed: d.seen_as.or(wildcard).map(Cow::Borrowed),
+        })
+    }
+}
+
+fn lower(s: &str) -> Cow<'_, str> {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// The line as a sidecar entry would give it, for the per-destination counters: the time it
+/// was written and the bytes on the workload's side. ztunnel's `bytes_sent` is the workload's
+/// upload, which Envoy logs as `%BYTES_RECEIVED%` (what the proxy received from it).
+pub fn record<'a>(e: &'a ZtunnelEntry<'a>) -> Record<'a> {
+    Record {
+        start_time: e.time.as_deref(),
+        bytes_received: e.bytes_sent,
+        bytes_sent: e.bytes_recv,
+        ..Record::default()
+    }
 }
 
 /// Judges one ztunnel line.
@@ -287,19 +364,26 @@ fn category_of(ip: IpAddr) -> Category {
 
 fn caller<'a>(e: &'a ZtunnelEntry<'a>) -> Caller<'a> {
     let identity = e.src_identity.as_deref();
-    // spiffe://<td>/ns/<ns>/sa/<sa>
-    let service_account = identity.and_then(|id| {
-        let (_, rest) = id.strip_prefix("spiffe://")?.split_once("/ns/")?;
-        let (_ns, sa) = rest.split_once("/sa/")?;
-        (!sa.is_empty() && !sa.contains('/')).then_some(sa)
+    // spiffe://<td>/ns/<ns>/sa/<sa>, with names Kubernetes would accept: anything else is not
+    // an identity ztunnel issued, and is not kept.
+    let parsed = identity.and_then(|id| {
+        let principal = id.strip_prefix("spiffe://")?;
+        let td = trust_domain(id)?;
+        let (_, rest) = principal.split_once("/ns/")?;
+        let (ns, sa) = rest.split_once("/sa/")?;
+        let ok = crate::validate::is_dns1123_label(ns, false)
+            && crate::validate::is_dns1123_subdomain(sa)
+            && td.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
+        ok.then_some((principal, td, sa))
     });
     let pod = e.src_workload.as_deref();
     Caller {
         namespace: e.src_namespace.as_deref(),
         pod,
         workload: pod.map(crate::envelope::meta::workload_of_pod),
-        service_account,
-        trust_domain: identity.and_then(trust_domain),
+        service_account: parsed.map(|p| p.2),
+        trust_domain: parsed.map(|p| p.1),
+        principal: parsed.map(|p| p.0),
     }
 }
 
@@ -450,10 +534,7 @@ mod tests {
         assert_eq!(j.caller.workload, Some("checkout"));
         assert_eq!(j.caller.service_account, Some("checkout"));
         assert_eq!(j.caller.trust_domain, Some("prod.example"));
-        assert_eq!(
-            j.caller.principal().as_deref(),
-            Some("prod.example/ns/shop/sa/checkout")
-        );
+        assert_eq!(j.caller.principal, Some("prod.example/ns/shop/sa/checkout"));
         assert_eq!(
             (j.uploaded, j.downloaded),
             (1200, 56000),
@@ -464,7 +545,20 @@ mod tests {
             "{T}src.addr=10.0.0.1:1 src.workload=\"a-1\" src.namespace=\"shop\" dst.addr=1.2.3.4:443 direction=\"outbound\" bytes_sent=1 bytes_recv=1 duration=\"1ms\""
         );
         let e = ZtunnelEntry::parse(line.as_bytes()).unwrap().unwrap();
-        assert_eq!(judge(&e, &Rules::default()).caller.principal(), None);
+        assert_eq!(judge(&e, &Rules::default()).caller.principal, None);
+        // An identity that is not one ztunnel issues is not kept.
+        for bad in [
+            "spiffe://td/ns/Shop/sa/x",
+            "spiffe://td/ns/shop/sa/x/y",
+            "td/ns/shop/sa/x",
+        ] {
+            let line = format!(
+                "{T}src.addr=10.0.0.1:1 src.identity=\"{bad}\" dst.addr=1.2.3.4:443 direction=\"outbound\""
+            );
+            let e = ZtunnelEntry::parse(line.as_bytes()).unwrap().unwrap();
+            let c = judge(&e, &Rules::default()).caller;
+            assert_eq!((c.principal, c.trust_domain), (None, None), "{bad}");
+        }
     }
 
     #[test]

@@ -188,6 +188,7 @@ pub fn account(
                 let format = match &v.outcome {
                     Some(Outcome::Entry { format, .. }) => Some(Some(*format)),
                     Some(Outcome::Quick { format, .. }) => Some(*format),
+                    Some(Outcome::Ztunnel { .. }) => Some(Some(Format::Ztunnel)),
                     _ => None,
                 };
                 if let Some(format) = format {
@@ -284,6 +285,10 @@ fn record(
             summary.count(class);
             return format;
         }
+        Some(Outcome::Ztunnel { entry, judged }) => {
+            ztunnel(summary, s, loc, entry, judged, w);
+            return Some(Format::Ztunnel);
+        }
         Some(Outcome::Entry {
             format,
             record,
@@ -311,4 +316,54 @@ fn record(
         }
     }
     None
+}
+
+/// Counts a ztunnel line: in the class of its flow, and for egress, as a destination of the
+/// caller the line names (`src.namespace`, the workload of `src.workload`), not of its writer
+/// (a ztunnel pod). Inbound lines are counted only as lines: the client's outbound line counts
+/// the connection.
+fn ztunnel(
+    summary: &mut Summary,
+    s: &Settings,
+    loc: Location,
+    entry: &crate::parse::ztunnel::ZtunnelEntry<'_>,
+    judged: &crate::ambient::Judged<'_>,
+    w: &mut Writers,
+) {
+    summary.ztunnel_lines = summary.ztunnel_lines.saturating_add(1);
+    summary.ambient.count(judged.flow, loc);
+    let class = judged.flow.class();
+    let Some(d) = judged.summary_destination() else {
+        summary.count(class);
+        return;
+    };
+    if outside(s.window, entry.time.as_deref()) {
+        summary.count(Class::Outside);
+        return;
+    }
+    let c = &judged.caller;
+    // Names from a line are anyone's to write: one Kubernetes would refuse is dropped, as for
+    // envelopes.
+    let bad_namespace = c
+        .namespace
+        .is_some_and(|n| !crate::validate::is_dns1123_label(n, false));
+    let bad_workload = c.workload.is_some_and(|w| {
+        !crate::validate::is_label_value(w) && !crate::validate::is_dns1123_subdomain(w)
+    });
+    if bad_namespace || bad_workload {
+        summary.invalid_source(loc);
+    }
+    let namespace = c.namespace.filter(|_| !bad_namespace);
+    let workload = c.workload.filter(|_| !bad_workload);
+    let who = Who {
+        namespace: namespace.unwrap_or(""),
+        workload: workload.unwrap_or(""),
+        label: None,
+        from_base: false,
+    };
+    let id = source_of(summary, who, &mut w.last, &mut w.base);
+    if let (Some(p), Some(n), Some(wl)) = (c.principal, namespace, workload) {
+        summary.ambient.principal(p, n, wl);
+    }
+    summary.destination(class, &d, &crate::ambient::record(entry), id);
 }
