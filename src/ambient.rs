@@ -169,13 +169,20 @@ impl<'a> Judged<'a> {
             Some(h) if h.contains('*') => (None, Some(h)),
             h => (h, None),
         };
-        if host.is_none() && d.address.is_none() {
+        // Through a waypoint, the address is the service's VIP, not where the traffic went
+        // (the waypoint resolves the host itself): the host keys it alone. An auto-allocated
+        // VIP with no host to name is the mesh's own address, no destination.
+        let address = match self.flow {
+            Flow::Waypoint if host.is_some() => None,
+            _ => d.address,
+        };
+        if host.is_none() && address.is_none_or(|ip| scope(ip) == AddrScope::AutoAllocated) {
             return None;
         }
         Some(crate::classify::Destination {
             verdict,
             host: host.map(lower),
-            address: d.address,
+            address,
             port: d.port,
             protocol: Protocol::Tcp,
             category: d.category,
@@ -433,6 +440,24 @@ mod tests {
             d,
             Some((Some("example.com".into()), Some("240.240.0.9".into()), 80))
         );
+        // Counted by host alone: the VIP is not where the traffic went.
+        let line = format!(
+            "{T}src.addr=10.1.2.3:37048 dst.addr=10.1.2.4:15008 dst.hbone_addr=240.240.0.9:80 dst.service=\"Example.com\" direction=\"outbound\""
+        );
+        let e = ZtunnelEntry::parse(line.as_bytes()).unwrap().unwrap();
+        let sd = judge(&e, &r).summary_destination().unwrap();
+        assert_eq!(
+            (sd.host.as_deref(), sd.address, sd.port),
+            (Some("example.com"), None, 80)
+        );
+        assert_eq!(
+            (sd.verdict, sd.protocol),
+            (Verdict::Registered, Protocol::Tcp)
+        );
+        // A wildcard host names no one destination, and its VIP is the mesh's.
+        let wild = line.replace("Example.com", "*.example.com");
+        let e = ZtunnelEntry::parse(wild.as_bytes()).unwrap().unwrap();
+        assert_eq!(judge(&e, &r).summary_destination(), None);
         // (d) a ServiceEntry host without a waypoint: the real upstream and target port.
         let (f, d) = judge_line(
             &format!(
