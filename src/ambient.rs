@@ -139,6 +139,24 @@ pub struct Caller<'a> {
     pub principal: Option<&'a str>,
 }
 
+impl<'a> Caller<'a> {
+    /// The pod the line names, in `--pods`' list.
+    pub fn pod_info<'p>(
+        &self,
+        pods: Option<&'p crate::pods::Pods>,
+    ) -> Option<&'p crate::pods::Pod> {
+        pods?.get(self.namespace?, self.pod?)
+    }
+
+    /// The caller's workload: its owner in `--pods`' list, else derived from the pod name.
+    pub fn workload_with<'p>(&self, pod: Option<&'p crate::pods::Pod>) -> Option<&'p str>
+    where
+        'a: 'p,
+    {
+        pod.map(|p| &*p.workload).or(self.workload)
+    }
+}
+
 /// One ztunnel line, judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Judged<'a> {

@@ -47,6 +47,7 @@ pub mod migrate;
 pub mod parse;
 pub mod partial;
 pub mod pipeline;
+pub mod pods;
 pub mod progress;
 pub mod recommend;
 pub mod render;

@@ -25,6 +25,10 @@ pub struct AmbientCounts {
     /// AuthorizationPolicy principals (`<trust domain>/ns/<ns>/sa/<sa>`, from `src.identity`)
     /// of egress connections, and the workloads (`<namespace>/<workload>`) that showed them.
     pub principals: BTreeMap<Box<str>, BTreeSet<Box<str>>>,
+    /// Service accounts (`<namespace>/<sa>`, from `--pods`) of egress connections whose line
+    /// carried no identity, and the workloads that used them. No trust domain: none is assumed.
+    #[serde(default)]
+    pub accounts: BTreeMap<Box<str>, BTreeSet<Box<str>>>,
 }
 
 impl AmbientCounts {
@@ -47,37 +51,50 @@ impl AmbientCounts {
     /// Notes that `workload` (`<namespace>/<workload>`) connected as `principal`. Allocates
     /// only for a pair not seen before.
     pub fn principal(&mut self, principal: &str, namespace: &str, workload: &str) {
-        if !self.principals.contains_key(principal) {
-            if self.principals.len() >= PRINCIPALS
-                && self
-                    .principals
-                    .last_key_value()
-                    .is_none_or(|(k, _)| **k < *principal)
-            {
-                return;
-            }
-            self.principals.insert(principal.into(), BTreeSet::new());
-            while self.principals.len() > PRINCIPALS {
-                self.principals.pop_last();
-            }
-        }
-        let Some(set) = self.principals.get_mut(principal) else {
-            return;
-        };
-        let known = set.iter().any(|w| {
-            w.len() == namespace.len() + 1 + workload.len()
-                && w.starts_with(namespace)
-                && w[namespace.len()..].starts_with('/')
-                && w.ends_with(workload)
-        });
-        if !known {
-            set.insert(format!("{namespace}/{workload}").into());
-            while set.len() > PRINCIPAL_WORKLOADS {
-                set.pop_last();
-            }
-        }
+        note(&mut self.principals, principal, namespace, workload);
     }
 
+    /// Notes that `workload` connected as service account `account` (`<namespace>/<sa>`).
+    pub fn account(&mut self, account: &str, namespace: &str, workload: &str) {
+        note(&mut self.accounts, account, namespace, workload);
+    }
+}
+
+/// Notes `<namespace>/<workload>` under `key`, in a map bounded to its smallest keys and
+/// workloads.
+fn note(
+    map: &mut BTreeMap<Box<str>, BTreeSet<Box<str>>>,
+    key: &str,
+    namespace: &str,
+    workload: &str,
+) {
+    if !map.contains_key(key) {
+        if map.len() >= PRINCIPALS && map.last_key_value().is_none_or(|(k, _)| **k < *key) {
+            return;
+        }
+        map.insert(key.into(), BTreeSet::new());
+        while map.len() > PRINCIPALS {
+            map.pop_last();
+        }
+    }
+    let Some(set) = map.get_mut(key) else {
+        return;
+    };
+    let known = set.iter().any(|w| {
+        w.len() == namespace.len() + 1 + workload.len()
+            && w.starts_with(namespace)
+            && w[namespace.len()..].starts_with('/')
+            && w.ends_with(workload)
+    });
+    if !known {
+        set.insert(format!("{namespace}/{workload}").into());
+        while set.len() > PRINCIPAL_WORKLOADS {
+            set.pop_last();
+        }
+    }
+}
+
+impl AmbientCounts {
     pub fn merge(&mut self, o: AmbientCounts) {
         for (a, b) in self.flows.iter_mut().zip(o.flows) {
             *a = a.saturating_add(b);
@@ -86,21 +103,29 @@ impl AmbientCounts {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        for (k, v) in o.principals {
-            self.principals.entry(k).or_default().extend(v);
-        }
-        while self.principals.len() > PRINCIPALS {
-            self.principals.pop_last();
-        }
-        for set in self.principals.values_mut() {
-            while set.len() > PRINCIPAL_WORKLOADS {
-                set.pop_last();
-            }
-        }
+        merge_bounded(&mut self.principals, o.principals);
+        merge_bounded(&mut self.accounts, o.accounts);
     }
 
     pub fn is_empty(&self) -> bool {
         *self == AmbientCounts::default()
+    }
+}
+
+fn merge_bounded(
+    mine: &mut BTreeMap<Box<str>, BTreeSet<Box<str>>>,
+    theirs: BTreeMap<Box<str>, BTreeSet<Box<str>>>,
+) {
+    for (k, v) in theirs {
+        mine.entry(k).or_default().extend(v);
+    }
+    while mine.len() > PRINCIPALS {
+        mine.pop_last();
+    }
+    for set in mine.values_mut() {
+        while set.len() > PRINCIPAL_WORKLOADS {
+            set.pop_last();
+        }
     }
 }
 

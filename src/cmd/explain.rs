@@ -37,6 +37,9 @@ struct Explained<'a> {
     /// `src.identity`.
     #[serde(skip_serializing_if = "Option::is_none")]
     principal: Option<&'a str>,
+    /// The caller's service account (`<namespace>/<sa>`), from `--pods`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_account: Option<&'a str>,
 }
 
 pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
@@ -78,6 +81,7 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
             ambient: None,
             seen_as: None,
             principal: None,
+            service_account: None,
         };
         let result = match ev {
             Event::TooLong => {
@@ -143,6 +147,7 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
                     Some(Outcome::Ztunnel { judged, .. }) => {
                         let d = judged.summary_destination();
                         let c = &judged.caller;
+                        let pod = c.pod_info(settings.pods.as_deref());
                         emit(
                             &mut out,
                             &Explained {
@@ -154,11 +159,12 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
                                 ambient: Some(judged.flow.name()),
                                 seen_as: judged.destination.as_ref().and_then(|d| d.seen_as),
                                 principal: c.principal,
+                                service_account: pod.map(|p| &*p.account),
                                 ..tagged(
                                     blank(judged.flow.class().name(), judged.reason),
                                     kind,
                                     c.namespace,
-                                    c.workload,
+                                    c.workload_with(pod),
                                 )
                             },
                         )

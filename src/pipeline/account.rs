@@ -342,19 +342,22 @@ fn ztunnel(
         return;
     }
     let c = &judged.caller;
+    // The pod's owner and service account, when `--pods` lists it.
+    let pod = c.pod_info(s.pods.as_deref());
+    let workload = c.workload_with(pod);
     // Names from a line are anyone's to write: one Kubernetes would refuse is dropped, as for
     // envelopes.
     let bad_namespace = c
         .namespace
         .is_some_and(|n| !crate::validate::is_dns1123_label(n, false));
-    let bad_workload = c.workload.is_some_and(|w| {
+    let bad_workload = workload.is_some_and(|w| {
         !crate::validate::is_label_value(w) && !crate::validate::is_dns1123_subdomain(w)
     });
     if bad_namespace || bad_workload {
         summary.invalid_source(loc);
     }
     let namespace = c.namespace.filter(|_| !bad_namespace);
-    let workload = c.workload.filter(|_| !bad_workload);
+    let workload = workload.filter(|_| !bad_workload);
     let who = Who {
         namespace: namespace.unwrap_or(""),
         workload: workload.unwrap_or(""),
@@ -362,8 +365,14 @@ fn ztunnel(
         from_base: false,
     };
     let id = source_of(summary, who, &mut w.last, &mut w.base);
-    if let (Some(p), Some(n), Some(wl)) = (c.principal, namespace, workload) {
-        summary.ambient.principal(p, n, wl);
+    if let (Some(n), Some(wl)) = (namespace, workload) {
+        match (c.principal, pod) {
+            (Some(p), _) => summary.ambient.principal(p, n, wl),
+            // No identity on the line (passthrough, a ServiceEntry without a waypoint): the
+            // service account the pod list gives.
+            (None, Some(pod)) => summary.ambient.account(&pod.account, n, wl),
+            (None, None) => {}
+        }
     }
     summary.destination(class, &d, &crate::ambient::record(entry), id);
 }

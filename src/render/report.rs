@@ -57,6 +57,9 @@ pub struct AmbientOut<'a> {
     /// Callers' principals (`<trust domain>/ns/<ns>/sa/<sa>`) on egress connections, and the
     /// workloads that used them.
     pub principals: BTreeMap<&'a str, Vec<&'a str>>,
+    /// With `--pods`: the service accounts (`<namespace>/<sa>`) of egress connections whose
+    /// line carried no identity, and the workloads that used them.
+    pub service_accounts: BTreeMap<&'a str, Vec<&'a str>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -384,6 +387,11 @@ impl<'a> Report<'a> {
                     unknown: a.get(Flow::Unknown),
                     principals: a
                         .principals
+                        .iter()
+                        .map(|(p, w)| (&**p, w.iter().map(|w| &**w).collect()))
+                        .collect(),
+                    service_accounts: a
+                        .accounts
                         .iter()
                         .map(|(p, w)| (&**p, w.iter().map(|w| &**w).collect()))
                         .collect(),

@@ -330,3 +330,77 @@ fn ambient_lines_are_noise_to_an_exact_sidecar_format() {
     assert_eq!(v["lines"]["noise"], v["input"]["lines"]);
     assert!(v.get("ambient").is_none());
 }
+
+#[test]
+fn ambient_pods_name_owners_and_service_accounts() {
+    let pods = "examples/mesh/pods.json";
+    let o = run(&["analyze", "-o", "json", "--pods", pods, MESH]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    // Lines without an identity get the service account the pod list gives; no trust domain
+    // is made up for them.
+    assert_eq!(
+        v["ambient"]["service_accounts"],
+        serde_json::json!({
+            "batch/reports-writer": ["batch/report-builder"],
+            "shop/cart": ["shop/cart"],
+            "shop/checkout": ["shop/checkout"],
+        })
+    );
+    assert_eq!(
+        v["ambient"]["principals"],
+        serde_json::json!({"prod.example/ns/payments/sa/payments-api": ["payments/payments-api"]})
+    );
+    // The owner names the workload, where the pod name alone would not.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("z.log");
+    std::fs::write(
+        &log,
+        "2024-06-03T10:00:01.482913Z\tinfo\taccess\tconnection complete\tsrc.addr=10.244.1.21:48302 src.workload=\"broker-0\" src.namespace=\"data\" dst.addr=142.250.191.142:443 direction=\"outbound\" bytes_sent=1 bytes_recv=1 duration=\"1ms\"\n",
+    )
+    .unwrap();
+    let list = dir.path().join("pods.json");
+    std::fs::write(
+        &list,
+        r#"{"kind":"List","items":[{"kind":"Pod","metadata":{"name":"broker-0","namespace":"data","ownerReferences":[{"kind":"StatefulSet","name":"kafka","controller":true}]},"spec":{"serviceAccountName":"kafka"}}]}"#,
+    )
+    .unwrap();
+    let (log, list) = (log.to_str().unwrap(), list.to_str().unwrap());
+    let without = json(&run(&["analyze", "-o", "json", log]));
+    assert_eq!(
+        callers(&without["destinations"][0]),
+        [("data/broker".into(), 1)]
+    );
+    let with = json(&run(&["analyze", "-o", "json", "--pods", list, log]));
+    assert_eq!(
+        callers(&with["destinations"][0]),
+        [("data/kafka".into(), 1)]
+    );
+    let explained = stdout(&run(&["explain", "--pods", list, log]));
+    assert!(explained.contains(r#""workload":"kafka""#), "{explained}");
+    assert!(
+        explained.contains(r#""service_account":"data/kafka""#),
+        "{explained}"
+    );
+    // Partials read with other pods do not merge.
+    let a = dir.path().join("a.json");
+    let b = dir.path().join("b.json");
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    assert_eq!(
+        run(&["analyze", "--quiet", "--partial", a, log])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["analyze", "--quiet", "--pods", list, "--partial", b, log])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(run(&["merge", a, b]).status.code(), Some(2));
+    // A file that is not a pod list is a usage error naming the flag.
+    let o = run(&["analyze", "--pods", log, log]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--pods"), "{}", stderr(&o));
+}
