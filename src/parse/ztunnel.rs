@@ -372,15 +372,46 @@ fn set_field<'a>(
     Ok(())
 }
 
-/// A JSON value as ztunnel writes it: a string or a number.
-#[derive(Debug, Default, Deserialize)]
-#[serde(untagged)]
+/// A JSON value as ztunnel writes it: a string or a number (`null` reads as absent). Read by
+/// a visitor, not as an untagged enum: trying each variant in turn would build an error for
+/// every miss, an allocation per field.
+#[derive(Debug, Default)]
 enum JsonValue<'a> {
     #[default]
     Absent,
-    #[serde(borrow)]
     Str(Cow<'a, str>),
     Num(u64),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for JsonValue<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = JsonValue<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string, a non-negative integer or null")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(JsonValue::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(JsonValue::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(JsonValue::Str(Cow::Owned(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(JsonValue::Num(v))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(JsonValue::Absent)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(JsonValue::Absent)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 impl<'a> JsonValue<'a> {

@@ -83,11 +83,13 @@ struct Who<'a> {
     from_base: bool,
 }
 
-/// The last writer a line named, and its index in the summary.
+/// The last writer a line named, and its index in the summary. Its names are rewritten in
+/// place when the writer changes (as it does from line to line in ztunnel's logs, where the
+/// caller is on the line), so a change allocates only when a name outgrows the last.
 #[derive(Debug, Clone, Default)]
 pub struct LastSource {
-    namespace: Box<str>,
-    workload: Box<str>,
+    namespace: String,
+    workload: String,
     label: Option<Label>,
     id: u32,
 }
@@ -114,12 +116,13 @@ fn source_of(
             }
             _ => {
                 let id = summary.source_id(who.namespace, who.workload, who.label);
-                *last = Some(LastSource {
-                    namespace: who.namespace.into(),
-                    workload: who.workload.into(),
-                    label: who.label,
-                    id,
-                });
+                let l = last.get_or_insert_with(LastSource::default);
+                l.namespace.clear();
+                l.namespace.push_str(who.namespace);
+                l.workload.clear();
+                l.workload.push_str(who.workload);
+                l.label = who.label;
+                l.id = id;
                 id
             }
         },
