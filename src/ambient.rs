@@ -307,7 +307,13 @@ pub fn judge<'a>(e: &'a ZtunnelEntry<'a>, rules: &Rules) -> Judged<'a> {
                 host: service,
                 address: Some(vip),
                 port,
-                category: Category::External,
+                // A ServiceEntry host is external; a bare VIP (or one behind a wildcard host,
+                // which names no one destination) is where its address says.
+                category: if service.is_some_and(|s| !s.contains('*')) {
+                    Category::External
+                } else {
+                    category_of(vip, rules)
+                },
                 seen_as: None,
             }),
             "HBONE to another address than the one it names: through a waypoint, to a ServiceEntry host",
@@ -343,7 +349,7 @@ pub fn judge<'a>(e: &'a ZtunnelEntry<'a>, rules: &Rules) -> Judged<'a> {
                 host: Some(s),
                 address: Some(dst_ip),
                 port: dst_port,
-                category: category_of(dst_ip),
+                category: category_of(dst_ip, rules),
                 seen_as: None,
             }),
             "dst.service outside the cluster domain, sent without HBONE: a ServiceEntry host with no waypoint",
@@ -363,7 +369,7 @@ pub fn judge<'a>(e: &'a ZtunnelEntry<'a>, rules: &Rules) -> Judged<'a> {
             host: None,
             address: Some(dst_ip),
             port: dst_port,
-            category: category_of(dst_ip),
+            category: category_of(dst_ip, rules),
             seen_as: None,
         }),
         "nothing in the mesh matched the address: passthrough",
@@ -380,10 +386,12 @@ fn is_public(ip: IpAddr, rules: &Rules) -> bool {
     scope(ip) == AddrScope::Public && !rules.in_mesh_cidr(ip)
 }
 
-fn category_of(ip: IpAddr) -> Category {
-    match scope(ip) {
-        AddrScope::Public => Category::External,
-        _ => Category::Private,
+/// External only on the internet: a public address outside `--mesh-cidr`.
+fn category_of(ip: IpAddr, rules: &Rules) -> Category {
+    if is_public(ip, rules) {
+        Category::External
+    } else {
+        Category::Private
     }
 }
 
@@ -516,6 +524,85 @@ mod tests {
             &r,
         );
         assert_eq!(f, Flow::Inbound);
+    }
+
+    proptest::proptest! {
+        /// Whatever the line says, a destination's category agrees with its name and address
+        /// as a partial result checks them on reading (`partial::unfounded_claims`): external
+        /// only with a name outside the cluster domain and an address neither private nor the
+        /// mesh's, private only with a private address.
+        #[test]
+        fn categories_agree_with_addresses(
+            dst in 0usize..6,
+            hbone in 0usize..7,
+            service in 0usize..5,
+            port in 1u16..,
+        ) {
+            const ADDRS: [&str; 6] = [
+                "93.184.216.34", "10.244.1.9", "240.240.0.5", "198.51.100.7", "[2001:db8::1]", "[2a00:1450::1]",
+            ];
+            const SERVICES: [&str; 5] = [
+                "api.example.com", "a.b.svc.cluster.local", "short", "*.example.com", "x.svc",
+            ];
+            let mut line = format!("{T}src.addr=10.0.0.1:1 dst.addr={}:{port}", ADDRS[dst]);
+            if let Some(h) = ADDRS.get(hbone) {
+                line.push_str(&format!(" dst.hbone_addr={h}:{port}"));
+            }
+            if let Some(s) = SERVICES.get(service) {
+                line.push_str(&format!(" dst.service=\"{s}\""));
+            }
+            line.push_str(" direction=\"outbound\"");
+            let rules = Rules {
+                mesh_cidrs: vec![
+                    crate::classify::Cidr::parse("198.51.100.0/24").unwrap(),
+                    crate::classify::Cidr::parse("2a00:1450::/32").unwrap(),
+                ],
+                ..Rules::default()
+            };
+            let e = ZtunnelEntry::parse(line.as_bytes()).unwrap().unwrap();
+            let j = judge(&e, &rules);
+            if let Some(d) = j.summary_destination() {
+                let mesh = |ip: IpAddr| scope(ip) == AddrScope::AutoAllocated || rules.in_mesh_cidr(ip);
+                let private = |ip: IpAddr| scope(ip) == AddrScope::Private;
+                match d.category {
+                    Category::External => {
+                        proptest::prop_assert!(d.host.as_deref().is_none_or(|h| !rules.is_cluster_local(h)), "{line}");
+                        proptest::prop_assert!(d.address.is_none_or(|ip| !private(ip) && !mesh(ip)), "{line}");
+                    }
+                    Category::Private => {
+                        proptest::prop_assert!(d.address.is_some_and(|ip| private(ip) || mesh(ip)), "{line}");
+                    }
+                    Category::Mesh => proptest::prop_assert!(false, "{line}"),
+                }
+                proptest::prop_assert!(d.host.is_some() || d.address.is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn a_waypoint_to_a_bare_address_keeps_its_category() {
+        // No service named, a VIP outside --mesh-cidr: egress through the waypoint, to an
+        // address whose scope says private or external.
+        let line = format!(
+            "{T}src.addr=10.0.0.1:1 dst.addr=10.0.0.9:15008 dst.hbone_addr=10.96.0.10:5432 direction=\"outbound\""
+        );
+        let e = ZtunnelEntry::parse(line.as_bytes()).unwrap().unwrap();
+        let j = judge(&e, &Rules::default());
+        assert_eq!(j.flow, Flow::Waypoint);
+        let d = j.summary_destination().unwrap();
+        assert_eq!(
+            (d.address, d.category),
+            (Some("10.96.0.10".parse().unwrap()), Category::Private)
+        );
+        let public = line.replace("10.96.0.10", "93.184.216.34");
+        let e = ZtunnelEntry::parse(public.as_bytes()).unwrap().unwrap();
+        assert_eq!(
+            judge(&e, &Rules::default())
+                .summary_destination()
+                .unwrap()
+                .category,
+            Category::External
+        );
     }
 
     #[test]
