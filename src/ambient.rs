@@ -204,7 +204,7 @@ impl<'a> Judged<'a> {
             port: d.port,
             protocol: Protocol::Tcp,
             category: d.category,
-            claimed: d.seen_as.or(wildcard).map(Cow::Borrowed),
+            claimed: d.seen_as.or(wildcard).map(lower),
         })
     }
 }

@@ -404,3 +404,46 @@ fn ambient_pods_name_owners_and_service_accounts() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--pods"), "{}", stderr(&o));
 }
+
+#[test]
+fn ambient_hostile_values_stay_inside_comments_and_scalars() {
+    // Any workload can print lines like ztunnel's, and ztunnel writes strings with Rust's
+    // `{:?}`, whose escapes the reader undoes: a value may hold any character.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("z.log");
+    let t = "2024-06-03T10:00:01.482913Z\tinfo\taccess\tconnection complete\t";
+    let lines = [
+        // A namespace Kubernetes would refuse: dropped, counted.
+        format!(
+            r#"{t}src.addr=10.0.0.1:1 src.workload="a-1" src.namespace="shop\u{{2028}}---\u{{2028}}kind: Secret" dst.addr=93.184.216.34:443 direction="outbound" bytes_sent=1 bytes_recv=1 duration="1ms""#
+        ),
+        // A cluster-local name holding a second document, on a public address: egress to the
+        // address, the name shown escaped in a comment.
+        format!(
+            r#"{t}src.addr=10.0.0.1:1 src.workload="b-1" src.namespace="team" dst.addr=93.184.216.35:443 dst.service="x\u{{2028}}---\u{{2028}}kind: ConfigMap\u{{2028}}y.svc.cluster.local" direction="outbound" bytes_sent=1 bytes_recv=1 duration="1ms""#
+        ),
+        // A ServiceEntry host through a waypoint holding ANSI and bidi controls.
+        format!(
+            "{t}src.addr=10.0.0.1:1 src.workload=\"c-1\" src.namespace=\"team\" dst.addr=10.0.0.9:15008 dst.hbone_addr=240.240.0.9:443 dst.service=\"pwn.com\\u{{1b}}[2J\\u{{202e}}kind: Secret\" direction=\"outbound\" bytes_sent=1 bytes_recv=1 duration=\"1ms\""
+        ),
+    ];
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let o = run(&["recommend", log.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    let docs = yaml_docs(&yaml);
+    assert_eq!(docs.len(), 2, "{yaml}");
+    for d in &docs {
+        assert_valid_service_entry(d);
+        assert_eq!(d["kind"], "ServiceEntry");
+        for bad in ["Secret", "ConfigMap", "\u{2028}", "\u{1b}", "\u{202e}"] {
+            assert!(!d.to_string().contains(bad), "{bad} in {d}");
+        }
+    }
+    assert!(
+        yaml.contains(r"x\u{2028}---\u{2028}kind: configmap"),
+        "{yaml}"
+    );
+    assert!(!yaml.contains('\u{2028}') && !yaml.contains('\u{1b}') && !yaml.contains('\u{202e}'));
+    assert!(stderr(&o).contains("1 line named a namespace or workload Kubernetes would refuse"));
+}
