@@ -594,6 +594,12 @@ mod tests {
             (d.address, d.category),
             (Some("10.96.0.10".parse().unwrap()), Category::Private)
         );
+        // Behind a wildcard host, which names no one destination, likewise.
+        let wild = line.replace("direction=", "dst.service=\"*.example.com\" direction=");
+        let e = ZtunnelEntry::parse(wild.as_bytes()).unwrap().unwrap();
+        let d = judge(&e, &Rules::default()).summary_destination().unwrap();
+        assert_eq!((d.host, d.category), (None, Category::Private));
+        assert_eq!(d.claimed.as_deref(), Some("*.example.com"));
         let public = line.replace("10.96.0.10", "93.184.216.34");
         let e = ZtunnelEntry::parse(public.as_bytes()).unwrap().unwrap();
         assert_eq!(
