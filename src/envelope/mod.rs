@@ -105,6 +105,16 @@ fn is_istio_key(k: &[u8]) -> bool {
     )
 }
 
+/// The keys ztunnel's JSON lines start with (`level` first, as its tracing layer writes them;
+/// the others for re-ordered copies). A shipper's envelope starts with its own (`log`, `date`,
+/// `kubernetes`...), and a ztunnel record inside it is unwrapped like any.
+fn is_ztunnel_key(k: &[u8]) -> bool {
+    matches!(
+        k,
+        b"level" | b"time" | b"scope" | b"target" | b"message" | b"src.addr" | b"dst.addr"
+    )
+}
+
 /// Unwraps one line. `scratch` receives the decoded text of a JSON string payload.
 pub fn unwrap<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Unwrapped<'a> {
     let bare = |payload| Unwrapped {
@@ -121,9 +131,10 @@ pub fn unwrap<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Unwrapped<'a> {
             None => bracketed(line),
         },
         Some(b'{') => {
-            if first_key(line).is_some_and(is_istio_key)
-                || crate::parse::ztunnel::looks_like_json(line)
-            {
+            if first_key(line).is_some_and(|k| {
+                is_istio_key(k)
+                    || (is_ztunnel_key(k) && crate::parse::ztunnel::looks_like_json(line))
+            }) {
                 return bare(line);
             }
             // Ownership of `scratch` goes to the JSON envelope's payload.
@@ -613,6 +624,15 @@ mod tests {
         let json = r#"{"level":"info","time":"2025-11-13T17:22:58.026256Z","scope":"access","message":"connection complete","src.addr":"10.1.0.8:46322","dst.addr":"142.250.191.142:443","direction":"outbound"}"#;
         let (k, p, _, _) = un(json);
         assert_eq!((k, p.as_str()), (Kind::Bare, json));
+        // Inside a shipper's envelope, as a parsed object or a string, it is unwrapped.
+        let (k, p, m, _) = un(&format!(
+            r#"{{"date":1.7e9,"log":{json},"kubernetes":{{"namespace_name":"istio-system","pod_name":"ztunnel-4x7kp","container_name":"istio-proxy"}}}}"#
+        ));
+        assert_eq!((k, p.as_str()), (Kind::Json, json));
+        assert_eq!(m.container.as_deref(), Some("istio-proxy"));
+        let escaped = serde_json::to_string(json).unwrap();
+        let (k, p, _, _) = un(&format!(r#"{{"log":{escaped},"stream":"stdout"}}"#));
+        assert_eq!((k, p.as_str()), (Kind::Json, json));
     }
 
     #[test]

@@ -447,3 +447,24 @@ fn ambient_hostile_values_stay_inside_comments_and_scalars() {
     assert!(!yaml.contains('\u{2028}') && !yaml.contains('\u{1b}') && !yaml.contains('\u{202e}'));
     assert!(stderr(&o).contains("1 line named a namespace or workload Kubernetes would refuse"));
 }
+
+#[test]
+fn ambient_lines_inside_shipper_envelopes() {
+    // Fluent Bit with the JSON line parsed into `log`, and Docker's json-file with it as a
+    // string: the caller is still the line's, never the ztunnel pod the envelope names.
+    let z = r#"{"level":"info","time":"2025-11-13T17:22:58.026256Z","scope":"access","message":"connection complete","src.addr":"10.1.0.8:46322","src.workload":"istio-debug","src.namespace":"istio-addons-ingress","dst.addr":"142.250.191.142:443","direction":"outbound","bytes_sent":800,"bytes_recv":8468,"duration":"73ms"}"#;
+    let escaped = serde_json::to_string(z).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("shipped.jsonl");
+    std::fs::write(
+        &log,
+        format!(
+            "{{\"date\":1.7e9,\"log\":{z},\"kubernetes\":{{\"namespace_name\":\"istio-system\",\"pod_name\":\"ztunnel-4x7kp\",\"container_name\":\"istio-proxy\"}}}}\n{{\"log\":{escaped},\"stream\":\"stdout\",\"time\":\"2025-11-13T17:22:58.1Z\"}}\n"
+        ),
+    )
+    .unwrap();
+    let v = json(&run(&["analyze", "-o", "json", log.to_str().unwrap()]));
+    let d = destination(&v, "142.250.191.142");
+    assert_eq!(callers(d), [("istio-addons-ingress/istio-debug".into(), 2)]);
+    assert_eq!(v["ambient"]["passthrough"], 2);
+}
