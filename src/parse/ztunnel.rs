@@ -717,6 +717,27 @@ mod tests {
             proptest::prop_assert_eq!(e.duration_ms, Some(3));
         }
 
+        /// A text line read as ztunnel's is always one the cheap check recognises, whatever
+        /// its tokens (as the `ztunnel` fuzz target asserts).
+        #[test]
+        fn what_is_read_is_recognised(
+            tokens in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "2024-05-04T10:11:04.964851Z", "info", "error", "warn", "access", "xds",
+                    "connection", "complete", "failed", "src.addr=1.2.3.4:5",
+                    "dst.addr=5.6.7.8:443", "src.addr=", "direction=\"outbound\"", "\t", " ",
+                    "duration=\"1ms\"", "x=\"a b\"", "[pod/z/istio-proxy]", "{",
+                ]),
+                0..12,
+            ),
+        ) {
+            let line = tokens.join(" ");
+            let line = crate::parse::trim_line(line.as_bytes());
+            if line.first() != Some(&b'{') && matches!(ZtunnelEntry::parse(line), Ok(Some(_))) {
+                proptest::prop_assert!(looks_like(line), "{:?}", String::from_utf8_lossy(line));
+            }
+        }
+
         /// Any bytes: read or refused, never a panic.
         #[test]
         fn any_line_is_read_or_refused(line in proptest::prelude::any::<Vec<u8>>()) {
