@@ -219,6 +219,11 @@ pub struct ReadArgs {
     #[arg(long, value_name = "NAMES")]
     pub containers: Option<String>,
 
+    /// The cluster's pods (`kubectl get pods -A -o json`, taken close to log time): the owner
+    /// workload and service account of the pods ztunnel lines name (ambient mode).
+    #[arg(long, value_name = "FILE")]
+    pub pods: Option<PathBuf>,
+
     /// No progress bar and no notes on stderr; errors are still reported. (The progress bar
     /// only shows on a terminal, outside CI, for runs longer than a second.)
     #[arg(short, long)]

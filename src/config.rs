@@ -47,6 +47,8 @@ pub struct Settings {
     /// `--containers`: the containers whose lines are traffic (proxies). An entry from another
     /// container an envelope or path names is an application's line, not traffic.
     pub containers: Vec<String>,
+    /// `--pods`: pod names to owner workloads and service accounts, for ztunnel lines.
+    pub pods: Option<Arc<crate::pods::Pods>>,
 }
 
 /// The proxy containers of a mesh: sidecars, gateways and waypoints (`istio-proxy`), ztunnel.
@@ -86,6 +88,7 @@ impl Default for Settings {
             partials: false,
             stdin_name: None,
             containers: PROXY_CONTAINERS.iter().map(|c| (*c).to_owned()).collect(),
+            pods: None,
         }
     }
 }
@@ -577,6 +580,14 @@ impl Settings {
             window: match run {
                 Some(r) => window(r)?,
                 None => None,
+            },
+            pods: match &a.pods {
+                None => None,
+                Some(p) => {
+                    Some(Arc::new(crate::pods::Pods::read(p).map_err(|e| {
+                        UsageError(format!("--pods {}: {e}", p.display()))
+                    })?))
+                }
             },
             progress: !a.quiet
                 && std::io::stderr().is_terminal()

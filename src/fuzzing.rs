@@ -141,6 +141,9 @@ pub fn config(data: &[u8]) {
     let _ = crate::config::mesh_access_log(text);
     let _ = crate::gate::parse_allow("fuzz", text);
     let _ = crate::gate::parse_baseline("fuzz", text);
+    if let Ok(p) = crate::pods::Pods::parse(data) {
+        let _ = p.fingerprint();
+    }
 }
 
 /// Partial results: refused with an error, or merged (with themselves), reported and turned

@@ -20,7 +20,8 @@
 //! text made safe) is at the bottom: every layer may use it, it uses none; no domain module
 //! (`gate`, `migrate`, `recommend`, `cardinality`) imports [`render`]. [`gate`] is `check`'s
 //! verdict (with `allow`, `baseline` and per-namespace `usage`). Ambient mode: [`parse`]`::ztunnel`
-//! reads ztunnel's lines and [`ambient`] judges them (not yet wired into the pipeline).
+//! reads ztunnel's lines and [`ambient`] judges them; `pipeline::line` dispatches them and
+//! `account` counts each egress connection against the caller the line names.
 //! [`telemetry`] builds the Telemetry resource that limits collection to egress. [`cmd`] holds
 //! one module per subcommand.
 
@@ -47,6 +48,7 @@ pub mod migrate;
 pub mod parse;
 pub mod partial;
 pub mod pipeline;
+pub mod pods;
 pub mod progress;
 pub mod recommend;
 pub mod render;

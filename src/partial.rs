@@ -73,8 +73,14 @@ pub fn fingerprint(s: &Settings) -> String {
         None => "none".to_owned(),
         Some(w) => format!("{} .. {}", time(w.since), time(w.until)),
     };
+    // `--pods` names the callers of ztunnel lines; said only when given, so that partials
+    // written without it keep their fingerprint.
+    let pods = s
+        .pods
+        .as_deref()
+        .map_or_else(String::new, |p| format!("; pods={}", p.fingerprint()));
     format!(
-        "format={format}; cluster-domain={}; mesh-cidrs=[{}]; containers=[{}]; custom-format={custom}; window={window}; max-line-bytes={}",
+        "format={format}; cluster-domain={}; mesh-cidrs=[{}]; containers=[{}]; custom-format={custom}; window={window}; max-line-bytes={}{pods}",
         s.rules.cluster_domain,
         mesh_cidrs.join(","),
         containers.join(","),

@@ -61,6 +61,17 @@ const LINES: &[&str] = &[
     r#"{"start_time":"2024-11-02T08:00:11.900Z","route_name":"block_all","method":"GET","path":"/","protocol":"HTTP/1.1","response_code":502,"response_code_details":"direct_response","user_agent":"curl/8.5.0","authority":"api.ipify.org","downstream_local_address":"104.26.12.205:80","upstream_cluster":null}"#,
     // noise
     "2024-05-14T09:00:01.102345Z\tinfo\txdsproxy\tconnected to upstream XDS server",
+    // ztunnel (ambient mode): passthrough, through a waypoint with an identity, a cluster-local
+    // name on a public address, in-mesh, inbound, opened, failed; text, prefixed and JSON. The
+    // caller changes from line to line, as in a node's ztunnel log.
+    "2024-06-03T10:00:01.482913Z\tinfo\taccess\tconnection complete\tsrc.addr=10.244.1.21:48302 src.workload=\"checkout-7d4b9c8f6d-x2x9q\" src.namespace=\"shop\" dst.addr=142.250.191.142:443 direction=\"outbound\" bytes_sent=812 bytes_recv=8468 duration=\"73ms\"",
+    "[pod/ztunnel-4x7kp/istio-proxy] 2024-06-03T10:00:06.402917Z\tinfo\taccess\tconnection complete\tsrc.addr=10.244.1.23:39120 src.workload=\"payments-api-6b8d9c7f5d-q7w2t\" src.namespace=\"payments\" src.identity=\"spiffe://prod.example/ns/payments/sa/payments-api\" dst.addr=10.244.2.17:15008 dst.hbone_addr=240.240.0.5:443 dst.service=\"api.stripe.com\" dst.workload=\"waypoint-7f9c8d6b5-mz4tq\" dst.namespace=\"istio-egress\" direction=\"outbound\" bytes_sent=1840 bytes_recv=4410 duration=\"282ms\"",
+    "2024-06-03T10:00:05.330981Z info access connection complete src.addr=10.244.1.22:51060 src.workload=\"cart-5c9f8d7b6d-kq2lm\" src.namespace=\"shop\" dst.addr=34.117.59.81:443 dst.service=\"geoip.shop.svc.cluster.local\" direction=\"outbound\" bytes_sent=420 bytes_recv=960 duration=\"35ms\"",
+    "2024-06-03T10:00:04.904511Z\tinfo\taccess\tconnection complete\tsrc.addr=10.244.1.22:51044 src.workload=\"cart-5c9f8d7b6d-kq2lm\" src.namespace=\"shop\" dst.addr=10.244.1.21:15008 dst.hbone_addr=10.244.1.21:8080 dst.service=\"checkout.shop.svc.cluster.local\" direction=\"outbound\" bytes_sent=310 bytes_recv=1204 duration=\"4ms\"",
+    "2024-06-03T10:00:04.905002Z\tinfo\taccess\tconnection complete\tsrc.addr=10.244.1.22:51044 dst.addr=10.244.1.21:15008 dst.hbone_addr=10.244.1.21:8080 direction=\"inbound\" bytes_sent=1204 bytes_recv=310 duration=\"4ms\"",
+    "2024-06-03T10:00:06.120443Z\tdebug\taccess\tconnection opened\tsrc.addr=10.244.1.23:39120 dst.addr=10.244.2.17:15008 direction=\"outbound\"",
+    "2024-06-03T10:00:07.771002Z\twarn\taccess\tconnection failed\tsrc.addr=10.244.1.99:40112 dst.addr=104.16.132.229:443 direction=\"outbound\" error=\"unknown source: 10.244.1.99\"",
+    r#"{"level":"info","time":"2024-06-03T10:00:02.918114Z","scope":"access","message":"connection complete","src.addr":"10.244.2.31:46322","src.workload":"report-builder-84d9c6b7f5-w8c2n","src.namespace":"batch","dst.addr":"52.216.8.141:443","direction":"outbound","bytes_sent":48230,"bytes_recv":1200,"duration":"812ms"}"#,
 ];
 
 #[test]

@@ -4,6 +4,7 @@
 //! and commutative, so one thread, many threads and many files in any order give the same
 //! [`Summary`]. Examples of malformed lines keep the smallest locations, not the first seen.
 
+mod ambient;
 mod attribution;
 mod callers;
 mod counts;
@@ -13,6 +14,7 @@ mod stats;
 mod store;
 mod summary;
 
+pub use ambient::AmbientCounts;
 pub use callers::{SourceUse, sources_from, sources_of};
 pub use counts::{Counts, Rare, RareCollection, SourceCount, SourceCounts, Timeline};
 pub use keys::{DestKey, Location, MeshCall, SourceKey};

@@ -41,8 +41,12 @@ pub struct Summary {
     /// In-mesh calls, when asked for (`recommend --sidecars`): (source, service host) -> entries.
     #[serde(with = "pairs")]
     pub mesh_calls: IndexMap<MeshCall, u64, Hasher_>,
-    /// Noise lines that are ztunnel access logs: the mesh runs ambient mode somewhere.
+    /// ztunnel access-log lines read (ambient mode), whether read as entries or, when
+    /// `--format` names another format, as noise.
     pub ztunnel_lines: u64,
+    /// What the ztunnel lines read as entries added, by rule.
+    #[serde(default)]
+    pub ambient: super::AmbientCounts,
     /// Entry-like lines of application containers, per container name: at most
     /// [`APP_CONTAINERS`] names (the smallest), the count of every line in
     /// `classes[Application]`.
@@ -207,6 +211,7 @@ impl Summary {
         }
         self.bytes = self.bytes.saturating_add(o.bytes);
         self.ztunnel_lines = self.ztunnel_lines.saturating_add(o.ztunnel_lines);
+        self.ambient.merge(std::mem::take(&mut o.ambient));
         merge_counts(
             &mut self.app_containers,
             std::mem::take(&mut o.app_containers),
@@ -316,6 +321,9 @@ impl Summary {
         if let Some(l) = self.invalid_source_example.as_mut() {
             l.source = map(l.source);
         }
+        if let Some(l) = self.ambient.failed_example.as_mut() {
+            l.source = map(l.source);
+        }
         self.formats = std::mem::take(&mut self.formats)
             .into_iter()
             .map(|(k, v)| (map(k), v))
@@ -376,6 +384,7 @@ impl Summary {
             timeline_bad |= ms.is_none() || !time_ok(&ms) || big(&c[0]) || big(&c[1]);
         }
         if big(&self.ztunnel_lines)
+            || self.ambient.flows.iter().any(big)
             || timeline_bad
             || self.classes.iter().any(big)
             || self.destinations.values().any(dest_big)
@@ -403,6 +412,10 @@ impl Summary {
         let bad_input = self.formats.keys().any(|i| !input_ok(*i))
             || self.read_errors.keys().any(|i| !input_ok(*i))
             || self.split_lines.keys().any(|(i, _)| !input_ok(*i))
+            || self
+                .ambient
+                .failed_example
+                .is_some_and(|l| !input_ok(l.source))
             || self
                 .malformed
                 .values()

@@ -26,6 +26,20 @@ struct Explained<'a> {
     envelope: &'static str,
     namespace: Option<&'a str>,
     workload: Option<&'a str>,
+    /// For a ztunnel line (ambient mode): the rule that judged it (`ambient-passthrough`,
+    /// `ambient-waypoint`, ...); `namespace` and `workload` are then the caller's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ambient: Option<&'static str>,
+    /// A name the line gave that was not taken as the destination (a hint, never proof).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seen_as: Option<&'a str>,
+    /// The caller's principal (`<trust domain>/ns/<ns>/sa/<sa>`), from ztunnel's
+    /// `src.identity`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal: Option<&'a str>,
+    /// The caller's service account (`<namespace>/<sa>`), from `--pods`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_account: Option<&'a str>,
 }
 
 pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
@@ -64,6 +78,10 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
             envelope: "bare",
             namespace: None,
             workload: None,
+            ambient: None,
+            seen_as: None,
+            principal: None,
+            service_account: None,
         };
         let result = match ev {
             Event::TooLong => {
@@ -86,7 +104,9 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
                 let application = v.application.is_some()
                     && matches!(
                         v.outcome,
-                        Some(Outcome::Entry { .. } | Outcome::Quick { .. })
+                        Some(
+                            Outcome::Entry { .. } | Outcome::Quick { .. } | Outcome::Ztunnel { .. }
+                        )
                     );
                 if application {
                     return emit(
@@ -124,6 +144,31 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
                             ..blank(class.name(), reason)
                         }),
                     ),
+                    Some(Outcome::Ztunnel { judged, .. }) => {
+                        let d = judged.summary_destination();
+                        let c = &judged.caller;
+                        let pod = c.pod_info(settings.pods.as_deref());
+                        emit(
+                            &mut out,
+                            &Explained {
+                                format: Some(crate::parse::Format::Ztunnel.name()),
+                                host: d.as_ref().and_then(|d| d.host.as_deref()),
+                                address: d.as_ref().and_then(|d| d.address).map(|a| a.to_string()),
+                                port: d.as_ref().map(|d| d.port),
+                                protocol: d.as_ref().map(|d| d.protocol.istio_name()),
+                                ambient: Some(judged.flow.name()),
+                                seen_as: judged.destination.as_ref().and_then(|d| d.seen_as),
+                                principal: c.principal,
+                                service_account: pod.map(|p| &*p.account),
+                                ..tagged(
+                                    blank(judged.flow.class().name(), judged.reason),
+                                    kind,
+                                    c.namespace,
+                                    c.workload_with(pod),
+                                )
+                            },
+                        )
+                    }
                     Some(Outcome::Entry {
                         format, classified, ..
                     }) => {

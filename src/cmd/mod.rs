@@ -263,6 +263,16 @@ pub fn finish(run: Run, settings: &Settings, quiet_errors: bool) -> Exit {
             }
         }
     }
+    let failed = s.ambient.get(crate::ambient::Flow::Failed);
+    if failed > 0 {
+        note(&format!(
+            "note: {} refused by ztunnel before any metadata (`connection failed`; the first: {}): counted as unknown, never as a destination",
+            crate::render::count(failed, "connection was", "connections were"),
+            s.ambient
+                .failed_example
+                .map_or_else(|| "?".to_owned(), |l| run.locate(l))
+        ));
+    }
     if s.unknown_prefix > 0 {
         note(&format!(
             "note: {} found after a prefix no known log wrapper explains: read, with the writer unknown (docs/inputs.md, \"Log envelopes\", lists the wrappers that name it)",

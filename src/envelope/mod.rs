@@ -105,6 +105,16 @@ fn is_istio_key(k: &[u8]) -> bool {
     )
 }
 
+/// The keys ztunnel's JSON lines start with (`level` first, as its tracing layer writes them;
+/// the others for re-ordered copies). A shipper's envelope starts with its own (`log`, `date`,
+/// `kubernetes`...), and a ztunnel record inside it is unwrapped like any.
+fn is_ztunnel_key(k: &[u8]) -> bool {
+    matches!(
+        k,
+        b"level" | b"time" | b"scope" | b"target" | b"message" | b"src.addr" | b"dst.addr"
+    )
+}
+
 /// Unwraps one line. `scratch` receives the decoded text of a JSON string payload.
 pub fn unwrap<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Unwrapped<'a> {
     let bare = |payload| Unwrapped {
@@ -121,7 +131,10 @@ pub fn unwrap<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Unwrapped<'a> {
             None => bracketed(line),
         },
         Some(b'{') => {
-            if first_key(line).is_some_and(is_istio_key) {
+            if first_key(line).is_some_and(|k| {
+                is_istio_key(k)
+                    || (is_ztunnel_key(k) && crate::parse::ztunnel::looks_like_json(line))
+            }) {
                 return bare(line);
             }
             // Ownership of `scratch` goes to the JSON envelope's payload.
@@ -163,14 +176,31 @@ fn is_name(b: &[u8]) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-.".contains(c))
 }
 
-/// `[<pod> <container>] <line>` (optionally with a timestamp before the line).
+/// `[<pod> <container>] <line>` (optionally with a timestamp before the line), or
+/// `[<pod>] <ztunnel line>` as posted from several ztunnel pods' logs (its pod is ztunnel's,
+/// which says nothing about the line's caller).
 fn bracketed(line: &[u8]) -> Option<Unwrapped<'_>> {
     let close = memchr::memchr(b']', &line[..line.len().min(512)])?;
-    let (pod, container) = split_space(&line[1..close])?;
+    let inside = &line[1..close];
+    let rest = line.get(close + 1..)?.strip_prefix(b" ")?;
+    let Some((pod, container)) = split_space(inside) else {
+        if !is_name(inside) || !crate::parse::ztunnel::looks_like(rest) {
+            return None;
+        }
+        return Some(Unwrapped {
+            kind: Kind::Bracketed,
+            payload: rest,
+            meta: Meta {
+                pod: Some(as_str(inside)?.into()),
+                ..Meta::default()
+            },
+            partial: false,
+        });
+    };
     if !is_name(pod) || !is_name(container) {
         return None;
     }
-    let payload = after_timestamp(line.get(close + 1..)?.strip_prefix(b" ")?)?;
+    let payload = after_timestamp(rest)?;
     named(Kind::Bracketed, payload, pod, container)
 }
 
@@ -243,8 +273,9 @@ fn split_space(b: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&b[..i], &b[i + 1..]))
 }
 
+/// An Istio entry (`[...`, `{...`) or a ztunnel text line.
 fn looks_like_entry(b: &[u8]) -> bool {
-    matches!(b.first(), Some(b'[' | b'{'))
+    matches!(b.first(), Some(b'[' | b'{')) || crate::parse::ztunnel::looks_like(b)
 }
 
 fn as_str(b: &[u8]) -> Option<&str> {
@@ -279,7 +310,11 @@ fn timestamped(line: &[u8]) -> Option<Unwrapped<'_>> {
             });
         }
     }
-    looks_like_entry(rest).then(|| Unwrapped {
+    // `<time> <level> ...` is ztunnel's own layout written with spaces, not a timestamp
+    // before a line.
+    let ztunnel_level =
+        rest.first().is_some_and(u8::is_ascii_lowercase) && !rest.starts_with(b"src.addr=");
+    (looks_like_entry(rest) && !ztunnel_level).then(|| Unwrapped {
         kind: Kind::KubectlTimestamps,
         payload: rest,
         meta: Meta::default(),
@@ -561,6 +596,43 @@ mod tests {
             (k, p.as_str(), m.pod.as_deref()),
             (Kind::Stern, ENTRY, Some("checkout-7d4b9c6f5-x2k8p"))
         );
+    }
+
+    #[test]
+    fn ztunnel_lines_in_their_wrappers() {
+        const Z: &str = "2024-06-03T10:00:01.482913Z\tinfo\taccess\tconnection complete\tsrc.addr=10.244.1.21:48302 dst.addr=142.250.191.142:443 direction=\"outbound\"";
+        assert_eq!(un(Z).0, Kind::Bare);
+        let spaced = Z.replace('\t', " ");
+        assert_eq!(un(&spaced).0, Kind::Bare);
+        let (k, p, m, _) = un(&format!("[pod/ztunnel-4x7kp/istio-proxy] {Z}"));
+        assert_eq!((k, p.as_str()), (Kind::KubectlPrefix, Z));
+        assert_eq!(m.container.as_deref(), Some("istio-proxy"));
+        let (k, p, _, _) = un(&format!("2024-06-03T10:00:01.500000000Z {spaced}"));
+        assert_eq!((k, p.as_str()), (Kind::KubectlTimestamps, spaced.as_str()));
+        let (k, p, _, _) = un(&format!("2024-06-03T10:00:01.500000000Z stdout F {Z}"));
+        assert_eq!((k, p.as_str()), (Kind::Cri, Z));
+        // As posted from several ztunnel pods: `[<pod>] ` or `<pod> ` before the line.
+        let fields = "src.addr=10.244.0.23:37034 dst.addr=10.244.0.12:15008 direction=\"inbound\"";
+        let (k, p, m, _) = un(&format!("[ztunnel-b8dqs] {fields}"));
+        assert_eq!((k, p.as_str()), (Kind::Bracketed, fields));
+        assert_eq!(m.pod.as_deref(), Some("ztunnel-b8dqs"));
+        let (k, p, _, _) = un(&format!("ztunnel-vc2vp {spaced}"));
+        assert_eq!((k, p.as_str()), (Kind::Container, spaced.as_str()));
+        // A one-name bracket before anything else is no wrapper.
+        assert_eq!(un("[ztunnel-b8dqs] hello").0, Kind::Bare);
+        // ztunnel's JSON is a record, not an envelope with a `message`.
+        let json = r#"{"level":"info","time":"2025-11-13T17:22:58.026256Z","scope":"access","message":"connection complete","src.addr":"10.1.0.8:46322","dst.addr":"142.250.191.142:443","direction":"outbound"}"#;
+        let (k, p, _, _) = un(json);
+        assert_eq!((k, p.as_str()), (Kind::Bare, json));
+        // Inside a shipper's envelope, as a parsed object or a string, it is unwrapped.
+        let (k, p, m, _) = un(&format!(
+            r#"{{"date":1.7e9,"log":{json},"kubernetes":{{"namespace_name":"istio-system","pod_name":"ztunnel-4x7kp","container_name":"istio-proxy"}}}}"#
+        ));
+        assert_eq!((k, p.as_str()), (Kind::Json, json));
+        assert_eq!(m.container.as_deref(), Some("istio-proxy"));
+        let escaped = serde_json::to_string(json).unwrap();
+        let (k, p, _, _) = un(&format!(r#"{{"log":{escaped},"stream":"stdout"}}"#));
+        assert_eq!((k, p.as_str()), (Kind::Json, json));
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub enum Format {
     Custom,
     /// Envoy's own default format: no cluster, route or original destination.
     Envoy,
+    /// ztunnel's access log (ambient mode), text or JSON.
+    Ztunnel,
 }
 
 impl Format {
@@ -92,6 +94,7 @@ impl Format {
             Format::Json => "json",
             Format::Custom => "custom",
             Format::Envoy => "envoy",
+            Format::Ztunnel => "ztunnel",
         }
     }
 

@@ -82,8 +82,9 @@ pub struct ZtunnelEntry<'a> {
 }
 
 /// Whether a text line may be ztunnel's: cheap, for the per-line dispatch. It starts with a
-/// timestamp (`2024-…T…Z`) and holds the `access` target and an address field, or starts
-/// with a `src.addr=` field (a line cut down to its fields). Every text line
+/// timestamp (`2024-…T…Z`) or a level (a line posted without its time) and holds the
+/// `access` target and an address field, or starts with a `src.addr=` field (a line cut down
+/// to its fields). Every text line
 /// [`ZtunnelEntry::parse`] reads passes; JSON lines (which may escape any name) are not judged
 /// here.
 pub fn looks_like(line: &[u8]) -> bool {
@@ -94,8 +95,29 @@ pub fn looks_like(line: &[u8]) -> bool {
                     || memchr::memmem::find(line, b"dst.addr=").is_some())
         }
         Some(b's') => line.starts_with(b"src.addr="),
+        Some(b'd' | b'e' | b'i' | b't' | b'w') => {
+            let word = line
+                .iter()
+                .position(u8::is_ascii_whitespace)
+                .map_or(line, |i| &line[..i]);
+            LEVELS.iter().any(|l| l.as_bytes() == word)
+                && memchr::memmem::find(line, b"access").is_some()
+                && (memchr::memmem::find(line, b"src.addr=").is_some()
+                    || memchr::memmem::find(line, b"dst.addr=").is_some())
+        }
         _ => false,
     }
+}
+
+/// Whether a JSON line may be ztunnel's (`logAsJson`): the `access` scope as ztunnel's compact
+/// JSON writes it, and an address key. Cheap, for the per-line dispatch; the bytes
+/// `"scope":"access"` cannot occur inside a JSON string, where quotes are escaped.
+pub fn looks_like_json(line: &[u8]) -> bool {
+    line.first() == Some(&b'{')
+        && (memchr::memmem::find(line, b"\"scope\":\"access\"").is_some()
+            || memchr::memmem::find(line, b"\"target\":\"access\"").is_some())
+        && (memchr::memmem::find(line, b"\"src.addr\":").is_some()
+            || memchr::memmem::find(line, b"\"dst.addr\":").is_some())
 }
 
 impl<'a> ZtunnelEntry<'a> {
@@ -153,15 +175,21 @@ fn parse_text(line: &str) -> Result<Option<ZtunnelEntry<'_>>, Malformed> {
     let mut e = ZtunnelEntry::default();
     let mut rest = line.trim_start();
     if !rest.starts_with("src.addr=") {
-        // <time> <level> <target> <message...> before the fields.
-        let (time, after) = split_token(rest);
-        if super::time::parse_rfc3339(time).is_none() {
-            return Ok(None);
-        }
-        let (level, after) = split_token(after);
-        if !LEVELS.contains(&level) {
-            return Ok(None);
-        }
+        // <time> <level> <target> <message...> before the fields; the time may have been cut
+        // off (as in lines posted without it).
+        let (first, after) = split_token(rest);
+        let (time, level, after) = if LEVELS.contains(&first) {
+            (None, first, after)
+        } else {
+            if super::time::parse_rfc3339(first).is_none() {
+                return Ok(None);
+            }
+            let (level, after) = split_token(after);
+            if !LEVELS.contains(&level) {
+                return Ok(None);
+            }
+            (Some(first), level, after)
+        };
         let (target, after) = split_token(after);
         if target != "access" {
             return Ok(None);
@@ -176,7 +204,7 @@ fn parse_text(line: &str) -> Result<Option<ZtunnelEntry<'_>>, Malformed> {
             scan = next;
         }
         let event = event_of(&after[..after.len() - scan.len()]);
-        e.time = Some(Cow::Borrowed(time));
+        e.time = time.map(Cow::Borrowed);
         e.level = Some(Cow::Borrowed(level));
         e.event = Some(event);
         rest = scan;
@@ -216,7 +244,7 @@ fn parse_text(line: &str) -> Result<Option<ZtunnelEntry<'_>>, Malformed> {
         set_field(&mut e, name, value, &mut seen)?;
         rest = next;
     }
-    if e.event == Some(Event::Other) && e.time.is_none() {
+    if e.event == Some(Event::Other) && e.level.is_none() {
         // A line cut down to its fields: a flow when it has a flow's fields.
         if e.duration_ms.is_some() {
             e.event = Some(Event::Complete);
@@ -344,15 +372,46 @@ fn set_field<'a>(
     Ok(())
 }
 
-/// A JSON value as ztunnel writes it: a string or a number.
-#[derive(Debug, Default, Deserialize)]
-#[serde(untagged)]
+/// A JSON value as ztunnel writes it: a string or a number (`null` reads as absent). Read by
+/// a visitor, not as an untagged enum: trying each variant in turn would build an error for
+/// every miss, an allocation per field.
+#[derive(Debug, Default)]
 enum JsonValue<'a> {
     #[default]
     Absent,
-    #[serde(borrow)]
     Str(Cow<'a, str>),
     Num(u64),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for JsonValue<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = JsonValue<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string, a non-negative integer or null")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(JsonValue::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(JsonValue::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(JsonValue::Str(Cow::Owned(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(JsonValue::Num(v))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(JsonValue::Absent)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(JsonValue::Absent)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 impl<'a> JsonValue<'a> {
@@ -553,6 +612,22 @@ mod tests {
     }
 
     #[test]
+    fn a_line_posted_without_its_time() {
+        // istio/ztunnel PR #1273: an inbound deny, the time cut off.
+        let line = r#"error   access  connection complete     src.addr=10.244.1.6:42020 src.workload="reviews-v1-6584ddcf65-k78wz" src.namespace="default" src.identity="spiffe://cluster.local/ns/default/sa/bookinfo-reviews" dst.addr=10.244.1.9:15008 dst.hbone_addr=10.244.1.9:9080 dst.service="productpage.default.svc.cluster.local" dst.workload="productpage-v1-d5789fdfb-c5w2c" dst.namespace="default" dst.identity="spiffe://cluster.local/ns/default/sa/bookinfo-productpage" direction="inbound" bytes_sent=0 bytes_recv=0 duration="0ms" error="connection closed due to policy rejection: allow policies exist, but none allowed""#;
+        assert!(looks_like(line.as_bytes()));
+        let e = parse(line);
+        assert_eq!((e.time, e.level.as_deref()), (None, Some("error")));
+        assert_eq!(e.event, Some(Event::Complete));
+        assert_eq!(e.direction, Some(Direction::Inbound));
+        assert!(!looks_like(b"info some other line src.addr=1"));
+        assert_eq!(
+            ZtunnelEntry::parse(b"info xds connection complete src.addr=1.2.3.4:1"),
+            Ok(None)
+        );
+    }
+
+    #[test]
     fn a_line_cut_down_to_its_fields() {
         // As posted with a pod prefix stripped: no time, level, target or message.
         let line = r#"src.addr=10.244.0.23:37034 src.workload="waypoint-5f89fbb8b5-jwb7g" src.namespace="bookinfo" dst.addr=10.244.0.12:15008 dst.hbone_addr=10.244.0.12:9080 direction="inbound" bytes_sent=444 bytes_recv=716 duration="6000ms""#;
@@ -606,6 +681,18 @@ mod tests {
     }
 
     #[test]
+    fn json_recognition() {
+        let json = r#"{"level":"info","time":"2025-11-13T17:22:58.026256Z","scope":"access","message":"connection complete","src.addr":"10.1.0.8:46322","dst.addr":"142.250.191.142:443"}"#;
+        assert!(looks_like_json(json.as_bytes()));
+        assert!(!looks_like_json(
+            br#"{"log":"{\"scope\":\"access\",\"src.addr\":\"1.2.3.4:1\"}"}"#
+        ));
+        assert!(!looks_like_json(
+            br#"{"start_time":"x","upstream_cluster":"PassthroughCluster"}"#
+        ));
+    }
+
+    #[test]
     fn recognition_is_cheap_and_agrees() {
         assert!(looks_like(IN_MESH.as_bytes()));
         assert!(looks_like(b"src.addr=1.2.3.4:1 dst.addr=5.6.7.8:443"));
@@ -628,6 +715,27 @@ mod tests {
             proptest::prop_assert_eq!(e.src_workload.as_deref(), expected);
             proptest::prop_assert_eq!(e.dst_addr.as_deref(), Some("1.2.3.4:443"));
             proptest::prop_assert_eq!(e.duration_ms, Some(3));
+        }
+
+        /// A text line read as ztunnel's is always one the cheap check recognises, whatever
+        /// its tokens (as the `ztunnel` fuzz target asserts).
+        #[test]
+        fn what_is_read_is_recognised(
+            tokens in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "2024-05-04T10:11:04.964851Z", "info", "error", "warn", "access", "xds",
+                    "connection", "complete", "failed", "src.addr=1.2.3.4:5",
+                    "dst.addr=5.6.7.8:443", "src.addr=", "direction=\"outbound\"", "\t", " ",
+                    "duration=\"1ms\"", "x=\"a b\"", "[pod/z/istio-proxy]", "{",
+                ]),
+                0..12,
+            ),
+        ) {
+            let line = tokens.join(" ");
+            let line = crate::parse::trim_line(line.as_bytes());
+            if line.first() != Some(&b'{') && matches!(ZtunnelEntry::parse(line), Ok(Some(_))) {
+                proptest::prop_assert!(looks_like(line), "{:?}", String::from_utf8_lossy(line));
+            }
         }
 
         /// Any bytes: read or refused, never a panic.

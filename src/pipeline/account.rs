@@ -83,11 +83,13 @@ struct Who<'a> {
     from_base: bool,
 }
 
-/// The last writer a line named, and its index in the summary.
+/// The last writer a line named, and its index in the summary. Its names are rewritten in
+/// place when the writer changes (as it does from line to line in ztunnel's logs, where the
+/// caller is on the line), so a change allocates only when a name outgrows the last.
 #[derive(Debug, Clone, Default)]
 pub struct LastSource {
-    namespace: Box<str>,
-    workload: Box<str>,
+    namespace: String,
+    workload: String,
     label: Option<Label>,
     id: u32,
 }
@@ -114,12 +116,13 @@ fn source_of(
             }
             _ => {
                 let id = summary.source_id(who.namespace, who.workload, who.label);
-                *last = Some(LastSource {
-                    namespace: who.namespace.into(),
-                    workload: who.workload.into(),
-                    label: who.label,
-                    id,
-                });
+                let l = last.get_or_insert_with(LastSource::default);
+                l.namespace.clear();
+                l.namespace.push_str(who.namespace);
+                l.workload.clear();
+                l.workload.push_str(who.workload);
+                l.label = who.label;
+                l.id = id;
                 id
             }
         },
@@ -188,6 +191,7 @@ pub fn account(
                 let format = match &v.outcome {
                     Some(Outcome::Entry { format, .. }) => Some(Some(*format)),
                     Some(Outcome::Quick { format, .. }) => Some(*format),
+                    Some(Outcome::Ztunnel { .. }) => Some(Some(Format::Ztunnel)),
                     _ => None,
                 };
                 if let Some(format) = format {
@@ -284,6 +288,10 @@ fn record(
             summary.count(class);
             return format;
         }
+        Some(Outcome::Ztunnel { entry, judged }) => {
+            ztunnel(summary, s, loc, entry, judged, w);
+            return Some(Format::Ztunnel);
+        }
         Some(Outcome::Entry {
             format,
             record,
@@ -311,4 +319,63 @@ fn record(
         }
     }
     None
+}
+
+/// Counts a ztunnel line: in the class of its flow, and for egress, as a destination of the
+/// caller the line names (`src.namespace`, the workload of `src.workload`), not of its writer
+/// (a ztunnel pod). Inbound lines are counted only as lines: the client's outbound line counts
+/// the connection.
+fn ztunnel(
+    summary: &mut Summary,
+    s: &Settings,
+    loc: Location,
+    entry: &crate::parse::ztunnel::ZtunnelEntry<'_>,
+    judged: &crate::ambient::Judged<'_>,
+    w: &mut Writers,
+) {
+    summary.ztunnel_lines = summary.ztunnel_lines.saturating_add(1);
+    summary.ambient.count(judged.flow, loc);
+    let class = judged.flow.class();
+    let Some(d) = judged.summary_destination() else {
+        summary.count(class);
+        return;
+    };
+    if outside(s.window, entry.time.as_deref()) {
+        summary.count(Class::Outside);
+        return;
+    }
+    let c = &judged.caller;
+    // The pod's owner and service account, when `--pods` lists it.
+    let pod = c.pod_info(s.pods.as_deref());
+    let workload = c.workload_with(pod);
+    // Names from a line are anyone's to write: one Kubernetes would refuse is dropped, as for
+    // envelopes.
+    let bad_namespace = c
+        .namespace
+        .is_some_and(|n| !crate::validate::is_dns1123_label(n, false));
+    let bad_workload = workload.is_some_and(|w| {
+        !crate::validate::is_label_value(w) && !crate::validate::is_dns1123_subdomain(w)
+    });
+    if bad_namespace || bad_workload {
+        summary.invalid_source(loc);
+    }
+    let namespace = c.namespace.filter(|_| !bad_namespace);
+    let workload = workload.filter(|_| !bad_workload);
+    let who = Who {
+        namespace: namespace.unwrap_or(""),
+        workload: workload.unwrap_or(""),
+        label: None,
+        from_base: false,
+    };
+    let id = source_of(summary, who, &mut w.last, &mut w.base);
+    if let (Some(n), Some(wl)) = (namespace, workload) {
+        match (c.principal, pod) {
+            (Some(p), _) => summary.ambient.principal(p, n, wl),
+            // No identity on the line (passthrough, a ServiceEntry without a waypoint): the
+            // service account the pod list gives.
+            (None, Some(pod)) => summary.ambient.account(&pod.account, n, wl),
+            (None, None) => {}
+        }
+    }
+    summary.destination(class, &d, &crate::ambient::record(entry), id);
 }

@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 
 use memchr::memmem;
 
+use crate::ambient::{Judged, judge};
 use crate::classify::{Class, Classified, by_cluster_bytes, classify};
 use crate::config::Custom;
 use crate::config::Settings;
@@ -12,6 +13,7 @@ use crate::envelope;
 use crate::envelope::meta::Label;
 use crate::parse::custom::{self, Template, Writer};
 use crate::parse::json::JsonEntry;
+use crate::parse::ztunnel::{self, ZtunnelEntry};
 use crate::parse::{Format, FormatChoice, Malformed, Record, Sniff, sniff, text};
 
 use super::SplitState;
@@ -35,6 +37,12 @@ pub enum Outcome<'a> {
         classified: Classified<'a>,
         /// Who wrote it, when the format logs it (custom formats with `%ENVIRONMENT(POD_*)%`).
         writer: Writer<'a>,
+    },
+    /// A ztunnel access-log line (ambient mode), judged: its caller is on the line, not the
+    /// writer (a ztunnel pod).
+    Ztunnel {
+        entry: &'a ZtunnelEntry<'a>,
+        judged: &'a Judged<'a>,
     },
 }
 
@@ -126,6 +134,25 @@ fn json_entry<T>(line: &[u8], s: &Settings, f: impl FnOnce(Outcome<'_>) -> T) ->
                 })
             }
         },
+    }
+}
+
+/// Reads and judges a ztunnel line (text or JSON). Unless `--format` names another format:
+/// then it is the noise it always was.
+fn ztunnel_entry<T>(line: &[u8], s: &Settings, f: impl FnOnce(Outcome<'_>) -> T) -> T {
+    if !s.format.allows(Format::Ztunnel) {
+        return f(Outcome::Noise);
+    }
+    match ZtunnelEntry::parse(line) {
+        Err(m) => f(Outcome::Malformed(m)),
+        Ok(None) => f(Outcome::Noise),
+        Ok(Some(entry)) => {
+            let judged = judge(&entry, &s.rules);
+            f(Outcome::Ztunnel {
+                entry: &entry,
+                judged: &judged,
+            })
+        }
     }
 }
 
@@ -229,11 +256,15 @@ pub fn inspect<T>(line: &[u8], s: &Settings, quick: bool, f: impl FnOnce(Outcome
                     cluster,
                 });
             }
+            if ztunnel::looks_like_json(line) {
+                return ztunnel_entry(line, s, f);
+            }
             json_entry(line, s, f)
         }
         Sniff::Text if text_entry_start(line) => {
             text_outcome(line, text::parse_tail(line), s, quick, f)
         }
+        _ if ztunnel::looks_like(line) => ztunnel_entry(line, s, f),
         _ => f(Outcome::Noise),
     }
 }

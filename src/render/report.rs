@@ -30,6 +30,36 @@ pub struct Report<'a> {
     pub invalid_sources: InvalidSources,
     /// Entries found after a prefix no known log wrapper explains: read, their writer unknown.
     pub unknown_prefix: u64,
+    /// ztunnel's lines (ambient mode), by the rule that judged them; absent when none was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ambient: Option<AmbientOut<'a>>,
+}
+
+/// What `analyze -o json` says of ztunnel's lines. Each is also counted in `lines`.
+#[derive(Debug, Serialize)]
+pub struct AmbientOut<'a> {
+    /// Outbound to an address nothing in the mesh matched (counted as `passthrough`).
+    pub passthrough: u64,
+    /// Outbound to a ServiceEntry host without a waypoint (counted as `registered`).
+    pub service_entry: u64,
+    /// Outbound through a waypoint (counted as `registered`).
+    pub waypoint: u64,
+    pub internal: u64,
+    /// Written by the server's ztunnel: never counted as a destination's connection.
+    pub inbound: u64,
+    /// `connection failed`: refused before any metadata (counted as `unknown`).
+    pub failed: u64,
+    /// `path:line` of the first failed connection.
+    pub failed_example: Option<String>,
+    /// `connection opened` (debug level): ignored, counted as `noise`.
+    pub opened: u64,
+    pub unknown: u64,
+    /// Callers' principals (`<trust domain>/ns/<ns>/sa/<sa>`) on egress connections, and the
+    /// workloads that used them.
+    pub principals: BTreeMap<&'a str, Vec<&'a str>>,
+    /// With `--pods`: the service accounts (`<namespace>/<sa>`) of egress connections whose
+    /// line carried no identity, and the workloads that used them.
+    pub service_accounts: BTreeMap<&'a str, Vec<&'a str>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -342,6 +372,31 @@ impl<'a> Report<'a> {
                 .unwrap_or_default(),
             high_cardinality: sel.high_cardinality.findings.clone(),
             unknown_prefix: s.unknown_prefix,
+            ambient: (!s.ambient.is_empty()).then(|| {
+                use crate::ambient::Flow;
+                let a = &s.ambient;
+                AmbientOut {
+                    passthrough: a.get(Flow::Passthrough),
+                    service_entry: a.get(Flow::ServiceEntry),
+                    waypoint: a.get(Flow::Waypoint),
+                    internal: a.get(Flow::InMesh),
+                    inbound: a.get(Flow::Inbound),
+                    failed: a.get(Flow::Failed),
+                    failed_example: a.failed_example.map(|l| run.locate(l)),
+                    opened: a.get(Flow::Opened),
+                    unknown: a.get(Flow::Unknown),
+                    principals: a
+                        .principals
+                        .iter()
+                        .map(|(p, w)| (&**p, w.iter().map(|w| &**w).collect()))
+                        .collect(),
+                    service_accounts: a
+                        .accounts
+                        .iter()
+                        .map(|(p, w)| (&**p, w.iter().map(|w| &**w).collect()))
+                        .collect(),
+                }
+            }),
             invalid_sources: InvalidSources {
                 lines: s.invalid_sources,
                 example: s.invalid_source_example.map(|l| run.locate(l)),

@@ -180,6 +180,20 @@ pub fn write(out: &mut dyn Write, r: &Report<'_>, wide: bool) -> io::Result<()> 
         thousands(l.outside),
         thousands(l.application)
     )?;
+    if let Some(a) = &r.ambient {
+        writeln!(
+            out,
+            "Ambient (ztunnel, counted above): passthrough {}, ServiceEntry without waypoint {}, through a waypoint {}, internal {},\n       inbound {}, failed {}, opened {}, unknown {}",
+            thousands(a.passthrough),
+            thousands(a.service_entry),
+            thousands(a.waypoint),
+            thousands(a.internal),
+            thousands(a.inbound),
+            thousands(a.failed),
+            thousands(a.opened),
+            thousands(a.unknown)
+        )?;
+    }
     let recommended = r.destinations.recommended();
     writeln!(
         out,

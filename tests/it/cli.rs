@@ -2650,6 +2650,7 @@ fn every_listed_option_is_taken() {
             "since" => vec!["2020-01-01"],
             "until" => vec!["2030-01-01"],
             "containers" => vec!["istio-proxy"],
+            "pods" => vec!["examples/mesh/pods.json"],
             "source-namespace" => vec!["shop"],
             "source-workload" => vec!["web"],
             "stdin-name" => vec!["stdin"],

@@ -5,6 +5,7 @@
 //! without it shows them as ignored, never as passed: `cargo test -- --include-ignored` (as
 //! `.ci/run` does) runs them and fails when the tool is missing.
 
+mod ambient;
 mod browser;
 mod cli;
 mod common;

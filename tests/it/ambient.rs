@@ -1,0 +1,470 @@
+//! Ambient mode: ztunnel's access logs through the binary, on the small mixed mesh of
+//! `examples/ambient/` and on the published lines of `tests/fixtures/ambient/`.
+
+use crate::common::*;
+
+use serde_json::Value;
+
+const MESH: &str = "examples/ambient/";
+const PUBLISHED: &str = "tests/fixtures/ambient/";
+
+fn json(o: &std::process::Output) -> Value {
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+/// `namespace/workload` of each caller of a destination, with its connections.
+fn callers(d: &Value) -> Vec<(String, u64)> {
+    d["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                format!(
+                    "{}/{}",
+                    s["namespace"].as_str().unwrap_or("?"),
+                    s["workload"].as_str().unwrap_or("?")
+                ),
+                s["requests"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Every line read lands in one class.
+fn assert_accounted(v: &Value) {
+    let sum: u64 = v["lines"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, v["input"]["lines"].as_u64().unwrap(), "{}", v["lines"]);
+}
+
+#[test]
+fn ambient_analyze_finds_the_external_destinations_and_their_callers() {
+    let o = run(&["analyze", "-o", "json", MESH]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    insta::assert_snapshot!("ambient_analyze_json", stdout(&o));
+    assert_accounted(&v);
+
+    // Passthrough to an address: callers from src.namespace and the workload of src.workload,
+    // from text (kubectl --prefix) and JSON lines alike.
+    let google = destination(&v, "142.250.191.142");
+    assert_eq!(
+        (google["port"].as_u64(), google["protocol"].as_str()),
+        (Some(443), Some("TCP"))
+    );
+    assert_eq!(google["passthrough"], 3);
+    assert_eq!(
+        callers(google),
+        [
+            ("shop/checkout".into(), 2),
+            ("batch/report-builder".into(), 1)
+        ]
+    );
+    // ztunnel's bytes_sent is the workload's upload.
+    assert_eq!(google["bytes_uploaded"], 812 + 790 + 640);
+    assert_eq!(google["bytes_downloaded"], 8468 + 8120 + 7300);
+
+    // A cluster-local dst.service on a public dst.addr: reported as egress to the address, the
+    // name only a hint.
+    let geo = destination(&v, "34.117.59.81");
+    assert_eq!(geo["host"], Value::Null);
+    assert_eq!(geo["category"], "external");
+    assert_eq!(geo["recommended"], true);
+    assert_eq!(
+        geo["seen_as"],
+        serde_json::json!(["geoip.shop.svc.cluster.local"])
+    );
+    assert_eq!(callers(geo), [("shop/cart".into(), 1)]);
+
+    // A ServiceEntry host, without a waypoint (its real address) and through one (its host
+    // alone): registered, called by both namespaces.
+    let stripe = destination(&v, "api.stripe.com");
+    assert_eq!(
+        (stripe["registered"].as_u64(), stripe["protocol"].as_str()),
+        (Some(3), Some("TCP"))
+    );
+    assert_eq!(stripe["addresses"], serde_json::json!(["54.187.174.169"]));
+    assert_eq!(
+        callers(stripe),
+        [
+            ("payments/payments-api".into(), 2),
+            ("shop/checkout".into(), 1)
+        ]
+    );
+
+    // The sidecar line of the mixed mesh is read beside them.
+    let github = destination(&v, "api.github.com");
+    assert_eq!(callers(github), [("?/inventory".into(), 1)]);
+
+    // No in-mesh or inbound connection became a destination, and nothing was counted twice.
+    let names: Vec<&str> = v["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["host"].as_str().or(d["address"].as_str()).unwrap())
+        .collect();
+    assert_eq!(names.len(), 5, "{names:?}");
+    let a = &v["ambient"];
+    assert_eq!(
+        (
+            a["passthrough"].as_u64(),
+            a["service_entry"].as_u64(),
+            a["waypoint"].as_u64()
+        ),
+        (Some(6), Some(1), Some(2))
+    );
+    assert_eq!(
+        (a["internal"].as_u64(), a["inbound"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(
+        (a["failed"].as_u64(), a["opened"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        a["failed_example"],
+        "examples/ambient/ztunnel-node-a.log:10"
+    );
+    // The trust domain comes from src.identity, never assumed.
+    assert_eq!(
+        a["principals"],
+        serde_json::json!({"prod.example/ns/payments/sa/payments-api": ["payments/payments-api"]})
+    );
+    assert_eq!(
+        v["sources"],
+        serde_json::json!([
+            {"path": "examples/ambient/sidecars.log", "formats": ["istio-1.9"]},
+            {"path": "examples/ambient/ztunnel-node-a.log", "formats": ["ztunnel"]},
+            {"path": "examples/ambient/ztunnel-node-b.jsonl", "formats": ["ztunnel"]},
+        ])
+    );
+    // The failed connection is reported.
+    assert!(
+        stderr(&o).contains("1 connection was refused by ztunnel before any metadata"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn ambient_analyze_table() {
+    let o = run(&["analyze", MESH]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    insta::assert_snapshot!("ambient_analyze_table", stdout(&o));
+}
+
+#[test]
+fn ambient_recommend_writes_entries_for_the_callers_namespaces() {
+    let o = run(&["recommend", MESH]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    insta::assert_snapshot!("ambient_recommend", yaml);
+    let docs = yaml_docs(&yaml);
+    for d in &docs {
+        assert_valid_service_entry(d);
+    }
+    let placed = |address: &str| -> Vec<Option<String>> {
+        docs.iter()
+            .filter(|d| d["spec"]["addresses"][0] == format!("{address}/32").as_str())
+            .map(|d| d["metadata"]["namespace"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(
+        placed("142.250.191.142"),
+        [Some("batch".into()), Some("shop".into())]
+    );
+    assert_eq!(placed("52.216.8.141"), [Some("batch".into())]);
+    assert_eq!(placed("34.117.59.81"), [Some("shop".into())]);
+    // The name on the public address is shown as what it was, never written as a host.
+    assert!(yaml.contains("same address seen as: geoip.shop.svc.cluster.local"));
+    assert!(
+        !docs
+            .iter()
+            .any(|d| d.to_string().contains("geoip.shop.svc"))
+    );
+    // Registered traffic needs no entry.
+    assert!(
+        !docs
+            .iter()
+            .any(|d| d["spec"]["hosts"][0] == "api.stripe.com")
+    );
+}
+
+#[test]
+fn ambient_published_lines_are_read_as_the_reference_describes() {
+    let o = run(&["analyze", "-o", "json", PUBLISHED]);
+    let v = json(&o);
+    assert_accounted(&v);
+    // The JSON passthrough line of istio/istio#58786.
+    let d = destination(&v, "142.250.191.142");
+    assert_eq!(callers(d), [("istio-addons-ingress/istio-debug".into(), 1)]);
+    assert_eq!(
+        (d["bytes_uploaded"].as_u64(), d["bytes_downloaded"].as_u64()),
+        (Some(800), Some(8468))
+    );
+    assert_eq!(v["destinations"].as_array().unwrap().len(), 1);
+    let a = &v["ambient"];
+    // istio.io's pod-to-pod line; three inbound lines (kiali#8146 behind `[<pod>] `,
+    // istio/istio#58044, istio/ztunnel#1273 without its time).
+    assert_eq!(
+        (a["internal"].as_u64(), a["inbound"].as_u64()),
+        (Some(1), Some(3))
+    );
+    // The two lines the index cut off are malformed, not flows.
+    assert_eq!(v["lines"]["malformed"], 2);
+    assert_eq!(v["input"]["lines"], 7);
+}
+
+#[test]
+fn ambient_explain_names_the_rule() {
+    let o = run(&["explain", "examples/ambient/ztunnel-node-a.log"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let at = |n: usize| &lines[n - 1];
+    assert_eq!(at(1)["class"], "noise");
+    assert_eq!(at(2)["ambient"], "ambient-passthrough");
+    assert_eq!(
+        (at(2)["namespace"].as_str(), at(2)["workload"].as_str()),
+        (Some("shop"), Some("checkout"))
+    );
+    assert_eq!(at(4)["ambient"], "ambient-service-entry");
+    assert_eq!(at(5)["ambient"], "ambient-internal");
+    assert_eq!(at(6)["ambient"], "ambient-inbound");
+    let geo = at(7);
+    assert_eq!(geo["ambient"], "ambient-passthrough");
+    assert_eq!(geo["seen_as"], "geoip.shop.svc.cluster.local");
+    assert!(
+        geo["reason"]
+            .as_str()
+            .unwrap()
+            .contains("dst.addr is public"),
+        "{geo}"
+    );
+    assert_eq!(
+        (at(8)["ambient"].as_str(), at(8)["class"].as_str()),
+        (Some("ambient-opened"), Some("noise"))
+    );
+    let wp = at(9);
+    assert_eq!(wp["ambient"], "ambient-waypoint");
+    assert_eq!(wp["principal"], "prod.example/ns/payments/sa/payments-api");
+    assert_eq!(
+        (wp["host"].as_str(), wp["port"].as_u64()),
+        (Some("api.stripe.com"), Some(443))
+    );
+    assert_eq!(
+        (at(10)["ambient"].as_str(), at(10)["class"].as_str()),
+        (Some("ambient-failed"), Some("unknown"))
+    );
+    for l in &lines {
+        assert_eq!(l["envelope"], "kubectl-prefix");
+    }
+}
+
+#[test]
+fn ambient_partials_merge_to_what_one_run_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut partials = Vec::new();
+    for (i, input) in [
+        "examples/ambient/ztunnel-node-a.log",
+        "examples/ambient/ztunnel-node-b.jsonl",
+        "examples/ambient/sidecars.log",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out = dir
+            .path()
+            .join(format!("{i}.json"))
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let o = run(&["analyze", "--quiet", "--partial", &out, input]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        partials.push(out);
+    }
+    let mut merge = vec!["merge", "-o", "json"];
+    merge.extend(partials.iter().rev().map(String::as_str));
+    let merged = run(&merge);
+    assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+    assert_eq!(
+        stdout(&merged),
+        stdout(&run(&["analyze", "-o", "json", MESH]))
+    );
+}
+
+#[test]
+fn ambient_lines_of_an_application_container_are_not_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(
+        &log,
+        "[pod/shop-7d4b9c8f6d-x2x9q/app] 2024-06-03T10:00:01.482913Z\tinfo\taccess\tconnection complete\tsrc.addr=10.244.1.21:48302 src.workload=\"shop-7d4b9c8f6d-x2x9q\" src.namespace=\"shop\" dst.addr=198.18.0.1:443 direction=\"outbound\" bytes_sent=1 bytes_recv=1 duration=\"1ms\"\n",
+    )
+    .unwrap();
+    let o = run(&["analyze", "-o", "json", log.to_str().unwrap()]);
+    let v = json(&o);
+    assert_eq!(v["lines"]["application"], 1);
+    assert_eq!(v["destinations"], serde_json::json!([]));
+}
+
+#[test]
+fn ambient_lines_are_noise_to_an_exact_sidecar_format() {
+    let o = run(&[
+        "analyze",
+        "-o",
+        "json",
+        "--format",
+        "json",
+        "examples/ambient/ztunnel-node-b.jsonl",
+    ]);
+    let v = json(&o);
+    assert_eq!(v["destinations"], serde_json::json!([]));
+    assert_eq!(v["lines"]["noise"], v["input"]["lines"]);
+    assert!(v.get("ambient").is_none());
+}
+
+#[test]
+fn ambient_pods_name_owners_and_service_accounts() {
+    let pods = "examples/mesh/pods.json";
+    let o = run(&["analyze", "-o", "json", "--pods", pods, MESH]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    // Lines without an identity get the service account the pod list gives; no trust domain
+    // is made up for them.
+    assert_eq!(
+        v["ambient"]["service_accounts"],
+        serde_json::json!({
+            "batch/reports-writer": ["batch/report-builder"],
+            "shop/cart": ["shop/cart"],
+            "shop/checkout": ["shop/checkout"],
+        })
+    );
+    assert_eq!(
+        v["ambient"]["principals"],
+        serde_json::json!({"prod.example/ns/payments/sa/payments-api": ["payments/payments-api"]})
+    );
+    // The owner names the workload, where the pod name alone would not.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("z.log");
+    std::fs::write(
+        &log,
+        "2024-06-03T10:00:01.482913Z\tinfo\taccess\tconnection complete\tsrc.addr=10.244.1.21:48302 src.workload=\"broker-0\" src.namespace=\"data\" dst.addr=142.250.191.142:443 direction=\"outbound\" bytes_sent=1 bytes_recv=1 duration=\"1ms\"\n",
+    )
+    .unwrap();
+    let list = dir.path().join("pods.json");
+    std::fs::write(
+        &list,
+        r#"{"kind":"List","items":[{"kind":"Pod","metadata":{"name":"broker-0","namespace":"data","ownerReferences":[{"kind":"StatefulSet","name":"kafka","controller":true}]},"spec":{"serviceAccountName":"kafka"}}]}"#,
+    )
+    .unwrap();
+    let (log, list) = (log.to_str().unwrap(), list.to_str().unwrap());
+    let without = json(&run(&["analyze", "-o", "json", log]));
+    assert_eq!(
+        callers(&without["destinations"][0]),
+        [("data/broker".into(), 1)]
+    );
+    let with = json(&run(&["analyze", "-o", "json", "--pods", list, log]));
+    assert_eq!(
+        callers(&with["destinations"][0]),
+        [("data/kafka".into(), 1)]
+    );
+    let explained = stdout(&run(&["explain", "--pods", list, log]));
+    assert!(explained.contains(r#""workload":"kafka""#), "{explained}");
+    assert!(
+        explained.contains(r#""service_account":"data/kafka""#),
+        "{explained}"
+    );
+    // Partials read with other pods do not merge.
+    let a = dir.path().join("a.json");
+    let b = dir.path().join("b.json");
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    assert_eq!(
+        run(&["analyze", "--quiet", "--partial", a, log])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["analyze", "--quiet", "--pods", list, "--partial", b, log])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(run(&["merge", a, b]).status.code(), Some(2));
+    // A file that is not a pod list is a usage error naming the flag.
+    let o = run(&["analyze", "--pods", log, log]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--pods"), "{}", stderr(&o));
+}
+
+#[test]
+fn ambient_hostile_values_stay_inside_comments_and_scalars() {
+    // Any workload can print lines like ztunnel's, and ztunnel writes strings with Rust's
+    // `{:?}`, whose escapes the reader undoes: a value may hold any character.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("z.log");
+    let t = "2024-06-03T10:00:01.482913Z\tinfo\taccess\tconnection complete\t";
+    let lines = [
+        // A namespace Kubernetes would refuse: dropped, counted.
+        format!(
+            r#"{t}src.addr=10.0.0.1:1 src.workload="a-1" src.namespace="shop\u{{2028}}---\u{{2028}}kind: Secret" dst.addr=93.184.216.34:443 direction="outbound" bytes_sent=1 bytes_recv=1 duration="1ms""#
+        ),
+        // A cluster-local name holding a second document, on a public address: egress to the
+        // address, the name shown escaped in a comment.
+        format!(
+            r#"{t}src.addr=10.0.0.1:1 src.workload="b-1" src.namespace="team" dst.addr=93.184.216.35:443 dst.service="x\u{{2028}}---\u{{2028}}kind: ConfigMap\u{{2028}}y.svc.cluster.local" direction="outbound" bytes_sent=1 bytes_recv=1 duration="1ms""#
+        ),
+        // A ServiceEntry host through a waypoint holding ANSI and bidi controls.
+        format!(
+            "{t}src.addr=10.0.0.1:1 src.workload=\"c-1\" src.namespace=\"team\" dst.addr=10.0.0.9:15008 dst.hbone_addr=240.240.0.9:443 dst.service=\"pwn.com\\u{{1b}}[2J\\u{{202e}}kind: Secret\" direction=\"outbound\" bytes_sent=1 bytes_recv=1 duration=\"1ms\""
+        ),
+    ];
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let o = run(&["recommend", log.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    let docs = yaml_docs(&yaml);
+    assert_eq!(docs.len(), 2, "{yaml}");
+    for d in &docs {
+        assert_valid_service_entry(d);
+        assert_eq!(d["kind"], "ServiceEntry");
+        for bad in ["Secret", "ConfigMap", "\u{2028}", "\u{1b}", "\u{202e}"] {
+            assert!(!d.to_string().contains(bad), "{bad} in {d}");
+        }
+    }
+    assert!(
+        yaml.contains(r"x\u{2028}---\u{2028}kind: configmap"),
+        "{yaml}"
+    );
+    assert!(!yaml.contains('\u{2028}') && !yaml.contains('\u{1b}') && !yaml.contains('\u{202e}'));
+    assert!(stderr(&o).contains("1 line named a namespace or workload Kubernetes would refuse"));
+}
+
+#[test]
+fn ambient_lines_inside_shipper_envelopes() {
+    // Fluent Bit with the JSON line parsed into `log`, and Docker's json-file with it as a
+    // string: the caller is still the line's, never the ztunnel pod the envelope names.
+    let z = r#"{"level":"info","time":"2025-11-13T17:22:58.026256Z","scope":"access","message":"connection complete","src.addr":"10.1.0.8:46322","src.workload":"istio-debug","src.namespace":"istio-addons-ingress","dst.addr":"142.250.191.142:443","direction":"outbound","bytes_sent":800,"bytes_recv":8468,"duration":"73ms"}"#;
+    let escaped = serde_json::to_string(z).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("shipped.jsonl");
+    std::fs::write(
+        &log,
+        format!(
+            "{{\"date\":1.7e9,\"log\":{z},\"kubernetes\":{{\"namespace_name\":\"istio-system\",\"pod_name\":\"ztunnel-4x7kp\",\"container_name\":\"istio-proxy\"}}}}\n{{\"log\":{escaped},\"stream\":\"stdout\",\"time\":\"2025-11-13T17:22:58.1Z\"}}\n"
+        ),
+    )
+    .unwrap();
+    let v = json(&run(&["analyze", "-o", "json", log.to_str().unwrap()]));
+    let d = destination(&v, "142.250.191.142");
+    assert_eq!(callers(d), [("istio-addons-ingress/istio-debug".into(), 2)]);
+    assert_eq!(v["ambient"]["passthrough"], 2);
+}
