@@ -557,6 +557,11 @@ pub struct CheckArgs {
     /// filterable destinations table, namespaces and the recommended manifests.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+
+    /// Also write the ServiceEntries that close the gap, as YAML, to FILE: what `recommend`
+    /// writes for the undeclared destinations alone (a passing check writes none).
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

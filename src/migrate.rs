@@ -14,7 +14,7 @@ use crate::aggregate::Summary;
 use crate::config::Selection;
 use crate::gate::{Calls, Dest, NsUse, by_namespace_in, is_checked, ser_time};
 use crate::parse::time::Millis;
-use crate::recommend::Plan;
+use crate::recommend::{Outline, Plan};
 
 /// Declared shares of a namespace's (or the mesh's) external traffic.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -109,16 +109,6 @@ impl Namespace<'_> {
     }
 }
 
-/// A ServiceEntry that closes part of the gap.
-#[derive(Debug, Serialize)]
-pub struct EntryOut {
-    pub namespace: Option<String>,
-    pub name: String,
-    pub hosts: Vec<String>,
-    /// `number/PROTOCOL`.
-    pub ports: Vec<String>,
-}
-
 /// One step of the rollout. Its action is worded when written: a mesh of many namespaces has
 /// a step for each, and the words of them all would outweigh the rest of the plan.
 #[derive(Debug)]
@@ -192,7 +182,7 @@ pub struct Migration<'a> {
     pub namespaces: Vec<Namespace<'a>>,
     /// Most entries first.
     pub gaps: Vec<Gap<'a>>,
-    pub entries: Vec<EntryOut>,
+    pub entries: Vec<Outline>,
     pub rollout: Vec<Step<'a>>,
     pub caveats: Vec<String>,
 }
@@ -214,24 +204,7 @@ pub fn migrate<'a>(summary: &'a Summary, sel: &Selection, plan: &Plan<'_>) -> Mi
             })
             .then_with(|| a.namespace.cmp(&b.namespace))
     });
-    let entries: Vec<EntryOut> = plan
-        .entries
-        .iter()
-        .map(|e| {
-            let mut ports: Vec<String> = e
-                .ports
-                .iter()
-                .map(|p| format!("{}/{}", p.number, p.protocol.istio_name()))
-                .collect();
-            ports.dedup();
-            EntryOut {
-                namespace: e.namespace.clone(),
-                name: e.name.clone(),
-                hosts: vec![e.host.clone()],
-                ports,
-            }
-        })
-        .collect();
+    let entries = crate::recommend::outline(plan);
     // Entries per namespace, counted in one pass (not a search of the namespaces per entry).
     let mut per_entry_ns: BTreeMap<Option<&str>, u64> = BTreeMap::new();
     for e in &plan.entries {

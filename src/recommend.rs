@@ -325,6 +325,51 @@ fn by_caller<'a>(
     out
 }
 
+/// A recommended ServiceEntry in outline: what `migrate` and a failing `check` list.
+#[derive(Debug, Serialize)]
+pub struct Outline {
+    pub namespace: Option<String>,
+    pub name: String,
+    pub hosts: Vec<String>,
+    /// `number/PROTOCOL`.
+    pub ports: Vec<String>,
+}
+
+impl std::fmt::Display for Outline {
+    /// `namespace/name: hosts ports number/PROTOCOL, ...` (`?` for an unknown namespace).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{}: {} ports {}",
+            self.namespace.as_deref().unwrap_or("?"),
+            self.name,
+            self.hosts.join(", "),
+            self.ports.join(", ")
+        )
+    }
+}
+
+/// The plan's entries in outline, in its order.
+pub fn outline(plan: &Plan<'_>) -> Vec<Outline> {
+    plan.entries
+        .iter()
+        .map(|e| {
+            let mut ports: Vec<String> = e
+                .ports
+                .iter()
+                .map(|p| format!("{}/{}", p.number, p.protocol.istio_name()))
+                .collect();
+            ports.dedup();
+            Outline {
+                namespace: e.namespace.clone(),
+                name: e.name.clone(),
+                hosts: vec![e.host.clone()],
+                ports,
+            }
+        })
+        .collect()
+}
+
 /// One recommended ServiceEntry.
 #[derive(Debug)]
 pub struct Recommendation<'a> {
@@ -1682,6 +1727,33 @@ pub fn write_yaml(
     })
     .map_err(|why| failed.take().unwrap_or_else(|| std::io::Error::other(why)))?;
     flush(&mut out, 0)
+}
+
+/// The plan's documents as [`write_yaml`] writes them (each after its `---` line), as many
+/// whole ones as fit in `max` bytes, and how many did not fit.
+pub fn yaml_prefix(
+    plan: &Plan<'_>,
+    summary: &Summary,
+    max: usize,
+) -> Result<(String, usize), String> {
+    let mut out = String::new();
+    let mut shown = 0usize;
+    let mut full = false;
+    let done = for_each_document(plan, summary, |_, d| {
+        if out.len() + d.len() + 4 > max {
+            // No more documents are built: the rest are counted.
+            full = true;
+            return Err(String::new());
+        }
+        out.push_str("---\n");
+        out.push_str(&d);
+        shown += 1;
+        Ok(())
+    });
+    match done {
+        Err(e) if !full => Err(e),
+        _ => Ok((out, plan.entries.len() - shown)),
+    }
 }
 
 /// Calls `f` with each entry and its document as [`write_yaml`] writes it (without its `---`

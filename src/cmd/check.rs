@@ -41,11 +41,13 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
                 "--baseline",
                 a.baseline.as_deref().filter(|_| a.update_baseline),
             ),
+            ("--write", a.write.as_deref()),
         ],
         true,
     )?
     .into_iter();
-    let (junit_out, sarif_out, html_out, baseline_out) = (
+    let (junit_out, sarif_out, html_out, baseline_out, write_out) = (
+        outs.next().flatten(),
         outs.next().flatten(),
         outs.next().flatten(),
         outs.next().flatten(),
@@ -81,6 +83,33 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
         };
         check = gate::check(&run, &selection, rules);
     }
+    // How to close the gap: what `recommend` writes, for the undeclared destinations alone.
+    let fix = gate::closing(
+        if check.counts.uncovered > 0 {
+            crate::recommend::plan(&run.summary, &selection)
+        } else {
+            crate::recommend::Plan {
+                api_version: selection.api_version,
+                ..crate::recommend::Plan::default()
+            }
+        },
+        &check,
+    );
+    check.fix = crate::recommend::outline(&fix);
+    check.fix_skipped = fix
+        .skipped
+        .iter()
+        .map(|(k, s, why)| format!("{}: {}", gate::Dest::of(k, s).title(), why.describe()))
+        .collect();
+    if format == crate::config::Output::Markdown && !fix.entries.is_empty() {
+        check.fix_yaml = Some(
+            crate::recommend::yaml_prefix(&fix, &run.summary, gate::FIX_YAML_MAX)
+                .map_err(Error::Unreadable)?,
+        );
+    }
+    if let Some(out) = write_out {
+        out.write(|w| crate::recommend::write_yaml(&fix, &run.summary, run.sources.len(), w))?;
+    }
     if let Some(out) = junit_out {
         out.write(|w| render::junit(w, &check))?;
     }
@@ -114,7 +143,7 @@ pub fn run(a: &CheckArgs) -> Result<Exit, Error> {
     if let Some(out) = html_out {
         let extras = crate::render::html::Extras {
             command: "check",
-            manifests: None,
+            manifests: Some(&fix),
             check: Some(&check),
             migration: None,
         };

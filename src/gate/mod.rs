@@ -254,6 +254,53 @@ pub struct Check<'a> {
     pub unreadable: Vec<String>,
     /// Findings to read whatever the verdict: traffic to a cloud metadata service.
     pub warnings: Vec<String>,
+    /// The ServiceEntries that would close the gap (see [`closing`]), in outline.
+    pub fix: Vec<crate::recommend::Outline>,
+    /// Undeclared destinations that get no entry, and why (a private address without
+    /// `--include-private`, a host no ServiceEntry can name, ...): `destination: reason`.
+    pub fix_skipped: Vec<String>,
+    /// The same as YAML, for the Markdown summary: at most [`FIX_YAML_MAX`] bytes of whole
+    /// documents, and how many entries did not fit.
+    #[serde(skip)]
+    pub fix_yaml: Option<(String, usize)>,
+}
+
+/// How much YAML the Markdown summary of a failing check shows (a pull-request comment holds
+/// at most 65,536 characters; `--write FILE` writes every entry).
+pub const FIX_YAML_MAX: usize = 32 * 1024;
+
+/// The entries of `plan` that close the gap `check` found: for each destination nothing
+/// declares, the entries of the namespaces nothing covers, with only their undeclared
+/// destinations and ports. Destinations the allow file or the baseline accept need no entry
+/// to pass, and get none here.
+pub fn closing<'a>(
+    mut plan: crate::recommend::Plan<'a>,
+    check: &Check<'_>,
+) -> crate::recommend::Plan<'a> {
+    let open: std::collections::BTreeSet<(&DestKey, Option<&str>)> = check
+        .uncovered()
+        .flat_map(|r| r.namespaces.iter().map(move |u| (r.key, u.namespace)))
+        .collect();
+    let uncovered: std::collections::BTreeSet<&DestKey> =
+        check.uncovered().map(|r| r.key).collect();
+    plan.entries.retain_mut(|e| {
+        let ns = e.namespace.as_deref();
+        if e.merged.is_some() {
+            // Written whole over the existing entry it extends: kept or left out whole.
+            return e
+                .ports
+                .iter()
+                .flat_map(|p| &p.dests)
+                .any(|(k, _, _)| open.contains(&(*k, ns)));
+        }
+        for p in &mut e.ports {
+            p.dests.retain(|(k, _, _)| open.contains(&(*k, ns)));
+        }
+        e.ports.retain(|p| !p.dests.is_empty());
+        !e.ports.is_empty()
+    });
+    plan.skipped.retain(|(k, _, _)| uncovered.contains(k));
+    plan
 }
 
 impl Check<'_> {
@@ -478,5 +525,8 @@ pub fn check<'a>(run: &'a crate::aggregate::Run, sel: &Selection, rules: Rules<'
         malformed,
         strict,
         unreadable,
+        fix: Vec::new(),
+        fix_skipped: Vec::new(),
+        fix_yaml: None,
     }
 }

@@ -177,6 +177,14 @@ fn footer_lines(c: &Check<'_>) -> Vec<String> {
     v
 }
 
+/// The heading of the list of entries that close the gap.
+fn fix_title(c: &Check<'_>) -> String {
+    format!(
+        "ServiceEntries that close the gap ({}; write them with --write FILE)",
+        c.fix.len()
+    )
+}
+
 pub fn text(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
     writeln!(out, "{}", headline(c))?;
     for (title, rows) in uncovered_groups(c) {
@@ -184,6 +192,20 @@ pub fn text(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
             writeln!(out)?;
             writeln!(out, "{title}:")?;
             aligned(out, &HEADER, &RIGHT, &rows)?;
+        }
+    }
+    if !c.fix.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{}:", fix_title(c))?;
+        for e in &c.fix {
+            writeln!(out, "  {}", super::clean(&e.to_string()))?;
+        }
+    }
+    if !c.fix_skipped.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Undeclared, with no entry written:")?;
+        for s in &c.fix_skipped {
+            writeln!(out, "  {}", super::clean(s))?;
         }
     }
     writeln!(out)?;
@@ -213,6 +235,39 @@ pub fn markdown(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
             writeln!(out)?;
             let code = [true, false, false, false, false, true, false];
             markdown_table(out, &HEADER, &RIGHT, &code, &rows)?;
+        }
+    }
+    if !c.fix.is_empty() || !c.fix_skipped.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "#### {}", super::md_escape(&fix_title(c)))?;
+        writeln!(out)?;
+        for e in &c.fix {
+            writeln!(out, "- {}", super::md_escape(&e.to_string()))?;
+        }
+        for s in &c.fix_skipped {
+            writeln!(out, "- No entry: {}", super::md_escape(s))?;
+        }
+        if let Some((yaml, left)) = &c.fix_yaml {
+            let shown = c.fix.len() - left;
+            writeln!(out)?;
+            writeln!(
+                out,
+                "<details><summary>The manifests ({shown} of {}{})</summary>",
+                c.fix.len(),
+                if *left > 0 {
+                    "; --write FILE writes every one"
+                } else {
+                    ""
+                }
+            )?;
+            writeln!(out)?;
+            // A fence longer than any run of backticks in the text: nothing in it ends it.
+            let fence = "`".repeat(longest_run(yaml, b'`').max(2) + 1);
+            writeln!(out, "{fence}yaml")?;
+            out.write_all(yaml.as_bytes())?;
+            writeln!(out, "{fence}")?;
+            writeln!(out)?;
+            writeln!(out, "</details>")?;
         }
     }
     let accepted: Vec<[String; 3]> = c
@@ -251,6 +306,15 @@ pub fn markdown(out: &mut dyn Write, c: &Check<'_>) -> io::Result<()> {
         writeln!(out, "- {}", super::md_escape(&l))?;
     }
     Ok(())
+}
+
+/// The longest run of `b` in `s`.
+fn longest_run(s: &str, b: u8) -> usize {
+    s.as_bytes()
+        .split(|&x| x != b)
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Text for XML: escaped, with the characters XML 1.0 cannot hold dropped.

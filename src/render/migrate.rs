@@ -2,8 +2,9 @@
 
 use std::io::{self, Write};
 
-use crate::migrate::{Coverage, EntryOut, Gap, Migration, Namespace};
+use crate::migrate::{Coverage, Gap, Migration, Namespace};
 use crate::parse::time::format_millis;
+use crate::recommend::Outline;
 
 use super::{aligned_with, human_bytes, markdown_table, thousands};
 
@@ -109,14 +110,8 @@ fn gap_rows(m: &Migration<'_>, blocked: bool) -> Vec<[String; 5]> {
         .collect()
 }
 
-fn entry_line(e: &EntryOut) -> String {
-    format!(
-        "{}/{}: {} ports {}",
-        e.namespace.as_deref().unwrap_or("?"),
-        e.name,
-        e.hosts.join(", "),
-        e.ports.join(", ")
-    )
+fn entry_line(e: &Outline) -> String {
+    e.to_string()
 }
 
 pub fn text(out: &mut dyn Write, m: &Migration<'_>) -> io::Result<()> {

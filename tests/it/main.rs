@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod common;
 mod distributed;
+mod fix;
 mod fuzz_corpus;
 mod gate;
 mod gitops;
