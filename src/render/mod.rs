@@ -147,11 +147,28 @@ pub fn aligned_rows<const N: usize, S: AsRef<str>>(
 }
 
 /// Text from the logs made inert in Markdown (a pull-request comment or a CI job summary): no
-/// table break, no markup, no HTML, no links or mentions (GitHub links `http://`, `www.` and
-/// `name@host` by itself, and `@name` pings a team), no control characters.
+/// table break, no markup, no HTML, no links or mentions (GitHub links `scheme://`, `www.` and
+/// `name@host` by itself, and `@name` pings a team), no block started where the text begins (a
+/// list, a heading, a quote, indented code), no control characters. Only what Markdown would act
+/// on is escaped, so the text still reads as itself where it is pasted as plain text: a time's
+/// `10:00` stays `10:00`.
 pub fn md_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+    let mut out = String::with_capacity(s.len() + 8);
     let mut rest = s;
+    // Where a block could start: leading spaces (indented code) and list or heading markers.
+    let lead = rest.len() - rest.trim_start_matches([' ', '\t', '\n', '\r']).len();
+    for _ in 0..lead {
+        out.push_str("&#32;");
+    }
+    rest = &rest[lead..];
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if digits > 0 && rest[digits..].starts_with(['.', ')']) {
+        out.push_str(&rest[..digits]);
+        out.push('\\');
+        rest = &rest[digits..];
+    } else if rest.starts_with(['-', '+', '=']) {
+        out.push('\\');
+    }
     while let Some(c) = rest.chars().next() {
         // Bytes, not a string slice: the fourth byte may be inside a character.
         if rest
@@ -160,7 +177,7 @@ pub fn md_escape(s: &str) -> String {
             .is_some_and(|b| b.eq_ignore_ascii_case(b"www."))
         {
             out.push_str(&rest[..3]);
-            out.push_str("&#46;");
+            out.push_str("\\.");
             rest = &rest[4..];
             continue;
         }
@@ -168,9 +185,13 @@ pub fn md_escape(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            ':' => out.push_str("&#58;"),
-            '@' => out.push_str("&#64;"),
-            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '~' | '!' => {
+            // Backslashes, not entities: GitHub's autolinker reads the text after entities
+            // are decoded, and `&#64;` is an `@` to it. A scheme's `://` makes a link of what
+            // follows; any other colon is text.
+            ':' if rest[1..].starts_with("//") => out.push_str("\\:"),
+            '@' => out.push_str("\\@"),
+            // `!` alone is text: an image needs the `[` that is escaped.
+            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '~' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -243,7 +264,7 @@ mod tests {
         );
         assert_eq!(
             md_escape("https://evil.example @org/team a@b.c WWW.x\u{1b}[31m"),
-            "https&#58;//evil.example &#64;org/team a&#64;b.c WWW&#46;x\\u{1b}\\[31m"
+            "https\\://evil.example \\@org/team a\\@b.c WWW\\.x\\u{1b}\\[31m"
         );
         assert_eq!(clean("a\u{1b}[31mb"), "a\\u{1b}[31mb");
         assert_eq!(md_code("a\u{202e}b"), "`a\\u{202e}b`");
@@ -261,7 +282,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "| A | N |\n|---|---:|\n| ``x\\|y`z`` | 1&#58;2 |\n"
+            "| A | N |\n|---|---:|\n| ``x\\|y`z`` | 1:2 |\n"
         );
         assert_eq!(md_code("`a"), "`` `a ``");
     }

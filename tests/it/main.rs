@@ -16,6 +16,7 @@ mod gate;
 mod gitops;
 mod hostile;
 mod istio_conformance;
+mod markdown;
 mod properties;
 mod readback;
 mod readme;
