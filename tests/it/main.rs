@@ -20,5 +20,6 @@ mod markdown;
 mod properties;
 mod readback;
 mod readme;
+mod release;
 mod sarif;
 mod telemetry;
