@@ -23,6 +23,7 @@ or at the same --binary path.
 import argparse
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -34,12 +35,24 @@ import dask.bag as db
 def check(cmd, code, stderr):
     """Exit 3 on an unreadable input still wrote the partial (it lists the input): kept."""
     if code not in (0, 3):
-        raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), code, stderr.decode(errors="replace")))
+        raise Failed("%s: exit %d: %s" % (" ".join(cmd), code, stderr.decode(errors="replace").strip()))
+
+
+class Failed(RuntimeError):
+    """A failure to report in one line, without a traceback."""
+
+
+def missing(binary):
+    return Failed("the egress-advisor binary %r is not on %s (install it on every worker, or pass "
+                  "--binary with its path there)" % (binary, socket.gethostname()))
 
 
 def run(cmd):
     """Runs egress-advisor; raises with its stderr when it fails."""
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except (FileNotFoundError, PermissionError) as e:
+        raise missing(cmd[0]) from e
     check(cmd, p.returncode, p.stderr)
     return p
 
@@ -48,7 +61,10 @@ def run_streaming(cmd, source):
     """Runs egress-advisor with `source` (any readable file object, such as an S3 or GCS file
     that has no file descriptor) copied into its standard input."""
     with tempfile.TemporaryFile() as err:
-        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+        except (FileNotFoundError, PermissionError) as e:
+            raise missing(cmd[0]) from e
         try:
             shutil.copyfileobj(source, p.stdin, 1 << 20)
         except BrokenPipeError:
@@ -135,6 +151,17 @@ def list_inputs(binary, paths):
 
 
 def main():
+    try:
+        job()
+    except Exception as e:
+        # Raised on a worker and re-raised here (as a copy of the class when it crossed the
+        # network): the message says it all.
+        if isinstance(e, Failed) or type(e).__name__ == "Failed":
+            sys.exit("egress_dask: %s" % e)
+        raise
+
+
+def job():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("paths", nargs="+", help="log files, directories or object-store URLs")
     ap.add_argument("--out", required=True, help="where to write the merged partial result")

@@ -1,7 +1,10 @@
-//! Partial results and `merge` through the binary, and the Dask job in Dask's local mode.
+//! Partial results and `merge` through the binary, and the Dask job in Dask's local mode and on
+//! a real dask.distributed cluster.
 //!
-//! The Dask test needs a Python with `dask.bag` (Debian's `python3-dask`): it is ignored unless
-//! asked for (`cargo test -- --include-ignored`, as `.ci/run` does), and fails without one.
+//! The Dask tests need a Python with `dask.bag` (Debian's `python3-dask`) and one with
+//! `dask.distributed` at the versions of `distributed/requirements.txt` (`target/dask-venv`):
+//! they are ignored unless asked for (`cargo test -- --include-ignored`, as `.ci/run` does),
+//! and fail without them.
 
 use crate::common::*;
 
@@ -393,4 +396,193 @@ fn forged_partials_are_refused() {
             assert!(!stderr(&o).contains("internal error"), "{}", stderr(&o));
         }
     }
+}
+
+/// The Python of `target/dask-venv` (what `.ci/run` installs from
+/// `distributed/requirements.txt`), or `EGRESS_ADVISOR_DASK_PYTHON`: one that imports
+/// `dask.distributed`.
+fn distributed_python() -> PathBuf {
+    let p = std::env::var_os("EGRESS_ADVISOR_DASK_PYTHON")
+        .map_or_else(|| root().join("target/dask-venv/bin/python"), PathBuf::from);
+    let ok = Command::new(&p)
+        .args(["-c", "import dask.distributed"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "{} does not import dask.distributed (.ci/run installs distributed/requirements.txt into target/dask-venv)",
+        p.display()
+    );
+    p
+}
+
+/// A process killed when the test ends, whatever happens.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// On a real dask.distributed cluster (a scheduler and two worker processes over loopback
+/// TCP), the job over 50 files, one of them gzip, gives what one run gives, byte for byte, even
+/// when a worker is killed in the middle (the scheduler runs its tasks again elsewhere); and a
+/// binary missing on the workers is a one-line error, not a traceback.
+#[test]
+#[ignore = "needs dask.distributed (target/dask-venv)"]
+fn dask_cluster_survives_a_lost_worker() {
+    use std::time::{Duration, Instant};
+    let py = distributed_python();
+    let bin = py.parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    // 50 files from the samples' lines, one gzip.
+    let corpus = d.join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    let mut lines = Vec::new();
+    for f in [
+        "allow-any/istio-proxy.log",
+        "registry-only/istio-proxy.jsonl",
+    ] {
+        let text = std::fs::read_to_string(root().join("samples").join(f)).unwrap();
+        lines.extend(text.lines().map(str::to_owned));
+    }
+    for i in 0..50 {
+        let body: String = lines
+            .iter()
+            .skip(i % lines.len())
+            .step_by(3)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if i == 7 {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, body.as_bytes()).unwrap();
+            std::fs::write(corpus.join("f07.log.gz"), gz.finish().unwrap()).unwrap();
+        } else {
+            std::fs::write(corpus.join(format!("f{i:02}.log")), body).unwrap();
+        }
+    }
+    // Each run of the binary takes a moment, so that the job is still running when a worker
+    // goes away.
+    let slow = d.join("slow-egress-advisor");
+    std::fs::write(
+        &slow,
+        format!(
+            "#!/bin/sh\nsleep 0.3\nexec '{}' \"$@\"\n",
+            env!("CARGO_BIN_EXE_egress-advisor")
+        ),
+    )
+    .unwrap();
+    let mut perm = std::fs::metadata(&slow).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&slow, perm).unwrap();
+
+    let file = d.join("scheduler.json");
+    let spawn = |args: &[&str]| {
+        Child(
+            Command::new(bin.join("dask"))
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("dask runs"),
+        )
+    };
+    let f = file.to_str().unwrap();
+    let _scheduler = spawn(&[
+        "scheduler",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--no-dashboard",
+        "--scheduler-file",
+        f,
+    ]);
+    let start = Instant::now();
+    let address = loop {
+        if let Ok(text) = std::fs::read_to_string(&file)
+            && let Ok(v) = serde_json::from_str::<Value>(&text)
+            && let Some(a) = v["address"].as_str()
+        {
+            break a.to_owned();
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no scheduler");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(address.starts_with("tcp://127.0.0.1:"), "{address}");
+    let worker = || {
+        spawn(&[
+            "worker",
+            "--scheduler-file",
+            f,
+            "--nthreads",
+            "1",
+            "--no-nanny",
+            "--no-dashboard",
+            "--host",
+            "127.0.0.1",
+        ])
+    };
+    let mut doomed = worker();
+    let _survivor = worker();
+
+    let out = d.join("merged.json");
+    let job = |binary: &Path| {
+        Command::new(&py)
+            .current_dir(root())
+            .arg("distributed/egress_dask.py")
+            .arg("--binary")
+            .arg(binary)
+            .args(["--scheduler", &address, "--fan-in", "4", "--out"])
+            .arg(&out)
+            .arg(&corpus)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the Dask job runs")
+    };
+    let running = job(&slow);
+    // Past the start (workers connecting, the first tasks running), well before the end (50
+    // runs of 0.3 s on two workers).
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(doomed.0.try_wait().unwrap().is_none(), "the worker is up");
+    doomed.0.kill().unwrap();
+    let o = running.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "Dask job failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let m = out.to_str().unwrap();
+    let c = corpus.to_str().unwrap();
+    let one = |args: &[&str]| stdout(&run(args));
+    assert_eq!(
+        one(&["merge", "-o", "json", m]),
+        one(&["analyze", "-o", "json", c])
+    );
+    assert_eq!(one(&["recommend", "--partials", m]), one(&["recommend", c]));
+
+    // A binary the workers do not have: found here (the inputs are listed locally), missing
+    // where the tasks run.
+    let gone = d.join("gone-egress-advisor");
+    std::fs::write(
+        &gone,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in list-inputs) exec '{}' \"$@\";; esac\nexec '{}' \"$@\"\n",
+            env!("CARGO_BIN_EXE_egress-advisor"),
+            d.join("nowhere/egress-advisor").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&gone, std::fs::metadata(&slow).unwrap().permissions()).unwrap();
+    let o = job(&gone).wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(!err.contains("Traceback"), "{err}");
+    assert!(err.starts_with("egress_dask: "), "{err}");
+    assert!(err.contains("nowhere/egress-advisor"), "{err}");
 }
