@@ -858,7 +858,7 @@ fn validate_manifests() {
     let text = stdout(&o);
     for (doc, want) in [
         (1, "FQDN"),
-        (2, "IST0134"),
+        (2, "warning[IST0134]: spec.ports[0]: "),
         (3, "invalid port name"),
         (4, "invalid host *"),
         (5, "short names"),
@@ -871,7 +871,78 @@ fn validate_manifests() {
             "document {doc} should say {want:?}:\n{text}"
         );
     }
-    assert!(text.contains("6 manifests checked (6 with errors)"));
+    assert!(text.contains("6 manifests checked (5 with errors, 1 with warnings)"));
+    // Errors come before warnings.
+    let first_warning = text.find("warning[").unwrap();
+    assert!(text.rfind(": error: ").unwrap() < first_warning, "{text}");
+}
+
+/// Istio's warnings are a level of their own: they fail the run only with `--fail-on
+/// warning`, and which of them apply depends on the Istio version and the mesh config.
+#[test]
+fn validate_warnings() {
+    let f = "tests/fixtures/manifests/invalid.yaml";
+    let fixture = "tests/fixtures/istio-validation/se-table-partial-wildcard-hosts.yaml";
+    let o = run(&["validate", fixture]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(
+            ": warning: spec.hosts[1]: partial wildcard \"*washingtonpost.com\" not allowed"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&["validate", "--fail-on", "warning", fixture]);
+    assert_eq!(o.status.code(), Some(1));
+    // Istio 1.17 did not check partial wildcards in ServiceEntry hosts.
+    let o = run(&["validate", "--istio-version", "1.17", fixture]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("(0 with errors)"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("warning"), "{}", stdout(&o));
+
+    // A TCP port without addresses, resolution DNS: from 1.25 istiod allocates an address
+    // and its webhook is silent; istioctl analyze still gives IST0134.
+    let warnings = |args: &[&str]| -> Vec<String> {
+        let o = run(&[&["validate", "-o", "json"], args, &[f]].concat());
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v["manifests"][1]["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| format!("{} {}", w["code"].as_str().unwrap_or("-"), w["message"]))
+            .collect()
+    };
+    assert_eq!(
+        warnings(&[]),
+        ["IST0134 \"ServiceEntry addresses are required for this protocol.\""]
+    );
+    let old = warnings(&["--istio-version", "1.24"]);
+    assert_eq!(old.len(), 2, "{old:?}");
+    assert!(old[0].starts_with("- \"addresses are required for ports serving TCP"));
+    assert_eq!(
+        warnings(&[
+            "--mesh-config",
+            "tests/fixtures/manifests/mesh-dns-auto-allocate.yaml"
+        ]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        warnings(&[
+            "--mesh-config",
+            "tests/fixtures/manifests/mesh-dns-capture-only.yaml"
+        ])
+        .len(),
+        1
+    );
+    let o = run(&["validate", "--istio-version", "1", f]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&[
+        "validate",
+        "--mesh-config",
+        "tests/fixtures/manifests/missing.yaml",
+        f,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
 }
 
 /// With the mesh's current config, covered destinations are reported with the entry that
@@ -2660,6 +2731,7 @@ fn every_listed_option_is_taken() {
             "exclude-namespace" => vec!["kube-system"],
             "cardinality-threshold" => vec!["50"],
             "istio-version" => vec!["1.22"],
+            "fail-on" => vec!["warning"],
             "wildcard-min" => vec!["2"],
             "cidr-prefix" => vec!["24"],
             "cidr-prefix-v6" => vec!["64"],
