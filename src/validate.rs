@@ -78,24 +78,33 @@ pub struct Message {
     /// The field it is about (`spec.ports[0]`), empty for the whole manifest.
     pub field: String,
     pub message: String,
+    /// The same field as a JSON pointer (`/spec/ports/0`), to find it in the document.
+    #[serde(skip)]
+    pub pointer: String,
 }
 
 impl Message {
-    fn error(field: impl Into<String>, message: impl Into<String>) -> Message {
+    /// A finding about the field at `pointer` (`/spec/ports/0`; empty for the manifest).
+    fn error(pointer: impl Into<String>, message: impl Into<String>) -> Message {
+        let pointer = pointer.into();
         Message {
             level: Level::Error,
             code: None,
-            field: field.into(),
+            field: dotted(&pointer),
             message: message.into(),
+            pointer,
         }
     }
 
-    fn warning(field: impl Into<String>, message: impl Into<String>) -> Message {
+    /// A finding about the field at `pointer` (`/spec/ports/0`; empty for the manifest).
+    fn warning(pointer: impl Into<String>, message: impl Into<String>) -> Message {
+        let pointer = pointer.into();
         Message {
             level: Level::Warning,
             code: None,
-            field: field.into(),
+            field: dotted(&pointer),
             message: message.into(),
+            pointer,
         }
     }
 }
@@ -168,12 +177,7 @@ pub fn check(doc: &Value, opts: &Options) -> Option<Vec<Message>> {
     };
     let mut out: Vec<Message> = schema
         .iter_errors(doc)
-        .map(|e| {
-            Message::error(
-                dotted(&e.instance_path().to_string()),
-                format!("schema: {e}"),
-            )
-        })
+        .map(|e| Message::error(e.instance_path().to_string(), format!("schema: {e}")))
         .collect();
     out.extend(unknown_fields(json, doc));
     out.extend(errors.into_iter().map(|e| Message::error("", e)));
@@ -209,12 +213,12 @@ fn unknown_fields(schema: &Value, doc: &Value) -> Vec<Message> {
     };
     let top = ["apiVersion", "kind", "metadata", "spec", "status"];
     for (k, v) in map {
-        let path = field_path("", k);
+        let path = pointer_to("", k);
         match k.as_str() {
             "metadata" => {
                 for k in v.as_object().into_iter().flat_map(|m| m.keys()) {
                     if !OBJECT_META.contains(&k.as_str()) {
-                        out.push(unknown(&field_path("metadata", k), k, &OBJECT_META));
+                        out.push(unknown(&pointer_to("/metadata", k), k, &OBJECT_META));
                     }
                 }
             }
@@ -240,7 +244,7 @@ fn unknown_below(schema: &Value, v: &Value, path: &str, out: &mut Vec<Message>) 
                 .and_then(Value::as_bool)
                 == Some(true);
             for (k, v) in map {
-                let at = field_path(path, k);
+                let at = pointer_to(path, k);
                 if let Some(s) = props.and_then(|p| p.get(k)) {
                     unknown_below(s, v, &at, out);
                 } else if let Some(s) = extra {
@@ -254,7 +258,7 @@ fn unknown_below(schema: &Value, v: &Value, path: &str, out: &mut Vec<Message>) 
         Value::Array(items) => {
             if let Some(s) = schema.get("items") {
                 for (i, v) in items.iter().enumerate() {
-                    unknown_below(s, v, &format!("{path}[{i}]"), out);
+                    unknown_below(s, v, &format!("{path}/{i}"), out);
                 }
             }
         }
@@ -262,26 +266,17 @@ fn unknown_below(schema: &Value, v: &Value, path: &str, out: &mut Vec<Message>) 
     }
 }
 
-/// `parent.key`, or `parent["key"]` (JSON-quoted) for a key that is not a plain name, so that
-/// no key can pass for a path of its own.
-fn field_path(parent: &str, key: &str) -> String {
-    let plain = !key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
-    match (plain, parent.is_empty()) {
-        (true, true) => key.to_owned(),
-        (true, false) => format!("{parent}.{key}"),
-        (false, _) => format!("{parent}[{}]", Value::from(key)),
-    }
+/// The JSON pointer of `key` below `parent`.
+fn pointer_to(parent: &str, key: &str) -> String {
+    format!("{parent}/{}", key.replace('~', "~0").replace('/', "~1"))
 }
 
-fn unknown(path: &str, key: &str, known: &[&str]) -> Message {
-    let mut message = format!("unknown field {path}");
+fn unknown(pointer: &str, key: &str, known: &[&str]) -> Message {
+    let mut message = format!("unknown field {}", dotted(pointer));
     if let Some(near) = nearest(key, known) {
         message += &format!("; did you mean {near}?");
     }
-    Message::error(path, message)
+    Message::error(pointer, message)
 }
 
 /// The known name nearest to `key` by edit distance (case-insensitive), when it is near enough
@@ -321,13 +316,20 @@ pub fn dotted(pointer: &str) -> String {
     let mut s = String::new();
     for part in pointer.split('/').skip(1) {
         let part = part.replace("~1", "/").replace("~0", "~");
+        let plain = !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
         if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
             s += &format!("[{part}]");
-        } else {
+        } else if plain {
             if !s.is_empty() {
                 s.push('.');
             }
             s += &part;
+        } else {
+            // JSON-quoted, so that no key can pass for a path of its own.
+            s += &format!("[{}]", Value::from(part));
         }
     }
     s
@@ -351,7 +353,7 @@ fn service_entry_warnings(doc: &Value, opts: &Options) -> Vec<Message> {
     };
     if selector_without_labels(spec) {
         out.push(Message::warning(
-            "spec.workloadSelector",
+            "/spec/workloadSelector",
             "service entry: workload selector specified without labels, will be applied to all \
              services in namespace",
         ));
@@ -366,7 +368,7 @@ fn service_entry_warnings(doc: &Value, opts: &Options) -> Vec<Message> {
         for (i, h) in hosts.iter().enumerate() {
             if h.contains('*') && h.len() != 1 && !h.starts_with("*.") {
                 out.push(Message::warning(
-                    format!("spec.hosts[{i}]"),
+                    format!("/spec/hosts/{i}"),
                     format!("partial wildcard {h:?} not allowed"),
                 ));
             }
@@ -398,7 +400,7 @@ fn service_entry_warnings(doc: &Value, opts: &Options) -> Vec<Message> {
                 } else {
                     "addresses are required for ports serving TCP (or unset) protocol"
                 };
-                out.push(Message::warning(format!("spec.ports[{i}]"), text));
+                out.push(Message::warning(format!("/spec/ports/{i}"), text));
             }
         }
     }
@@ -415,7 +417,7 @@ fn service_entry_warnings(doc: &Value, opts: &Options) -> Vec<Message> {
                 out.push(Message {
                     code: Some("IST0134"),
                     ..Message::warning(
-                        format!("spec.ports[{i}]"),
+                        format!("/spec/ports/{i}"),
                         "ServiceEntry addresses are required for this protocol.",
                     )
                 });
@@ -424,7 +426,7 @@ fn service_entry_warnings(doc: &Value, opts: &Options) -> Vec<Message> {
     }
     match resolution {
         "NONE" if spec.get("workloadSelector").is_some() => out.push(Message::warning(
-            "spec.workloadSelector",
+            "/spec/workloadSelector",
             "workloadSelector should not be set when resolution mode is NONE",
         )),
         "STATIC" => {
@@ -441,7 +443,7 @@ fn service_entry_warnings(doc: &Value, opts: &Options) -> Vec<Message> {
                     && !network.is_empty()
                 {
                     out.push(Message::warning(
-                        format!("spec.endpoints[{i}]"),
+                        format!("/spec/endpoints/{i}"),
                         format!("address is unset with network {network:?}"),
                     ));
                 }
@@ -457,7 +459,7 @@ fn service_entry_warnings(doc: &Value, opts: &Options) -> Vec<Message> {
             });
             if tcp {
                 out.push(Message::warning(
-                    "spec.hosts",
+                    "/spec/hosts",
                     "service entry can not have more than one host specified simultaneously \
                      with address and tcp port",
                 ));
@@ -476,7 +478,7 @@ fn sidecar_warnings(doc: &Value) -> Vec<Message> {
     };
     if selector_without_labels(spec) {
         out.push(Message::warning(
-            "spec.workloadSelector",
+            "/spec/workloadSelector",
             "sidecar: workload selector specified without labels, will be applied to all \
              services in namespace",
         ));
@@ -500,7 +502,7 @@ fn sidecar_warnings(doc: &Value) -> Vec<Message> {
             && !http
         {
             out.push(Message::warning(
-                format!("spec.ingress[{i}].connectionPool.http"),
+                format!("/spec/ingress/{i}/connectionPool/http"),
                 format!(
                     "sidecar: HTTP connection pool settings are configured for port {} ({:?}) \
                      but its protocol is not HTTP ({protocol}); only TCP settings will apply",
@@ -530,7 +532,7 @@ fn sidecar_warnings(doc: &Value) -> Vec<Message> {
             };
             if duplicate {
                 out.push(Message::warning(
-                    format!("spec.egress[{i}].hosts[{j}]"),
+                    format!("/spec/egress/{i}/hosts/{j}"),
                     format!("duplicated egress host: {h}"),
                 ));
             }
@@ -538,7 +540,7 @@ fn sidecar_warnings(doc: &Value) -> Vec<Message> {
         }
         if seen.get("*").is_some_and(|s| s.contains("*")) && seen.len() != 1 {
             out.push(Message::warning(
-                format!("spec.egress[{i}].hosts"),
+                format!("/spec/egress/{i}/hosts"),
                 "`*/*` host select all resources, no other hosts can be added",
             ));
         }

@@ -864,17 +864,59 @@ fn validate_manifests() {
         (5, "short names"),
         (6, "empty configuration"),
     ] {
-        let prefix = format!("tests/fixtures/manifests/invalid.yaml: document {doc}: ");
+        let prefix = "tests/fixtures/manifests/invalid.yaml:";
+        let document = format!(": document {doc}: ");
         assert!(
             text.lines()
-                .any(|l| l.starts_with(&prefix) && l.contains(want)),
+                .any(|l| l.starts_with(prefix) && l.contains(&document) && l.contains(want)),
             "document {doc} should say {want:?}:\n{text}"
         );
     }
     assert!(text.contains("6 manifests checked (5 with errors, 1 with warnings)"));
+    // Each line names the line and column: of the field when it has one (the port of
+    // document 2), else of the document (after the file's comment line).
+    assert!(
+        text.contains("invalid.yaml:2:1: document 1: ServiceEntry -/wildcard-dns: error: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("invalid.yaml:15:11: document 2: ServiceEntry -/open-tcp: warning[IST0134]: spec.ports[0]: "),
+        "{text}"
+    );
     // Errors come before warnings.
     let first_warning = text.find("warning[").unwrap();
     assert!(text.rfind(": error: ").unwrap() < first_warning, "{text}");
+}
+
+/// Unknown fields are errors, as `kubectl apply --validate=strict` makes them, each at its line
+/// and column, in YAML, in JSON and in the items of a `List`.
+#[test]
+fn validate_unknown_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("typo.yaml");
+    std::fs::write(
+        &yaml,
+        "apiVersion: networking.istio.io/v1\nkind: List\nitems:\n- apiVersion: networking.istio.io/v1\n  kind: ServiceEntry\n  metadata: {name: a}\n  spec:\n    hosts: [a.example.com]\n    resolutoin: DNS\n    ports: [{number: 443, name: tls, protocol: TLS}]\n",
+    )
+    .unwrap();
+    let json = dir.path().join("typo.json");
+    std::fs::write(
+        &json,
+        r#"{"apiVersion": "networking.istio.io/v1", "kind": "Sidecar", "metadata": {"name": "b"},
+  "spec": {"egress": [{"hosts": ["./*"], "host": "x"}]}}"#,
+    )
+    .unwrap();
+    let o = run(&["validate", yaml.to_str().unwrap(), json.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(
+        text.contains("typo.yaml:9:5: document 1: ServiceEntry -/a: error: unknown field spec.resolutoin; did you mean resolution?"),
+        "{text}"
+    );
+    assert!(
+        text.contains("typo.json:2:42: document 1: Sidecar -/b: error: unknown field spec.egress[0].host; did you mean hosts?"),
+        "{text}"
+    );
 }
 
 /// Istio's warnings are a level of their own: they fail the run only with `--fail-on
