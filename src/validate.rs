@@ -282,10 +282,15 @@ fn unknown(pointer: &str, key: &str, known: &[&str]) -> Message {
 /// The known name nearest to `key` by edit distance (case-insensitive), when it is near enough
 /// to be a typo: at most a third of the key's length, and at most 3 edits.
 fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
-    let limit = (key.chars().count() / 3).clamp(1, 3);
+    let len = key.chars().count();
+    let limit = (len / 3).clamp(1, 3);
+    let key = key.to_lowercase();
     known
         .iter()
-        .map(|k| (edit_distance(&key.to_lowercase(), &k.to_lowercase()), *k))
+        // The distance is at least the difference in length: only names near in length are
+        // measured, so a long key costs nothing.
+        .filter(|k| k.len().abs_diff(len) <= limit)
+        .map(|k| (edit_distance(&key, &k.to_lowercase()), *k))
         .filter(|(d, _)| *d <= limit)
         .min()
         .map(|(_, k)| k)
@@ -1662,6 +1667,8 @@ mod tests {
         );
         assert_eq!(edit_distance("resolutoin", "resolution"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(nearest(&"x".repeat(100_000), &["hosts"]), None);
+        assert_eq!(nearest("HOST", &["hosts", "ports"]), Some("hosts"));
         // What the tool writes has none.
         assert!(service_entry(&doc).iter().all(|e| !e.contains("unknown")));
     }

@@ -424,10 +424,9 @@ impl Spans {
             let part = part.replace("~1", "/").replace("~0", "~");
             let next = match &node.kids {
                 Kids::Map(entries) => entries
-                    .iter()
-                    .rev()
-                    .find(|(k, _, _)| *k == part)
-                    .map(|(_, key, v)| (*key, v)),
+                    .binary_search_by(|e| e.0.as_str().cmp(&part))
+                    .ok()
+                    .map(|i| (entries[i].1, &entries[i].2)),
                 Kids::Seq(items) => part
                     .parse::<usize>()
                     .ok()
@@ -446,11 +445,8 @@ impl Spans {
         let Kids::Map(entries) = &self.kids else {
             return None;
         };
-        entries
-            .iter()
-            .rev()
-            .find(|(k, _, _)| k == key)
-            .map(|e| &e.2)
+        let i = entries.binary_search_by(|e| e.0.as_str().cmp(key)).ok()?;
+        Some(&entries[i].2)
     }
 
     /// The objects of the documents as [`crate::existing::push_docs`] reads them: a `List` (a
@@ -536,6 +532,9 @@ impl<'de> serde::Deserialize<'de> for Kids {
                     let v: Spans = m.next_value()?;
                     entries.push((k.value.0, position(k.referenced), v));
                 }
+                // Sorted by key for lookups in logarithmic time: a map of a million keys is
+                // as quick to point into as a small one. (The reader refuses repeated keys.)
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
                 Ok(Kids::Map(entries))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Kids, A::Error> {
@@ -610,5 +609,8 @@ mod span_tests {
         assert_eq!(item.start(), p(11, 3));
         assert_eq!(item.locate("/b/c"), p(12, 7));
         assert!(spans("a: [").is_err());
+        // A repeated key is refused, as `documents` refuses it.
+        assert!(spans("a: 1\nb: 2\na: 3\n").is_err());
+        assert!(documents("a: 1\nb: 2\na: 3\n").is_err());
     }
 }
