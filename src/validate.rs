@@ -170,7 +170,10 @@ pub fn check(doc: &Value, opts: &Options) -> Option<Vec<Message>> {
         Some("Sidecar") => (
             &*SIDECAR_SCHEMA,
             &*SIDECAR_JSON,
-            sidecar(doc),
+            sidecar(doc)
+                .into_iter()
+                .map(|e| (String::new(), e))
+                .collect(),
             sidecar_warnings(doc),
         ),
         _ => return None,
@@ -180,7 +183,7 @@ pub fn check(doc: &Value, opts: &Options) -> Option<Vec<Message>> {
         .map(|e| Message::error(e.instance_path().to_string(), format!("schema: {e}")))
         .collect();
     out.extend(unknown_fields(json, doc));
-    out.extend(errors.into_iter().map(|e| Message::error("", e)));
+    out.extend(errors.into_iter().map(|(at, e)| Message::error(at, e)));
     out.extend(warnings);
     Some(out)
 }
@@ -1137,21 +1140,32 @@ pub fn export_to_namespace_error(ns: &str, export: &[&str]) -> Option<String> {
 /// Checks one ServiceEntry document. Returns every problem found, empty when Istio accepts it.
 pub fn service_entry(doc: &Value) -> Vec<String> {
     service_entry_errors(doc, true)
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect()
 }
 
 /// istiod's errors for one ServiceEntry. `strict` adds the tool's own rules for what it writes:
 /// a TCP (or unset protocol) port without addresses and a partial wildcard host, which Istio
 /// only warns about, are errors.
-fn service_entry_errors(doc: &Value, strict: bool) -> Vec<String> {
-    let mut errs = header(doc, "ServiceEntry");
-    let mut err = |s: String| errs.push(s);
+fn service_entry_errors(doc: &Value, strict: bool) -> Vec<(String, String)> {
+    let mut errs: Vec<(String, String)> = header(doc, "ServiceEntry")
+        .into_iter()
+        .map(|e| (String::new(), e))
+        .collect();
+    // The field the errors pushed now are about (a JSON pointer; empty for the manifest).
+    let at = std::cell::RefCell::new(String::new());
+    let field = |p: String| *at.borrow_mut() = p;
+    let mut err = |s: String| errs.push((at.borrow().clone(), s));
     let ns = doc
         .get("metadata")
         .and_then(|m| m.get("namespace"))
         .and_then(Value::as_str);
+    field("/metadata/namespace".into());
     if let Some(e) = ns.and_then(namespace_error) {
         err(e);
     }
+    field("/spec".into());
     let Some(spec) = doc.get("spec").filter(|s| s.is_object()) else {
         err("spec is required".into());
         return errs;
@@ -1162,6 +1176,7 @@ fn service_entry_errors(doc: &Value, strict: bool) -> Vec<String> {
         .and_then(Value::as_str)
         .unwrap_or("NONE");
     if !["NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS"].contains(&resolution) {
+        field("/spec/resolution".into());
         err(format!("unsupported resolution type {resolution}"));
     }
     let location = spec
@@ -1169,6 +1184,7 @@ fn service_entry_errors(doc: &Value, strict: bool) -> Vec<String> {
         .and_then(Value::as_str)
         .unwrap_or("MESH_EXTERNAL");
     if !["MESH_EXTERNAL", "MESH_INTERNAL"].contains(&location) {
+        field("/spec/location".into());
         err(format!("unsupported location {location}"));
     }
     let has_endpoints = spec
@@ -1177,13 +1193,15 @@ fn service_entry_errors(doc: &Value, strict: bool) -> Vec<String> {
         .is_some_and(|a| !a.is_empty());
 
     let hosts = strs(spec.get("hosts"));
+    field("/spec/hosts".into());
     if hosts.is_empty() {
         err("service entry must have at least one host".into());
     }
     if hosts.len() > 256 {
         err(format!("{} hosts: at most 256", hosts.len()));
     }
-    for h in &hosts {
+    for (i, h) in hosts.iter().enumerate() {
+        field(format!("/spec/hosts/{i}"));
         if *h == "*" {
             err("invalid host *".into());
             continue;
@@ -1202,10 +1220,12 @@ fn service_entry_errors(doc: &Value, strict: bool) -> Vec<String> {
     }
 
     let addresses = strs(spec.get("addresses"));
+    field("/spec/addresses".into());
     if addresses.len() > 256 {
         err(format!("{} addresses: at most 256", addresses.len()));
     }
-    for a in &addresses {
+    for (i, a) in addresses.iter().enumerate() {
+        field(format!("/spec/addresses/{i}"));
         if a.len() > 64 {
             err(format!("address {a:?} longer than 64 characters"));
         }
@@ -1236,13 +1256,15 @@ fn service_entry_errors(doc: &Value, strict: bool) -> Vec<String> {
         .get("ports")
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
+    field("/spec/ports".into());
     if ports.len() > 256 {
         err(format!("{} ports: at most 256", ports.len()));
     }
     let mut names: BTreeSet<&str> = BTreeSet::new();
     let mut numbers = BTreeSet::new();
     let mut non_http_tls = false;
-    for p in ports {
+    for (i, p) in ports.iter().enumerate() {
+        field(format!("/spec/ports/{i}"));
         let name = p.get("name").and_then(Value::as_str).unwrap_or("");
         let number = p.get("number").and_then(Value::as_u64).unwrap_or(0);
         let protocol = p
@@ -1282,15 +1304,18 @@ fn service_entry_errors(doc: &Value, strict: bool) -> Vec<String> {
             ));
         }
     }
+    field("/spec/hosts".into());
     if resolution != "NONE" && hosts.len() > 1 && non_http_tls {
         err("multiple hosts provided with non-HTTP, non-TLS ports".into());
     }
-    for e in spec
+    for (i, e) in spec
         .get("endpoints")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
+        .enumerate()
     {
+        field(format!("/spec/endpoints/{i}"));
         let address = e.get("address").and_then(Value::as_str);
         if address.is_none() && e.get("network").is_none() {
             err("Address is required".into());
@@ -1324,12 +1349,14 @@ fn service_entry_errors(doc: &Value, strict: bool) -> Vec<String> {
             .and_then(Value::as_str)
             .is_some_and(|a| a.starts_with("unix://"))
     };
-    for e in spec
+    for (i, e) in spec
         .get("endpoints")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
+        .enumerate()
     {
+        field(format!("/spec/endpoints/{i}"));
         let Some(a) = e.get("address").and_then(Value::as_str) else {
             continue;
         };
@@ -1358,6 +1385,7 @@ fn service_entry_errors(doc: &Value, strict: bool) -> Vec<String> {
         }
     }
     let endpoints = spec.get("endpoints").and_then(Value::as_array);
+    field("/spec/ports".into());
     if resolution == "STATIC"
         && endpoints.is_some_and(|es| es.iter().any(unix_endpoint))
         && ports.len() != 1
@@ -1365,18 +1393,22 @@ fn service_entry_errors(doc: &Value, strict: bool) -> Vec<String> {
         err("exactly 1 service port required for unix endpoints".into());
     }
     if resolution == "DYNAMIC_DNS" {
-        for h in &hosts {
+        for (i, h) in hosts.iter().enumerate() {
+            field(format!("/spec/hosts/{i}"));
             if !h.starts_with('*') {
                 err("host must be wildcarded for resolution mode DYNAMIC_DNS".into());
             }
         }
+        field("/spec/addresses".into());
         if !addresses.is_empty() {
             err("addresses cannot be set for resolution type DYNAMIC_DNS".into());
         }
+        field("/spec/endpoints".into());
         if has_endpoints {
             err("endpoints cannot be set for resolution type DYNAMIC_DNS".into());
         }
-        for p in ports {
+        for (i, p) in ports.iter().enumerate() {
+            field(format!("/spec/ports/{i}"));
             let protocol = p
                 .get("protocol")
                 .and_then(Value::as_str)
@@ -1390,11 +1422,14 @@ fn service_entry_errors(doc: &Value, strict: bool) -> Vec<String> {
             .pointer("/metadata/labels/istio.io~1use-waypoint")
             .and_then(Value::as_str)
             .is_some_and(|w| !w.is_empty() && !w.eq_ignore_ascii_case("none"));
+        field("/spec/location".into());
         if location == "MESH_INTERNAL" && waypoint {
             err("location MESH_INTERNAL with resolution type DYNAMIC_DNS is not supported when using waypoints".into());
         }
     }
+    field("/spec/workloadSelector/labels".into());
     selector_errors(spec, &mut err);
+    field("/spec/endpoints".into());
     if resolution == "NONE" && has_endpoints {
         err("no endpoints should be provided for resolution type none".into());
     }
@@ -1412,7 +1447,8 @@ fn service_entry_errors(doc: &Value, strict: bool) -> Vec<String> {
 
     let export = strs(spec.get("exportTo"));
     let mut seen = BTreeSet::new();
-    for e in &export {
+    for (i, e) in export.iter().enumerate() {
+        field(format!("/spec/exportTo/{i}"));
         if !(matches!(*e, "." | "*" | "~") || is_dns1123_label(e, false)) {
             err(format!(
                 "only .,*, or a valid DNS 1123 label is allowed as exportTo entry: {e:?}"
@@ -1422,6 +1458,7 @@ fn service_entry_errors(doc: &Value, strict: bool) -> Vec<String> {
             err(format!("duplicate entries in exportTo: {e}"));
         }
     }
+    field("/spec/exportTo".into());
     if export.len() > 1 && export.contains(&"*") {
         err("cannot have both public (*) and non-public exportTo values for a resource".into());
     }

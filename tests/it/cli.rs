@@ -873,10 +873,14 @@ fn validate_manifests() {
         );
     }
     assert!(text.contains("6 manifests checked (5 with errors, 1 with warnings)"));
-    // Each line names the line and column: of the field when it has one (the port of
-    // document 2), else of the document (after the file's comment line).
+    // Each line names the line and column: of the field when it has one (the host of
+    // document 1, the port of document 2), else of the document.
     assert!(
-        text.contains("invalid.yaml:2:1: document 1: ServiceEntry -/wildcard-dns: error: "),
+        text.contains("invalid.yaml:6:11: document 1: ServiceEntry -/wildcard-dns: error: spec.hosts[0]: hosts must be FQDN"),
+        "{text}"
+    );
+    assert!(
+        text.contains("invalid.yaml:40:1: document 6: Sidecar shop/empty: error: sidecar: empty"),
         "{text}"
     );
     assert!(
