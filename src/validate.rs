@@ -170,10 +170,7 @@ pub fn check(doc: &Value, opts: &Options) -> Option<Vec<Message>> {
         Some("Sidecar") => (
             &*SIDECAR_SCHEMA,
             &*SIDECAR_JSON,
-            sidecar(doc)
-                .into_iter()
-                .map(|e| (String::new(), e))
-                .collect(),
+            sidecar_errors(doc),
             sidecar_warnings(doc),
         ),
         _ => return None,
@@ -639,7 +636,33 @@ fn header(doc: &Value, kind: &str) -> Vec<String> {
 /// istiod's `ValidateSidecar` rules for what egress-advisor reads and writes: egress hosts,
 /// listeners, outbound traffic policy, selectors.
 pub fn sidecar(doc: &Value) -> Vec<String> {
+    sidecar_errors(doc).into_iter().map(|(_, e)| e).collect()
+}
+
+/// Where in a list of errors the errors about a field begin: (index, JSON pointer), in order.
+type Marks = Vec<(usize, String)>;
+
+/// Each error with the field of the last mark at or before it (marks are pushed in order, so
+/// one walk over both serves).
+fn marked(errs: Vec<String>, marks: &Marks) -> Vec<(String, String)> {
+    let mut next = 0;
+    let mut at = "";
+    errs.into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            while let Some((_, p)) = marks.get(next).filter(|(start, _)| *start <= i) {
+                at = p;
+                next += 1;
+            }
+            (at.to_owned(), e)
+        })
+        .collect()
+}
+
+/// [`sidecar`]'s errors, each with the field it is about.
+fn sidecar_errors(doc: &Value) -> Vec<(String, String)> {
     let mut errs = header(doc, "Sidecar");
+    let mut marks: Marks = Vec::new();
     let spec = doc.get("spec").cloned().unwrap_or(Value::Null);
     let egress = spec
         .get("egress")
@@ -655,6 +678,7 @@ pub fn sidecar(doc: &Value) -> Vec<String> {
     .iter()
     .all(|k| spec.get(k).is_none())
     {
+        marks.push((errs.len(), "/spec".into()));
         errs.push("sidecar: empty configuration provided".into());
     }
     let portless: Vec<usize> = egress
@@ -663,6 +687,7 @@ pub fn sidecar(doc: &Value) -> Vec<String> {
         .filter(|(_, l)| l.get("port").is_none())
         .map(|(i, _)| i)
         .collect();
+    marks.push((errs.len(), "/spec/egress".into()));
     if portless.len() > 1 {
         errs.push("sidecar: only one egress listener without a port is allowed".into());
     }
@@ -670,6 +695,7 @@ pub fn sidecar(doc: &Value) -> Vec<String> {
         errs.push("sidecar: the egress listener without a port must be the last".into());
     }
     for (i, l) in egress.iter().enumerate() {
+        marks.push((errs.len(), format!("/spec/egress/{i}")));
         let hosts: Vec<&str> = l
             .get("hosts")
             .and_then(Value::as_array)
@@ -678,7 +704,8 @@ pub fn sidecar(doc: &Value) -> Vec<String> {
         if hosts.is_empty() {
             errs.push(format!("sidecar: egress[{i}] must have at least one host"));
         }
-        for h in hosts {
+        for (j, h) in hosts.into_iter().enumerate() {
+            marks.push((errs.len(), format!("/spec/egress/{i}/hosts/{j}")));
             let Some((ns, dns)) = h.split_once('/') else {
                 errs.push(format!(
                     "sidecar: egress host {h:?} must be of form namespace/dnsName"
@@ -711,6 +738,7 @@ pub fn sidecar(doc: &Value) -> Vec<String> {
             }
         }
     }
+    marks.push((errs.len(), "/spec/outboundTrafficPolicy/mode".into()));
     if let Some(mode) = spec
         .pointer("/outboundTrafficPolicy/mode")
         .and_then(Value::as_str)
@@ -720,10 +748,12 @@ pub fn sidecar(doc: &Value) -> Vec<String> {
             "sidecar: outboundTrafficPolicy mode {mode:?} is not REGISTRY_ONLY or ALLOW_ANY"
         ));
     }
+    marks.push((errs.len(), "/spec/outboundTrafficPolicy/egressProxy".into()));
     egress_proxy(&spec, &mut errs);
-    listeners(&spec, &mut errs);
+    listeners(&spec, &mut errs, &mut marks);
+    marks.push((errs.len(), "/spec/workloadSelector/labels".into()));
     selector_errors(&spec, &mut |e| errs.push(e));
-    errs
+    marked(errs, &marks)
 }
 
 /// istiod's `ValidateAlphaWorkloadSelector`: no empty label key, no wildcard in a key or value.
@@ -866,7 +896,7 @@ fn connection_pool_error(pool: Option<&Value>) -> Option<String> {
 }
 
 /// The ingress and egress listeners, as istiod's `ValidateSidecar` checks them.
-fn listeners(spec: &Value, errs: &mut Vec<String>) {
+fn listeners(spec: &Value, errs: &mut Vec<String>, marks: &mut Marks) {
     let list = |k: &str| {
         spec.get(k)
             .and_then(Value::as_array)
@@ -874,7 +904,8 @@ fn listeners(spec: &Value, errs: &mut Vec<String>) {
             .unwrap_or_default()
     };
     let mut ports = std::collections::BTreeSet::new();
-    for l in list("ingress") {
+    for (i, l) in list("ingress").iter().enumerate() {
+        marks.push((errs.len(), format!("/spec/ingress/{i}")));
         let Some(port) = l.get("port") else {
             errs.push("sidecar: port is required for ingress listeners".into());
             continue;
@@ -900,12 +931,14 @@ fn listeners(spec: &Value, errs: &mut Vec<String>) {
             errs.push(e);
         }
     }
+    marks.push((errs.len(), "/spec/inboundConnectionPool".into()));
     if let Some(e) = connection_pool_error(spec.get("inboundConnectionPool")) {
         errs.push(e);
     }
     let mut ports = std::collections::BTreeSet::new();
     let mut sockets = std::collections::BTreeSet::new();
-    for l in list("egress") {
+    for (i, l) in list("egress").iter().enumerate() {
+        marks.push((errs.len(), format!("/spec/egress/{i}")));
         let Some(port) = l.get("port") else { continue };
         let number = port.get("number").and_then(Value::as_u64).unwrap_or(0);
         port_errors(port, number != 0, errs);
@@ -1708,6 +1741,39 @@ mod tests {
         assert_eq!(nearest("HOST", &["hosts", "ports"]), Some("hosts"));
         // What the tool writes has none.
         assert!(service_entry(&doc).iter().all(|e| !e.contains("unknown")));
+    }
+
+    #[test]
+    fn sidecar_errors_name_their_field() {
+        let doc = json!({"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+            "metadata": {"name": "x", "namespace": "shop"},
+            "spec": {"egress": [{"hosts": ["./*", "./httpbin"]}],
+                     "ingress": [{"port": {"number": 80, "protocol": "HTTP", "name": "h"}, "bind": "x"}],
+                     "workloadSelector": {"labels": {"a": "*"}}}});
+        let errors: Vec<(String, String)> = check(&doc, &Options::default())
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.level == Level::Error)
+            .map(|m| (m.field, m.message))
+            .collect();
+        let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.egress[0].hosts[1]",
+                "spec.ingress[0]",
+                "spec.workloadSelector.labels"
+            ],
+            "{errors:?}"
+        );
+        let marks = vec![
+            (0, "/a".to_owned()),
+            (0, "/b".to_owned()),
+            (2, "/c".to_owned()),
+        ];
+        let got = marked(vec!["1".into(), "2".into(), "3".into()], &marks);
+        let at: Vec<&str> = got.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(at, ["/b", "/b", "/c"]);
     }
 
     #[test]

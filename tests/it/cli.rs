@@ -873,14 +873,16 @@ fn validate_manifests() {
         );
     }
     assert!(text.contains("6 manifests checked (5 with errors, 1 with warnings)"));
-    // Each line names the line and column: of the field when it has one (the host of
-    // document 1, the port of document 2), else of the document.
+    // Each line names the line and column of the field: the host of document 1, the port of
+    // document 2, the empty spec of document 6.
     assert!(
         text.contains("invalid.yaml:6:11: document 1: ServiceEntry -/wildcard-dns: error: spec.hosts[0]: hosts must be FQDN"),
         "{text}"
     );
     assert!(
-        text.contains("invalid.yaml:40:1: document 6: Sidecar shop/empty: error: sidecar: empty"),
+        text.contains(
+            "invalid.yaml:43:1: document 6: Sidecar shop/empty: error: spec: sidecar: empty"
+        ),
         "{text}"
     );
     assert!(
