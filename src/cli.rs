@@ -110,6 +110,32 @@ pub struct ValidateArgs {
         value_parser = OutputParser::<ValidateFormat>::new(""),
     )]
     pub output: ValidateFormat,
+
+    /// The lowest level that fails the run (exit 1): `error`, or `warning` to fail on Istio's
+    /// warnings too.
+    #[arg(long, value_name = "LEVEL", default_value = "error")]
+    pub fail_on: FailOn,
+
+    /// The Istio release whose rules apply where they differ by version (partial wildcard
+    /// hosts are warned about from 1.18; istiod allocates addresses by default from 1.25).
+    /// The default is the release the built-in schemas come from.
+    #[arg(long, value_name = "X.Y", default_value = "1.30")]
+    pub istio_version: String,
+
+    /// The mesh's configuration (the `istio` ConfigMap, an IstioOperator, or MeshConfig
+    /// YAML): DNS capture and address auto-allocation in `defaultConfig.proxyMetadata` turn
+    /// `istioctl analyze`'s IST0134 off.
+    #[arg(long, value_name = "FILE")]
+    pub mesh_config: Option<PathBuf>,
+}
+
+/// `validate --fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Errors fail; warnings alone exit 0.
+    Error,
+    /// Warnings fail too.
+    Warning,
 }
 
 #[derive(Debug, Args)]

@@ -187,6 +187,15 @@ fn skip_config(name: &str, dir: bool) -> bool {
 /// read once.
 pub fn read_docs(paths: &[PathBuf]) -> Result<Vec<Doc>, String> {
     let mut all = Vec::new();
+    for_each_file(paths, |path, text| push_docs(path, text, &mut all))?;
+    Ok(all)
+}
+
+/// Reads the files as [`read_docs`] does, and gives `f` each one's name and text in turn.
+pub fn for_each_file(
+    paths: &[PathBuf],
+    mut f: impl FnMut(&str, &str) -> Result<(), String>,
+) -> Result<(), String> {
     let mut walker = Walker::default();
     let mut seen = HashSet::new();
     for p in paths {
@@ -194,21 +203,21 @@ pub fn read_docs(paths: &[PathBuf]) -> Result<Vec<Doc>, String> {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
                 .map_err(|e| format!("-: {e}"))?;
-            push_docs("-", &text, &mut all)?;
+            f("-", &text)?;
             continue;
         }
         let mut list = Vec::new();
         files(p, &mut walker, &mut list)?;
-        for (f, id) in list {
+        for (file, id) in list {
             if id.is_some_and(|id| !seen.insert(id)) {
                 continue;
             }
-            let text = std::fs::read_to_string(&f)
-                .map_err(|e| format!("{}: {}", f.display(), crate::ingest::io_reason(&e)))?;
-            push_docs(&f.display().to_string(), &text, &mut all)?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("{}: {}", file.display(), crate::ingest::io_reason(&e)))?;
+            f(&file.display().to_string(), &text)?;
         }
     }
-    Ok(all)
+    Ok(())
 }
 
 /// The documents of one file's text (`path` names it in errors).

@@ -133,12 +133,19 @@ pub fn config(data: &[u8]) {
     };
     let mut docs = Vec::new();
     if push_docs("fuzz", text, &mut docs).is_ok() {
-        for d in &docs {
+        let opts = crate::validate::Options::default();
+        let spans = crate::yaml::spans(text).unwrap_or_default();
+        let objects = crate::yaml::Spans::objects(&spans);
+        for (i, d) in docs.iter().enumerate() {
             let _ = crate::validate::document(&d.value);
+            for m in crate::validate::check(&d.value, &opts).unwrap_or_default() {
+                let _ = objects.get(i).map(|o| o.locate(&m.pointer));
+            }
         }
         let _ = Existing::from_docs(&docs).map(|e| e.entries.len());
     }
     let _ = crate::config::mesh_access_log(text);
+    let _ = crate::validate::mesh_dns_auto_allocate(text);
     let _ = crate::gate::parse_allow("fuzz", text);
     let _ = crate::gate::parse_baseline("fuzz", text);
     if let Ok(p) = crate::pods::Pods::parse(data) {

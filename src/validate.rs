@@ -2,8 +2,11 @@
 //! validating webhook (`ValidateServiceEntry`). egress-advisor checks every manifest it writes
 //! with them before writing it; the same checks serve for manifests from elsewhere.
 //!
-//! Warnings that a least-privilege entry must never trigger (a TCP port without addresses
-//! opens that port to every destination, IST0134) are errors here.
+//! [`check`] gives what Istio gives: errors, and warnings (istiod's webhook's, uncoded, and
+//! `istioctl analyze`'s IST0134), by Istio version and mesh config. [`document`] and
+//! [`service_entry`] hold the tool's own output to more: warnings that a least-privilege entry
+//! must never trigger (a TCP port without addresses opens that port to every destination,
+//! IST0134; a partial wildcard host) are errors there.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -13,14 +16,21 @@ use serde_json::Value;
 
 /// The CRD schemas (OpenAPI v3, version v1), built in. `schemas/README.md` says where they
 /// come from.
+static SERVICE_ENTRY_JSON: LazyLock<Value> =
+    LazyLock::new(|| parse_schema(include_str!("../schemas/serviceentry.schema.json")));
+static SIDECAR_JSON: LazyLock<Value> =
+    LazyLock::new(|| parse_schema(include_str!("../schemas/sidecar.schema.json")));
 static SERVICE_ENTRY_SCHEMA: LazyLock<jsonschema::Validator> =
-    LazyLock::new(|| compile_schema(include_str!("../schemas/serviceentry.schema.json")));
+    LazyLock::new(|| compile_schema(&SERVICE_ENTRY_JSON));
 static SIDECAR_SCHEMA: LazyLock<jsonschema::Validator> =
-    LazyLock::new(|| compile_schema(include_str!("../schemas/sidecar.schema.json")));
+    LazyLock::new(|| compile_schema(&SIDECAR_JSON));
 
-fn compile_schema(text: &str) -> jsonschema::Validator {
-    let schema: Value = serde_json::from_str(text).expect("a built-in schema is JSON");
-    jsonschema::validator_for(&schema).expect("a built-in schema compiles")
+fn parse_schema(text: &str) -> Value {
+    serde_json::from_str(text).expect("a built-in schema is JSON")
+}
+
+fn compile_schema(schema: &Value) -> jsonschema::Validator {
+    jsonschema::validator_for(schema).expect("a built-in schema compiles")
 }
 
 fn schema_errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
@@ -45,6 +55,553 @@ pub fn document(doc: &Value) -> Option<Vec<String>> {
         }
         _ => None,
     }
+}
+
+/// How bad a finding is: an error makes Istio refuse the manifest; a warning is printed by
+/// istiod's webhook (`kubectl apply` shows it) or by `istioctl analyze`, and the manifest is
+/// accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Error,
+    Warning,
+}
+
+/// One finding on one manifest.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Message {
+    pub level: Level,
+    /// Istio's code (`IST0134`), where Istio has one: `istioctl analyze`'s messages have codes,
+    /// the webhook's warnings and errors do not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// The field it is about (`spec.ports[0]`), empty for the whole manifest.
+    pub field: String,
+    pub message: String,
+    /// The same field as a JSON pointer (`/spec/ports/0`), to find it in the document.
+    #[serde(skip)]
+    pub pointer: String,
+}
+
+impl Message {
+    /// A finding about the field at `pointer` (`/spec/ports/0`; empty for the manifest).
+    fn error(pointer: impl Into<String>, message: impl Into<String>) -> Message {
+        let pointer = pointer.into();
+        Message {
+            level: Level::Error,
+            code: None,
+            field: dotted(&pointer),
+            message: message.into(),
+            pointer,
+        }
+    }
+
+    /// A finding about the field at `pointer` (`/spec/ports/0`; empty for the manifest).
+    fn warning(pointer: impl Into<String>, message: impl Into<String>) -> Message {
+        let pointer = pointer.into();
+        Message {
+            level: Level::Warning,
+            code: None,
+            field: dotted(&pointer),
+            message: message.into(),
+            pointer,
+        }
+    }
+}
+
+/// The newest Istio release the built-in schemas and rules come from: `--istio-version`'s
+/// default.
+pub const ISTIO_VERSION: (u32, u32) = (1, 30);
+
+/// What the rules depend on besides the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// The Istio release (major, minor): partial wildcard hosts are warned about from 1.18.
+    pub istio_version: (u32, u32),
+    /// istiod's `PILOT_ENABLE_IP_AUTOALLOCATE` (on by default from 1.25): with it, the webhook
+    /// does not warn about a TCP port without addresses unless resolution is NONE.
+    pub ip_autoallocate: bool,
+    /// The mesh config's `defaultConfig.proxyMetadata` turns on DNS capture and address
+    /// auto-allocation: `istioctl analyze` then does not report IST0134.
+    pub mesh_dns_auto_allocate: bool,
+}
+
+impl Options {
+    /// Istio's defaults for a release.
+    pub fn for_version(istio_version: (u32, u32)) -> Options {
+        Options {
+            istio_version,
+            ip_autoallocate: istio_version >= (1, 25),
+            mesh_dns_auto_allocate: false,
+        }
+    }
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options::for_version(ISTIO_VERSION)
+    }
+}
+
+/// Parses `--istio-version X.Y`.
+pub fn parse_version(s: &str) -> Result<(u32, u32), String> {
+    match s
+        .split_once('.')
+        .map(|(m, n)| (m.parse::<u32>(), n.parse::<u32>()))
+    {
+        Some((Ok(m), Ok(n))) => Ok((m, n)),
+        _ => Err(format!(
+            "--istio-version {s:?}: give the minor version, for example 1.24"
+        )),
+    }
+}
+
+/// Checks a ServiceEntry or a Sidecar as Istio does: the CRD schema and istiod's errors, then
+/// the webhook's and `istioctl analyze`'s warnings. Errors come first, each group in the order
+/// the rules run. `None` for other kinds.
+pub fn check(doc: &Value, opts: &Options) -> Option<Vec<Message>> {
+    let (schema, json, errors, warnings) = match doc.get("kind").and_then(Value::as_str) {
+        Some("ServiceEntry") => (
+            &*SERVICE_ENTRY_SCHEMA,
+            &*SERVICE_ENTRY_JSON,
+            service_entry_errors(doc, false),
+            service_entry_warnings(doc, opts),
+        ),
+        Some("Sidecar") => (
+            &*SIDECAR_SCHEMA,
+            &*SIDECAR_JSON,
+            sidecar_errors(doc),
+            sidecar_warnings(doc),
+        ),
+        _ => return None,
+    };
+    let mut out: Vec<Message> = schema
+        .iter_errors(doc)
+        .map(|e| Message::error(e.instance_path().to_string(), format!("schema: {e}")))
+        .collect();
+    out.extend(unknown_fields(json, doc));
+    out.extend(errors.into_iter().map(|(at, e)| Message::error(at, e)));
+    out.extend(warnings);
+    Some(out)
+}
+
+/// `metadata` fields a Kubernetes object may have (`ObjectMeta`).
+const OBJECT_META: [&str; 15] = [
+    "annotations",
+    "creationTimestamp",
+    "deletionGracePeriodSeconds",
+    "deletionTimestamp",
+    "finalizers",
+    "generateName",
+    "generation",
+    "labels",
+    "managedFields",
+    "name",
+    "namespace",
+    "ownerReferences",
+    "resourceVersion",
+    "selfLink",
+    "uid",
+];
+
+/// Fields the CRD schema does not know, as `kubectl apply --validate=strict` refuses them:
+/// each an error naming its path, with the nearest known field suggested.
+fn unknown_fields(schema: &Value, doc: &Value) -> Vec<Message> {
+    let mut out = Vec::new();
+    let Some(map) = doc.as_object() else {
+        return out;
+    };
+    let top = ["apiVersion", "kind", "metadata", "spec", "status"];
+    for (k, v) in map {
+        let path = pointer_to("", k);
+        match k.as_str() {
+            "metadata" => {
+                for k in v.as_object().into_iter().flat_map(|m| m.keys()) {
+                    if !OBJECT_META.contains(&k.as_str()) {
+                        out.push(unknown(&pointer_to("/metadata", k), k, &OBJECT_META));
+                    }
+                }
+            }
+            "spec" | "status" => {
+                if let Some(s) = schema.pointer(&format!("/properties/{k}")) {
+                    unknown_below(s, v, &path, &mut out);
+                }
+            }
+            "apiVersion" | "kind" => {}
+            _ => out.push(unknown(&path, k, &top)),
+        }
+    }
+    out
+}
+
+fn unknown_below(schema: &Value, v: &Value, path: &str, out: &mut Vec<Message>) {
+    match v {
+        Value::Object(map) => {
+            let props = schema.get("properties").and_then(Value::as_object);
+            let extra = schema.get("additionalProperties").filter(|a| a.is_object());
+            let open = schema
+                .get("x-kubernetes-preserve-unknown-fields")
+                .and_then(Value::as_bool)
+                == Some(true);
+            for (k, v) in map {
+                let at = pointer_to(path, k);
+                if let Some(s) = props.and_then(|p| p.get(k)) {
+                    unknown_below(s, v, &at, out);
+                } else if let Some(s) = extra {
+                    unknown_below(s, v, &at, out);
+                } else if let Some(p) = props.filter(|_| !open) {
+                    let known: Vec<&str> = p.keys().map(String::as_str).collect();
+                    out.push(unknown(&at, k, &known));
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(s) = schema.get("items") {
+                for (i, v) in items.iter().enumerate() {
+                    unknown_below(s, v, &format!("{path}/{i}"), out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The JSON pointer of `key` below `parent`.
+fn pointer_to(parent: &str, key: &str) -> String {
+    format!("{parent}/{}", key.replace('~', "~0").replace('/', "~1"))
+}
+
+fn unknown(pointer: &str, key: &str, known: &[&str]) -> Message {
+    let mut message = format!("unknown field {}", dotted(pointer));
+    if let Some(near) = nearest(key, known) {
+        message += &format!("; did you mean {near}?");
+    }
+    Message::error(pointer, message)
+}
+
+/// The known name nearest to `key` by edit distance (case-insensitive), when it is near enough
+/// to be a typo: at most a third of the key's length, and at most 3 edits.
+fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    let len = key.chars().count();
+    let limit = (len / 3).clamp(1, 3);
+    let key = key.to_lowercase();
+    known
+        .iter()
+        // The distance is at least the difference in length: only names near in length are
+        // measured, so a long key costs nothing.
+        .filter(|k| k.len().abs_diff(len) <= limit)
+        .map(|k| (edit_distance(&key, &k.to_lowercase()), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance, with an adjacent transposition counting as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().take(256).collect();
+    let b: Vec<char> = b.chars().take(256).collect();
+    let mut prev2 = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(prev2[j - 2] + 1);
+            }
+        }
+        prev2 = std::mem::replace(&mut prev, cur);
+    }
+    prev[b.len()]
+}
+
+/// A JSON pointer (`/spec/ports/0/name`) as a field path (`spec.ports[0].name`).
+pub fn dotted(pointer: &str) -> String {
+    let mut s = String::new();
+    for part in pointer.split('/').skip(1) {
+        let part = part.replace("~1", "/").replace("~0", "~");
+        let plain = !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+        if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            s += &format!("[{part}]");
+        } else if plain {
+            if !s.is_empty() {
+                s.push('.');
+            }
+            s += &part;
+        } else {
+            // JSON-quoted, so that no key can pass for a path of its own.
+            s += &format!("[{}]", Value::from(part));
+        }
+    }
+    s
+}
+
+/// `workloadSelector` without labels: istiod applies the object to every workload of the
+/// namespace, and warns.
+fn selector_without_labels(spec: &Value) -> bool {
+    spec.get("workloadSelector").is_some_and(|s| {
+        s.get("labels")
+            .and_then(Value::as_object)
+            .is_none_or(|l| l.is_empty())
+    })
+}
+
+/// The warnings of istiod's `ValidateServiceEntry` and of `istioctl analyze` (IST0134).
+fn service_entry_warnings(doc: &Value, opts: &Options) -> Vec<Message> {
+    let mut out = Vec::new();
+    let Some(spec) = doc.get("spec").filter(|s| s.is_object()) else {
+        return out;
+    };
+    if selector_without_labels(spec) {
+        out.push(Message::warning(
+            "/spec/workloadSelector",
+            "service entry: workload selector specified without labels, will be applied to all \
+             services in namespace",
+        ));
+    }
+    let resolution = spec
+        .get("resolution")
+        .and_then(Value::as_str)
+        .unwrap_or("NONE");
+    let hosts = strs(spec.get("hosts"));
+    // A warning since Istio 1.18; not checked before.
+    if opts.istio_version >= (1, 18) && resolution != "DYNAMIC_DNS" {
+        for (i, h) in hosts.iter().enumerate() {
+            if h.contains('*') && h.len() != 1 && !h.starts_with("*.") {
+                out.push(Message::warning(
+                    format!("/spec/hosts/{i}"),
+                    format!("partial wildcard {h:?} not allowed"),
+                ));
+            }
+        }
+    }
+    let addresses = strs(spec.get("addresses"));
+    let ports = spec
+        .get("ports")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    fn protocol(p: &Value) -> &str {
+        p.get("protocol").and_then(Value::as_str).unwrap_or("")
+    }
+    // istiod's webhook: the protocol as written, `TCP` or unset. Istio 1.23 added
+    // auto-allocation (PILOT_ENABLE_IP_AUTOALLOCATE), which does not serve resolution NONE and
+    // which a ServiceEntry can opt out of with a label.
+    let opted_out = doc
+        .pointer("/metadata/labels/networking.istio.io~1enable-autoallocate-ip")
+        .and_then(Value::as_str)
+        .is_some_and(|v| v.eq_ignore_ascii_case("false"));
+    let auto_allocated =
+        opts.istio_version >= (1, 23) && opts.ip_autoallocate && resolution != "NONE" && !opted_out;
+    if addresses.is_empty() && !auto_allocated {
+        for (i, p) in ports.iter().enumerate() {
+            if matches!(protocol(p), "" | "TCP") {
+                let text = if opts.istio_version >= (1, 23) {
+                    "addresses are required for ports serving TCP (or unset) protocol when IP \
+                     Autoallocation is not enabled"
+                } else {
+                    "addresses are required for ports serving TCP (or unset) protocol"
+                };
+                out.push(Message::warning(format!("/spec/ports/{i}"), text));
+            }
+        }
+    }
+    // istioctl analyze (IST0134): `tcp` in any case or unset, unless addresses were allocated
+    // (`status.addresses`) or the mesh's proxies capture DNS and allocate addresses.
+    let allocated = doc
+        .pointer("/status/addresses")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
+    if addresses.is_empty() && !allocated && !opts.mesh_dns_auto_allocate {
+        for (i, p) in ports.iter().enumerate() {
+            let proto = protocol(p);
+            if proto.is_empty() || proto.eq_ignore_ascii_case("tcp") {
+                out.push(Message {
+                    code: Some("IST0134"),
+                    ..Message::warning(
+                        format!("/spec/ports/{i}"),
+                        "ServiceEntry addresses are required for this protocol.",
+                    )
+                });
+            }
+        }
+    }
+    match resolution {
+        "NONE" if spec.get("workloadSelector").is_some() => out.push(Message::warning(
+            "/spec/workloadSelector",
+            "workloadSelector should not be set when resolution mode is NONE",
+        )),
+        "STATIC" => {
+            for (i, e) in spec
+                .get("endpoints")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let address = e.get("address").and_then(Value::as_str).unwrap_or("");
+                if let Some(network) = e.get("network").and_then(Value::as_str)
+                    && address.is_empty()
+                    && !network.is_empty()
+                {
+                    out.push(Message::warning(
+                        format!("/spec/endpoints/{i}"),
+                        format!("address is unset with network {network:?}"),
+                    ));
+                }
+            }
+        }
+        "DNS" | "DNS_ROUND_ROBIN" if !addresses.is_empty() && hosts.len() > 1 => {
+            // The first port whose protocol runs over TCP decides (HTTP does not).
+            let tcp = ports.iter().any(|p| {
+                matches!(
+                    protocol(p).to_ascii_lowercase().as_str(),
+                    "tcp" | "https" | "tls" | "mongo" | "redis" | "mysql"
+                )
+            });
+            if tcp {
+                out.push(Message::warning(
+                    "/spec/hosts",
+                    "service entry can not have more than one host specified simultaneously \
+                     with address and tcp port",
+                ));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The warnings of istiod's `ValidateSidecar`.
+fn sidecar_warnings(doc: &Value) -> Vec<Message> {
+    let mut out = Vec::new();
+    let Some(spec) = doc.get("spec").filter(|s| s.is_object()) else {
+        return out;
+    };
+    if selector_without_labels(spec) {
+        out.push(Message::warning(
+            "/spec/workloadSelector",
+            "sidecar: workload selector specified without labels, will be applied to all \
+             services in namespace",
+        ));
+    }
+    let list = |k: &str| {
+        spec.get(k)
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice)
+    };
+    for (i, l) in list("ingress").iter().enumerate() {
+        let Some(port) = l.get("port").filter(|p| p.is_object()) else {
+            continue;
+        };
+        let protocol = port.get("protocol").and_then(Value::as_str).unwrap_or("");
+        let http = matches!(
+            protocol.to_ascii_lowercase().as_str(),
+            "http" | "http2" | "http_proxy" | "grpc" | "grpc-web"
+        );
+        if l.pointer("/connectionPool/http")
+            .is_some_and(|h| !h.is_null())
+            && !http
+        {
+            out.push(Message::warning(
+                format!("/spec/ingress/{i}/connectionPool/http"),
+                format!(
+                    "sidecar: HTTP connection pool settings are configured for port {} ({:?}) \
+                     but its protocol is not HTTP ({protocol}); only TCP settings will apply",
+                    port.get("number").and_then(Value::as_u64).unwrap_or(0),
+                    port.get("name").and_then(Value::as_str).unwrap_or(""),
+                ),
+            ));
+        }
+    }
+    let own = doc
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    for (i, l) in list("egress").iter().enumerate() {
+        let mut seen: std::collections::BTreeMap<&str, BTreeSet<&str>> = Default::default();
+        let hosts = strs(l.get("hosts"));
+        for (j, h) in hosts.iter().enumerate() {
+            let Some((ns, svc)) = h.split_once('/').filter(|(ns, _)| !ns.starts_with('~')) else {
+                continue;
+            };
+            let ns = if ns == "." { own } else { ns };
+            let names = seen.entry(ns).or_default();
+            let duplicate = if svc == "*" {
+                !names.is_empty()
+            } else {
+                names.contains(svc) || names.contains("*")
+            };
+            if duplicate {
+                out.push(Message::warning(
+                    format!("/spec/egress/{i}/hosts/{j}"),
+                    format!("duplicated egress host: {h}"),
+                ));
+            }
+            names.insert(svc);
+        }
+        if seen.get("*").is_some_and(|s| s.contains("*")) && seen.len() != 1 {
+            out.push(Message::warning(
+                format!("/spec/egress/{i}/hosts"),
+                "`*/*` host select all resources, no other hosts can be added",
+            ));
+        }
+    }
+    out
+}
+
+/// Whether a mesh config (the `istio` ConfigMap with its `mesh` key, an IstioOperator's
+/// `spec.meshConfig`, Helm values' `meshConfig`, or a bare MeshConfig, in any document of a
+/// YAML stream) has its proxies capture DNS and allocate addresses: `defaultConfig.proxyMetadata`
+/// sets `ISTIO_META_DNS_CAPTURE` to `"true"` and `ISTIO_META_DNS_AUTO_ALLOCATE` or
+/// `PILOT_ENABLE_IP_AUTOALLOCATE` to `"true"`, as `istioctl analyze` reads it for IST0134.
+pub fn mesh_dns_auto_allocate(text: &str) -> Result<bool, String> {
+    let docs = crate::yaml::documents(text).map_err(|e| {
+        if e.limit {
+            e.message
+        } else {
+            format!("not YAML: {e}")
+        }
+    })?;
+    let allocates = |mesh: &Value| {
+        let meta = |k: &str| {
+            mesh.pointer(&format!("/defaultConfig/proxyMetadata/{k}"))
+                .and_then(Value::as_str)
+                == Some("true")
+        };
+        meta("ISTIO_META_DNS_CAPTURE")
+            && (meta("ISTIO_META_DNS_AUTO_ALLOCATE") || meta("PILOT_ENABLE_IP_AUTOALLOCATE"))
+    };
+    for (i, doc) in docs.iter().filter(|d| !d.is_null()).enumerate() {
+        if let Some(mesh) = doc.pointer("/data/mesh") {
+            let Value::String(mesh) = mesh else {
+                return Err(format!(
+                    "document {}: {}",
+                    i + 1,
+                    crate::yaml::wrong(
+                        "data.mesh",
+                        "a string (the mesh config as YAML text)",
+                        mesh
+                    )
+                ));
+            };
+            let inner = crate::yaml::document(mesh)
+                .map_err(|e| format!("document {}: data.mesh is not YAML: {e}", i + 1))?;
+            if allocates(&inner) {
+                return Ok(true);
+            }
+            continue;
+        }
+        for at in ["/spec/meshConfig", "/meshConfig", ""] {
+            if doc.pointer(at).is_some_and(allocates) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// apiVersion, kind and metadata.name: what every networking.istio.io object needs.
@@ -79,7 +636,33 @@ fn header(doc: &Value, kind: &str) -> Vec<String> {
 /// istiod's `ValidateSidecar` rules for what egress-advisor reads and writes: egress hosts,
 /// listeners, outbound traffic policy, selectors.
 pub fn sidecar(doc: &Value) -> Vec<String> {
+    sidecar_errors(doc).into_iter().map(|(_, e)| e).collect()
+}
+
+/// Where in a list of errors the errors about a field begin: (index, JSON pointer), in order.
+type Marks = Vec<(usize, String)>;
+
+/// Each error with the field of the last mark at or before it (marks are pushed in order, so
+/// one walk over both serves).
+fn marked(errs: Vec<String>, marks: &Marks) -> Vec<(String, String)> {
+    let mut next = 0;
+    let mut at = "";
+    errs.into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            while let Some((_, p)) = marks.get(next).filter(|(start, _)| *start <= i) {
+                at = p;
+                next += 1;
+            }
+            (at.to_owned(), e)
+        })
+        .collect()
+}
+
+/// [`sidecar`]'s errors, each with the field it is about.
+fn sidecar_errors(doc: &Value) -> Vec<(String, String)> {
     let mut errs = header(doc, "Sidecar");
+    let mut marks: Marks = Vec::new();
     let spec = doc.get("spec").cloned().unwrap_or(Value::Null);
     let egress = spec
         .get("egress")
@@ -95,6 +678,7 @@ pub fn sidecar(doc: &Value) -> Vec<String> {
     .iter()
     .all(|k| spec.get(k).is_none())
     {
+        marks.push((errs.len(), "/spec".into()));
         errs.push("sidecar: empty configuration provided".into());
     }
     let portless: Vec<usize> = egress
@@ -103,6 +687,7 @@ pub fn sidecar(doc: &Value) -> Vec<String> {
         .filter(|(_, l)| l.get("port").is_none())
         .map(|(i, _)| i)
         .collect();
+    marks.push((errs.len(), "/spec/egress".into()));
     if portless.len() > 1 {
         errs.push("sidecar: only one egress listener without a port is allowed".into());
     }
@@ -110,6 +695,7 @@ pub fn sidecar(doc: &Value) -> Vec<String> {
         errs.push("sidecar: the egress listener without a port must be the last".into());
     }
     for (i, l) in egress.iter().enumerate() {
+        marks.push((errs.len(), format!("/spec/egress/{i}")));
         let hosts: Vec<&str> = l
             .get("hosts")
             .and_then(Value::as_array)
@@ -118,7 +704,8 @@ pub fn sidecar(doc: &Value) -> Vec<String> {
         if hosts.is_empty() {
             errs.push(format!("sidecar: egress[{i}] must have at least one host"));
         }
-        for h in hosts {
+        for (j, h) in hosts.into_iter().enumerate() {
+            marks.push((errs.len(), format!("/spec/egress/{i}/hosts/{j}")));
             let Some((ns, dns)) = h.split_once('/') else {
                 errs.push(format!(
                     "sidecar: egress host {h:?} must be of form namespace/dnsName"
@@ -151,6 +738,7 @@ pub fn sidecar(doc: &Value) -> Vec<String> {
             }
         }
     }
+    marks.push((errs.len(), "/spec/outboundTrafficPolicy/mode".into()));
     if let Some(mode) = spec
         .pointer("/outboundTrafficPolicy/mode")
         .and_then(Value::as_str)
@@ -160,10 +748,12 @@ pub fn sidecar(doc: &Value) -> Vec<String> {
             "sidecar: outboundTrafficPolicy mode {mode:?} is not REGISTRY_ONLY or ALLOW_ANY"
         ));
     }
+    marks.push((errs.len(), "/spec/outboundTrafficPolicy/egressProxy".into()));
     egress_proxy(&spec, &mut errs);
-    listeners(&spec, &mut errs);
+    listeners(&spec, &mut errs, &mut marks);
+    marks.push((errs.len(), "/spec/workloadSelector/labels".into()));
     selector_errors(&spec, &mut |e| errs.push(e));
-    errs
+    marked(errs, &marks)
 }
 
 /// istiod's `ValidateAlphaWorkloadSelector`: no empty label key, no wildcard in a key or value.
@@ -306,7 +896,7 @@ fn connection_pool_error(pool: Option<&Value>) -> Option<String> {
 }
 
 /// The ingress and egress listeners, as istiod's `ValidateSidecar` checks them.
-fn listeners(spec: &Value, errs: &mut Vec<String>) {
+fn listeners(spec: &Value, errs: &mut Vec<String>, marks: &mut Marks) {
     let list = |k: &str| {
         spec.get(k)
             .and_then(Value::as_array)
@@ -314,7 +904,8 @@ fn listeners(spec: &Value, errs: &mut Vec<String>) {
             .unwrap_or_default()
     };
     let mut ports = std::collections::BTreeSet::new();
-    for l in list("ingress") {
+    for (i, l) in list("ingress").iter().enumerate() {
+        marks.push((errs.len(), format!("/spec/ingress/{i}")));
         let Some(port) = l.get("port") else {
             errs.push("sidecar: port is required for ingress listeners".into());
             continue;
@@ -340,12 +931,14 @@ fn listeners(spec: &Value, errs: &mut Vec<String>) {
             errs.push(e);
         }
     }
+    marks.push((errs.len(), "/spec/inboundConnectionPool".into()));
     if let Some(e) = connection_pool_error(spec.get("inboundConnectionPool")) {
         errs.push(e);
     }
     let mut ports = std::collections::BTreeSet::new();
     let mut sockets = std::collections::BTreeSet::new();
-    for l in list("egress") {
+    for (i, l) in list("egress").iter().enumerate() {
+        marks.push((errs.len(), format!("/spec/egress/{i}")));
         let Some(port) = l.get("port") else { continue };
         let number = port.get("number").and_then(Value::as_u64).unwrap_or(0);
         port_errors(port, number != 0, errs);
@@ -579,15 +1172,33 @@ pub fn export_to_namespace_error(ns: &str, export: &[&str]) -> Option<String> {
 
 /// Checks one ServiceEntry document. Returns every problem found, empty when Istio accepts it.
 pub fn service_entry(doc: &Value) -> Vec<String> {
-    let mut errs = header(doc, "ServiceEntry");
-    let mut err = |s: String| errs.push(s);
+    service_entry_errors(doc, true)
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect()
+}
+
+/// istiod's errors for one ServiceEntry. `strict` adds the tool's own rules for what it writes:
+/// a TCP (or unset protocol) port without addresses and a partial wildcard host, which Istio
+/// only warns about, are errors.
+fn service_entry_errors(doc: &Value, strict: bool) -> Vec<(String, String)> {
+    let mut errs: Vec<(String, String)> = header(doc, "ServiceEntry")
+        .into_iter()
+        .map(|e| (String::new(), e))
+        .collect();
+    // The field the errors pushed now are about (a JSON pointer; empty for the manifest).
+    let at = std::cell::RefCell::new(String::new());
+    let field = |p: String| *at.borrow_mut() = p;
+    let mut err = |s: String| errs.push((at.borrow().clone(), s));
     let ns = doc
         .get("metadata")
         .and_then(|m| m.get("namespace"))
         .and_then(Value::as_str);
+    field("/metadata/namespace".into());
     if let Some(e) = ns.and_then(namespace_error) {
         err(e);
     }
+    field("/spec".into());
     let Some(spec) = doc.get("spec").filter(|s| s.is_object()) else {
         err("spec is required".into());
         return errs;
@@ -598,6 +1209,7 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
         .and_then(Value::as_str)
         .unwrap_or("NONE");
     if !["NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS"].contains(&resolution) {
+        field("/spec/resolution".into());
         err(format!("unsupported resolution type {resolution}"));
     }
     let location = spec
@@ -605,6 +1217,7 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
         .and_then(Value::as_str)
         .unwrap_or("MESH_EXTERNAL");
     if !["MESH_EXTERNAL", "MESH_INTERNAL"].contains(&location) {
+        field("/spec/location".into());
         err(format!("unsupported location {location}"));
     }
     let has_endpoints = spec
@@ -613,13 +1226,15 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
         .is_some_and(|a| !a.is_empty());
 
     let hosts = strs(spec.get("hosts"));
+    field("/spec/hosts".into());
     if hosts.is_empty() {
         err("service entry must have at least one host".into());
     }
     if hosts.len() > 256 {
         err(format!("{} hosts: at most 256", hosts.len()));
     }
-    for h in &hosts {
+    for (i, h) in hosts.iter().enumerate() {
+        field(format!("/spec/hosts/{i}"));
         if *h == "*" {
             err("invalid host *".into());
             continue;
@@ -627,7 +1242,7 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
         if let Some(e) = wildcard_domain_error(h) {
             err(e);
         }
-        if resolution != "DYNAMIC_DNS" && h.contains('*') && !h.starts_with("*.") {
+        if strict && resolution != "DYNAMIC_DNS" && h.contains('*') && !h.starts_with("*.") {
             err(format!("partial wildcard {h:?} not allowed"));
         }
         if matches!(resolution, "DNS" | "DNS_ROUND_ROBIN") && !has_endpoints && h.contains('*') {
@@ -638,10 +1253,12 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
     }
 
     let addresses = strs(spec.get("addresses"));
+    field("/spec/addresses".into());
     if addresses.len() > 256 {
         err(format!("{} addresses: at most 256", addresses.len()));
     }
-    for a in &addresses {
+    for (i, a) in addresses.iter().enumerate() {
+        field(format!("/spec/addresses/{i}"));
         if a.len() > 64 {
             err(format!("address {a:?} longer than 64 characters"));
         }
@@ -672,13 +1289,15 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
         .get("ports")
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
+    field("/spec/ports".into());
     if ports.len() > 256 {
         err(format!("{} ports: at most 256", ports.len()));
     }
     let mut names: BTreeSet<&str> = BTreeSet::new();
     let mut numbers = BTreeSet::new();
     let mut non_http_tls = false;
-    for p in ports {
+    for (i, p) in ports.iter().enumerate() {
+        field(format!("/spec/ports/{i}"));
         let name = p.get("name").and_then(Value::as_str).unwrap_or("");
         let number = p.get("number").and_then(Value::as_u64).unwrap_or(0);
         let protocol = p
@@ -711,22 +1330,25 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
         if !HTTP_OR_TLS.contains(&protocol.as_str()) {
             non_http_tls = true;
         }
-        if addresses.is_empty() && (protocol.is_empty() || protocol == "tcp") {
+        if strict && addresses.is_empty() && (protocol.is_empty() || protocol == "tcp") {
             err(format!(
                 "port {number}: addresses are required for ports serving TCP (or unset) protocol \
                  (without them the port is open to every destination: IST0134)"
             ));
         }
     }
+    field("/spec/hosts".into());
     if resolution != "NONE" && hosts.len() > 1 && non_http_tls {
         err("multiple hosts provided with non-HTTP, non-TLS ports".into());
     }
-    for e in spec
+    for (i, e) in spec
         .get("endpoints")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
+        .enumerate()
     {
+        field(format!("/spec/endpoints/{i}"));
         let address = e.get("address").and_then(Value::as_str);
         if address.is_none() && e.get("network").is_none() {
             err("Address is required".into());
@@ -760,12 +1382,14 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
             .and_then(Value::as_str)
             .is_some_and(|a| a.starts_with("unix://"))
     };
-    for e in spec
+    for (i, e) in spec
         .get("endpoints")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
+        .enumerate()
     {
+        field(format!("/spec/endpoints/{i}"));
         let Some(a) = e.get("address").and_then(Value::as_str) else {
             continue;
         };
@@ -794,6 +1418,7 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
         }
     }
     let endpoints = spec.get("endpoints").and_then(Value::as_array);
+    field("/spec/ports".into());
     if resolution == "STATIC"
         && endpoints.is_some_and(|es| es.iter().any(unix_endpoint))
         && ports.len() != 1
@@ -801,18 +1426,22 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
         err("exactly 1 service port required for unix endpoints".into());
     }
     if resolution == "DYNAMIC_DNS" {
-        for h in &hosts {
+        for (i, h) in hosts.iter().enumerate() {
+            field(format!("/spec/hosts/{i}"));
             if !h.starts_with('*') {
                 err("host must be wildcarded for resolution mode DYNAMIC_DNS".into());
             }
         }
+        field("/spec/addresses".into());
         if !addresses.is_empty() {
             err("addresses cannot be set for resolution type DYNAMIC_DNS".into());
         }
+        field("/spec/endpoints".into());
         if has_endpoints {
             err("endpoints cannot be set for resolution type DYNAMIC_DNS".into());
         }
-        for p in ports {
+        for (i, p) in ports.iter().enumerate() {
+            field(format!("/spec/ports/{i}"));
             let protocol = p
                 .get("protocol")
                 .and_then(Value::as_str)
@@ -826,11 +1455,14 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
             .pointer("/metadata/labels/istio.io~1use-waypoint")
             .and_then(Value::as_str)
             .is_some_and(|w| !w.is_empty() && !w.eq_ignore_ascii_case("none"));
+        field("/spec/location".into());
         if location == "MESH_INTERNAL" && waypoint {
             err("location MESH_INTERNAL with resolution type DYNAMIC_DNS is not supported when using waypoints".into());
         }
     }
+    field("/spec/workloadSelector/labels".into());
     selector_errors(spec, &mut err);
+    field("/spec/endpoints".into());
     if resolution == "NONE" && has_endpoints {
         err("no endpoints should be provided for resolution type none".into());
     }
@@ -848,7 +1480,8 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
 
     let export = strs(spec.get("exportTo"));
     let mut seen = BTreeSet::new();
-    for e in &export {
+    for (i, e) in export.iter().enumerate() {
+        field(format!("/spec/exportTo/{i}"));
         if !(matches!(*e, "." | "*" | "~") || is_dns1123_label(e, false)) {
             err(format!(
                 "only .,*, or a valid DNS 1123 label is allowed as exportTo entry: {e:?}"
@@ -858,6 +1491,7 @@ pub fn service_entry(doc: &Value) -> Vec<String> {
             err(format!("duplicate entries in exportTo: {e}"));
         }
     }
+    field("/spec/exportTo".into());
     if export.len() > 1 && export.contains(&"*") {
         err("cannot have both public (*) and non-public exportTo values for a resource".into());
     }
@@ -1023,6 +1657,135 @@ mod tests {
                 .any(|e| e.starts_with("schema:"))
         );
         assert!(document(&json!({"kind": "ConfigMap"})).is_none());
+    }
+
+    #[test]
+    fn warnings_as_istio_gives_them() {
+        let warnings = |doc: Value, opts: &Options| -> Vec<(Option<&'static str>, String)> {
+            let msgs = check(&doc, opts).unwrap();
+            assert!(msgs.iter().all(|m| m.level == Level::Warning), "{msgs:?}");
+            msgs.into_iter().map(|m| (m.code, m.field)).collect()
+        };
+        let now = Options::default();
+        // The webhook reads the protocol as written; istioctl analyze in any case.
+        let tcp = se(json!({"hosts": ["db.example.com"], "resolution": "NONE",
+            "ports": [{"number": 5432, "name": "tcp", "protocol": "tcp"}]}));
+        assert_eq!(
+            warnings(tcp.clone(), &now),
+            [(Some("IST0134"), "spec.ports[0]".to_owned())]
+        );
+        let mut allocated = tcp;
+        allocated["status"] =
+            json!({"addresses": [{"value": "240.240.0.1", "host": "db.example.com"}]});
+        assert_eq!(warnings(allocated, &now), []);
+        // Resolution NONE is never auto-allocated; DNS is from 1.25, unless opted out.
+        let dns = |labels: Value| {
+            json!({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+                "metadata": {"name": "x", "labels": labels},
+                "spec": {"hosts": ["db.example.com"], "resolution": "DNS",
+                         "ports": [{"number": 5432, "name": "tcp", "protocol": "TCP"}]}})
+        };
+        assert_eq!(warnings(dns(json!({})), &now).len(), 1);
+        assert_eq!(
+            warnings(dns(json!({})), &Options::for_version((1, 24))).len(),
+            2
+        );
+        let opt_out = json!({"networking.istio.io/enable-autoallocate-ip": "False"});
+        assert_eq!(warnings(dns(opt_out), &now).len(), 2);
+        let mesh = Options {
+            mesh_dns_auto_allocate: true,
+            ..now
+        };
+        assert_eq!(warnings(dns(json!({})), &mesh), []);
+        let sc = json!({"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+            "metadata": {"name": "x", "namespace": "shop"},
+            "spec": {"egress": [{"hosts": ["shop/*", "./a.example.com", "*/*"]}]}});
+        assert_eq!(
+            warnings(sc, &now),
+            [
+                (None, "spec.egress[0].hosts[1]".to_owned()),
+                (None, "spec.egress[0].hosts".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_as_kubectl_strict() {
+        let doc = json!({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+            "metadata": {"name": "x", "lables": {}}, "extra": 1,
+            "spec": {"hosts": ["a.example.com"], "resolutoin": "DNS", "host": ["b"],
+                     "ports": [{"number": 443, "name": "tls", "protocol": "TLS", "nmae": "y"}],
+                     "endpoints": [{"address": "1.2.3.4", "labels": {"any": "label"}}],
+                     "a.b": 1, "zzzzzzzz": 2}});
+        let msgs: Vec<String> = check(&doc, &Options::default())
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.message.starts_with("unknown field"))
+            .map(|m| m.message)
+            .collect();
+        assert_eq!(
+            msgs,
+            [
+                "unknown field extra",
+                "unknown field metadata.lables; did you mean labels?",
+                "unknown field spec[\"a.b\"]",
+                "unknown field spec.host; did you mean hosts?",
+                "unknown field spec.ports[0].nmae; did you mean name?",
+                "unknown field spec.resolutoin; did you mean resolution?",
+                "unknown field spec.zzzzzzzz",
+            ]
+        );
+        assert_eq!(edit_distance("resolutoin", "resolution"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(nearest(&"x".repeat(100_000), &["hosts"]), None);
+        assert_eq!(nearest("HOST", &["hosts", "ports"]), Some("hosts"));
+        // What the tool writes has none.
+        assert!(service_entry(&doc).iter().all(|e| !e.contains("unknown")));
+    }
+
+    #[test]
+    fn sidecar_errors_name_their_field() {
+        let doc = json!({"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+            "metadata": {"name": "x", "namespace": "shop"},
+            "spec": {"egress": [{"hosts": ["./*", "./httpbin"]}],
+                     "ingress": [{"port": {"number": 80, "protocol": "HTTP", "name": "h"}, "bind": "x"}],
+                     "workloadSelector": {"labels": {"a": "*"}}}});
+        let errors: Vec<(String, String)> = check(&doc, &Options::default())
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.level == Level::Error)
+            .map(|m| (m.field, m.message))
+            .collect();
+        let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.egress[0].hosts[1]",
+                "spec.ingress[0]",
+                "spec.workloadSelector.labels"
+            ],
+            "{errors:?}"
+        );
+        let marks = vec![
+            (0, "/a".to_owned()),
+            (0, "/b".to_owned()),
+            (2, "/c".to_owned()),
+        ];
+        let got = marked(vec!["1".into(), "2".into(), "3".into()], &marks);
+        let at: Vec<&str> = got.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(at, ["/b", "/b", "/c"]);
+    }
+
+    #[test]
+    fn mesh_config_forms() {
+        let cm = "kind: ConfigMap\ndata:\n  mesh: |\n    defaultConfig:\n      proxyMetadata:\n        ISTIO_META_DNS_CAPTURE: \"true\"\n        PILOT_ENABLE_IP_AUTOALLOCATE: \"true\"\n";
+        assert_eq!(mesh_dns_auto_allocate(cm), Ok(true));
+        let iop = "spec:\n  meshConfig:\n    defaultConfig:\n      proxyMetadata: {ISTIO_META_DNS_CAPTURE: \"true\", ISTIO_META_DNS_AUTO_ALLOCATE: \"true\"}\n";
+        assert_eq!(mesh_dns_auto_allocate(iop), Ok(true));
+        let capture_only = "defaultConfig: {proxyMetadata: {ISTIO_META_DNS_CAPTURE: \"true\"}}";
+        assert_eq!(mesh_dns_auto_allocate(capture_only), Ok(false));
+        assert!(mesh_dns_auto_allocate("data: {mesh: [1]}").is_err());
+        assert!(mesh_dns_auto_allocate("a: [").is_err());
     }
 
     #[test]

@@ -383,3 +383,234 @@ mod tests {
         assert!(port(&v[0], "n", "n").unwrap_err().contains("70000"));
     }
 }
+
+/// Where a node of a YAML document starts: 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Position {
+    pub line: u64,
+    pub column: u64,
+}
+
+/// A document's nodes with where each starts, for pointing at a field.
+#[derive(Debug)]
+pub struct Spans {
+    at: Position,
+    kids: Kids,
+}
+
+#[derive(Debug)]
+enum Kids {
+    Null,
+    /// A scalar; its text when it is a string.
+    Leaf(Option<String>),
+    /// Each value with where its key starts.
+    Map(Vec<(String, Position, Spans)>),
+    Seq(Vec<Spans>),
+}
+
+impl Spans {
+    /// Where the document starts.
+    pub fn start(&self) -> Position {
+        self.at
+    }
+
+    /// Where the node at a JSON pointer (`/spec/ports/0`) starts: a map entry where its key
+    /// does, a list item where it does. A pointer that goes below what the document holds
+    /// gives the deepest node on its way.
+    pub fn locate(&self, pointer: &str) -> Position {
+        let mut node = self;
+        let mut at = self.at;
+        for part in pointer.split('/').skip(1) {
+            let part = part.replace("~1", "/").replace("~0", "~");
+            let next = match &node.kids {
+                Kids::Map(entries) => entries
+                    .binary_search_by(|e| e.0.as_str().cmp(&part))
+                    .ok()
+                    .map(|i| (entries[i].1, &entries[i].2)),
+                Kids::Seq(items) => part
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| items.get(i))
+                    .map(|v| (v.at, v)),
+                Kids::Null | Kids::Leaf(_) => None,
+            };
+            let Some((pos, child)) = next else { break };
+            at = pos;
+            node = child;
+        }
+        at
+    }
+
+    fn get(&self, key: &str) -> Option<&Spans> {
+        let Kids::Map(entries) = &self.kids else {
+            return None;
+        };
+        let i = entries.binary_search_by(|e| e.0.as_str().cmp(key)).ok()?;
+        Some(&entries[i].2)
+    }
+
+    /// The objects of the documents as [`crate::existing::push_docs`] reads them: a `List` (a
+    /// `kind` ending in `List`) stands for its items.
+    pub fn objects(docs: &[Spans]) -> Vec<&Spans> {
+        let mut out = Vec::new();
+        for d in docs {
+            let list = matches!(
+                d.get("kind").map(|k| &k.kids),
+                Some(Kids::Leaf(Some(k))) if k.ends_with("List")
+            );
+            match d.get("items").map(|i| &i.kids) {
+                Some(Kids::Seq(items)) if list => out.extend(items),
+                _ => out.push(d),
+            }
+        }
+        out
+    }
+}
+
+fn position(l: serde_saphyr::Location) -> Position {
+    Position {
+        line: l.line(),
+        column: l.column(),
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Spans {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = serde_saphyr::Spanned::<Kids>::deserialize(d)?;
+        Ok(Spans {
+            at: position(s.referenced),
+            kids: s.value,
+        })
+    }
+}
+
+/// A map key of any scalar type, as text.
+struct Key(String);
+
+impl<'de> serde::Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map key")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key, E> {
+                Ok(Key(v.to_owned()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Key, E> {
+                Ok(Key(v.to_string()))
+            }
+            fn visit_unit<E>(self) -> Result<Key, E> {
+                Ok(Key("null".into()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Kids {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Kids;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any YAML node")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Kids, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(k) = m.next_key::<serde_saphyr::Spanned<Key>>()? {
+                    let v: Spans = m.next_value()?;
+                    entries.push((k.value.0, position(k.referenced), v));
+                }
+                // Sorted by key for lookups in logarithmic time: a map of a million keys is
+                // as quick to point into as a small one. (The reader refuses repeated keys.)
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                Ok(Kids::Map(entries))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Kids, A::Error> {
+                let mut items = Vec::new();
+                while let Some(v) = s.next_element::<Spans>()? {
+                    items.push(v);
+                }
+                Ok(Kids::Seq(items))
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Kids, D::Error> {
+                d.deserialize_any(V)
+            }
+            fn visit_none<E>(self) -> Result<Kids, E> {
+                Ok(Kids::Null)
+            }
+            fn visit_unit<E>(self) -> Result<Kids, E> {
+                Ok(Kids::Null)
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Kids, E> {
+                Ok(Kids::Leaf(Some(v.to_owned())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Kids, E> {
+                Ok(Kids::Leaf(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Kids, E> {
+                Ok(Kids::Leaf(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Kids, E> {
+                Ok(Kids::Leaf(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Kids, E> {
+                Ok(Kids::Leaf(None))
+            }
+            fn visit_bytes<E>(self, _: &[u8]) -> Result<Kids, E> {
+                Ok(Kids::Leaf(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Where the nodes of every document of a YAML stream start (empty documents left out, as
+/// [`documents`] leaves them out), read with the same limits.
+pub fn spans(text: &str) -> Result<Vec<Spans>, YamlError> {
+    let docs: Vec<Spans> =
+        serde_saphyr::from_multiple_with_options(text, options()).map_err(error)?;
+    Ok(docs
+        .into_iter()
+        .filter(|d| !matches!(d.kids, Kids::Null))
+        .collect())
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_located() {
+        let text = "# c\napiVersion: v1\nspec:\n  hosts: [a, b]\n  ports:\n  - {number: 1}\n---\n---\nkind: List\nitems:\n- a: 1\n  b: {c: 2}\n";
+        let docs = spans(text).unwrap();
+        assert_eq!(docs.len(), 2);
+        let p = |line, column| Position { line, column };
+        assert_eq!(docs[0].start(), p(2, 1));
+        assert_eq!(docs[0].locate("/spec"), p(3, 1));
+        assert_eq!(docs[0].locate("/spec/hosts/1"), p(4, 14));
+        assert_eq!(docs[0].locate("/spec/ports/0/number"), p(6, 6));
+        // Below what is there: the deepest node on the way.
+        assert_eq!(docs[0].locate("/spec/ports/3/name"), p(5, 3));
+        let objects = Spans::objects(&docs);
+        assert_eq!(objects.len(), 2);
+        let item = objects[1];
+        assert_eq!(item.start(), p(11, 3));
+        assert_eq!(item.locate("/b/c"), p(12, 7));
+        assert!(spans("a: [").is_err());
+        // A repeated key is refused, as `documents` refuses it.
+        assert!(spans("a: 1\nb: 2\na: 3\n").is_err());
+        assert!(documents("a: 1\nb: 2\na: 3\n").is_err());
+    }
+}

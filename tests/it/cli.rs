@@ -858,20 +858,139 @@ fn validate_manifests() {
     let text = stdout(&o);
     for (doc, want) in [
         (1, "FQDN"),
-        (2, "IST0134"),
+        (2, "warning[IST0134]: spec.ports[0]: "),
         (3, "invalid port name"),
         (4, "invalid host *"),
         (5, "short names"),
         (6, "empty configuration"),
     ] {
-        let prefix = format!("tests/fixtures/manifests/invalid.yaml: document {doc}: ");
+        let prefix = "tests/fixtures/manifests/invalid.yaml:";
+        let document = format!(": document {doc}: ");
         assert!(
             text.lines()
-                .any(|l| l.starts_with(&prefix) && l.contains(want)),
+                .any(|l| l.starts_with(prefix) && l.contains(&document) && l.contains(want)),
             "document {doc} should say {want:?}:\n{text}"
         );
     }
-    assert!(text.contains("6 manifests checked (6 with errors)"));
+    assert!(text.contains("6 manifests checked (5 with errors, 1 with warnings)"));
+    // Each line names the line and column of the field: the host of document 1, the port of
+    // document 2, the empty spec of document 6.
+    assert!(
+        text.contains("invalid.yaml:6:11: document 1: ServiceEntry -/wildcard-dns: error: spec.hosts[0]: hosts must be FQDN"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "invalid.yaml:43:1: document 6: Sidecar shop/empty: error: spec: sidecar: empty"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("invalid.yaml:15:11: document 2: ServiceEntry -/open-tcp: warning[IST0134]: spec.ports[0]: "),
+        "{text}"
+    );
+    // Errors come before warnings.
+    let first_warning = text.find("warning[").unwrap();
+    assert!(text.rfind(": error: ").unwrap() < first_warning, "{text}");
+}
+
+/// Unknown fields are errors, as `kubectl apply --validate=strict` makes them, each at its line
+/// and column, in YAML, in JSON and in the items of a `List`.
+#[test]
+fn validate_unknown_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("typo.yaml");
+    std::fs::write(
+        &yaml,
+        "apiVersion: networking.istio.io/v1\nkind: List\nitems:\n- apiVersion: networking.istio.io/v1\n  kind: ServiceEntry\n  metadata: {name: a}\n  spec:\n    hosts: [a.example.com]\n    resolutoin: DNS\n    ports: [{number: 443, name: tls, protocol: TLS}]\n",
+    )
+    .unwrap();
+    let json = dir.path().join("typo.json");
+    std::fs::write(
+        &json,
+        r#"{"apiVersion": "networking.istio.io/v1", "kind": "Sidecar", "metadata": {"name": "b"},
+  "spec": {"egress": [{"hosts": ["./*"], "host": "x"}]}}"#,
+    )
+    .unwrap();
+    let o = run(&["validate", yaml.to_str().unwrap(), json.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(
+        text.contains("typo.yaml:9:5: document 1: ServiceEntry -/a: error: unknown field spec.resolutoin; did you mean resolution?"),
+        "{text}"
+    );
+    assert!(
+        text.contains("typo.json:2:42: document 1: Sidecar -/b: error: unknown field spec.egress[0].host; did you mean hosts?"),
+        "{text}"
+    );
+}
+
+/// Istio's warnings are a level of their own: they fail the run only with `--fail-on
+/// warning`, and which of them apply depends on the Istio version and the mesh config.
+#[test]
+fn validate_warnings() {
+    let f = "tests/fixtures/manifests/invalid.yaml";
+    let fixture = "tests/fixtures/istio-validation/se-table-partial-wildcard-hosts.yaml";
+    let o = run(&["validate", fixture]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(
+            ": warning: spec.hosts[1]: partial wildcard \"*washingtonpost.com\" not allowed"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&["validate", "--fail-on", "warning", fixture]);
+    assert_eq!(o.status.code(), Some(1));
+    // Istio 1.17 did not check partial wildcards in ServiceEntry hosts.
+    let o = run(&["validate", "--istio-version", "1.17", fixture]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("(0 with errors)"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("warning"), "{}", stdout(&o));
+
+    // A TCP port without addresses, resolution DNS: from 1.25 istiod allocates an address
+    // and its webhook is silent; istioctl analyze still gives IST0134.
+    let warnings = |args: &[&str]| -> Vec<String> {
+        let o = run(&[&["validate", "-o", "json"], args, &[f]].concat());
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v["manifests"][1]["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| format!("{} {}", w["code"].as_str().unwrap_or("-"), w["message"]))
+            .collect()
+    };
+    assert_eq!(
+        warnings(&[]),
+        ["IST0134 \"ServiceEntry addresses are required for this protocol.\""]
+    );
+    let old = warnings(&["--istio-version", "1.24"]);
+    assert_eq!(old.len(), 2, "{old:?}");
+    assert!(old[0].starts_with("- \"addresses are required for ports serving TCP"));
+    assert_eq!(
+        warnings(&[
+            "--mesh-config",
+            "tests/fixtures/manifests/mesh-dns-auto-allocate.yaml"
+        ]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        warnings(&[
+            "--mesh-config",
+            "tests/fixtures/manifests/mesh-dns-capture-only.yaml"
+        ])
+        .len(),
+        1
+    );
+    let o = run(&["validate", "--istio-version", "1", f]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&[
+        "validate",
+        "--mesh-config",
+        "tests/fixtures/manifests/missing.yaml",
+        f,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
 }
 
 /// With the mesh's current config, covered destinations are reported with the entry that
@@ -2661,6 +2780,7 @@ fn every_listed_option_is_taken() {
             "exclude-namespace" => vec!["kube-system"],
             "cardinality-threshold" => vec!["50"],
             "istio-version" => vec!["1.22"],
+            "fail-on" => vec!["warning"],
             "wildcard-min" => vec!["2"],
             "cidr-prefix" => vec!["24"],
             "cidr-prefix-v6" => vec!["64"],

@@ -497,3 +497,40 @@ fn the_baseline_holds_hostile_hosts_as_values() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
+
+/// A manifest of many unknown fields costs time in proportion to its size: each is looked up
+/// once among the known names and once in the document's spans (a scan per field made 200,000
+/// of them take minutes), and keys of any length or text stay inside their line.
+#[test]
+fn validate_many_unknown_fields_in_linear_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.yaml");
+    let mut text = String::from(
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: x}\nspec:\n  hosts: [a.example.com]\n  ports: [{number: 443, name: tls, protocol: TLS}]\n  \"k\\nerror: forged line\": 1\n",
+    );
+    for i in 0..100_000 {
+        text += &format!("  k{i:06}{}: 1\n", "x".repeat(200));
+    }
+    std::fs::write(&path, text).unwrap();
+    let start = std::time::Instant::now();
+    let o = run(&["validate", path.to_str().unwrap()]);
+    let took = start.elapsed();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(took.as_secs() < 90, "validate took {took:?}");
+    let out = stdout(&o);
+    assert_eq!(
+        out.lines().count(),
+        100_002,
+        "one line per field, and the count"
+    );
+    assert!(
+        out.lines()
+            .all(|l| l.starts_with(path.to_str().unwrap()) || l.starts_with("1 manifest")),
+        "a key made a line of its own"
+    );
+    assert!(
+        out.contains(r#"unknown field spec["k\nerror: forged line"]"#),
+        "{}",
+        &out[..500]
+    );
+}
