@@ -629,6 +629,8 @@ fn build<'a>(summary: &'a Summary, sel: &Selection, evidence: bool) -> Plan<'a> 
                 (views && central.is_none()).then(|| Box::new(Own::new(s))),
             ));
         }
+        // With `--scope central`, one entry holds the destination for every caller: added once.
+        let mut added = false;
         for (caller, own) in callers {
             // Namespaces an existing entry already serves need nothing new.
             if sel
@@ -656,6 +658,9 @@ fn build<'a>(summary: &'a Summary, sel: &Selection, evidence: bool) -> Plan<'a> 
                     .entry(k.name.to_string())
                     .or_default()
                     .insert(caller);
+                if std::mem::replace(&mut added, true) {
+                    continue;
+                }
             }
             let group = match ip {
                 Some(ip) => addrs.entry((ns, ip)).or_default(),

@@ -468,3 +468,28 @@ fn ambient_lines_inside_shipper_envelopes() {
     assert_eq!(callers(d), [("istio-addons-ingress/istio-debug".into(), 2)]);
     assert_eq!(v["ambient"]["passthrough"], 2);
 }
+
+/// `--scope central` holds a destination called from several namespaces once: its evidence is
+/// not repeated for each caller.
+#[test]
+fn central_scope_lists_a_destination_once() {
+    let o = run(&[
+        "recommend",
+        "--scope",
+        "central",
+        "--central-namespace",
+        "egress",
+        MESH,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    assert!(
+        !yaml.contains("also seen as TCP, declared as TCP"),
+        "{yaml}"
+    );
+    assert_eq!(
+        yaml.matches("#   port 443/TCP: 3 entries (passthrough 3)")
+            .count(),
+        1
+    );
+}
