@@ -58,6 +58,9 @@ pub struct Existing {
     /// Namespaces labelled `istio.io/dataplane-mode: ambient` (from `Namespace` objects given
     /// with the config): ztunnel, not a sidecar, carries their traffic.
     pub ambient_namespaces: Vec<String>,
+    /// Gateway API `Gateway`s, as (namespace, name): an egress waypoint already there is not
+    /// written again.
+    pub gateways: Vec<(String, String)>,
     /// The entries by host and address, built on the first lookup (the entries are not changed
     /// after it): a mesh of 100,000 entries is looked up without scanning them all.
     index: std::sync::OnceLock<Index>,
@@ -294,6 +297,15 @@ impl Existing {
                 "Sidecar"
             } else if v.get("kind").and_then(Value::as_str) == Some("Namespace") {
                 "Namespace"
+            } else if v.get("kind").and_then(Value::as_str) == Some("Gateway")
+                && v.get("apiVersion")
+                    .and_then(Value::as_str)
+                    .is_some_and(|a| a.starts_with("gateway.networking.k8s.io/"))
+            {
+                if let Ok(g) = metadata(v) {
+                    e.gateways.push(g);
+                }
+                continue;
             } else {
                 continue;
             };

@@ -51,6 +51,7 @@ pub mod pipeline;
 pub mod pods;
 pub mod progress;
 pub mod recommend;
+pub mod recommend_ambient;
 pub mod render;
 pub mod sidecar;
 pub mod telemetry;

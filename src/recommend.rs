@@ -98,7 +98,7 @@ impl Skip {
 pub const SKIPPED_SHOWN: usize = 100;
 
 /// `host:port/PROTOCOL`, an IPv6 address in brackets.
-fn dest_title(k: &DestKey) -> String {
+pub(crate) fn dest_title(k: &DestKey) -> String {
     let mut t = String::new();
     write_dest_title(&mut t, k);
     t
@@ -1279,7 +1279,7 @@ impl Recommendation<'_> {
         serde_json::to_value(self.manifest(api_version)).expect("a ServiceEntry serialises")
     }
 
-    fn evidence(&self, out: &mut String, summary: &Summary) {
+    pub(crate) fn evidence(&self, out: &mut String, summary: &Summary) {
         // Per-namespace entries carry their own namespace's evidence, built once by `plan`.
         let total: u64 = self
             .ports
@@ -1438,7 +1438,7 @@ fn entries(n: u64) -> String {
     )
 }
 
-fn verdicts(s: &DestStats) -> String {
+pub(crate) fn verdicts(s: &DestStats) -> String {
     let mut parts = Vec::new();
     for (name, n) in [
         ("passthrough", s.passthrough),

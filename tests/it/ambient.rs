@@ -428,7 +428,7 @@ fn ambient_hostile_values_stay_inside_comments_and_scalars() {
         ),
     ];
     std::fs::write(&log, lines.join("\n") + "\n").unwrap();
-    let o = run(&["recommend", log.to_str().unwrap()]);
+    let o = run(&["recommend", "--mode", "sidecar", log.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let yaml = stdout(&o);
     let docs = yaml_docs(&yaml);
@@ -469,6 +469,362 @@ fn ambient_lines_inside_shipper_envelopes() {
     assert_eq!(v["ambient"]["passthrough"], 2);
 }
 
+/// The ztunnel logs of the example mesh, without its sidecar log.
+const ZTUNNEL: [&str; 2] = [
+    "examples/ambient/ztunnel-node-a.log",
+    "examples/ambient/ztunnel-node-b.jsonl",
+];
+
+/// Checks every document of an ambient stream: `validate` accepts the whole stream, each
+/// ServiceEntry passes the vendored CRD schema, and the kinds are those ambient mode writes.
+fn assert_valid_ambient(yaml: &str) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ambient.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let o = run(&["validate", "-o", "json", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{yaml}", stdout(&o));
+    let report = json(&o);
+    let docs = yaml_docs(yaml);
+    assert_eq!(report["checked"], docs.len(), "{report}");
+    assert_eq!(report["skipped"], 0, "{report}");
+    for d in &docs {
+        match d["kind"].as_str() {
+            Some("ServiceEntry") => {
+                assert_valid_service_entry(d);
+                assert!(d["spec"].get("exportTo").is_none(), "{d}");
+                assert_ne!(d["spec"]["resolution"], "NONE", "{d}");
+                assert!(d["metadata"]["labels"]["istio.io/use-waypoint"].is_string());
+            }
+            Some("Gateway" | "AuthorizationPolicy" | "NetworkPolicy") => {}
+            other => panic!("unexpected kind {other:?}: {d}"),
+        }
+    }
+    docs
+}
+
+fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    docs.iter().filter(|d| d["kind"] == kind).collect()
+}
+
+#[test]
+fn ambient_recommend_mode_ambient() {
+    let o = run(&["recommend", "--mode", "ambient", "--network-policy", MESH]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("ambient mode (--mode ambient)"),
+        "{}",
+        stderr(&o)
+    );
+    let yaml = stdout(&o);
+    insta::assert_snapshot!("ambient_recommend_mode_ambient", yaml);
+    let docs = assert_valid_ambient(&yaml);
+
+    // One waypoint, in the egress namespace.
+    let gw = of_kind(&docs, "Gateway");
+    assert_eq!(gw.len(), 1);
+    assert_eq!(gw[0]["metadata"]["namespace"], "istio-egress");
+    assert_eq!(gw[0]["spec"]["gatewayClassName"], "istio-waypoint");
+    assert_eq!(
+        gw[0]["metadata"]["labels"]["istio.io/waypoint-for"],
+        "service"
+    );
+    assert_eq!(
+        gw[0]["spec"]["listeners"],
+        serde_json::json!([{"name": "mesh", "port": 15008, "protocol": "HBONE"}])
+    );
+
+    // One entry per destination (not one per calling namespace), all in istio-egress.
+    let entries = of_kind(&docs, "ServiceEntry");
+    let google: Vec<_> = entries
+        .iter()
+        .filter(|d| d["spec"]["addresses"][0] == "142.250.191.142/32")
+        .collect();
+    assert_eq!(google.len(), 1);
+    for e in &entries {
+        assert_eq!(e["metadata"]["namespace"], "istio-egress");
+        assert_eq!(e["metadata"]["labels"]["istio.io/use-waypoint"], "waypoint");
+        assert!(
+            e["metadata"]["labels"]
+                .get("istio.io/use-waypoint-namespace")
+                .is_none()
+        );
+    }
+
+    // Each policy targets an entry of its namespace and allows exactly its callers.
+    let policies = of_kind(&docs, "AuthorizationPolicy");
+    for p in &policies {
+        let target = &p["spec"]["targetRefs"][0];
+        assert_eq!(target["group"], "networking.istio.io");
+        assert_eq!(target["kind"], "ServiceEntry");
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["metadata"]["name"] == target["name"]
+                    && e["metadata"]["namespace"] == p["metadata"]["namespace"]),
+            "{p}"
+        );
+        assert_eq!(p["spec"]["action"], "ALLOW");
+    }
+    let google_policy = policies
+        .iter()
+        .find(|p| p["spec"]["targetRefs"][0]["name"] == "ip-142-250-191-142")
+        .unwrap();
+    assert_eq!(
+        google_policy["spec"]["rules"],
+        serde_json::json!([{"from": [{"source": {"namespaces": ["batch", "shop"]}}]}])
+    );
+    // api.github.com's caller has no namespace: no policy, and the stream says why.
+    assert!(
+        !policies
+            .iter()
+            .any(|p| p["spec"]["targetRefs"][0]["name"] == "api.github.com")
+    );
+    assert!(yaml.contains("No caller is named: no AuthorizationPolicy is written"));
+
+    // A NetworkPolicy per caller namespace: DNS and HBONE to pods, never an ipBlock.
+    let nps = of_kind(&docs, "NetworkPolicy");
+    let namespaces: Vec<&str> = nps
+        .iter()
+        .map(|n| n["metadata"]["namespace"].as_str().unwrap())
+        .collect();
+    assert_eq!(namespaces, ["batch", "shop"]);
+    for n in &nps {
+        assert_eq!(n["spec"]["policyTypes"], serde_json::json!(["Egress"]));
+        assert!(!n.to_string().contains("ipBlock"), "{n}");
+        let ports: Vec<u64> = n["spec"]["egress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["ports"].as_array().unwrap())
+            .map(|p| p["port"].as_u64().unwrap())
+            .collect();
+        assert_eq!(ports, [53, 53, 15008]);
+    }
+}
+
+#[test]
+fn ambient_mode_is_chosen_from_the_logs() {
+    let o = run(&["recommend", ZTUNNEL[0], ZTUNNEL[1]]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("ambient mode: the logs hold 15 ztunnel lines and no sidecar egress"),
+        "{}",
+        stderr(&o)
+    );
+    assert_valid_ambient(&stdout(&o));
+    // Mixed logs stay in sidecar mode unless asked, and say so.
+    let o = run(&["recommend", MESH]);
+    assert!(
+        stderr(&o).contains("sidecar mode: the logs mix 15 ztunnel lines with 1 sidecar egress entries; pass --mode ambient"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stdout(&o).contains("use-waypoint"));
+    let o = run(&["recommend", "--mode", "sidecar", ZTUNNEL[0], ZTUNNEL[1]]);
+    assert!(stdout(&o).contains("exportTo"));
+    assert!(!stdout(&o).contains("use-waypoint"));
+}
+
+#[test]
+fn ambient_output_is_deterministic() {
+    let a = run(&[
+        "recommend",
+        "--mode",
+        "ambient",
+        "--network-policy",
+        "-j",
+        "1",
+        MESH,
+    ]);
+    let b = run(&[
+        "recommend",
+        "--mode",
+        "ambient",
+        "--network-policy",
+        "-j",
+        "4",
+        "examples/ambient/ztunnel-node-b.jsonl",
+        "examples/ambient/sidecars.log",
+        "examples/ambient/ztunnel-node-a.log",
+    ]);
+    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
+    assert_eq!(stdout(&a), stdout(&b));
+}
+
+#[test]
+fn ambient_waypoint_in_another_namespace() {
+    let args = [
+        "recommend",
+        "--mode",
+        "ambient",
+        "--egress-namespace",
+        "egress",
+        "--waypoint",
+        "egress-gateway",
+        "--waypoint-namespace",
+        "common-infrastructure",
+        MESH,
+    ];
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let docs = assert_valid_ambient(&stdout(&o));
+    let gw = of_kind(&docs, "Gateway");
+    assert_eq!(gw[0]["metadata"]["namespace"], "common-infrastructure");
+    assert_eq!(gw[0]["metadata"]["name"], "egress-gateway");
+    assert_eq!(
+        gw[0]["spec"]["listeners"][0]["allowedRoutes"],
+        serde_json::json!({"namespaces": {"from": "Selector",
+            "selector": {"matchLabels": {"kubernetes.io/metadata.name": "egress"}}}})
+    );
+    for e in of_kind(&docs, "ServiceEntry") {
+        assert_eq!(e["metadata"]["namespace"], "egress");
+        let l = &e["metadata"]["labels"];
+        assert_eq!(l["istio.io/use-waypoint"], "egress-gateway");
+        assert_eq!(
+            l["istio.io/use-waypoint-namespace"],
+            "common-infrastructure"
+        );
+    }
+    for p in of_kind(&docs, "AuthorizationPolicy") {
+        assert_eq!(p["metadata"]["namespace"], "egress");
+    }
+
+    // A waypoint --existing already holds is not written again.
+    let dir = tempfile::tempdir().unwrap();
+    let existing = dir.path().join("gw.yaml");
+    std::fs::write(
+        &existing,
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: egress-gateway\n  namespace: common-infrastructure\nspec:\n  gatewayClassName: istio-waypoint\n  listeners:\n  - name: mesh\n    port: 15008\n    protocol: HBONE\n",
+    )
+    .unwrap();
+    let mut with = args.to_vec();
+    with.insert(1, existing.to_str().unwrap());
+    with.insert(1, "--existing");
+    let o = run(&with);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let docs = assert_valid_ambient(&stdout(&o));
+    assert!(of_kind(&docs, "Gateway").is_empty());
+    assert!(stdout(&o).contains("must admit namespace egress in allowedRoutes"));
+}
+
+#[test]
+fn ambient_policies_name_principals_when_the_logs_show_them() {
+    // payments-api shows its identity through the waypoint, then calls an address directly.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("z.log");
+    let t = "2024-06-03T10:00:01.482913Z\tinfo\taccess\tconnection complete\t";
+    let lines = [
+        format!(
+            r#"{t}src.addr=10.244.1.23:1 src.workload="payments-api-6b8d9c7f5d-q7w2t" src.namespace="payments" src.identity="spiffe://prod.example/ns/payments/sa/payments-api" dst.addr=10.244.2.17:15008 dst.hbone_addr=240.240.0.5:443 dst.service="api.stripe.com" dst.workload="waypoint-7f9c8d6b5-mz4tq" dst.namespace="istio-egress" direction="outbound" bytes_sent=1 bytes_recv=1 duration="1ms""#
+        ),
+        format!(
+            r#"{t}src.addr=10.244.1.23:2 src.workload="payments-api-6b8d9c7f5d-q7w2t" src.namespace="payments" dst.addr=198.51.100.7:5432 direction="outbound" bytes_sent=1 bytes_recv=1 duration="1ms""#
+        ),
+        format!(
+            r#"{t}src.addr=10.244.1.24:2 src.workload="ledger-5d7f8c9b6d-a1b2c" src.namespace="finance" dst.addr=198.51.100.7:5432 direction="outbound" bytes_sent=1 bytes_recv=1 duration="1ms""#
+        ),
+    ];
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let o = run(&["recommend", "--include-private", log.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let docs = assert_valid_ambient(&stdout(&o));
+    let p = of_kind(&docs, "AuthorizationPolicy");
+    assert_eq!(p.len(), 1, "{}", stdout(&o));
+    assert_eq!(
+        p[0]["spec"]["rules"],
+        serde_json::json!([
+            {"from": [{"source": {"principals": ["prod.example/ns/payments/sa/payments-api"]}}]},
+            {"from": [{"source": {"namespaces": ["finance"]}}]}
+        ])
+    );
+}
+
+#[test]
+fn ambient_refuses_what_it_cannot_write() {
+    for (args, says) in [
+        (vec!["--istio-version", "1.23"], "needs Istio 1.24 or later"),
+        (vec!["--wildcard-min", "2"], "DYNAMIC_DNS"),
+        (vec!["--cidr-prefix", "24"], "resolution NONE"),
+        (vec!["--sidecars"], "ambient workloads do not use"),
+        (vec!["--egress-namespace", "Egress"], "not a namespace name"),
+        (vec!["--waypoint", "a.b"], "DNS-1123 label"),
+    ] {
+        let mut all = vec!["recommend", "--mode", "ambient"];
+        all.extend(args);
+        all.push(MESH);
+        let o = run(&all);
+        assert_eq!(o.status.code(), Some(2), "{all:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{all:?}: {}", stderr(&o));
+    }
+    // From 1.25, DNS capture and VIPs are defaults: the stream says what still breaks them.
+    let o = run(&[
+        "recommend",
+        "--mode",
+        "ambient",
+        "--istio-version",
+        "1.26",
+        MESH,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("defaults from Istio 1.25"));
+    assert!(!stdout(&o).contains("PILOT_ENABLE_IP_AUTOALLOCATE"));
+}
+
+#[test]
+fn ambient_hostile_values_cannot_change_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("z.log");
+    let t = "2024-06-03T10:00:01.482913Z\tinfo\taccess\tconnection complete\t";
+    let lines = [
+        format!(
+            r#"{t}src.addr=10.0.0.1:1 src.workload="a-1" src.namespace="shop\u{{2028}}---\u{{2028}}kind: Secret" dst.addr=93.184.216.34:443 direction="outbound" bytes_sent=1 bytes_recv=1 duration="1ms""#
+        ),
+        format!(
+            r#"{t}src.addr=10.0.0.1:1 src.workload="b-1\n---\nkind: Secret" src.namespace="team" src.identity="spiffe://td/ns/team/sa/x\n  - evil" dst.addr=93.184.216.35:443 dst.service="x\u{{2028}}---\u{{2028}}kind: ConfigMap\u{{2028}}y.svc.cluster.local" direction="outbound" bytes_sent=1 bytes_recv=1 duration="1ms""#
+        ),
+        format!(
+            "{t}src.addr=10.0.0.1:1 src.workload=\"c-1\" src.namespace=\"team\" src.identity=\"spiffe://td/ns/team/sa/c\" dst.addr=10.0.0.9:15008 dst.hbone_addr=240.240.0.9:443 dst.service=\"pwn.com\\u{{1b}}[2J\\u{{202e}}kind: Secret\" direction=\"outbound\" bytes_sent=1 bytes_recv=1 duration=\"1ms\""
+        ),
+    ];
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    // A sidecar line whose SNI tries the same.
+    let sidecar = dir.path().join("s.log");
+    std::fs::write(
+        &sidecar,
+        "[2024-05-14T09:00:00.000Z] \"- - -\" 0 - - - \"-\" 1 1 1 - \"-\" \"-\" \"-\" \"-\" \"1.2.3.4:443\" PassthroughCluster 10.0.0.1:1 1.2.3.4:443 10.0.0.1:2 evil.com\\n---\\nkind:\\u2028Secret -\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "recommend",
+        "--mode",
+        "ambient",
+        "--network-policy",
+        log.to_str().unwrap(),
+        sidecar.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    let docs = assert_valid_ambient(&yaml);
+    for d in &docs {
+        for bad in [
+            "Secret",
+            "ConfigMap",
+            "\u{2028}",
+            "\u{1b}",
+            "\u{202e}",
+            "evil",
+        ] {
+            assert!(!d.to_string().contains(bad), "{bad} in {d}");
+        }
+    }
+    assert!(!yaml.contains('\u{2028}') && !yaml.contains('\u{1b}') && !yaml.contains('\u{202e}'));
+    // Every line of the stream is a comment, a document marker or YAML of the kinds above.
+    assert_eq!(
+        yaml.matches("\n---\n").count() + 1,
+        yaml.split("\n---\n").count()
+    );
+}
+
 /// `--scope central` holds a destination called from several namespaces once: its evidence is
 /// not repeated for each caller.
 #[test]
@@ -492,4 +848,28 @@ fn central_scope_lists_a_destination_once() {
             .count(),
         1
     );
+}
+
+#[test]
+fn ambient_json_holds_the_same_objects() {
+    let yaml = stdout(&run(&[
+        "recommend",
+        "--mode",
+        "ambient",
+        "--network-policy",
+        MESH,
+    ]));
+    let o = run(&[
+        "recommend",
+        "--mode",
+        "ambient",
+        "--network-policy",
+        "-o",
+        "json",
+        MESH,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let list = json(&o);
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["items"], Value::Array(yaml_docs(&yaml)));
 }
