@@ -389,8 +389,10 @@ pub fn documents(
                 &mut out,
                 "  No caller is named: no AuthorizationPolicy is written (one with no rule would deny every caller); the waypoint lets every caller through until one is added.",
             );
-            // A comment-only document: the reader sees why, and nothing is applied.
-            docs.push(out);
+            // Said after the entry, in its document: nothing is applied.
+            if let Some(last) = docs.last_mut() {
+                last.push_str(&out);
+            }
             continue;
         }
         push(&mut docs, out, &policy(&name, &namespace, &c))?;

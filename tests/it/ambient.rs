@@ -787,25 +787,27 @@ fn ambient_hostile_values_cannot_change_the_policy() {
         ),
     ];
     std::fs::write(&log, lines.join("\n") + "\n").unwrap();
-    // A sidecar line whose SNI tries the same.
-    let sidecar = dir.path().join("s.log");
-    std::fs::write(
-        &sidecar,
-        "[2024-05-14T09:00:00.000Z] \"- - -\" 0 - - - \"-\" 1 1 1 - \"-\" \"-\" \"-\" \"-\" \"1.2.3.4:443\" PassthroughCluster 10.0.0.1:1 1.2.3.4:443 10.0.0.1:2 evil.com\\n---\\nkind:\\u2028Secret -\n",
-    )
-    .unwrap();
+    // With the hostile sidecar fixtures: hosts (SNI, authority), namespaces and workloads.
     let o = run(&[
         "recommend",
         "--mode",
         "ambient",
         "--network-policy",
         log.to_str().unwrap(),
-        sidecar.to_str().unwrap(),
+        "tests/fixtures/hostile/passthrough.log",
+        "tests/fixtures/hostile/fluent-bit.jsonl",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let yaml = stdout(&o);
+    crate::hostile::assert_same_lines_for_every_reader(&yaml);
     let docs = assert_valid_ambient(&yaml);
+    assert_eq!(docs.len(), yaml.lines().filter(|l| *l == "---").count());
+    assert!(of_kind(&docs, "ServiceEntry").len() > 3, "{yaml}");
+    assert!(!of_kind(&docs, "AuthorizationPolicy").is_empty(), "{yaml}");
     for d in &docs {
+        let keys: Vec<&String> = d.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["apiVersion", "kind", "metadata", "spec"], "{d}");
+        assert_ne!(d["metadata"]["namespace"], "kube-system", "{d}");
         for bad in [
             "Secret",
             "ConfigMap",
@@ -818,11 +820,9 @@ fn ambient_hostile_values_cannot_change_the_policy() {
         }
     }
     assert!(!yaml.contains('\u{2028}') && !yaml.contains('\u{1b}') && !yaml.contains('\u{202e}'));
-    // Every line of the stream is a comment, a document marker or YAML of the kinds above.
-    assert_eq!(
-        yaml.matches("\n---\n").count() + 1,
-        yaml.split("\n---\n").count()
-    );
+    if let Some(py) = crate::hostile::pyyaml_docs(&yaml) {
+        assert_eq!(py, docs, "PyYAML reads other documents:\n{yaml}");
+    }
 }
 
 /// `--scope central` holds a destination called from several namespaces once: its evidence is
