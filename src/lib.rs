@@ -57,4 +57,5 @@ pub mod sidecar;
 pub mod telemetry;
 pub mod validate;
 pub mod validate_ambient;
+pub mod waypoint_policy;
 pub mod yaml;

@@ -873,3 +873,64 @@ fn ambient_json_holds_the_same_objects() {
     assert_eq!(list["kind"], "List");
     assert_eq!(list["items"], Value::Array(yaml_docs(&yaml)));
 }
+
+/// `check` with the ambient policy as `--existing`: a passthrough destination is declared by
+/// a waypoint-bound entry only for the callers its AuthorizationPolicy admits.
+#[test]
+fn ambient_check_reads_the_waypoint_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = stdout(&run(&["recommend", ZTUNNEL[0], ZTUNNEL[1]]));
+    let all = dir.path().join("all.yaml");
+    std::fs::write(&all, &yaml).unwrap();
+    let check = |existing: &std::path::Path| {
+        run(&[
+            "check",
+            "-o",
+            "json",
+            "--existing",
+            existing.to_str().unwrap(),
+            ZTUNNEL[0],
+            ZTUNNEL[1],
+        ])
+    };
+    let o = check(&all);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+
+    // Without shop in the policy of 142.250.191.142, shop's calls are undeclared again.
+    let without = dir.path().join("without-shop.yaml");
+    assert_eq!(yaml.matches("        - batch\n        - shop\n").count(), 1);
+    std::fs::write(
+        &without,
+        yaml.replace("        - batch\n        - shop\n", "        - batch\n"),
+    )
+    .unwrap();
+    let o = check(&without);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v = json(&o);
+    let open: Vec<&Value> = v["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"] == "uncovered")
+        .collect();
+    assert_eq!(open.len(), 1, "{v}");
+    assert_eq!(open[0]["address"], "142.250.191.142");
+    let namespaces: Vec<&Value> = open[0]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["namespace"])
+        .collect();
+    assert_eq!(namespaces, ["shop"]);
+
+    // An entry bound to no waypoint has no waypoint policy: the policy is not read for it.
+    let unbound = dir.path().join("unbound.yaml");
+    std::fs::write(
+        &unbound,
+        yaml.replace("        - batch\n        - shop\n", "        - batch\n")
+            .replace("    istio.io/use-waypoint: waypoint\n", ""),
+    )
+    .unwrap();
+    let o = check(&unbound);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
