@@ -41,6 +41,9 @@ pub struct Options {
     pub minor: u32,
     /// Namespaces whose calls get nothing (`--exclude-namespace`).
     pub exclude_namespaces: Vec<String>,
+    /// The AuthorizationPolicies of `--existing`: one of a policy's name is extended, never
+    /// replaced.
+    pub policies: Vec<crate::waypoint_policy::Policy>,
 }
 
 /// Which mode `recommend` runs in, and the sentence that says why (for standard error).
@@ -157,6 +160,7 @@ pub fn options(
         network_policy: a.network_policy,
         minor,
         exclude_namespaces: exclude_namespaces.to_vec(),
+        policies: existing.map(|e| e.policies.clone()).unwrap_or_default(),
     })
 }
 
@@ -395,7 +399,38 @@ pub fn documents(
             }
             continue;
         }
-        push(&mut docs, out, &policy(&name, &namespace, &c))?;
+        let value = policy(&name, &namespace, &c);
+        let same = opts
+            .policies
+            .iter()
+            .find(|p| p.namespace == namespace && p.name == name);
+        // An existing policy this tool would not write is not rewritten either.
+        let valid = |m: &Value| crate::validate::document(m).is_some_and(|e| e.is_empty());
+        match same.map(|p| (p, extend(p, &name, &value).filter(valid))) {
+            None => push(&mut docs, out, &value)?,
+            Some((p, Some(merged))) => {
+                comment(
+                    &mut out,
+                    format_args!(
+                        "The existing AuthorizationPolicy {}/{} (--existing), its rules kept, with these callers added.",
+                        p.namespace, p.name
+                    ),
+                );
+                push(&mut docs, out, &merged)?;
+            }
+            Some((p, None)) => {
+                comment(
+                    &mut out,
+                    format_args!(
+                        "  REVIEW: the AuthorizationPolicy {}/{} of --existing is not an ALLOW policy of this entry alone, or fails validate: none is written over it; allow these callers there yourself.",
+                        p.namespace, p.name
+                    ),
+                );
+                if let Some(last) = docs.last_mut() {
+                    last.push_str(&out);
+                }
+            }
+        }
     }
     if opts.network_policy {
         for ns in &caller_namespaces {
@@ -414,6 +449,27 @@ pub fn documents(
         }
     }
     Ok(docs)
+}
+
+/// An existing policy of the same name with the rules of `new` it lacks added: `None` unless
+/// it is an ALLOW policy that targets exactly this entry.
+fn extend(existing: &crate::waypoint_policy::Policy, name: &str, new: &Value) -> Option<Value> {
+    if !existing.allow || existing.targets != [name] {
+        return None;
+    }
+    let mut merged = existing.raw.clone();
+    crate::recommend::strip_server_fields(&mut merged);
+    let spec = merged.get_mut("spec")?.as_object_mut()?;
+    let rules = spec
+        .entry("rules")
+        .or_insert_with(|| Value::Array(Vec::new()))
+        .as_array_mut()?;
+    for r in new.pointer("/spec/rules")?.as_array()? {
+        if !rules.contains(r) {
+            rules.push(r.clone());
+        }
+    }
+    Some(merged)
 }
 
 /// Appends `comments` and the manifest as YAML, after checking it as `validate` does.

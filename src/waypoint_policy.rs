@@ -13,20 +13,24 @@ use serde_json::Value;
 
 use crate::existing::Entry;
 
-/// One ALLOW AuthorizationPolicy bound to ServiceEntries.
+/// One AuthorizationPolicy of `--existing`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     pub namespace: String,
     pub name: String,
+    /// An ALLOW policy (the only action read further).
+    pub allow: bool,
     /// The names of the ServiceEntries it targets (in its own namespace).
     pub targets: Vec<String>,
     /// `None`: a rule matches every caller. Otherwise the namespaces its rules admit (`*` for
     /// any).
     pub namespaces: Option<Vec<String>>,
+    /// The object as read, for `recommend` to extend instead of replacing it.
+    pub raw: Value,
 }
 
-/// The policy of an AuthorizationPolicy document, when it is an ALLOW policy with
-/// `targetRefs` to ServiceEntries; `None` for anything else (or anything malformed).
+/// The policy of an AuthorizationPolicy document; `None` for other kinds. Only an ALLOW policy
+/// with `targetRefs` to ServiceEntries gets targets and namespaces.
 pub fn read(v: &Value, namespace: &str, name: &str) -> Option<Policy> {
     if v.get("kind").and_then(Value::as_str) != Some("AuthorizationPolicy")
         || !v
@@ -36,21 +40,32 @@ pub fn read(v: &Value, namespace: &str, name: &str) -> Option<Policy> {
     {
         return None;
     }
-    let spec = v.get("spec")?;
+    let mut policy = Policy {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        allow: false,
+        targets: Vec::new(),
+        namespaces: Some(Vec::new()),
+        raw: v.clone(),
+    };
+    let Some(spec) = v.get("spec") else {
+        return Some(policy);
+    };
     if spec
         .get("action")
         .and_then(Value::as_str)
         .unwrap_or("ALLOW")
         != "ALLOW"
     {
-        return None;
+        return Some(policy);
     }
+    policy.allow = true;
     let mut refs: Vec<&Value> = Vec::new();
     if let Some(list) = spec.get("targetRefs").and_then(Value::as_array) {
         refs.extend(list);
     }
     refs.extend(spec.get("targetRef"));
-    let targets: Vec<String> = refs
+    policy.targets = refs
         .into_iter()
         .filter(|r| {
             r.get("kind").and_then(Value::as_str) == Some("ServiceEntry")
@@ -58,20 +73,16 @@ pub fn read(v: &Value, namespace: &str, name: &str) -> Option<Policy> {
         })
         .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_owned))
         .collect();
-    if targets.is_empty() {
-        return None;
+    if policy.targets.is_empty() {
+        return Some(policy);
     }
     let mut namespaces = Vec::new();
     let rules = spec.get("rules").and_then(Value::as_array);
     for rule in rules.into_iter().flatten() {
         let Some(from) = rule.get("from").and_then(Value::as_array) else {
             // A rule without `from` matches every caller.
-            return Some(Policy {
-                namespace: namespace.to_owned(),
-                name: name.to_owned(),
-                targets,
-                namespaces: None,
-            });
+            policy.namespaces = None;
+            return Some(policy);
         };
         for f in from {
             let Some(src) = f.get("source") else { continue };
@@ -93,12 +104,8 @@ pub fn read(v: &Value, namespace: &str, name: &str) -> Option<Policy> {
     }
     namespaces.sort();
     namespaces.dedup();
-    Some(Policy {
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-        targets,
-        namespaces: Some(namespaces),
-    })
+    policy.namespaces = Some(namespaces);
+    Some(policy)
 }
 
 /// Whether the waypoint lets a caller of `namespace` (`None`: not named) through entry `e`:
@@ -116,7 +123,7 @@ pub fn admits(policies: &[Policy], e: &Entry, namespace: Option<&str>) -> bool {
     }
     let mut targeting = policies
         .iter()
-        .filter(|p| p.namespace == e.namespace && p.targets.contains(&e.name))
+        .filter(|p| p.allow && p.namespace == e.namespace && p.targets.contains(&e.name))
         .peekable();
     if targeting.peek().is_none() {
         return true;

@@ -934,3 +934,72 @@ fn ambient_check_reads_the_waypoint_policies() {
     let o = check(&unbound);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
+
+/// An AuthorizationPolicy of `--existing` with an entry's name is extended, its rules and
+/// callers kept; one that is not an ALLOW policy of that entry is never written over.
+#[test]
+fn ambient_existing_policies_are_extended_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let existing = dir.path().join("policies.yaml");
+    std::fs::write(
+        &existing,
+        r#"apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: ip-142-250-191-142
+  namespace: istio-egress
+  resourceVersion: "12"
+spec:
+  targetRefs:
+  - group: networking.istio.io
+    kind: ServiceEntry
+    name: ip-142-250-191-142
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        namespaces: ["billing"]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: ip-34-117-59-81
+  namespace: istio-egress
+spec:
+  action: DENY
+  rules:
+  - {}
+"#,
+    )
+    .unwrap();
+    let o = run(&[
+        "recommend",
+        "--mode",
+        "ambient",
+        "--existing",
+        existing.to_str().unwrap(),
+        MESH,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    let docs = assert_valid_ambient(&yaml);
+    let policies = of_kind(&docs, "AuthorizationPolicy");
+    let google = policies
+        .iter()
+        .find(|p| p["metadata"]["name"] == "ip-142-250-191-142")
+        .unwrap();
+    assert_eq!(
+        google["spec"]["rules"],
+        serde_json::json!([
+            {"from": [{"source": {"namespaces": ["billing"]}}]},
+            {"from": [{"source": {"namespaces": ["batch", "shop"]}}]}
+        ])
+    );
+    assert!(google["metadata"].get("resourceVersion").is_none());
+    assert!(
+        !policies
+            .iter()
+            .any(|p| p["metadata"]["name"] == "ip-34-117-59-81")
+    );
+    assert!(yaml.contains("REVIEW: the AuthorizationPolicy istio-egress/ip-34-117-59-81 of --existing is not an ALLOW policy of this entry alone"));
+}
