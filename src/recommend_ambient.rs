@@ -435,6 +435,19 @@ pub fn documents(
     if opts.network_policy {
         for ns in &caller_namespaces {
             let mut out = String::new();
+            if *ns == opts.waypoint_namespace {
+                // The waypoint's own egress is the way out: never cut.
+                comment(
+                    &mut out,
+                    format_args!(
+                        "No NetworkPolicy for {ns}: the waypoint runs there and must reach the outside; limit the other workloads of {ns} by hand, or move the waypoint."
+                    ),
+                );
+                if let Some(last) = docs.last_mut() {
+                    last.push_str(&out);
+                }
+                continue;
+            }
             comment(
                 &mut out,
                 format_args!(

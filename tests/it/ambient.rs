@@ -1003,3 +1003,27 @@ spec:
     );
     assert!(yaml.contains("REVIEW: the AuthorizationPolicy istio-egress/ip-34-117-59-81 of --existing is not an ALLOW policy of this entry alone"));
 }
+
+/// The waypoint's namespace gets no NetworkPolicy against direct egress: it would cut the
+/// waypoint itself off from the outside.
+#[test]
+fn ambient_network_policy_spares_the_waypoint_namespace() {
+    let o = run(&[
+        "recommend",
+        "--mode",
+        "ambient",
+        "--network-policy",
+        "--egress-namespace",
+        "shop",
+        MESH,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    let docs = assert_valid_ambient(&yaml);
+    let namespaces: Vec<&str> = of_kind(&docs, "NetworkPolicy")
+        .iter()
+        .map(|n| n["metadata"]["namespace"].as_str().unwrap())
+        .collect();
+    assert_eq!(namespaces, ["batch"]);
+    assert!(yaml.contains("# No NetworkPolicy for shop: the waypoint runs there"));
+}
