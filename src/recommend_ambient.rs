@@ -133,6 +133,11 @@ pub fn options(
             "--istio-version 1.{minor}: ambient egress policy needs Istio 1.24 or later (an AuthorizationPolicy bound to a ServiceEntry with targetRefs came with 1.24); upgrade, or pass --mode sidecar"
         )));
     }
+    if shape.scope == crate::cli::Scope::Central {
+        return Err(UsageError(
+            "--scope central does not go with ambient mode: every entry goes in --egress-namespace already".into(),
+        ));
+    }
     if shape.wildcard_min.is_some() {
         return Err(UsageError(
             "--wildcard-min does not go with ambient mode: a wildcard entry needs resolution DYNAMIC_DNS, which Istio supports in ambient only from 1.28 and only for HTTP (TLS from 1.29 behind a flag), and resolution NONE fails in ambient before 1.28 (istio/istio#57656); this tool writes exact hosts there".into(),

@@ -748,6 +748,10 @@ fn ambient_refuses_what_it_cannot_write() {
         (vec!["--sidecars"], "ambient workloads do not use"),
         (vec!["--egress-namespace", "Egress"], "not a namespace name"),
         (vec!["--waypoint", "a.b"], "DNS-1123 label"),
+        (
+            vec!["--scope", "central", "--central-namespace", "x"],
+            "every entry goes in --egress-namespace",
+        ),
     ] {
         let mut all = vec!["recommend", "--mode", "ambient"];
         all.extend(args);
@@ -1026,4 +1030,74 @@ fn ambient_network_policy_spares_the_waypoint_namespace() {
         .collect();
     assert_eq!(namespaces, ["batch"]);
     assert!(yaml.contains("# No NetworkPolicy for shop: the waypoint runs there"));
+}
+
+/// `validate` checks the ambient kinds, from any file: what would make the API server or
+/// istiod refuse them, or make them silently useless.
+#[test]
+fn ambient_validate_finds_what_is_wrong_with_the_ambient_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        r#"apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: api
+  namespace: istio-egress
+spec:
+  targetRefs:
+  - group: ""
+    kind: ServiceEntry
+    name: api
+    namespace: shop
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        principals: ["spiffe://cluster.local/ns/shop/sa/web"]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: waypoint
+  namespace: istio-egress
+spec:
+  gatewayClassName: istio-waypoint
+  listeners:
+  - name: mesh
+    port: 15009
+    protocol: HBONE
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: deny
+  namespace: shop
+spec:
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - ipBlock:
+        cidr: 10.96.0.0/12
+      namespaceSelector: {}
+"#,
+    )
+    .unwrap();
+    let o = run(&["validate", "-o", "json", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v = json(&o);
+    assert_eq!(v["checked"], 3);
+    assert_eq!(v["failed"], 3);
+    let errors = v.to_string();
+    for says in [
+        "targetRef namespace must not be set",
+        "targetRef must be to a Service, ServiceEntry",
+        "principals are written without spiffe://",
+        "needs a listener of protocol HBONE on port 15008",
+        "spec.podSelector is required",
+        "ipBlock cannot go with namespaceSelector or podSelector",
+    ] {
+        assert!(errors.contains(says), "{says}: {errors}");
+    }
 }
