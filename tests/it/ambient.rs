@@ -1101,3 +1101,81 @@ spec:
         assert!(errors.contains(says), "{says}: {errors}");
     }
 }
+
+/// A TCP passthrough connection as a sidecar logs it, in a Fluent Bit envelope naming the pod.
+fn sidecar_flow(ip: &str, port: u16, namespace: &str, pod: &str) -> String {
+    let line = format!(
+        r#"[2024-05-14T09:01:02.140Z] "- - -" 0 - - - "-" 2210 5821 412 - "-" "-" "-" "-" "{ip}:{port}" PassthroughCluster 10.244.1.17:34704 {ip}:{port} 10.244.1.17:59862 - -"#
+    );
+    serde_json::json!({
+        "log": line,
+        "kubernetes": {"namespace_name": namespace, "pod_name": pod, "container_name": "istio-proxy"},
+    })
+    .to_string()
+}
+
+/// The same connection as ztunnel logs it (passthrough, text format).
+fn ztunnel_flow(ip: &str, port: u16, namespace: &str, pod: &str) -> String {
+    format!(
+        "2024-05-14T09:01:02.140000Z\tinfo\taccess\tconnection complete\tsrc.addr=10.244.1.17:34704 src.workload=\"{pod}\" src.namespace=\"{namespace}\" dst.addr={ip}:{port} direction=\"outbound\" bytes_sent=2210 bytes_recv=5821 duration=\"412ms\""
+    )
+}
+
+/// (address, port, callers) of each destination of `analyze -o json`.
+fn destinations(path: &std::path::Path) -> Vec<(String, u64, Vec<String>)> {
+    let o = run(&["analyze", "-o", "json", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    let mut out: Vec<(String, u64, Vec<String>)> = v["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let mut who: Vec<String> = callers(d).into_iter().map(|(w, _)| w).collect();
+            who.sort();
+            (
+                d["address"].as_str().unwrap_or("").to_owned(),
+                d["port"].as_u64().unwrap(),
+                who,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+
+    /// The same flows written as sidecar logs and as ztunnel logs give the same destinations
+    /// (address, port, callers); the counts may differ by nature (requests and connections).
+    #[test]
+    fn sidecar_and_ambient_logs_give_the_same_destinations(
+        flows in proptest::collection::vec((0usize..4, 0usize..3, 0usize..3), 1..12),
+    ) {
+        const IPS: [&str; 4] = ["142.250.191.142", "52.216.8.141", "34.117.59.81", "2606:4700::6810:84e5"];
+        const PORTS: [u16; 3] = [443, 5432, 8443];
+        const CALLERS: [(&str, &str); 3] = [
+            ("shop", "checkout-7d4b9c8f6d-x2x9q"),
+            ("batch", "report-builder-5f6c7d8e9f-abcde"),
+            ("shop", "cart-6c5b4a3f2e-zyxwv"),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let (mut sidecar, mut ztunnel) = (String::new(), String::new());
+        for (i, p, c) in &flows {
+            let ip = IPS[*i];
+            let (ns, pod) = CALLERS[*c];
+            let addr = if ip.contains(':') { format!("[{ip}]") } else { ip.to_owned() };
+            sidecar.push_str(&sidecar_flow(&addr, PORTS[*p], ns, pod));
+            sidecar.push('\n');
+            ztunnel.push_str(&ztunnel_flow(&addr, PORTS[*p], ns, pod));
+            ztunnel.push('\n');
+        }
+        let (a, b) = (dir.path().join("sidecar.jsonl"), dir.path().join("ztunnel.log"));
+        std::fs::write(&a, sidecar).unwrap();
+        std::fs::write(&b, ztunnel).unwrap();
+        let (s, z) = (destinations(&a), destinations(&b));
+        proptest::prop_assert!(!s.is_empty());
+        proptest::prop_assert_eq!(s, z);
+    }
+}
