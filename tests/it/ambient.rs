@@ -495,7 +495,12 @@ fn assert_valid_ambient(yaml: &str) -> Vec<Value> {
                 assert_ne!(d["spec"]["resolution"], "NONE", "{d}");
                 assert!(d["metadata"]["labels"]["istio.io/use-waypoint"].is_string());
             }
-            Some("Gateway" | "AuthorizationPolicy" | "NetworkPolicy") => {}
+            Some("AuthorizationPolicy") => {
+                let v = schema("authorizationpolicy.schema.json");
+                let errors: Vec<String> = v.iter_errors(d).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "schema errors in {d}: {errors:?}");
+            }
+            Some("Gateway" | "NetworkPolicy") => {}
             other => panic!("unexpected kind {other:?}: {d}"),
         }
     }
