@@ -263,15 +263,46 @@ fn bind(value: &mut Value, opts: &Options) {
     }
 }
 
-/// Every document `recommend --mode ambient` writes, in order, each with its comments: the
-/// waypoint, then each ServiceEntry followed by its AuthorizationPolicy, then the
+/// The documents as they are built, each handed on once the next begins (a note about a
+/// document may still be added to it): a large mesh's stream is never held whole.
+struct Docs<'f> {
+    last: Option<String>,
+    sink: &'f mut dyn FnMut(String) -> Result<(), String>,
+}
+
+impl Docs<'_> {
+    fn push(&mut self, doc: String) -> Result<(), String> {
+        if let Some(d) = self.last.replace(doc) {
+            (self.sink)(d)?;
+        }
+        Ok(())
+    }
+
+    fn last_mut(&mut self) -> Option<&mut String> {
+        self.last.as_mut()
+    }
+
+    fn finish(mut self) -> Result<(), String> {
+        match self.last.take() {
+            Some(d) => (self.sink)(d),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Calls `f` with every document `recommend --mode ambient` writes, in order, each with its
+/// comments: the waypoint, then each ServiceEntry followed by its AuthorizationPolicy, then the
 /// NetworkPolicies. An internal error when a manifest would fail `validate`.
-pub fn documents(
+pub fn for_each_document(
     plan: &Plan<'_>,
     summary: &Summary,
     opts: &Options,
-) -> Result<Vec<String>, String> {
-    let mut docs = Vec::new();
+    f: &mut dyn FnMut(String) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut docs = Docs {
+        last: None,
+        sink: f,
+    };
     if opts.write_gateway {
         let mut out = String::new();
         comment(
@@ -466,7 +497,7 @@ pub fn documents(
             push(&mut docs, out, &network_policy(ns))?;
         }
     }
-    Ok(docs)
+    docs.finish()
 }
 
 /// An existing policy of the same name with the rules of `new` it lacks added: `None` unless
@@ -491,7 +522,7 @@ fn extend(existing: &crate::waypoint_policy::Policy, name: &str, new: &Value) ->
 }
 
 /// Appends `comments` and the manifest as YAML, after checking it as `validate` does.
-fn push(docs: &mut Vec<String>, mut comments: String, value: &Value) -> Result<(), String> {
+fn push(docs: &mut Docs<'_>, mut comments: String, value: &Value) -> Result<(), String> {
     let errors = crate::validate::document(value).unwrap_or_default();
     if !errors.is_empty() {
         return Err(format!(
@@ -508,8 +539,7 @@ fn push(docs: &mut Vec<String>, mut comments: String, value: &Value) -> Result<(
     if !yaml.ends_with('\n') {
         comments.push('\n');
     }
-    docs.push(comments);
-    Ok(())
+    docs.push(comments)
 }
 
 const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "egress-advisor");
@@ -716,11 +746,16 @@ pub fn write_yaml(
     opts: &Options,
     w: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
-    let docs = documents(plan, summary, opts).map_err(std::io::Error::other)?;
     w.write_all(header(plan, summary, files, opts).as_bytes())?;
-    for d in docs {
-        w.write_all(b"---\n")?;
-        w.write_all(d.as_bytes())?;
-    }
-    Ok(())
+    let mut failed = None;
+    for_each_document(plan, summary, opts, &mut |d| {
+        let wrote = w
+            .write_all(b"---\n")
+            .and_then(|()| w.write_all(d.as_bytes()));
+        wrote.map_err(|e| {
+            failed = Some(e);
+            String::new()
+        })
+    })
+    .map_err(|why| failed.take().unwrap_or_else(|| std::io::Error::other(why)))
 }
