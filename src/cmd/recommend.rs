@@ -31,7 +31,20 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
     let run = super::load(&settings)?;
     let (mode, why) = crate::recommend_ambient::choose(a.ambient.mode, &run.summary, a.sidecars);
     let ambient = match mode {
-        Mode::Sidecar => None,
+        Mode::Sidecar => {
+            let x = &a.ambient;
+            if !settings.quiet
+                && (x.network_policy
+                    || x.waypoint_namespace.is_some()
+                    || x.egress_namespace != "istio-egress"
+                    || x.waypoint != "waypoint")
+            {
+                eprintln!(
+                    "egress-advisor: --network-policy, --egress-namespace, --waypoint and --waypoint-namespace apply in ambient mode only: ignored (pass --mode ambient)"
+                );
+            }
+            None
+        }
         Mode::Ambient => {
             if a.sidecars {
                 return Err(Error::Usage(

@@ -628,6 +628,11 @@ fn ambient_mode_is_chosen_from_the_logs() {
     let o = run(&["recommend", "--mode", "sidecar", ZTUNNEL[0], ZTUNNEL[1]]);
     assert!(stdout(&o).contains("exportTo"));
     assert!(!stdout(&o).contains("use-waypoint"));
+    // Ambient flags in sidecar mode are said to be ignored.
+    let o = run(&["recommend", "--network-policy", MESH]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("apply in ambient mode only: ignored (pass --mode ambient)"));
+    assert!(!stdout(&o).contains("NetworkPolicy"));
 }
 
 #[test]
