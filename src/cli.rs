@@ -356,9 +356,10 @@ pub struct SelectArgs {
 #[derive(Debug, Args)]
 pub struct ShapeArgs {
     /// The Istio version the entries are for: `networking.istio.io/v1` from 1.22, `v1beta1`
-    /// before.
-    #[arg(long, value_name = "X.Y", default_value = "1.22")]
-    pub istio_version: String,
+    /// before (default 1.22; in ambient mode 1.24, the first to bind an AuthorizationPolicy to a
+    /// ServiceEntry).
+    #[arg(long, value_name = "X.Y")]
+    pub istio_version: Option<String>,
 
     /// Widen explicitly: N or more sibling hosts under one parent become one `*.parent` entry
     /// (resolution NONE; only HTTP and TLS hosts have names to match). Never wider than a
@@ -520,6 +521,44 @@ pub struct RecommendArgs {
     /// With --existing, a Sidecar that already applies to those workloads is extended instead.
     #[arg(long)]
     pub sidecars: bool,
+
+    #[command(flatten)]
+    pub ambient: AmbientArgs,
+}
+
+/// `recommend` in ambient mode: ServiceEntries bound to an egress waypoint, the waypoint, an
+/// AuthorizationPolicy per entry and, optionally, NetworkPolicies.
+#[derive(Debug, Args)]
+pub struct AmbientArgs {
+    /// `sidecar` (ServiceEntries per namespace, Sidecars) or `ambient` (waypoint-bound
+    /// ServiceEntries with AuthorizationPolicies). By default, ambient when the logs hold
+    /// ztunnel lines and no sidecar egress.
+    #[arg(long, value_enum)]
+    pub mode: Option<Mode>,
+
+    /// Ambient mode: the namespace that holds every ServiceEntry and AuthorizationPolicy
+    /// (ztunnel ignores exportTo, so per-namespace copies would collide).
+    #[arg(long, value_name = "NS", default_value = "istio-egress")]
+    pub egress_namespace: String,
+
+    /// Ambient mode: the egress waypoint's name.
+    #[arg(long, value_name = "NAME", default_value = "waypoint")]
+    pub waypoint: String,
+
+    /// Ambient mode: the egress waypoint's namespace (default: --egress-namespace).
+    #[arg(long, value_name = "NS")]
+    pub waypoint_namespace: Option<String>,
+
+    /// Ambient mode: also write a NetworkPolicy per caller namespace that denies direct
+    /// egress out of the cluster, keeping DNS and in-mesh HBONE (port 15008).
+    #[arg(long)]
+    pub network_policy: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    Sidecar,
+    Ambient,
 }
 
 #[derive(Debug, Args)]

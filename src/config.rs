@@ -201,8 +201,8 @@ impl Selection {
 
     /// The shape of the entries: apiVersion, widening and scope.
     fn shape(&mut self, a: &ShapeArgs) -> Result<(), UsageError> {
-        let api_version = match a
-            .istio_version
+        let version = a.istio_version.as_deref().unwrap_or(DEFAULT_ISTIO_VERSION);
+        let api_version = match version
             .split_once('.')
             .map(|(m, n)| (m.parse::<u32>(), n.parse::<u32>()))
         {
@@ -213,14 +213,14 @@ impl Selection {
             Some((Ok(1), Ok(_))) => {
                 return Err(UsageError(format!(
                     "--istio-version {}: Istio before 1.5 serves no API version these entries can use (networking.istio.io/v1beta1 came with 1.5); upgrade the mesh first",
-                    a.istio_version
+                    version
                 )));
             }
             Some((Ok(major), Ok(_))) if major > 1 => "networking.istio.io/v1",
             _ => {
                 return Err(UsageError(format!(
                     "--istio-version {:?}: give the minor version, for example 1.24",
-                    a.istio_version
+                    version
                 )));
             }
         };
@@ -279,6 +279,9 @@ impl Selection {
         Ok(())
     }
 }
+
+/// The Istio version of the entries without `--istio-version` (the vendored schemas' version).
+pub const DEFAULT_ISTIO_VERSION: &str = "1.22";
 
 /// `--since` / `--until`, in ms since the epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -58,6 +58,12 @@ pub struct Existing {
     /// Namespaces labelled `istio.io/dataplane-mode: ambient` (from `Namespace` objects given
     /// with the config): ztunnel, not a sidecar, carries their traffic.
     pub ambient_namespaces: Vec<String>,
+    /// Gateway API `Gateway`s, as (namespace, name): an egress waypoint already there is not
+    /// written again.
+    pub gateways: Vec<(String, String)>,
+    /// ALLOW AuthorizationPolicies bound to ServiceEntries (`targetRefs`): the callers a
+    /// waypoint lets through ([`crate::waypoint_policy`]).
+    pub policies: Vec<crate::waypoint_policy::Policy>,
     /// The entries by host and address, built on the first lookup (the entries are not changed
     /// after it): a mesh of 100,000 entries is looked up without scanning them all.
     index: std::sync::OnceLock<Index>,
@@ -303,6 +309,21 @@ impl Existing {
                 "Sidecar"
             } else if v.get("kind").and_then(Value::as_str) == Some("Namespace") {
                 "Namespace"
+            } else if v.get("kind").and_then(Value::as_str) == Some("Gateway")
+                && v.get("apiVersion")
+                    .and_then(Value::as_str)
+                    .is_some_and(|a| a.starts_with("gateway.networking.k8s.io/"))
+            {
+                if let Ok(g) = metadata(v) {
+                    e.gateways.push(g);
+                }
+                continue;
+            } else if v.get("kind").and_then(Value::as_str) == Some("AuthorizationPolicy") {
+                if let Ok((ns, name)) = metadata(v) {
+                    e.policies
+                        .extend(crate::waypoint_policy::read(v, &ns, &name));
+                }
+                continue;
             } else {
                 continue;
             };

@@ -98,7 +98,7 @@ impl Skip {
 pub const SKIPPED_SHOWN: usize = 100;
 
 /// `host:port/PROTOCOL`, an IPv6 address in brackets.
-fn dest_title(k: &DestKey) -> String {
+pub(crate) fn dest_title(k: &DestKey) -> String {
     let mut t = String::new();
     write_dest_title(&mut t, k);
     t
@@ -674,6 +674,8 @@ fn build<'a>(summary: &'a Summary, sel: &Selection, evidence: bool) -> Plan<'a> 
                 (views && central.is_none()).then(|| Box::new(Own::new(s))),
             ));
         }
+        // With `--scope central`, one entry holds the destination for every caller: added once.
+        let mut added = false;
         for (caller, own) in callers {
             // Namespaces an existing entry already serves need nothing new.
             if sel
@@ -701,6 +703,9 @@ fn build<'a>(summary: &'a Summary, sel: &Selection, evidence: bool) -> Plan<'a> 
                     .entry(k.name.to_string())
                     .or_default()
                     .insert(caller);
+                if std::mem::replace(&mut added, true) {
+                    continue;
+                }
             }
             let group = match ip {
                 Some(ip) => addrs.entry((ns, ip)).or_default(),
@@ -1319,7 +1324,7 @@ impl Recommendation<'_> {
         serde_json::to_value(self.manifest(api_version)).expect("a ServiceEntry serialises")
     }
 
-    fn evidence(&self, out: &mut String, summary: &Summary) {
+    pub(crate) fn evidence(&self, out: &mut String, summary: &Summary) {
         // Per-namespace entries carry their own namespace's evidence, built once by `plan`.
         let total: u64 = self
             .ports
@@ -1478,7 +1483,7 @@ fn entries(n: u64) -> String {
     )
 }
 
-fn verdicts(s: &DestStats) -> String {
+pub(crate) fn verdicts(s: &DestStats) -> String {
     let mut parts = Vec::new();
     for (name, n) in [
         ("passthrough", s.passthrough),

@@ -53,7 +53,7 @@ pub fn document(doc: &Value) -> Option<Vec<String>> {
             errs.extend(sidecar(doc));
             Some(errs)
         }
-        _ => None,
+        _ => crate::validate_ambient::document(doc),
     }
 }
 

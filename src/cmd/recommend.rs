@@ -1,7 +1,7 @@
 //! `egress-advisor recommend`: ServiceEntries as YAML.
 
 use crate::classify::Class;
-use crate::cli::RecommendArgs;
+use crate::cli::{Mode, RecommendArgs};
 use crate::config::Selection;
 use crate::exit::Exit;
 use crate::recommend;
@@ -29,6 +29,48 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
         None => super::out::OutFile::prepare("--write", std::path::Path::new("-"))?,
     };
     let run = super::load(&settings)?;
+    let (mode, why) = crate::recommend_ambient::choose(a.ambient.mode, &run.summary, a.sidecars);
+    let ambient = match mode {
+        Mode::Sidecar => {
+            let x = &a.ambient;
+            if !settings.quiet
+                && (x.network_policy
+                    || x.waypoint_namespace.is_some()
+                    || x.egress_namespace != "istio-egress"
+                    || x.waypoint != "waypoint")
+            {
+                eprintln!(
+                    "egress-advisor: --network-policy, --egress-namespace, --waypoint and --waypoint-namespace apply in ambient mode only: ignored (pass --mode ambient)"
+                );
+            }
+            None
+        }
+        Mode::Ambient => {
+            if a.sidecars {
+                return Err(Error::Usage(
+                    "--sidecars writes Sidecars, which ambient workloads do not use: pass --mode sidecar".into(),
+                ));
+            }
+            if a.output_dir.is_some() {
+                return Err(Error::Usage(
+                    "--output-dir writes sidecar-mode files: in ambient mode, use --write FILE"
+                        .into(),
+                ));
+            }
+            let opts = crate::recommend_ambient::options(
+                &a.ambient,
+                &a.select.shape,
+                selection.existing.as_deref(),
+                &selection.exclude_namespaces,
+            )?;
+            // One egress namespace holds every entry (ztunnel ignores exportTo).
+            selection.central = Some(opts.egress_namespace.clone());
+            Some(opts)
+        }
+    };
+    if !settings.quiet && (run.summary.ambient.lines() > 0 || a.ambient.mode.is_some()) {
+        eprintln!("egress-advisor: {why}");
+    }
     selection.observe(&run.summary);
     let plan = recommend::plan(&run.summary, &selection);
     // The Sidecars follow the ServiceEntries; the entries are written as they are rendered.
@@ -46,6 +88,7 @@ pub fn run(a: &RecommendArgs) -> Result<Exit, Error> {
         summary: &run.summary,
         files: run.sources.len(),
         sidecars: &sidecar_yaml,
+        ambient: ambient.as_ref(),
     };
     match &a.output_dir {
         Some(dir) => super::gitops::write(dir, &manifests, settings.quiet)?,
@@ -75,10 +118,21 @@ struct Manifests<'a> {
     summary: &'a crate::aggregate::Summary,
     files: usize,
     sidecars: &'a str,
+    /// Ambient mode: the waypoint-bound policy instead of the sidecar stream.
+    ambient: Option<&'a crate::recommend_ambient::Options>,
 }
 
 impl crate::render::Document for Manifests<'_> {
     fn yaml(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        if let Some(opts) = self.ambient {
+            return crate::recommend_ambient::write_yaml(
+                self.plan,
+                self.summary,
+                self.files,
+                opts,
+                w,
+            );
+        }
         recommend::write_yaml(self.plan, self.summary, self.files, w)?;
         w.write_all(self.sidecars.as_bytes())
     }

@@ -393,7 +393,13 @@ pub fn check<'a>(run: &'a crate::aggregate::Run, sel: &Selection, rules: Rules<'
                     if u.undeclared() == 0 {
                         return true;
                     }
-                    match existing.and_then(|e| e.covering(k, u.namespace)) {
+                    // Through a waypoint-bound entry, only the callers its policies admit.
+                    let covering = existing.and_then(|e| {
+                        e.covering(k, u.namespace).filter(|entry| {
+                            crate::waypoint_policy::admits(&e.policies, entry, u.namespace)
+                        })
+                    });
+                    match covering {
                         Some(e) => {
                             by.get_or_insert_with(|| format!("{}/{}", e.namespace, e.name));
                             true

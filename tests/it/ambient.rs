@@ -428,7 +428,7 @@ fn ambient_hostile_values_stay_inside_comments_and_scalars() {
         ),
     ];
     std::fs::write(&log, lines.join("\n") + "\n").unwrap();
-    let o = run(&["recommend", log.to_str().unwrap()]);
+    let o = run(&["recommend", "--mode", "sidecar", log.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let yaml = stdout(&o);
     let docs = yaml_docs(&yaml);
@@ -467,4 +467,725 @@ fn ambient_lines_inside_shipper_envelopes() {
     let d = destination(&v, "142.250.191.142");
     assert_eq!(callers(d), [("istio-addons-ingress/istio-debug".into(), 2)]);
     assert_eq!(v["ambient"]["passthrough"], 2);
+}
+
+/// The ztunnel logs of the example mesh, without its sidecar log.
+const ZTUNNEL: [&str; 2] = [
+    "examples/ambient/ztunnel-node-a.log",
+    "examples/ambient/ztunnel-node-b.jsonl",
+];
+
+/// Checks every document of an ambient stream: `validate` accepts the whole stream, each
+/// ServiceEntry passes the vendored CRD schema, and the kinds are those ambient mode writes.
+fn assert_valid_ambient(yaml: &str) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ambient.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let o = run(&["validate", "-o", "json", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{yaml}", stdout(&o));
+    let report = json(&o);
+    let docs = yaml_docs(yaml);
+    assert_eq!(report["checked"], docs.len(), "{report}");
+    assert_eq!(report["skipped"], 0, "{report}");
+    for d in &docs {
+        match d["kind"].as_str() {
+            Some("ServiceEntry") => {
+                assert_valid_service_entry(d);
+                assert!(d["spec"].get("exportTo").is_none(), "{d}");
+                assert_ne!(d["spec"]["resolution"], "NONE", "{d}");
+                assert!(d["metadata"]["labels"]["istio.io/use-waypoint"].is_string());
+            }
+            Some("AuthorizationPolicy") => {
+                let v = schema("authorizationpolicy.schema.json");
+                let errors: Vec<String> = v.iter_errors(d).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "schema errors in {d}: {errors:?}");
+            }
+            Some("Gateway" | "NetworkPolicy") => {}
+            other => panic!("unexpected kind {other:?}: {d}"),
+        }
+    }
+    docs
+}
+
+fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    docs.iter().filter(|d| d["kind"] == kind).collect()
+}
+
+#[test]
+fn ambient_recommend_mode_ambient() {
+    let o = run(&["recommend", "--mode", "ambient", "--network-policy", MESH]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("ambient mode (--mode ambient)"),
+        "{}",
+        stderr(&o)
+    );
+    let yaml = stdout(&o);
+    insta::assert_snapshot!("ambient_recommend_mode_ambient", yaml);
+    let docs = assert_valid_ambient(&yaml);
+
+    // One waypoint, in the egress namespace.
+    let gw = of_kind(&docs, "Gateway");
+    assert_eq!(gw.len(), 1);
+    assert_eq!(gw[0]["metadata"]["namespace"], "istio-egress");
+    assert_eq!(gw[0]["spec"]["gatewayClassName"], "istio-waypoint");
+    assert_eq!(
+        gw[0]["metadata"]["labels"]["istio.io/waypoint-for"],
+        "service"
+    );
+    assert_eq!(
+        gw[0]["spec"]["listeners"],
+        serde_json::json!([{"name": "mesh", "port": 15008, "protocol": "HBONE"}])
+    );
+
+    // One entry per destination (not one per calling namespace), all in istio-egress.
+    let entries = of_kind(&docs, "ServiceEntry");
+    let google: Vec<_> = entries
+        .iter()
+        .filter(|d| d["spec"]["addresses"][0] == "142.250.191.142/32")
+        .collect();
+    assert_eq!(google.len(), 1);
+    for e in &entries {
+        assert_eq!(e["metadata"]["namespace"], "istio-egress");
+        assert_eq!(e["metadata"]["labels"]["istio.io/use-waypoint"], "waypoint");
+        assert!(
+            e["metadata"]["labels"]
+                .get("istio.io/use-waypoint-namespace")
+                .is_none()
+        );
+    }
+
+    // Each policy targets an entry of its namespace and allows exactly its callers.
+    let policies = of_kind(&docs, "AuthorizationPolicy");
+    for p in &policies {
+        let target = &p["spec"]["targetRefs"][0];
+        assert_eq!(target["group"], "networking.istio.io");
+        assert_eq!(target["kind"], "ServiceEntry");
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["metadata"]["name"] == target["name"]
+                    && e["metadata"]["namespace"] == p["metadata"]["namespace"]),
+            "{p}"
+        );
+        assert_eq!(p["spec"]["action"], "ALLOW");
+    }
+    let google_policy = policies
+        .iter()
+        .find(|p| p["spec"]["targetRefs"][0]["name"] == "ip-142-250-191-142")
+        .unwrap();
+    assert_eq!(
+        google_policy["spec"]["rules"],
+        serde_json::json!([{"from": [{"source": {"namespaces": ["batch", "shop"]}}]}])
+    );
+    // api.github.com's caller has no namespace: no policy, and the stream says why.
+    assert!(
+        !policies
+            .iter()
+            .any(|p| p["spec"]["targetRefs"][0]["name"] == "api.github.com")
+    );
+    assert!(yaml.contains("No caller is named: no AuthorizationPolicy is written"));
+
+    // A NetworkPolicy per caller namespace: DNS and HBONE to pods, never an ipBlock.
+    let nps = of_kind(&docs, "NetworkPolicy");
+    let namespaces: Vec<&str> = nps
+        .iter()
+        .map(|n| n["metadata"]["namespace"].as_str().unwrap())
+        .collect();
+    assert_eq!(namespaces, ["batch", "shop"]);
+    for n in &nps {
+        assert_eq!(n["spec"]["policyTypes"], serde_json::json!(["Egress"]));
+        assert!(!n.to_string().contains("ipBlock"), "{n}");
+        let ports: Vec<u64> = n["spec"]["egress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["ports"].as_array().unwrap())
+            .map(|p| p["port"].as_u64().unwrap())
+            .collect();
+        assert_eq!(ports, [53, 53, 15008]);
+    }
+}
+
+#[test]
+fn ambient_mode_is_chosen_from_the_logs() {
+    let o = run(&["recommend", ZTUNNEL[0], ZTUNNEL[1]]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("ambient mode: the logs hold 15 ztunnel lines and no sidecar egress"),
+        "{}",
+        stderr(&o)
+    );
+    assert_valid_ambient(&stdout(&o));
+    // Mixed logs stay in sidecar mode unless asked, and say so.
+    let o = run(&["recommend", MESH]);
+    assert!(
+        stderr(&o).contains("sidecar mode: the logs mix 15 ztunnel lines with 1 sidecar egress entries; pass --mode ambient"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stdout(&o).contains("use-waypoint"));
+    let o = run(&["recommend", "--mode", "sidecar", ZTUNNEL[0], ZTUNNEL[1]]);
+    assert!(stdout(&o).contains("exportTo"));
+    assert!(!stdout(&o).contains("use-waypoint"));
+    // Ambient flags in sidecar mode are said to be ignored.
+    let o = run(&["recommend", "--network-policy", MESH]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("apply in ambient mode only: ignored (pass --mode ambient)"));
+    assert!(!stdout(&o).contains("NetworkPolicy"));
+}
+
+#[test]
+fn ambient_output_is_deterministic() {
+    let a = run(&[
+        "recommend",
+        "--mode",
+        "ambient",
+        "--network-policy",
+        "-j",
+        "1",
+        MESH,
+    ]);
+    let b = run(&[
+        "recommend",
+        "--mode",
+        "ambient",
+        "--network-policy",
+        "-j",
+        "4",
+        "examples/ambient/ztunnel-node-b.jsonl",
+        "examples/ambient/sidecars.log",
+        "examples/ambient/ztunnel-node-a.log",
+    ]);
+    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
+    assert_eq!(stdout(&a), stdout(&b));
+}
+
+#[test]
+fn ambient_waypoint_in_another_namespace() {
+    let args = [
+        "recommend",
+        "--mode",
+        "ambient",
+        "--egress-namespace",
+        "egress",
+        "--waypoint",
+        "egress-gateway",
+        "--waypoint-namespace",
+        "common-infrastructure",
+        MESH,
+    ];
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let docs = assert_valid_ambient(&stdout(&o));
+    let gw = of_kind(&docs, "Gateway");
+    assert_eq!(gw[0]["metadata"]["namespace"], "common-infrastructure");
+    assert_eq!(gw[0]["metadata"]["name"], "egress-gateway");
+    assert_eq!(
+        gw[0]["spec"]["listeners"][0]["allowedRoutes"],
+        serde_json::json!({"namespaces": {"from": "Selector",
+            "selector": {"matchLabels": {"kubernetes.io/metadata.name": "egress"}}}})
+    );
+    for e in of_kind(&docs, "ServiceEntry") {
+        assert_eq!(e["metadata"]["namespace"], "egress");
+        let l = &e["metadata"]["labels"];
+        assert_eq!(l["istio.io/use-waypoint"], "egress-gateway");
+        assert_eq!(
+            l["istio.io/use-waypoint-namespace"],
+            "common-infrastructure"
+        );
+    }
+    for p in of_kind(&docs, "AuthorizationPolicy") {
+        assert_eq!(p["metadata"]["namespace"], "egress");
+    }
+
+    // A waypoint --existing already holds is not written again.
+    let dir = tempfile::tempdir().unwrap();
+    let existing = dir.path().join("gw.yaml");
+    std::fs::write(
+        &existing,
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: egress-gateway\n  namespace: common-infrastructure\nspec:\n  gatewayClassName: istio-waypoint\n  listeners:\n  - name: mesh\n    port: 15008\n    protocol: HBONE\n",
+    )
+    .unwrap();
+    let mut with = args.to_vec();
+    with.insert(1, existing.to_str().unwrap());
+    with.insert(1, "--existing");
+    let o = run(&with);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let docs = assert_valid_ambient(&stdout(&o));
+    assert!(of_kind(&docs, "Gateway").is_empty());
+    assert!(stdout(&o).contains("must admit namespace egress in allowedRoutes"));
+}
+
+#[test]
+fn ambient_policies_name_principals_when_the_logs_show_them() {
+    // payments-api shows its identity through the waypoint, then calls an address directly.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("z.log");
+    let t = "2024-06-03T10:00:01.482913Z\tinfo\taccess\tconnection complete\t";
+    let lines = [
+        format!(
+            r#"{t}src.addr=10.244.1.23:1 src.workload="payments-api-6b8d9c7f5d-q7w2t" src.namespace="payments" src.identity="spiffe://prod.example/ns/payments/sa/payments-api" dst.addr=10.244.2.17:15008 dst.hbone_addr=240.240.0.5:443 dst.service="api.stripe.com" dst.workload="waypoint-7f9c8d6b5-mz4tq" dst.namespace="istio-egress" direction="outbound" bytes_sent=1 bytes_recv=1 duration="1ms""#
+        ),
+        format!(
+            r#"{t}src.addr=10.244.1.23:2 src.workload="payments-api-6b8d9c7f5d-q7w2t" src.namespace="payments" dst.addr=198.51.100.7:5432 direction="outbound" bytes_sent=1 bytes_recv=1 duration="1ms""#
+        ),
+        format!(
+            r#"{t}src.addr=10.244.1.24:2 src.workload="ledger-5d7f8c9b6d-a1b2c" src.namespace="finance" dst.addr=198.51.100.7:5432 direction="outbound" bytes_sent=1 bytes_recv=1 duration="1ms""#
+        ),
+    ];
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let o = run(&["recommend", "--include-private", log.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let docs = assert_valid_ambient(&stdout(&o));
+    let p = of_kind(&docs, "AuthorizationPolicy");
+    assert_eq!(p.len(), 1, "{}", stdout(&o));
+    assert_eq!(
+        p[0]["spec"]["rules"],
+        serde_json::json!([
+            {"from": [{"source": {"principals": ["prod.example/ns/payments/sa/payments-api"]}}]},
+            {"from": [{"source": {"namespaces": ["finance"]}}]}
+        ])
+    );
+}
+
+#[test]
+fn ambient_refuses_what_it_cannot_write() {
+    for (args, says) in [
+        (vec!["--istio-version", "1.23"], "needs Istio 1.24 or later"),
+        (vec!["--wildcard-min", "2"], "DYNAMIC_DNS"),
+        (vec!["--cidr-prefix", "24"], "resolution NONE"),
+        (vec!["--sidecars"], "ambient workloads do not use"),
+        (vec!["--egress-namespace", "Egress"], "not a namespace name"),
+        (vec!["--waypoint", "a.b"], "DNS-1123 label"),
+        (
+            vec!["--scope", "central", "--central-namespace", "x"],
+            "every entry goes in --egress-namespace",
+        ),
+    ] {
+        let mut all = vec!["recommend", "--mode", "ambient"];
+        all.extend(args);
+        all.push(MESH);
+        let o = run(&all);
+        assert_eq!(o.status.code(), Some(2), "{all:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{all:?}: {}", stderr(&o));
+    }
+    // From 1.25, DNS capture and VIPs are defaults: the stream says what still breaks them.
+    let o = run(&[
+        "recommend",
+        "--mode",
+        "ambient",
+        "--istio-version",
+        "1.26",
+        MESH,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("defaults from Istio 1.25"));
+    assert!(!stdout(&o).contains("PILOT_ENABLE_IP_AUTOALLOCATE"));
+}
+
+#[test]
+fn ambient_hostile_values_cannot_change_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("z.log");
+    let t = "2024-06-03T10:00:01.482913Z\tinfo\taccess\tconnection complete\t";
+    let lines = [
+        format!(
+            r#"{t}src.addr=10.0.0.1:1 src.workload="a-1" src.namespace="shop\u{{2028}}---\u{{2028}}kind: Secret" dst.addr=93.184.216.34:443 direction="outbound" bytes_sent=1 bytes_recv=1 duration="1ms""#
+        ),
+        format!(
+            r#"{t}src.addr=10.0.0.1:1 src.workload="b-1\n---\nkind: Secret" src.namespace="team" src.identity="spiffe://td/ns/team/sa/x\n  - evil" dst.addr=93.184.216.35:443 dst.service="x\u{{2028}}---\u{{2028}}kind: ConfigMap\u{{2028}}y.svc.cluster.local" direction="outbound" bytes_sent=1 bytes_recv=1 duration="1ms""#
+        ),
+        format!(
+            "{t}src.addr=10.0.0.1:1 src.workload=\"c-1\" src.namespace=\"team\" src.identity=\"spiffe://td/ns/team/sa/c\" dst.addr=10.0.0.9:15008 dst.hbone_addr=240.240.0.9:443 dst.service=\"pwn.com\\u{{1b}}[2J\\u{{202e}}kind: Secret\" direction=\"outbound\" bytes_sent=1 bytes_recv=1 duration=\"1ms\""
+        ),
+    ];
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    // With the hostile sidecar fixtures: hosts (SNI, authority), namespaces and workloads.
+    let o = run(&[
+        "recommend",
+        "--mode",
+        "ambient",
+        "--network-policy",
+        log.to_str().unwrap(),
+        "tests/fixtures/hostile/passthrough.log",
+        "tests/fixtures/hostile/fluent-bit.jsonl",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    crate::hostile::assert_same_lines_for_every_reader(&yaml);
+    let docs = assert_valid_ambient(&yaml);
+    assert_eq!(docs.len(), yaml.lines().filter(|l| *l == "---").count());
+    assert!(of_kind(&docs, "ServiceEntry").len() > 3, "{yaml}");
+    assert!(!of_kind(&docs, "AuthorizationPolicy").is_empty(), "{yaml}");
+    for d in &docs {
+        let keys: Vec<&String> = d.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["apiVersion", "kind", "metadata", "spec"], "{d}");
+        assert_ne!(d["metadata"]["namespace"], "kube-system", "{d}");
+        for bad in [
+            "Secret",
+            "ConfigMap",
+            "\u{2028}",
+            "\u{1b}",
+            "\u{202e}",
+            "evil",
+        ] {
+            assert!(!d.to_string().contains(bad), "{bad} in {d}");
+        }
+    }
+    assert!(!yaml.contains('\u{2028}') && !yaml.contains('\u{1b}') && !yaml.contains('\u{202e}'));
+    if let Some(py) = crate::hostile::pyyaml_docs(&yaml) {
+        assert_eq!(py, docs, "PyYAML reads other documents:\n{yaml}");
+    }
+}
+
+/// `--scope central` holds a destination called from several namespaces once: its evidence is
+/// not repeated for each caller.
+#[test]
+fn central_scope_lists_a_destination_once() {
+    let o = run(&[
+        "recommend",
+        "--scope",
+        "central",
+        "--central-namespace",
+        "egress",
+        MESH,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    assert!(
+        !yaml.contains("also seen as TCP, declared as TCP"),
+        "{yaml}"
+    );
+    assert_eq!(
+        yaml.matches("#   port 443/TCP: 3 entries (passthrough 3)")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn ambient_json_holds_the_same_objects() {
+    let yaml = stdout(&run(&[
+        "recommend",
+        "--mode",
+        "ambient",
+        "--network-policy",
+        MESH,
+    ]));
+    let o = run(&[
+        "recommend",
+        "--mode",
+        "ambient",
+        "--network-policy",
+        "-o",
+        "json",
+        MESH,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let list = json(&o);
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["items"], Value::Array(yaml_docs(&yaml)));
+}
+
+/// `check` with the ambient policy as `--existing`: a passthrough destination is declared by
+/// a waypoint-bound entry only for the callers its AuthorizationPolicy admits.
+#[test]
+fn ambient_check_reads_the_waypoint_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = stdout(&run(&["recommend", ZTUNNEL[0], ZTUNNEL[1]]));
+    let all = dir.path().join("all.yaml");
+    std::fs::write(&all, &yaml).unwrap();
+    let check = |existing: &std::path::Path| {
+        run(&[
+            "check",
+            "-o",
+            "json",
+            "--existing",
+            existing.to_str().unwrap(),
+            ZTUNNEL[0],
+            ZTUNNEL[1],
+        ])
+    };
+    let o = check(&all);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+
+    // Without shop in the policy of 142.250.191.142, shop's calls are undeclared again.
+    let without = dir.path().join("without-shop.yaml");
+    assert_eq!(yaml.matches("        - batch\n        - shop\n").count(), 1);
+    std::fs::write(
+        &without,
+        yaml.replace("        - batch\n        - shop\n", "        - batch\n"),
+    )
+    .unwrap();
+    let o = check(&without);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v = json(&o);
+    let open: Vec<&Value> = v["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"] == "uncovered")
+        .collect();
+    assert_eq!(open.len(), 1, "{v}");
+    assert_eq!(open[0]["address"], "142.250.191.142");
+    let namespaces: Vec<&Value> = open[0]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["namespace"])
+        .collect();
+    assert_eq!(namespaces, ["shop"]);
+
+    // An entry bound to no waypoint has no waypoint policy: the policy is not read for it.
+    let unbound = dir.path().join("unbound.yaml");
+    std::fs::write(
+        &unbound,
+        yaml.replace("        - batch\n        - shop\n", "        - batch\n")
+            .replace("    istio.io/use-waypoint: waypoint\n", ""),
+    )
+    .unwrap();
+    let o = check(&unbound);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+/// An AuthorizationPolicy of `--existing` with an entry's name is extended, its rules and
+/// callers kept; one that is not an ALLOW policy of that entry is never written over.
+#[test]
+fn ambient_existing_policies_are_extended_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let existing = dir.path().join("policies.yaml");
+    std::fs::write(
+        &existing,
+        r#"apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: ip-142-250-191-142
+  namespace: istio-egress
+  resourceVersion: "12"
+spec:
+  targetRefs:
+  - group: networking.istio.io
+    kind: ServiceEntry
+    name: ip-142-250-191-142
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        namespaces: ["billing"]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: ip-34-117-59-81
+  namespace: istio-egress
+spec:
+  action: DENY
+  rules:
+  - {}
+"#,
+    )
+    .unwrap();
+    let o = run(&[
+        "recommend",
+        "--mode",
+        "ambient",
+        "--existing",
+        existing.to_str().unwrap(),
+        MESH,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    let docs = assert_valid_ambient(&yaml);
+    let policies = of_kind(&docs, "AuthorizationPolicy");
+    let google = policies
+        .iter()
+        .find(|p| p["metadata"]["name"] == "ip-142-250-191-142")
+        .unwrap();
+    assert_eq!(
+        google["spec"]["rules"],
+        serde_json::json!([
+            {"from": [{"source": {"namespaces": ["billing"]}}]},
+            {"from": [{"source": {"namespaces": ["batch", "shop"]}}]}
+        ])
+    );
+    assert!(google["metadata"].get("resourceVersion").is_none());
+    assert!(
+        !policies
+            .iter()
+            .any(|p| p["metadata"]["name"] == "ip-34-117-59-81")
+    );
+    assert!(yaml.contains("REVIEW: the AuthorizationPolicy istio-egress/ip-34-117-59-81 of --existing is not an ALLOW policy of this entry alone"));
+}
+
+/// The waypoint's namespace gets no NetworkPolicy against direct egress: it would cut the
+/// waypoint itself off from the outside.
+#[test]
+fn ambient_network_policy_spares_the_waypoint_namespace() {
+    let o = run(&[
+        "recommend",
+        "--mode",
+        "ambient",
+        "--network-policy",
+        "--egress-namespace",
+        "shop",
+        MESH,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = stdout(&o);
+    let docs = assert_valid_ambient(&yaml);
+    let namespaces: Vec<&str> = of_kind(&docs, "NetworkPolicy")
+        .iter()
+        .map(|n| n["metadata"]["namespace"].as_str().unwrap())
+        .collect();
+    assert_eq!(namespaces, ["batch"]);
+    assert!(yaml.contains("# No NetworkPolicy for shop: the waypoint runs there"));
+}
+
+/// `validate` checks the ambient kinds, from any file: what would make the API server or
+/// istiod refuse them, or make them silently useless.
+#[test]
+fn ambient_validate_finds_what_is_wrong_with_the_ambient_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        r#"apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: api
+  namespace: istio-egress
+spec:
+  targetRefs:
+  - group: ""
+    kind: ServiceEntry
+    name: api
+    namespace: shop
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        principals: ["spiffe://cluster.local/ns/shop/sa/web"]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: waypoint
+  namespace: istio-egress
+spec:
+  gatewayClassName: istio-waypoint
+  listeners:
+  - name: mesh
+    port: 15009
+    protocol: HBONE
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: deny
+  namespace: shop
+spec:
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - ipBlock:
+        cidr: 10.96.0.0/12
+      namespaceSelector: {}
+"#,
+    )
+    .unwrap();
+    let o = run(&["validate", "-o", "json", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v = json(&o);
+    assert_eq!(v["checked"], 3);
+    assert_eq!(v["failed"], 3);
+    let errors = v.to_string();
+    for says in [
+        "targetRef namespace must not be set",
+        "targetRef must be to a Service, ServiceEntry",
+        "principals are written without spiffe://",
+        "needs a listener of protocol HBONE on port 15008",
+        "spec.podSelector is required",
+        "ipBlock cannot go with namespaceSelector or podSelector",
+    ] {
+        assert!(errors.contains(says), "{says}: {errors}");
+    }
+}
+
+/// A TCP passthrough connection as a sidecar logs it, in a Fluent Bit envelope naming the pod.
+fn sidecar_flow(ip: &str, port: u16, namespace: &str, pod: &str) -> String {
+    let line = format!(
+        r#"[2024-05-14T09:01:02.140Z] "- - -" 0 - - - "-" 2210 5821 412 - "-" "-" "-" "-" "{ip}:{port}" PassthroughCluster 10.244.1.17:34704 {ip}:{port} 10.244.1.17:59862 - -"#
+    );
+    serde_json::json!({
+        "log": line,
+        "kubernetes": {"namespace_name": namespace, "pod_name": pod, "container_name": "istio-proxy"},
+    })
+    .to_string()
+}
+
+/// The same connection as ztunnel logs it (passthrough, text format).
+fn ztunnel_flow(ip: &str, port: u16, namespace: &str, pod: &str) -> String {
+    format!(
+        "2024-05-14T09:01:02.140000Z\tinfo\taccess\tconnection complete\tsrc.addr=10.244.1.17:34704 src.workload=\"{pod}\" src.namespace=\"{namespace}\" dst.addr={ip}:{port} direction=\"outbound\" bytes_sent=2210 bytes_recv=5821 duration=\"412ms\""
+    )
+}
+
+/// (address, port, callers) of each destination of `analyze -o json`.
+fn destinations(path: &std::path::Path) -> Vec<(String, u64, Vec<String>)> {
+    let o = run(&["analyze", "-o", "json", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    let mut out: Vec<(String, u64, Vec<String>)> = v["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let mut who: Vec<String> = callers(d).into_iter().map(|(w, _)| w).collect();
+            who.sort();
+            (
+                d["address"].as_str().unwrap_or("").to_owned(),
+                d["port"].as_u64().unwrap(),
+                who,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+
+    /// The same flows written as sidecar logs and as ztunnel logs give the same destinations
+    /// (address, port, callers); the counts may differ by nature (requests and connections).
+    #[test]
+    fn sidecar_and_ambient_logs_give_the_same_destinations(
+        flows in proptest::collection::vec((0usize..4, 0usize..3, 0usize..3), 1..12),
+    ) {
+        const IPS: [&str; 4] = ["142.250.191.142", "52.216.8.141", "34.117.59.81", "2606:4700::6810:84e5"];
+        const PORTS: [u16; 3] = [443, 5432, 8443];
+        const CALLERS: [(&str, &str); 3] = [
+            ("shop", "checkout-7d4b9c8f6d-x2x9q"),
+            ("batch", "report-builder-5f6c7d8e9f-abcde"),
+            ("shop", "cart-6c5b4a3f2e-zyxwv"),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let (mut sidecar, mut ztunnel) = (String::new(), String::new());
+        for (i, p, c) in &flows {
+            let ip = IPS[*i];
+            let (ns, pod) = CALLERS[*c];
+            let addr = if ip.contains(':') { format!("[{ip}]") } else { ip.to_owned() };
+            sidecar.push_str(&sidecar_flow(&addr, PORTS[*p], ns, pod));
+            sidecar.push('\n');
+            ztunnel.push_str(&ztunnel_flow(&addr, PORTS[*p], ns, pod));
+            ztunnel.push('\n');
+        }
+        let (a, b) = (dir.path().join("sidecar.jsonl"), dir.path().join("ztunnel.log"));
+        std::fs::write(&a, sidecar).unwrap();
+        std::fs::write(&b, ztunnel).unwrap();
+        let (s, z) = (destinations(&a), destinations(&b));
+        proptest::prop_assert!(!s.is_empty());
+        proptest::prop_assert_eq!(s, z);
+    }
 }

@@ -2808,6 +2808,10 @@ fn every_listed_option_is_taken() {
                 ];
             }
             "root-namespace" => vec!["istio-system"],
+            "mode" => vec!["ambient"],
+            "egress-namespace" => vec!["istio-egress"],
+            "waypoint" => vec!["egress-waypoint"],
+            "waypoint-namespace" => vec!["common-infrastructure"],
             "dir" => return vec!["--dir".into(), d.to_str().unwrap().to_owned()],
             "output-dir" => return vec!["--output-dir".into(), file("gitops")],
             _ => vec![],

@@ -46,7 +46,7 @@ fn pyyaml() -> Option<&'static str> {
 
 /// The documents PyYAML reads from a stream (comment-only documents dropped), or `None`
 /// without PyYAML.
-fn pyyaml_docs(yaml: &str) -> Option<Vec<Value>> {
+pub(crate) fn pyyaml_docs(yaml: &str) -> Option<Vec<Value>> {
     let script = "import sys, json, yaml\n\
                   text = sys.stdin.buffer.read().decode('utf-8')\n\
                   docs = [d for d in yaml.safe_load_all(text) if d is not None]\n\
@@ -75,7 +75,7 @@ fn pyyaml_docs(yaml: &str) -> Option<Vec<Value>> {
 
 /// The libyaml reading without libyaml: splitting on every break character gives the lines
 /// splitting on `\n` gives, and every comment is printable ASCII.
-fn assert_same_lines_for_every_reader(yaml: &str) {
+pub(crate) fn assert_same_lines_for_every_reader(yaml: &str) {
     let wide: Vec<&str> = yaml.split(BREAKS).collect();
     let narrow: Vec<&str> = yaml.split('\n').collect();
     assert_eq!(
