@@ -158,7 +158,8 @@ pub fn parse_version(s: &str) -> Result<(u32, u32), String> {
 
 /// Checks a ServiceEntry or a Sidecar as Istio does: the CRD schema and istiod's errors, then
 /// the webhook's and `istioctl analyze`'s warnings. Errors come first, each group in the order
-/// the rules run. `None` for other kinds.
+/// the rules run. The kinds of ambient egress (waypoint Gateway, AuthorizationPolicy,
+/// NetworkPolicy) get [`crate::validate_ambient`]'s errors. `None` for other kinds.
 pub fn check(doc: &Value, opts: &Options) -> Option<Vec<Message>> {
     let (schema, json, errors, warnings) = match doc.get("kind").and_then(Value::as_str) {
         Some("ServiceEntry") => (
@@ -173,7 +174,14 @@ pub fn check(doc: &Value, opts: &Options) -> Option<Vec<Message>> {
             sidecar_errors(doc),
             sidecar_warnings(doc),
         ),
-        _ => return None,
+        // The kinds of ambient mode's egress: errors only, each naming its field.
+        _ => {
+            return crate::validate_ambient::document(doc).map(|errs| {
+                errs.into_iter()
+                    .map(|e| Message::error(String::new(), e))
+                    .collect()
+            });
+        }
     };
     let mut out: Vec<Message> = schema
         .iter_errors(doc)
