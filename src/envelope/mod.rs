@@ -10,6 +10,7 @@
 //! | stern | `<pod> <container> <line>` |
 //! | Docker json-file | `{"log": "...", "stream": ..., "time": ...}` |
 //! | Fluent Bit, Fluentd | JSON, line in `log` or `message`, `kubernetes.{namespace_name, pod_name, container_name, labels}` |
+//! | Filebeat (Elastic Common Schema) | JSON, line in `message`, `kubernetes.{namespace, pod.name, container.name, labels}` |
 //! | Loki (`logcli --output=jsonl`) | `{"labels": {...}, "line": "..."}` |
 //! | Google Cloud Logging | `textPayload` or `jsonPayload`, `resource.labels.{namespace_name, pod_name, container_name}` |
 //! | Elasticsearch / OpenSearch | NDJSON hits, the record in `_source` |
@@ -402,6 +403,30 @@ struct Kubernetes<'a> {
     container_name: Option<Cow<'a, str>>,
     #[serde(borrow)]
     labels: Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+    /// Filebeat / Elastic Common Schema: `namespace`, `pod.name`, `container.name`. Read
+    /// leniently: a field of another shape leaves that name unknown, not the envelope unread.
+    #[serde(borrow)]
+    namespace: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pod: Option<&'a RawValue>,
+    #[serde(borrow)]
+    container: Option<&'a RawValue>,
+}
+
+/// A JSON string, borrowed when it holds no escape; `None` for anything else.
+fn raw_str(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    serde_json::from_str::<Cow<'_, str>>(raw?.get()).ok()
+}
+
+/// The `name` of an ECS object (`{"name": "...", "uid": ...}`).
+fn raw_name(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    #[derive(Deserialize)]
+    struct Named<'a> {
+        #[serde(borrow)]
+        name: Option<&'a RawValue>,
+    }
+    let named: Named<'_> = serde_json::from_str(raw?.get()).ok()?;
+    raw_str(named.name)
 }
 
 #[derive(Deserialize, Default)]
@@ -416,6 +441,8 @@ fn app_label<'a>(
 ) -> Option<(Cow<'a, str>, meta::Label)> {
     labels
         .remove("app.kubernetes.io/name")
+        // Filebeat turns the dots of label keys into `_` (`labels.dedot`, on by default).
+        .or_else(|| labels.remove("app_kubernetes_io/name"))
         .map(|v| (v, meta::Label::Name))
         .or_else(|| labels.remove("app").map(|v| (v, meta::Label::App)))
 }
@@ -432,6 +459,9 @@ fn envelope<'a>(mut env: Env<'a>, scratch: &'a mut Vec<u8>, depth: u8) -> Option
         meta.namespace = k.namespace_name.take();
         meta.pod = k.pod_name.take();
         meta.container = k.container_name.take();
+        meta.namespace = meta.namespace.or_else(|| raw_str(k.namespace));
+        meta.pod = meta.pod.or_else(|| raw_name(k.pod));
+        meta.container = meta.container.or_else(|| raw_name(k.container));
         if let Some((app, label)) = k.labels.as_mut().and_then(app_label) {
             meta.app = Some(app);
             meta.app_label = Some(label);
@@ -678,6 +708,42 @@ mod tests {
         assert_eq!(p, ENTRY);
         // Not an envelope: handed on unchanged.
         assert_eq!(un(r#"{"level":"info","msg":"x"}"#).0, Kind::Bare);
+    }
+
+    /// Filebeat's `add_kubernetes_metadata` (Elastic Common Schema): `kubernetes.namespace`,
+    /// `kubernetes.pod.name`, `kubernetes.container.name`, and labels with their dots turned
+    /// into `_` (`labels.dedot`, on by default): https://www.elastic.co/guide/en/beats/filebeat/current/add-kubernetes-metadata.html
+    #[test]
+    fn filebeat_ecs_records() {
+        let escaped = serde_json::to_string(ENTRY).unwrap();
+        let (k, p, m, _) = un(&format!(
+            r#"{{"@timestamp":"2024-05-14T09:01:02.140Z","message":{escaped},"stream":"stdout","kubernetes":{{"namespace":"shop","pod":{{"name":"checkout-7d4b9c6f5-x2k8p","uid":"0b4c5a1e-5d1f-4f0e-9d55-0b4c5a1e2f3a","ip":"10.0.0.1"}},"container":{{"name":"istio-proxy"}},"labels":{{"app_kubernetes_io/name":"checkout","pod-template-hash":"7d4b9c6f5"}},"node":{{"name":"n1"}}}},"container":{{"id":"abc","runtime":"containerd"}}}}"#
+        ));
+        assert_eq!((k, p.as_str()), (Kind::Json, ENTRY));
+        assert_eq!(
+            (
+                m.namespace.as_deref(),
+                m.pod.as_deref(),
+                m.container.as_deref(),
+                m.app.as_deref(),
+                m.app_label
+            ),
+            (
+                Some("shop"),
+                Some("checkout-7d4b9c6f5-x2k8p"),
+                Some("istio-proxy"),
+                Some("checkout"),
+                Some(meta::Label::Name)
+            )
+        );
+        // Inside an Elasticsearch hit, and with a field of an unexpected type beside.
+        let (_, p, m, _) = un(&format!(
+            r#"{{"_index":"filebeat-8","_source":{{"message":{escaped},"kubernetes":{{"namespace":"pay","pod":"odd","container":{{"name":"istio-proxy"}}}}}}}}"#
+        ));
+        assert_eq!(
+            (p.as_str(), m.namespace.as_deref(), m.pod.as_deref()),
+            (ENTRY, Some("pay"), None)
+        );
     }
 
     #[test]
