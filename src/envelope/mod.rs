@@ -19,6 +19,7 @@
 //! A payload that is itself an Istio JSON record (`jsonPayload`, a parsed `log` object) is
 //! handed on as JSON text, without re-encoding.
 
+pub mod batch;
 pub mod meta;
 
 use std::borrow::Cow;

@@ -1,0 +1,211 @@
+//! The exports of the log stores of docs/collection.md, each in the shape its command prints
+//! (hand-built fixtures in `tests/fixtures/collection/`): every record is read, or counted
+//! with its place when it holds no log line, and names its writer.
+
+use std::io::Write;
+
+use serde_json::Value;
+
+use crate::common::*;
+
+/// `analyze -o json` on one input.
+fn analyze(path: &str) -> Value {
+    let o = run(&["analyze", "-o", "json", "-q", path]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).expect("JSON report")
+}
+
+/// Each destination's host with the namespaces and workloads that called it.
+fn callers(report: &Value) -> Vec<(String, Vec<(String, String)>)> {
+    let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    report["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let who = d["sources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| (s(&x["namespace"]), s(&x["workload"])))
+                .collect();
+            (s(&d["host"]), who)
+        })
+        .collect()
+}
+
+fn pairs(v: &[(&str, &[(&str, &str)])]) -> Vec<(String, Vec<(String, String)>)> {
+    v.iter()
+        .map(|(h, w)| {
+            let w = w
+                .iter()
+                .map(|(n, a)| (n.to_string(), a.to_string()))
+                .collect();
+            (h.to_string(), w)
+        })
+        .collect()
+}
+
+/// The lines counted, and the places of the records that hold no log line.
+fn accounted(report: &Value) -> (u64, Vec<String>) {
+    let lines = report["input"]["lines"].as_u64().unwrap();
+    let mut places = Vec::new();
+    for m in report["malformed"].as_array().unwrap() {
+        assert_eq!(m["reason"], "no-log-line", "{m}");
+        for e in m["examples"].as_array().unwrap() {
+            places.push(e.as_str().unwrap().to_owned());
+        }
+    }
+    (lines, places)
+}
+
+const SHOP: (&str, &str) = ("shop", "checkout");
+const PAY: (&str, &str) = ("pay", "api");
+
+/// Loki: `logcli query --output=jsonl` prints one JSON object per line, `labels`, `line` and
+/// `timestamp` (Go's json.Marshal of a map: keys sorted; grafana/loki
+/// `pkg/logcli/output/jsonl.go`).
+#[test]
+fn loki_logcli_jsonl() {
+    let r = analyze("tests/fixtures/collection/loki.jsonl");
+    assert_eq!(accounted(&r), (2, vec![]));
+    assert_eq!(
+        callers(&r),
+        pairs(&[
+            ("loki0.example.com", &[SHOP]),
+            ("loki1.example.com", &[PAY])
+        ])
+    );
+}
+
+/// Cloud Logging: `gcloud logging read --format=json` prints one JSON array of LogEntry
+/// objects, pretty-printed (https://cloud.google.com/logging/docs/reference/v2/rest/v2/LogEntry):
+/// the line in `textPayload` or `jsonPayload`, the writer in `resource.labels`. An entry with
+/// neither (an audit log's `protoPayload`) is counted at its index in the array.
+#[test]
+fn cloud_logging_gcloud_array() {
+    let r = analyze("tests/fixtures/collection/gcloud.json");
+    assert_eq!(
+        accounted(&r),
+        (
+            3,
+            vec!["tests/fixtures/collection/gcloud.json:3".to_owned()]
+        )
+    );
+    let indexer = ("search", "indexer");
+    assert_eq!(
+        callers(&r),
+        pairs(&[
+            ("gcp-json.example.com", &[indexer]),
+            ("gcp-text.example.com", &[indexer])
+        ])
+    );
+}
+
+/// The same array compressed, on standard input, and cut short: the records before the cut are
+/// read, and the input is reported unreadable after the record it follows.
+#[test]
+fn cloud_logging_array_compressed_and_cut() {
+    let doc = std::fs::read(root().join("tests/fixtures/collection/gcloud.json")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&doc).unwrap();
+    let gz = gz.finish().unwrap();
+    let o = cmd()
+        .args(["analyze", "-o", "json", "-q", "-"])
+        .write_stdin(gz)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(r["lines"]["passthrough"], 2);
+    // Cut inside the second entry.
+    let cut = &doc[..doc.len() * 2 / 3];
+    let o = cmd()
+        .args(["analyze", "-o", "json", "-q", "-"])
+        .write_stdin(cut.to_vec())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(r["lines"]["passthrough"], 1);
+    let err = r["read_errors"].to_string();
+    assert!(err.contains("invalid JSON after record 1"), "{err}");
+}
+
+/// Elasticsearch `_search` responses (`hits.hits[]._source`), pretty-printed (`?pretty`) and
+/// concatenated as pages fetched with `search_after` and a point in time, with Filebeat's ECS
+/// records inside (https://www.elastic.co/guide/en/elasticsearch/reference/current/paginate-search-results.html).
+/// A hit without `_source` is counted; an empty last page adds nothing.
+#[test]
+fn elasticsearch_search_pages() {
+    let r = analyze("tests/fixtures/collection/elasticsearch-pages.json");
+    assert_eq!(
+        accounted(&r),
+        (
+            3,
+            vec!["tests/fixtures/collection/elasticsearch-pages.json:3".to_owned()]
+        )
+    );
+    assert_eq!(
+        callers(&r),
+        pairs(&[("es0.example.com", &[SHOP]), ("es1.example.com", &[PAY])])
+    );
+    // One compact response per line, as `curl -s` prints them.
+    let r = analyze("tests/fixtures/collection/elasticsearch.ndjson");
+    assert_eq!(accounted(&r), (2, vec![]));
+    assert_eq!(
+        callers(&r),
+        pairs(&[("esl0.example.com", &[SHOP]), ("esl1.example.com", &[SHOP])])
+    );
+}
+
+/// CloudWatch: `aws logs filter-log-events` prints one object per page, `events[]` with
+/// `logStreamName`, `timestamp`, `message` (https://docs.aws.amazon.com/cli/latest/reference/logs/filter-log-events.html),
+/// pretty-printed by the CLI. The writer comes from a Fluent Bit record in the message, or from
+/// the Container Insights stream name. An event without a message is counted.
+#[test]
+fn cloudwatch_filter_log_events_pages() {
+    let r = analyze("tests/fixtures/collection/cloudwatch.json");
+    assert_eq!(
+        accounted(&r),
+        (
+            3,
+            vec!["tests/fixtures/collection/cloudwatch.json:3".to_owned()]
+        )
+    );
+    assert_eq!(
+        callers(&r),
+        pairs(&[
+            ("cw-fluentbit.example.com", &[PAY]),
+            ("cw-stream.example.com", &[SHOP])
+        ])
+    );
+}
+
+/// Filebeat's ECS records, one per line (`kubernetes.namespace`, `kubernetes.pod.name`,
+/// `kubernetes.labels.app_kubernetes_io/name`): the namespace and app label name the caller.
+#[test]
+fn filebeat_ecs_lines() {
+    let r = analyze("tests/fixtures/collection/filebeat.ndjson");
+    assert_eq!(accounted(&r), (1, vec![]));
+    assert_eq!(callers(&r), pairs(&[("filebeat.example.com", &[SHOP])]));
+}
+
+/// The OpenTelemetry collector's `file` exporter: OTLP JSON, one batch per line. Every record is
+/// read: the text body and the attributes form of Istio's JSON keys; one with neither is
+/// counted at its place (records are numbered in order, across batches).
+#[test]
+fn otlp_file_exporter_batches() {
+    let r = analyze("tests/fixtures/collection/otlp.jsonl");
+    assert_eq!(
+        accounted(&r),
+        (3, vec!["tests/fixtures/collection/otlp.jsonl:3".to_owned()])
+    );
+    assert_eq!(
+        callers(&r),
+        pairs(&[
+            ("otel-attrs.example.com", &[SHOP]),
+            ("otel-text.example.com", &[SHOP])
+        ])
+    );
+}
