@@ -209,3 +209,115 @@ fn otlp_file_exporter_batches() {
         ])
     );
 }
+
+/// The Python with the official OTLP protobuf definitions (PyPI's `opentelemetry-proto`) and
+/// protobuf's JSON mapping: `EGRESS_ADVISOR_OTEL_PYTHON`, else the virtual environment
+/// `.ci/run` makes in `target/otel-venv`.
+fn otel_python() -> Option<std::path::PathBuf> {
+    let candidates = [
+        std::env::var_os("EGRESS_ADVISOR_OTEL_PYTHON").map(std::path::PathBuf::from),
+        Some(root().join("target/otel-venv/bin/python")),
+    ];
+    candidates.into_iter().flatten().find(|py| {
+        std::process::Command::new(py)
+            .args([
+                "-c",
+                "import opentelemetry.proto.logs.v1.logs_pb2, google.protobuf.json_format",
+            ])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+/// Builds two `LogsData` batches with the generated OTLP classes and prints each through
+/// protobuf's JSON mapping, one per line, as the collector's `file` exporter writes them
+/// (https://github.com/open-telemetry/opentelemetry-collector/tree/main/exporter/fileexporter,
+/// `format: json`; the encoding is OTLP/JSON,
+/// https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding).
+const OTLP_BATCHES: &str = r#"
+import json
+from google.protobuf import json_format
+from opentelemetry.proto.logs.v1 import logs_pb2
+from opentelemetry.proto.common.v1 import common_pb2
+
+ENTRY = '[2024-06-02T10:07:00.000Z] "- - -" 0 - - - "-" 1200 5300 210 - "-" "-" "-" "-" "34.120.177.193:443" PassthroughCluster 10.52.0.14:40293 34.120.177.193:443 10.52.0.14:49574 {host} -'
+
+def kv(key, value):
+    v = common_pb2.AnyValue()
+    if isinstance(value, int):
+        v.int_value = value
+    else:
+        v.string_value = value
+    return common_pb2.KeyValue(key=key, value=v)
+
+def batch(ns, pod, records):
+    data = logs_pb2.LogsData()
+    rl = data.resource_logs.add()
+    rl.resource.attributes.extend([
+        kv("k8s.namespace.name", ns), kv("k8s.pod.name", pod), kv("k8s.container.name", "istio-proxy"),
+    ])
+    sl = rl.scope_logs.add()
+    sl.scope.name = "envoy"
+    for r in records:
+        sl.log_records.append(r)
+    return data
+
+text = logs_pb2.LogRecord(time_unix_nano=1717322820000000000)
+text.body.string_value = ENTRY.format(host="otlp-text.example.com")
+attrs = logs_pb2.LogRecord(time_unix_nano=1717322820000000000)
+attrs.attributes.extend([
+    kv("start_time", "2024-06-02T10:07:01.000Z"), kv("upstream_cluster", "PassthroughCluster"),
+    kv("downstream_local_address", "34.120.177.194:443"),
+    kv("requested_server_name", "otlp-attrs.example.com"), kv("bytes_sent", 5120),
+    kv("bytes_received", 800), kv("response_code", 0), kv("response_flags", "-"),
+])
+kvlist = logs_pb2.LogRecord(time_unix_nano=1717322820000000000)
+kvlist.body.kvlist_value.values.extend([
+    kv("start_time", "2024-06-02T10:07:02.000Z"), kv("upstream_cluster", "PassthroughCluster"),
+    kv("downstream_local_address", "34.120.177.195:443"),
+    kv("requested_server_name", "otlp-kvlist.example.com"), kv("response_code", 0),
+])
+nothing = logs_pb2.LogRecord(time_unix_nano=1717322820000000000)
+for b in [batch("shop", "checkout-7d4b9c6f5-x2k8p", [text, attrs]),
+          batch("pay", "api-5c9d8bf7c4-x7wzq", [kvlist, nothing])]:
+    print(json.dumps(json_format.MessageToDict(b), separators=(",", ":")))
+"#;
+
+/// OTLP batches encoded through the official protobuf definitions, not by hand: every record is
+/// read, with its writer from the resource attributes.
+#[test]
+#[ignore = "needs opentelemetry-proto"]
+fn otlp_batches_from_the_official_definitions() {
+    let py = otel_python().expect(
+        "python with opentelemetry-proto: python3 -m venv target/otel-venv && target/otel-venv/bin/pip install opentelemetry-proto protobuf",
+    );
+    let o = std::process::Command::new(py)
+        .args(["-c", OTLP_BATCHES])
+        .output()
+        .expect("python runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let batches = stdout(&o);
+    assert_eq!(batches.lines().count(), 2, "{batches}");
+    assert!(
+        batches.contains(r#""resourceLogs":[{"resource":{"attributes":"#),
+        "{batches}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("otlp.jsonl");
+    std::fs::write(&path, &batches).unwrap();
+    let r = analyze(path.to_str().unwrap());
+    assert_eq!(
+        accounted(&r),
+        (4, vec![format!("{}:4", path.display())]),
+        "{batches}"
+    );
+    assert_eq!(
+        callers(&r),
+        pairs(&[
+            ("otlp-attrs.example.com", &[SHOP]),
+            ("otlp-kvlist.example.com", &[PAY]),
+            ("otlp-text.example.com", &[SHOP])
+        ])
+    );
+}
