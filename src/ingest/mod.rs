@@ -530,6 +530,29 @@ mod tests {
         }
     }
 
+    /// A JSON document (gcloud's array, the AWS CLI's pages) is read whole: a range of it
+    /// would start inside a record.
+    #[test]
+    fn plan_never_splits_json_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("gcloud.json");
+        let mut doc = b"[\n".to_vec();
+        for _ in 0..100 {
+            doc.extend_from_slice(b"  {\n    \"textPayload\": \"x\"\n  },\n");
+        }
+        doc.extend_from_slice(b"  {}\n]\n");
+        std::fs::write(&p, &doc).unwrap();
+        let sources = vec![Source {
+            name: "gcloud.json".into(),
+            origin: Origin::File(p),
+        }];
+        let tasks = plan(&sources, 64);
+        assert!(
+            matches!(tasks[..], [Task::Whole { source: 0, .. }]),
+            "{tasks:?}"
+        );
+    }
+
     #[test]
     fn plan_splits_plain_files_finer_towards_the_end() {
         let dir = tempfile::tempdir().unwrap();

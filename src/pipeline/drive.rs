@@ -189,6 +189,7 @@ impl<'s> Worker<'s> {
                 Event::Line(l) => account(summary, settings, l, loc, &mut state),
                 Event::TooLong => summary.malformed(Malformed::LineTooLong, loc),
                 Event::Truncated(_) => summary.malformed(Malformed::Truncated, loc),
+                Event::NoLogLine => summary.malformed(Malformed::NoLogLine, loc),
             }
             true
         });

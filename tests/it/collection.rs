@@ -321,3 +321,40 @@ fn otlp_batches_from_the_official_definitions() {
         ])
     );
 }
+
+/// `explain` shows an export record by record, numbered as a run counts them.
+#[test]
+fn explain_reads_exports_record_by_record() {
+    let o = run(&[
+        "explain",
+        "tests/fixtures/collection/gcloud.json",
+        "tests/fixtures/collection/otlp.jsonl",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(String, u64, String)> = rows
+        .iter()
+        .map(|r| {
+            let path = r["path"].as_str().unwrap();
+            let file = path.rsplit('/').next().unwrap().to_owned();
+            let class = r["class"].as_str().unwrap().to_owned();
+            (file, r["line"].as_u64().unwrap(), class)
+        })
+        .collect();
+    let want = |f: &str, n: u64, c: &str| (f.to_owned(), n, c.to_owned());
+    assert_eq!(
+        got,
+        vec![
+            want("gcloud.json", 1, "passthrough"),
+            want("gcloud.json", 2, "passthrough"),
+            want("gcloud.json", 3, "malformed"),
+            want("otlp.jsonl", 1, "passthrough"),
+            want("otlp.jsonl", 2, "passthrough"),
+            want("otlp.jsonl", 3, "malformed"),
+        ]
+    );
+    assert_eq!(rows[0]["namespace"], "search");
+}
