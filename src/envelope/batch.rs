@@ -49,13 +49,16 @@ pub fn each_in_line(line: &[u8], buf: &mut Vec<u8>, f: &mut dyn FnMut(Record<'_>
 }
 
 /// A source whose first line is `[` or `{` alone (pretty-printed JSON, as gcloud, the AWS CLI
-/// and `?pretty` print it), or that starts an array of objects (`[{`, `[]`): a JSON document,
-/// not lines. An Istio text entry starts `[` and a digit, so is never taken for one.
+/// and `?pretty` print it), that starts an array of objects (`[{`, `[]`), or whose first line
+/// opens an export object ([`shape`]: an OTLP batch, a page of events or hits, which outgrow
+/// `--max-line-bytes` as lines): a JSON document, not lines. An Istio text entry starts `[`
+/// and a digit, so is never taken for one.
 pub fn is_document(head: &[u8]) -> bool {
     let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     let rest = head.trim_ascii_start();
     match rest.first() {
         Some(b'[') => matches!(rest[1..].trim_ascii_start().first(), Some(b'{' | b']')),
+        Some(b'{') if shape(rest) => true,
         Some(b'{') => {
             let line = &rest[1..];
             let end = memchr::memchr(b'\n', line).unwrap_or(line.len());
@@ -401,7 +404,9 @@ mod tests {
         assert!(is_document(b"{\n    \"events\": ["));
         assert!(is_document(b"{\r\n"));
         assert!(!is_document(b"[2024-05-14T09:01:02.140Z] \"GET"));
-        assert!(!is_document(b"{\"events\":[]}\n"));
+        assert!(is_document(b"{\"events\":[]}\n"));
+        assert!(is_document(b"{\"resourceLogs\":[{\"resource\""));
+        assert!(!is_document(b"{\"log\":\"x\"}\n{\n"));
         assert!(!is_document(b"{"));
         assert!(shape(br#"{"resourceLogs":[]}"#));
         assert!(shape(br#"{"events":[]}"#));

@@ -358,3 +358,26 @@ fn explain_reads_exports_record_by_record() {
     );
     assert_eq!(rows[0]["namespace"], "search");
 }
+
+/// A collector's batch or a page of hits is one line of many records, often more than
+/// `--max-line-bytes`: an export file is read as a JSON document, not cut at the line limit.
+#[test]
+fn export_files_are_not_cut_at_the_line_limit() {
+    let o = run(&[
+        "analyze",
+        "-o",
+        "json",
+        "-q",
+        "--max-line-bytes",
+        "256",
+        "tests/fixtures/collection/otlp.jsonl",
+        "tests/fixtures/collection/elasticsearch.ndjson",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(r["lines"]["passthrough"], 4);
+    assert_eq!(
+        accounted(&r),
+        (5, vec!["tests/fixtures/collection/otlp.jsonl:3".to_owned()])
+    );
+}
