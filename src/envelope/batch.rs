@@ -26,13 +26,26 @@ use super::meta;
 /// A record of an export: the envelope to read, or `None` when it holds no log line.
 pub type Record<'b> = Option<&'b [u8]>;
 
-/// The first key of a one-line export object: `resourceLogs` (OTLP), `events` (CloudWatch's
-/// `filter-log-events`, whose keys come in this order), `took`, `_scroll_id`, `pit_id` or
-/// `hits` (an Elasticsearch response). Cheap: only the first key is looked at.
+/// Whether an object's first key opens an export: `resourceLogs` (OTLP), `events`,
+/// `searchedLogStreams` or `nextToken` (CloudWatch's `filter-log-events`: the AWS CLI's merged
+/// pages start with `events`, a raw page may not), `took`, `timed_out`, `_shards`,
+/// `_scroll_id`, `pit_id` or `hits` (an Elasticsearch response). Cheap: only the first key is
+/// looked at.
 pub fn shape(line: &[u8]) -> bool {
     matches!(
         super::first_key(line),
-        Some(b"resourceLogs" | b"events" | b"took" | b"_scroll_id" | b"pit_id" | b"hits")
+        Some(
+            b"resourceLogs"
+                | b"events"
+                | b"searchedLogStreams"
+                | b"nextToken"
+                | b"took"
+                | b"timed_out"
+                | b"_shards"
+                | b"_scroll_id"
+                | b"pit_id"
+                | b"hits"
+        )
     )
 }
 
@@ -48,22 +61,19 @@ pub fn each_in_line(line: &[u8], buf: &mut Vec<u8>, f: &mut dyn FnMut(Record<'_>
     (n > 0).then_some(())
 }
 
-/// A source whose first line is `[` or `{` alone (pretty-printed JSON, as gcloud, the AWS CLI
-/// and `?pretty` print it), that starts an array of objects (`[{`, `[]`), or whose first line
-/// opens an export object ([`shape`]: an OTLP batch, a page of events or hits, which outgrow
-/// `--max-line-bytes` as lines): a JSON document, not lines. An Istio text entry starts `[`
-/// and a digit, so is never taken for one.
+/// A source that starts an array of objects (`[{`, `[]`, blanks allowed between: gcloud's
+/// pretty-printed array) or an export object ([`shape`]: an OTLP batch, a page of events or
+/// hits, pretty-printed as the AWS CLI and `?pretty` print them, or on one line, where they
+/// outgrow `--max-line-bytes`): a JSON document, not lines. An Istio text entry starts `[` and
+/// a digit, and any other JSON object is read as lines, as before (a log that happens to start
+/// with one is not cut short at its first non-JSON line).
 pub fn is_document(head: &[u8]) -> bool {
     let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
     let rest = head.trim_ascii_start();
     match rest.first() {
         Some(b'[') => matches!(rest[1..].trim_ascii_start().first(), Some(b'{' | b']')),
-        Some(b'{') if shape(rest) => true,
-        Some(b'{') => {
-            let line = &rest[1..];
-            let end = memchr::memchr(b'\n', line).unwrap_or(line.len());
-            end < line.len() && line[..end].trim_ascii().is_empty()
-        }
+        // An export object, pretty-printed or not: its first key says so.
+        Some(b'{') => shape(rest),
         _ => false,
     }
 }
@@ -402,7 +412,13 @@ mod tests {
         assert!(is_document(b"[]\n"));
         assert!(is_document(b"\xef\xbb\xbf[{\"a\":1}]"));
         assert!(is_document(b"{\n    \"events\": ["));
-        assert!(is_document(b"{\r\n"));
+        assert!(is_document(
+            b"{\n    \"nextToken\": \"x\",\n    \"events\": ["
+        ));
+        assert!(is_document(b"{\r\n  \"took\" : 5,"));
+        assert!(!is_document(
+            b"{\n  \"level\": \"info\"\n}\n[2024-05-14T09:01:02.140Z] \"GET"
+        ));
         assert!(!is_document(b"[2024-05-14T09:01:02.140Z] \"GET"));
         assert!(is_document(b"{\"events\":[]}\n"));
         assert!(is_document(b"{\"resourceLogs\":[{\"resource\""));
