@@ -381,3 +381,38 @@ fn export_files_are_not_cut_at_the_line_limit() {
         (5, vec!["tests/fixtures/collection/otlp.jsonl:3".to_owned()])
     );
 }
+
+/// Names in an export are data: a namespace Kubernetes would refuse, from Cloud Logging's
+/// resource labels or an OTLP resource attribute, is dropped and counted, and never reaches a
+/// manifest.
+#[test]
+fn hostile_names_in_exports_stay_data() {
+    let entry = r#"[2024-06-02T10:07:00.000Z] "- - -" 0 - - - "-" 1200 5300 210 - "-" "-" "-" "-" "34.120.177.193:443" PassthroughCluster 10.52.0.14:40293 34.120.177.193:443 10.52.0.14:49574 hostile.example.com -"#;
+    let evil = "evil\n---\nkind: Secret";
+    let gcloud = serde_json::to_string_pretty(&serde_json::json!([{
+        "textPayload": entry,
+        "resource": {"labels": {"namespace_name": evil, "pod_name": "x", "container_name": "istio-proxy"}}
+    }]))
+    .unwrap();
+    let otlp = serde_json::to_string(&serde_json::json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "k8s.namespace.name", "value": {"stringValue": evil}}]},
+        "scopeLogs": [{"logRecords": [{"body": {"stringValue": entry}}]}]
+    }]}))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [("gcloud.json", gcloud), ("otlp.jsonl", otlp)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let path = path.to_str().unwrap();
+        let r = analyze(path);
+        assert_eq!(r["invalid_sources"]["lines"], 1, "{name}: {r}");
+        assert_eq!(r["lines"]["passthrough"], 1, "{name}");
+        let o = run(&["recommend", "-q", path]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let yaml = stdout(&o);
+        assert!(!yaml.contains("Secret") && !yaml.contains("evil"), "{yaml}");
+        let docs = yaml_docs(&yaml);
+        assert_eq!(docs.len(), 1, "{yaml}");
+        assert_valid_service_entry(&docs[0]);
+    }
+}
