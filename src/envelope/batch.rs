@@ -10,14 +10,14 @@
 //! | CloudWatch `aws logs filter-log-events` | `{"events": [{"logStreamName", "timestamp", "message"}], "nextToken": ...}`, one object per page |
 //! | OpenTelemetry collector `file` exporter | OTLP JSON, `{"resourceLogs": [...]}`, one batch per line |
 //!
-//! A line that starts one of these objects is read whole ([`shape`], [`each_in_line`]); a
-//! source whose first line opens a JSON array or object and nothing else is a pretty-printed
-//! document ([`is_document`]), read value by value and, for an array, element by element
-//! ([`each_in_document`]), so that memory holds one record, not the whole export.
+//! A source that starts with an array of objects or an export object is a JSON document
+//! ([`is_document`]), read value by value, and within a value record by record (an array's
+//! elements; an export object's `events`, `hits.hits`, `resourceLogs`), so that memory holds
+//! one record, not the whole export ([`each_in_document`]). A line further in a file that opens
+//! an export object is read whole ([`shape`], [`each_in_line`]).
 
 use std::io::{self, BufRead};
 
-use serde::Deserialize;
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
@@ -32,20 +32,22 @@ pub type Record<'b> = Option<&'b [u8]>;
 /// `_scroll_id`, `pit_id` or `hits` (an Elasticsearch response). Cheap: only the first key is
 /// looked at.
 pub fn shape(line: &[u8]) -> bool {
+    super::first_key(line).is_some_and(export_key)
+}
+
+fn export_key(k: &[u8]) -> bool {
     matches!(
-        super::first_key(line),
-        Some(
-            b"resourceLogs"
-                | b"events"
-                | b"searchedLogStreams"
-                | b"nextToken"
-                | b"took"
-                | b"timed_out"
-                | b"_shards"
-                | b"_scroll_id"
-                | b"pit_id"
-                | b"hits"
-        )
+        k,
+        b"resourceLogs"
+            | b"events"
+            | b"searchedLogStreams"
+            | b"nextToken"
+            | b"took"
+            | b"timed_out"
+            | b"_shards"
+            | b"_scroll_id"
+            | b"pit_id"
+            | b"hits"
     )
 }
 
@@ -158,9 +160,116 @@ impl<'de> Visitor<'de> for Top<'_> {
         }
         Ok(())
     }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        let v = Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-        each(v, self.buf, self.f);
+    /// An export object's records (`events`, `hits.hits`, `resourceLogs`) are read one at a
+    /// time: the AWS CLI merges every page into one object, as big as the whole export. Any
+    /// other object is one record.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Top { buf, f } = self;
+        let Some(first) = map.next_key::<String>()? else {
+            f(None);
+            return Ok(());
+        };
+        if !export_key(first.as_bytes()) {
+            let mut o = Map::new();
+            o.insert(first, map.next_value()?);
+            while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                o.insert(k, v);
+            }
+            each(Value::Object(o), buf, f);
+            return Ok(());
+        }
+        let mut key = Some(first);
+        while let Some(k) = key {
+            match k.as_str() {
+                "events" => map.next_value_seed(Elements {
+                    buf: &mut *buf,
+                    f: &mut *f,
+                    each: cloudwatch,
+                })?,
+                "resourceLogs" => map.next_value_seed(Elements {
+                    buf: &mut *buf,
+                    f: &mut *f,
+                    each: resource_logs,
+                })?,
+                "hits" => map.next_value_seed(Hits {
+                    buf: &mut *buf,
+                    f: &mut *f,
+                })?,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+            key = map.next_key::<String>()?;
+        }
+        Ok(())
+    }
+}
+
+type Each = fn(Value, &mut Vec<u8>, &mut dyn FnMut(Record<'_>));
+
+/// An array whose elements are read one at a time, each handed to `each`; `null` is none.
+struct Elements<'a> {
+    buf: &'a mut Vec<u8>,
+    f: &'a mut dyn FnMut(Record<'_>),
+    each: Each,
+}
+
+impl<'de> DeserializeSeed<'de> for Elements<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Elements<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of records")
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(v) = seq.next_element::<Value>()? {
+            (self.each)(v, self.buf, self.f);
+        }
+        Ok(())
+    }
+}
+
+/// An Elasticsearch response's `hits`: its `hits` array is read hit by hit.
+struct Hits<'a> {
+    buf: &'a mut Vec<u8>,
+    f: &'a mut dyn FnMut(Record<'_>),
+}
+
+impl<'de> DeserializeSeed<'de> for Hits<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Hits<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object with hits")
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(k) = map.next_key::<String>()? {
+            if k == "hits" {
+                map.next_value_seed(Elements {
+                    buf: &mut *self.buf,
+                    f: &mut *self.f,
+                    each: hit,
+                })?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
         Ok(())
     }
 }
@@ -361,34 +470,39 @@ fn key_values(kv: Option<&Value>) -> Map<String, Value> {
 /// collector's `k8sattributes` processor, not by Istio). The line is the record's body (a string,
 /// Istio's text format) or its attributes (or a `kvlistValue` body) under Istio's JSON keys.
 fn otlp(batches: Vec<Value>, buf: &mut Vec<u8>, f: &mut dyn FnMut(Record<'_>)) {
-    for rl in &batches {
-        let res = key_values(rl.pointer("/resource/attributes"));
-        let name = |k: &str| res.get(k).and_then(Value::as_str);
-        let (ns, pod, container) = (
-            name("k8s.namespace.name"),
-            name("k8s.pod.name"),
-            name("k8s.container.name"),
-        );
-        let scopes = rl.get("scopeLogs").and_then(Value::as_array);
-        for sl in scopes.into_iter().flatten() {
-            let records = sl.get("logRecords").and_then(Value::as_array);
-            for lr in records.into_iter().flatten() {
-                let body = lr.get("body").map(any_value).unwrap_or(Value::Null);
-                let mut fields = match &body {
-                    Value::Object(o) => o.clone(),
-                    _ => Map::new(),
-                };
-                fields.extend(key_values(lr.get("attributes")));
-                let log = if fields.keys().any(|k| super::is_istio_key(k.as_bytes())) {
-                    Value::Object(fields)
-                } else if let Value::String(s) = body {
-                    Value::String(s)
-                } else {
-                    f(None);
-                    continue;
-                };
-                emit(&envelope(log, ns, pod, container), buf, f);
-            }
+    for rl in batches {
+        resource_logs(rl, buf, f);
+    }
+}
+
+/// One `ResourceLogs` of an OTLP batch: see [`otlp`].
+fn resource_logs(rl: Value, buf: &mut Vec<u8>, f: &mut dyn FnMut(Record<'_>)) {
+    let res = key_values(rl.pointer("/resource/attributes"));
+    let name = |k: &str| res.get(k).and_then(Value::as_str);
+    let (ns, pod, container) = (
+        name("k8s.namespace.name"),
+        name("k8s.pod.name"),
+        name("k8s.container.name"),
+    );
+    let scopes = rl.get("scopeLogs").and_then(Value::as_array);
+    for sl in scopes.into_iter().flatten() {
+        let records = sl.get("logRecords").and_then(Value::as_array);
+        for lr in records.into_iter().flatten() {
+            let body = lr.get("body").map(any_value).unwrap_or(Value::Null);
+            let mut fields = match &body {
+                Value::Object(o) => o.clone(),
+                _ => Map::new(),
+            };
+            fields.extend(key_values(lr.get("attributes")));
+            let log = if fields.keys().any(|k| super::is_istio_key(k.as_bytes())) {
+                Value::Object(fields)
+            } else if let Value::String(s) = body {
+                Value::String(s)
+            } else {
+                f(None);
+                continue;
+            };
+            emit(&envelope(log, ns, pod, container), buf, f);
         }
     }
 }
@@ -496,5 +610,33 @@ mod tests {
             "{err}"
         );
         assert!(each_in_document(&b"[1] x"[..], &mut buf, &mut |_| {}).is_err());
+        // The records of an export object are handed on as they are read, before the rest of
+        // the object is: the AWS CLI's merged pages are one object as big as the export.
+        for doc in [
+            &b"{\"events\": [{\"message\": \"a\"}, {\"message\": \"b\"}, {\"message\" 1"[..],
+            b"{\"took\": 1, \"hits\": {\"hits\": [{\"_source\": {\"message\": \"a\"}}, {\"_source\": {\"message\": \"b\"}}, {",
+            b"{\"resourceLogs\": [{\"scopeLogs\": [{\"logRecords\": [{\"body\": {\"stringValue\": \"a\"}}, {\"body\": {\"stringValue\": \"b\"}}]}]}, {",
+        ] {
+            let mut n = 0;
+            let err = each_in_document(doc, &mut buf, &mut |r| {
+                assert!(r.is_some());
+                n += 1
+            });
+            assert!(err.is_err());
+            assert_eq!(n, 2, "{}", String::from_utf8_lossy(doc));
+        }
+        // Keys beside the records are passed over; `null` holds none.
+        let mut n = 0;
+        each_in_document(
+            &b"{\"nextToken\": \"t\", \"events\": null, \"searchedLogStreams\": [{\"x\": 1}]}\n{}"
+                [..],
+            &mut buf,
+            &mut |r| {
+                assert!(r.is_none());
+                n += 1
+            },
+        )
+        .unwrap();
+        assert_eq!(n, 1);
     }
 }
