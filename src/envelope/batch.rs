@@ -365,15 +365,23 @@ fn hit(mut h: Value, buf: &mut Vec<u8>, f: &mut dyn FnMut(Record<'_>)) {
         Some(s @ Value::Object(_)) => s.take(),
         _ => return f(None),
     };
-    let Value::Object(o) = &source else {
+    let Value::Object(mut o) = source else {
         return f(None);
     };
     if !PAYLOADS.iter().any(|k| o.contains_key(*k))
         && o.keys().any(|k| super::is_istio_key(k.as_bytes()))
     {
-        return emit(&envelope(source, None, None, None), buf, f);
+        // Istio's keys at the top of the document (Filebeat's `json.keys_under_root`), with
+        // the shipper's metadata beside them: the metadata names the writer.
+        let kubernetes = o.remove("kubernetes");
+        let mut env = Map::new();
+        env.insert("log".into(), Value::Object(o));
+        if let Some(k) = kubernetes {
+            env.insert("kubernetes".into(), k);
+        }
+        return emit(&Value::Object(env), buf, f);
     }
-    record(source, buf, f)
+    record(Value::Object(o), buf, f)
 }
 
 /// A CloudWatch event. Its `message` is the container's line, or the record Fluent Bit
@@ -584,6 +592,23 @@ mod tests {
                 Some(r#"{"kubernetes":{"container_name":"istio-proxy","namespace_name":"shop","pod_name":"web-1"},"log":"line"}"#.into()),
                 Some(r#"{"kubernetes":{"namespace_name":"pay"},"log":"x"}"#.into()),
                 None,
+            ]
+        );
+    }
+
+    #[test]
+    fn elasticsearch_hits_of_istio_records() {
+        let got = lines_of(
+            r#"{"took":1,"hits":{"hits":[{"_source":{"upstream_cluster":"PassthroughCluster","kubernetes":{"namespace":"shop"}}},{"_id":"x"}]}}"#,
+        );
+        assert_eq!(
+            got,
+            vec![
+                Some(
+                    r#"{"kubernetes":{"namespace":"shop"},"log":{"upstream_cluster":"PassthroughCluster"}}"#
+                        .into()
+                ),
+                None
             ]
         );
     }
