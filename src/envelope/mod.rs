@@ -451,10 +451,17 @@ fn app_label<'a>(
 /// A JSON envelope: the payload (string or record) and the Kubernetes metadata beside it.
 fn json<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Option<Unwrapped<'a>> {
     let env: Env<'a> = serde_json::from_slice(line).ok()?;
-    envelope(env, scratch, 0)
+    envelope(env, line, scratch, 0)
 }
 
-fn envelope<'a>(mut env: Env<'a>, scratch: &'a mut Vec<u8>, depth: u8) -> Option<Unwrapped<'a>> {
+/// `whole` is the envelope's own JSON text: the entry itself when Istio's keys sit at its top
+/// beside the shipper's metadata.
+fn envelope<'a>(
+    mut env: Env<'a>,
+    whole: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+    depth: u8,
+) -> Option<Unwrapped<'a>> {
     let mut meta = Meta::default();
     if let Some(mut k) = env.kubernetes.take() {
         meta.namespace = k.namespace_name.take();
@@ -490,11 +497,11 @@ fn envelope<'a>(mut env: Env<'a>, scratch: &'a mut Vec<u8>, depth: u8) -> Option
             return None;
         }
         let inner: Env<'a> = serde_json::from_str(src.get()).ok()?;
-        let mut u = envelope(inner, scratch, depth + 1)?;
+        let mut u = envelope(inner, src.get().as_bytes(), scratch, depth + 1)?;
         u.meta = u.meta.or(meta);
         return Some(u);
     }
-    let payload = [
+    let Some(payload) = [
         env.log,
         env.message,
         env.text_payload,
@@ -503,7 +510,17 @@ fn envelope<'a>(mut env: Env<'a>, scratch: &'a mut Vec<u8>, depth: u8) -> Option
     ]
     .into_iter()
     .flatten()
-    .next()?;
+    .next() else {
+        // Istio's keys at the top, the shipper's metadata beside them (Filebeat's
+        // `json.keys_under_root`, Fluent Bit's `Merge_Log` without `Keep_Log`): the whole
+        // record is the entry, and the metadata names its writer.
+        return (!meta.is_empty()).then_some(Unwrapped {
+            kind: Kind::Json,
+            payload: whole,
+            meta,
+            partial: false,
+        });
+    };
     let raw = payload.get().as_bytes();
     let payload: &'a [u8] = match raw.first() {
         // A parsed record: hand the JSON text on as it is.
@@ -736,6 +753,16 @@ mod tests {
                 Some("checkout"),
                 Some(meta::Label::Name)
             )
+        );
+        // Istio's keys at the top of the record (`json.keys_under_root`).
+        let root = r#"{"@timestamp":"2024-06-02T10:07:01.000Z","upstream_cluster":"PassthroughCluster","downstream_local_address":"34.120.177.194:443","kubernetes":{"namespace":"shop","pod":{"name":"checkout-7d4b9c6f5-x2k8p"},"container":{"name":"istio-proxy"}}}"#;
+        let (k, p, m, _) = un(root);
+        assert_eq!((k, p.as_str()), (Kind::Json, root));
+        assert_eq!(m.namespace.as_deref(), Some("shop"));
+        // Without metadata, such a line is no envelope.
+        assert_eq!(
+            un(r#"{"@timestamp":"x","upstream_cluster":"y"}"#).0,
+            Kind::Bare
         );
         // Inside an Elasticsearch hit, and with a field of an unexpected type beside.
         let (_, p, m, _) = un(&format!(
