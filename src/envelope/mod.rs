@@ -17,7 +17,9 @@
 //! | CloudWatch Logs | `{"message": "...", ...}` |
 //!
 //! A payload that is itself an Istio JSON record (`jsonPayload`, a parsed `log` object) is
-//! handed on as JSON text, without re-encoding.
+//! handed on as JSON text, without re-encoding. Exports that hold many records in one JSON value
+//! (a Cloud Logging array, Elasticsearch responses, CloudWatch pages, OTLP batches) are split
+//! into records by [`batch`] first.
 
 pub mod batch;
 pub mod meta;
