@@ -13,12 +13,13 @@ use crate::pipeline::{Run, SplitState, account};
 pub type Target = fn(&[u8]);
 
 /// The targets, by name.
-pub const TARGETS: [(&str, Target); 11] = [
+pub const TARGETS: [(&str, Target); 12] = [
     ("text", text),
     ("json", json),
     ("line", line),
     ("stream", stream),
     ("envelope", envelope),
+    ("export", export),
     ("custom", custom),
     ("config", config),
     ("partial", partial),
@@ -101,6 +102,26 @@ pub fn envelope(data: &[u8]) {
         let _ = m.workload();
         let _ = meta::workload_of_pod(path);
     }
+}
+
+/// Log stores' exports and collectors' batches (`envelope::batch`): the input as one line and
+/// as a JSON document; every record handed on is then unwrapped.
+pub fn export(data: &[u8]) {
+    use crate::envelope::{self, batch};
+    let mut buf = Vec::new();
+    let mut records = 0u64;
+    let mut each = |r: batch::Record<'_>| {
+        records += 1;
+        if let Some(r) = r {
+            let mut scratch = Vec::new();
+            let _ = envelope::unwrap(r, &mut scratch).payload.len();
+        }
+    };
+    if batch::shape(data) {
+        let _ = batch::each_in_line(data, &mut buf, &mut each);
+    }
+    let _ = batch::is_document(data);
+    let _ = batch::each_in_document(data, &mut buf, &mut each);
 }
 
 /// Custom formats: the format (text, or a JSON object of operators), a newline, then a line it

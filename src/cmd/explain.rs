@@ -98,6 +98,13 @@ pub fn run(a: &ExplainArgs) -> Result<Exit, Error> {
                     &blank("malformed", Malformed::Truncated.describe()),
                 )
             }
+            Event::NoLogLine => {
+                malformed += 1;
+                emit(
+                    &mut out,
+                    &blank("malformed", Malformed::NoLogLine.describe()),
+                )
+            }
             Event::Line(l) => pipeline::read_line(l, &settings, st, false, |v| {
                 let (kind, ns, wl) = (v.envelope.name(), v.namespace, v.workload);
                 let with = |e| tagged(e, kind, ns, wl);

@@ -10,14 +10,18 @@
 //! | stern | `<pod> <container> <line>` |
 //! | Docker json-file | `{"log": "...", "stream": ..., "time": ...}` |
 //! | Fluent Bit, Fluentd | JSON, line in `log` or `message`, `kubernetes.{namespace_name, pod_name, container_name, labels}` |
+//! | Filebeat (Elastic Common Schema) | JSON, line in `message`, `kubernetes.{namespace, pod.name, container.name, labels}` |
 //! | Loki (`logcli --output=jsonl`) | `{"labels": {...}, "line": "..."}` |
 //! | Google Cloud Logging | `textPayload` or `jsonPayload`, `resource.labels.{namespace_name, pod_name, container_name}` |
 //! | Elasticsearch / OpenSearch | NDJSON hits, the record in `_source` |
 //! | CloudWatch Logs | `{"message": "...", ...}` |
 //!
 //! A payload that is itself an Istio JSON record (`jsonPayload`, a parsed `log` object) is
-//! handed on as JSON text, without re-encoding.
+//! handed on as JSON text, without re-encoding. Exports that hold many records in one JSON value
+//! (a Cloud Logging array, Elasticsearch responses, CloudWatch pages, OTLP batches) are split
+//! into records by [`batch`] first.
 
+pub mod batch;
 pub mod meta;
 
 use std::borrow::Cow;
@@ -402,6 +406,30 @@ struct Kubernetes<'a> {
     container_name: Option<Cow<'a, str>>,
     #[serde(borrow)]
     labels: Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+    /// Filebeat / Elastic Common Schema: `namespace`, `pod.name`, `container.name`. Read
+    /// leniently: a field of another shape leaves that name unknown, not the envelope unread.
+    #[serde(borrow)]
+    namespace: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pod: Option<&'a RawValue>,
+    #[serde(borrow)]
+    container: Option<&'a RawValue>,
+}
+
+/// A JSON string, borrowed when it holds no escape; `None` for anything else.
+fn raw_str(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    serde_json::from_str::<Cow<'_, str>>(raw?.get()).ok()
+}
+
+/// The `name` of an ECS object (`{"name": "...", "uid": ...}`).
+fn raw_name(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    #[derive(Deserialize)]
+    struct Named<'a> {
+        #[serde(borrow)]
+        name: Option<&'a RawValue>,
+    }
+    let named: Named<'_> = serde_json::from_str(raw?.get()).ok()?;
+    raw_str(named.name)
 }
 
 #[derive(Deserialize, Default)]
@@ -416,6 +444,8 @@ fn app_label<'a>(
 ) -> Option<(Cow<'a, str>, meta::Label)> {
     labels
         .remove("app.kubernetes.io/name")
+        // Filebeat turns the dots of label keys into `_` (`labels.dedot`, on by default).
+        .or_else(|| labels.remove("app_kubernetes_io/name"))
         .map(|v| (v, meta::Label::Name))
         .or_else(|| labels.remove("app").map(|v| (v, meta::Label::App)))
 }
@@ -423,15 +453,25 @@ fn app_label<'a>(
 /// A JSON envelope: the payload (string or record) and the Kubernetes metadata beside it.
 fn json<'a>(line: &'a [u8], scratch: &'a mut Vec<u8>) -> Option<Unwrapped<'a>> {
     let env: Env<'a> = serde_json::from_slice(line).ok()?;
-    envelope(env, scratch, 0)
+    envelope(env, line, scratch, 0)
 }
 
-fn envelope<'a>(mut env: Env<'a>, scratch: &'a mut Vec<u8>, depth: u8) -> Option<Unwrapped<'a>> {
+/// `whole` is the envelope's own JSON text: the entry itself when Istio's keys sit at its top
+/// beside the shipper's metadata.
+fn envelope<'a>(
+    mut env: Env<'a>,
+    whole: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+    depth: u8,
+) -> Option<Unwrapped<'a>> {
     let mut meta = Meta::default();
     if let Some(mut k) = env.kubernetes.take() {
         meta.namespace = k.namespace_name.take();
         meta.pod = k.pod_name.take();
         meta.container = k.container_name.take();
+        meta.namespace = meta.namespace.or_else(|| raw_str(k.namespace));
+        meta.pod = meta.pod.or_else(|| raw_name(k.pod));
+        meta.container = meta.container.or_else(|| raw_name(k.container));
         if let Some((app, label)) = k.labels.as_mut().and_then(app_label) {
             meta.app = Some(app);
             meta.app_label = Some(label);
@@ -459,11 +499,11 @@ fn envelope<'a>(mut env: Env<'a>, scratch: &'a mut Vec<u8>, depth: u8) -> Option
             return None;
         }
         let inner: Env<'a> = serde_json::from_str(src.get()).ok()?;
-        let mut u = envelope(inner, scratch, depth + 1)?;
+        let mut u = envelope(inner, src.get().as_bytes(), scratch, depth + 1)?;
         u.meta = u.meta.or(meta);
         return Some(u);
     }
-    let payload = [
+    let Some(payload) = [
         env.log,
         env.message,
         env.text_payload,
@@ -472,7 +512,17 @@ fn envelope<'a>(mut env: Env<'a>, scratch: &'a mut Vec<u8>, depth: u8) -> Option
     ]
     .into_iter()
     .flatten()
-    .next()?;
+    .next() else {
+        // Istio's keys at the top, the shipper's metadata beside them (Filebeat's
+        // `json.keys_under_root`, Fluent Bit's `Merge_Log` without `Keep_Log`): the whole
+        // record is the entry, and the metadata names its writer.
+        return (!meta.is_empty()).then_some(Unwrapped {
+            kind: Kind::Json,
+            payload: whole,
+            meta,
+            partial: false,
+        });
+    };
     let raw = payload.get().as_bytes();
     let payload: &'a [u8] = match raw.first() {
         // A parsed record: hand the JSON text on as it is.
@@ -678,6 +728,52 @@ mod tests {
         assert_eq!(p, ENTRY);
         // Not an envelope: handed on unchanged.
         assert_eq!(un(r#"{"level":"info","msg":"x"}"#).0, Kind::Bare);
+    }
+
+    /// Filebeat's `add_kubernetes_metadata` (Elastic Common Schema): `kubernetes.namespace`,
+    /// `kubernetes.pod.name`, `kubernetes.container.name`, and labels with their dots turned
+    /// into `_` (`labels.dedot`, on by default): https://www.elastic.co/guide/en/beats/filebeat/current/add-kubernetes-metadata.html
+    #[test]
+    fn filebeat_ecs_records() {
+        let escaped = serde_json::to_string(ENTRY).unwrap();
+        let (k, p, m, _) = un(&format!(
+            r#"{{"@timestamp":"2024-05-14T09:01:02.140Z","message":{escaped},"stream":"stdout","kubernetes":{{"namespace":"shop","pod":{{"name":"checkout-7d4b9c6f5-x2k8p","uid":"0b4c5a1e-5d1f-4f0e-9d55-0b4c5a1e2f3a","ip":"10.0.0.1"}},"container":{{"name":"istio-proxy"}},"labels":{{"app_kubernetes_io/name":"checkout","pod-template-hash":"7d4b9c6f5"}},"node":{{"name":"n1"}}}},"container":{{"id":"abc","runtime":"containerd"}}}}"#
+        ));
+        assert_eq!((k, p.as_str()), (Kind::Json, ENTRY));
+        assert_eq!(
+            (
+                m.namespace.as_deref(),
+                m.pod.as_deref(),
+                m.container.as_deref(),
+                m.app.as_deref(),
+                m.app_label
+            ),
+            (
+                Some("shop"),
+                Some("checkout-7d4b9c6f5-x2k8p"),
+                Some("istio-proxy"),
+                Some("checkout"),
+                Some(meta::Label::Name)
+            )
+        );
+        // Istio's keys at the top of the record (`json.keys_under_root`).
+        let root = r#"{"@timestamp":"2024-06-02T10:07:01.000Z","upstream_cluster":"PassthroughCluster","downstream_local_address":"34.120.177.194:443","kubernetes":{"namespace":"shop","pod":{"name":"checkout-7d4b9c6f5-x2k8p"},"container":{"name":"istio-proxy"}}}"#;
+        let (k, p, m, _) = un(root);
+        assert_eq!((k, p.as_str()), (Kind::Json, root));
+        assert_eq!(m.namespace.as_deref(), Some("shop"));
+        // Without metadata, such a line is no envelope.
+        assert_eq!(
+            un(r#"{"@timestamp":"x","upstream_cluster":"y"}"#).0,
+            Kind::Bare
+        );
+        // Inside an Elasticsearch hit, and with a field of an unexpected type beside.
+        let (_, p, m, _) = un(&format!(
+            r#"{{"_index":"filebeat-8","_source":{{"message":{escaped},"kubernetes":{{"namespace":"pay","pod":"odd","container":{{"name":"istio-proxy"}}}}}}}}"#
+        ));
+        assert_eq!(
+            (p.as_str(), m.namespace.as_deref(), m.pod.as_deref()),
+            (ENTRY, Some("pay"), None)
+        );
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub enum Event<'a> {
     TooLong,
     /// The last line before a read error (a truncated gzip member, say): probably cut short.
     Truncated(&'a [u8]),
+    /// A record of a log store's export that holds no log line (never from this reader: from
+    /// `envelope::batch`, for callers that read exports record by record).
+    NoLogLine,
 }
 
 /// How much is read from the source at a time: small enough that the bytes the kernel just
@@ -143,6 +146,7 @@ mod tests {
                 Event::Line(l) => String::from_utf8_lossy(l).into_owned(),
                 Event::TooLong => "<too long>".into(),
                 Event::Truncated(l) => format!("<truncated {}>", String::from_utf8_lossy(l)),
+                Event::NoLogLine => "<no log line>".into(),
             });
             true
         });

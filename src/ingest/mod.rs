@@ -406,7 +406,8 @@ pub fn total_bytes(sources: &[Source]) -> Option<u64> {
     Some(total)
 }
 
-/// A regular file's size and identity, and whether it is plain (not compressed); `None` for
+/// A regular file's size and identity, and whether it can be split (plain, not compressed,
+/// and lines rather than one JSON document); `None` for
 /// anything else (a named pipe, a device), which is not opened here: a pipe opened to look at
 /// its first bytes would lose them, or, closed, leave its writer gone.
 fn look_at(p: &Path) -> io::Result<Option<(Planned, bool)>> {
@@ -419,9 +420,10 @@ fn look_at(p: &Path) -> io::Result<Option<(Planned, bool)>> {
         size: m.len(),
         id: file_id(&m),
     };
-    let mut head = [0u8; 4];
+    // Enough to tell a JSON document (never split: see `envelope::batch`) from lines.
+    let mut head = [0u8; 256];
     let mut n = 0;
-    while n < 4 {
+    while n < head.len() {
         match f.read(&mut head[n..]) {
             Ok(0) => break,
             Ok(k) => n += k,
@@ -431,7 +433,8 @@ fn look_at(p: &Path) -> io::Result<Option<(Planned, bool)>> {
     }
     Ok(Some((
         planned,
-        sniff_encoding(&head[..n]) == Encoding::Plain,
+        sniff_encoding(&head[..n]) == Encoding::Plain
+            && !crate::envelope::batch::is_document(&head[..n]),
     )))
 }
 
@@ -525,6 +528,29 @@ mod tests {
             r.read_to_end(&mut v).unwrap();
             assert_eq!((enc, &v[..]), (Encoding::Plain, plain));
         }
+    }
+
+    /// A JSON document (gcloud's array, the AWS CLI's pages) is read whole: a range of it
+    /// would start inside a record.
+    #[test]
+    fn plan_never_splits_json_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("gcloud.json");
+        let mut doc = b"[\n".to_vec();
+        for _ in 0..100 {
+            doc.extend_from_slice(b"  {\n    \"textPayload\": \"x\"\n  },\n");
+        }
+        doc.extend_from_slice(b"  {}\n]\n");
+        std::fs::write(&p, &doc).unwrap();
+        let sources = vec![Source {
+            name: "gcloud.json".into(),
+            origin: Origin::File(p),
+        }];
+        let tasks = plan(&sources, 64);
+        assert!(
+            matches!(tasks[..], [Task::Whole { source: 0, .. }]),
+            "{tasks:?}"
+        );
     }
 
     #[test]

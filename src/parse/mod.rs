@@ -151,6 +151,8 @@ pub enum Malformed {
     WrongFormat,
     /// Cut short by the end of the input (truncated compressed stream).
     Truncated,
+    /// A record of a log store's export or a collector's batch that holds no log line.
+    NoLogLine,
 }
 
 impl Malformed {
@@ -163,6 +165,7 @@ impl Malformed {
             Malformed::BadNumber => "non-numeric value in a numeric field",
             Malformed::WrongFormat => "entry in a format other than the one --format forces",
             Malformed::Truncated => "line cut short by the end of a truncated input",
+            Malformed::NoLogLine => "record of an export or batch that holds no log line",
         }
     }
 
@@ -175,6 +178,7 @@ impl Malformed {
             Malformed::BadNumber => "bad-number",
             Malformed::WrongFormat => "wrong-format",
             Malformed::Truncated => "truncated",
+            Malformed::NoLogLine => "no-log-line",
         }
     }
 }

@@ -1,10 +1,10 @@
 //! The worker pool: one [`Worker`] per thread, taking tasks from a shared counter.
 
-use std::io;
+use std::io::{self, Read};
 
 use crate::aggregate::{Location, Summary};
 use crate::config::Settings;
-use crate::envelope::Meta;
+use crate::envelope::{Meta, batch};
 use crate::ingest::lines::{Event, LineReader};
 use crate::ingest::{self, Counted, Encoding, Origin, Source, Task, UpToPlanned};
 use crate::parse::Malformed;
@@ -140,8 +140,21 @@ impl<'s> Worker<'s> {
             base,
             ..
         } = self;
+        let mut r = r;
+        let mut head = Vec::new();
+        if offset == 0 && !skip_first {
+            // A pretty-printed JSON export (gcloud's array, the AWS CLI's pages) is one
+            // document, not lines.
+            (&mut r).take(DOCUMENT_HEAD).read_to_end(&mut head)?;
+            if batch::is_document(&head) {
+                let r = io::Cursor::new(head).chain(r);
+                return read_document(r, source, encoding, settings, summary, base);
+            }
+        }
+        let r = io::Cursor::new(head).chain(r);
         let mut line = 0u64;
         let mut state = SplitState::new(base.clone());
+        let mut records = Vec::new();
         let (consumed, result) = reader.read(r, offset, skip_first, end, |ev| {
             line += 1;
             let loc = Location {
@@ -150,27 +163,108 @@ impl<'s> Worker<'s> {
                 line,
             };
             match ev {
+                // A one-line export object (an OTLP batch, a page of events or hits): each of
+                // its records counts as a line.
+                Event::Line(l) if l.first() == Some(&b'{') && batch::shape(l) => {
+                    let mut first = true;
+                    let read = batch::each_in_line(l, &mut records, &mut |rec| {
+                        if !first {
+                            line += 1;
+                        }
+                        first = false;
+                        let loc = Location {
+                            source,
+                            split,
+                            line,
+                        };
+                        match rec {
+                            Some(rec) => account(summary, settings, rec, loc, &mut state),
+                            None => summary.malformed(Malformed::NoLogLine, loc),
+                        }
+                    });
+                    if read.is_none() {
+                        account(summary, settings, l, loc, &mut state)
+                    }
+                }
                 Event::Line(l) => account(summary, settings, l, loc, &mut state),
                 Event::TooLong => summary.malformed(Malformed::LineTooLong, loc),
                 Event::Truncated(_) => summary.malformed(Malformed::Truncated, loc),
+                Event::NoLogLine => summary.malformed(Malformed::NoLogLine, loc),
             }
             true
         });
         summary.bytes += consumed.bytes;
         summary.split_lines.insert((source, split), line);
-        result.map_err(|e| match encoding {
-            Some(enc) => io::Error::other(format!(
-                "{} stream ended early or is corrupt after {} lines ({}); the lines before were read",
-                match enc {
-                    Encoding::Gzip => "gzip",
-                    Encoding::Zstd => "zstd",
-                    Encoding::Plain => "plain",
-                },
+        result.map_err(|e| corrupt(e, encoding, line))
+    }
+}
+
+/// How many bytes of a source are looked at to tell a JSON document from lines.
+const DOCUMENT_HEAD: u64 = 256;
+
+fn corrupt(e: io::Error, encoding: Option<Encoding>, line: u64) -> io::Error {
+    match encoding {
+        Some(enc) => io::Error::other(format!(
+            "{} stream ended early or is corrupt after {} lines ({}); the lines before were read",
+            match enc {
+                Encoding::Gzip => "gzip",
+                Encoding::Zstd => "zstd",
+                Encoding::Plain => "plain",
+            },
+            line,
+            ingest::io_reason(&e)
+        )),
+        None => e,
+    }
+}
+
+/// Reads a whole source that is one JSON document (or several back to back): each record of
+/// it counts as a line, numbered in order. Invalid JSON stops the reading there, and the source
+/// is reported unreadable past the record it follows.
+fn read_document<R: io::Read>(
+    r: R,
+    source: u32,
+    encoding: Option<Encoding>,
+    settings: &Settings,
+    summary: &mut Summary,
+    base: &Meta<'static>,
+) -> io::Result<()> {
+    let mut line = 0u64;
+    let mut state = SplitState::new(base.clone());
+    let mut buf = Vec::new();
+    let mut counted = ByteCount { inner: r, bytes: 0 };
+    let result = batch::each_in_document(
+        io::BufReader::with_capacity(256 * 1024, &mut counted),
+        &mut buf,
+        &mut |rec| {
+            line += 1;
+            let loc = Location {
+                source,
+                split: 0,
                 line,
-                ingest::io_reason(&e)
-            )),
-            None => e,
-        })
+            };
+            match rec {
+                Some(rec) => account(summary, settings, rec, loc, &mut state),
+                None => summary.malformed(Malformed::NoLogLine, loc),
+            }
+        },
+    );
+    summary.bytes += counted.bytes;
+    summary.split_lines.insert((source, 0), line);
+    result.map_err(|e| corrupt(e, encoding, line))
+}
+
+/// Counts the bytes read through it.
+struct ByteCount<R> {
+    inner: R,
+    bytes: u64,
+}
+
+impl<R: io::Read> io::Read for ByteCount<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
     }
 }
 

@@ -64,24 +64,52 @@ pub fn use_global_pool(threads: usize) {
 
 /// Reads every source in order on this thread and calls `f` with the source index, the line
 /// number and the event; `f` returns false to stop. Returns the sources that could not be read
-/// (to the end). For `explain`, where order matters more than speed.
+/// (to the end). For `explain`, where order matters more than speed. Exports that hold many
+/// records (`envelope::batch`) are handed on record by record, each one a line, as a run
+/// counts them.
 pub fn for_each_line(
     sources: &[Source],
     max_line_bytes: usize,
     mut f: impl FnMut(u32, u64, Event<'_>) -> bool,
 ) -> Vec<(u32, String)> {
+    use crate::envelope::batch;
+    use std::io::Read;
     let mut reader = LineReader::new(max_line_bytes);
     let mut errors = Vec::new();
+    let mut records = Vec::new();
     for (i, src) in sources.iter().enumerate() {
         let i = i as u32;
         let mut line = 0u64;
-        let mut go_on = true;
-        let mut read = |r: Box<dyn io::Read + '_>| {
+        let go_on = std::cell::Cell::new(true);
+        let mut emit = |ev: Event<'_>| {
+            if go_on.get() {
+                line += 1;
+                go_on.set(f(i, line, ev));
+            }
+        };
+        let mut read = |mut r: Box<dyn io::Read + '_>| -> io::Result<()> {
+            let mut head = Vec::new();
+            (&mut r).take(256).read_to_end(&mut head)?;
+            let document = batch::is_document(&head);
+            let r = io::Cursor::new(head).chain(r);
+            if document {
+                return batch::each_in_document(io::BufReader::new(r), &mut records, &mut |rec| {
+                    emit(rec.map_or(Event::NoLogLine, Event::Line))
+                });
+            }
             reader
                 .read(r, 0, false, u64::MAX, |ev| {
-                    line += 1;
-                    go_on = f(i, line, ev);
-                    go_on
+                    match ev {
+                        Event::Line(l)
+                            if l.first() == Some(&b'{')
+                                && batch::shape(l)
+                                && batch::each_in_line(l, &mut records, &mut |rec| {
+                                    emit(rec.map_or(Event::NoLogLine, Event::Line))
+                                })
+                                .is_some() => {}
+                        ev => emit(ev),
+                    }
+                    go_on.get()
                 })
                 .1
         };
@@ -95,7 +123,7 @@ pub fn for_each_line(
         if let Err(e) = result {
             errors.push((i, ingest::io_reason(&e)));
         }
-        if !go_on {
+        if !go_on.get() {
             break;
         }
     }

@@ -8,6 +8,7 @@
 mod ambient;
 mod browser;
 mod cli;
+mod collection;
 mod common;
 mod distributed;
 mod fix;
