@@ -156,6 +156,19 @@ pub fn parse_version(s: &str) -> Result<(u32, u32), String> {
     }
 }
 
+/// The kinds [`check`] validates: every other kind is skipped. A kind added to `check` is
+/// added here.
+pub const KINDS: &[&str] = &["ServiceEntry", "Sidecar"];
+
+/// The kinds [`KINDS`] names, for a message: `ServiceEntry or Sidecar`.
+pub fn kinds_named() -> String {
+    match KINDS.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 /// Checks a ServiceEntry or a Sidecar as Istio does: the CRD schema and istiod's errors, then
 /// the webhook's and `istioctl analyze`'s warnings. Errors come first, each group in the order
 /// the rules run. `None` for other kinds.
@@ -1512,6 +1525,19 @@ mod tests {
     fn se(spec: Value) -> Value {
         json!({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
                "metadata": {"name": "x"}, "spec": spec})
+    }
+
+    /// `KINDS` names exactly the kinds `check` validates.
+    #[test]
+    fn kinds_are_those_checked() {
+        for k in KINDS {
+            assert!(
+                check(&json!({"kind": k}), &Options::default()).is_some(),
+                "{k}"
+            );
+        }
+        assert!(check(&json!({"kind": "ConfigMap"}), &Options::default()).is_none());
+        assert_eq!(kinds_named(), "ServiceEntry or Sidecar");
     }
 
     #[test]

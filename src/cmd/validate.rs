@@ -54,6 +54,13 @@ pub fn run(a: &ValidateArgs) -> Result<Exit, Error> {
         Ok(())
     })
     .map_err(Error::Unreadable)?;
+    if report.checked == 0 {
+        return Err(Error::Usage(format!(
+            "no {} in the input ({} of other kinds skipped): nothing to validate",
+            validate::kinds_named(),
+            crate::render::count(report.skipped as u64, "document", "documents")
+        )));
+    }
     crate::render::write(&mut out, format, &report).map_err(io_err("writing"))?;
     out.flush().map_err(io_err("writing"))?;
     let fails = report.failed > 0 || (a.fail_on == FailOn::Warning && report.warned > 0);

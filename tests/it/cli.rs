@@ -993,6 +993,45 @@ fn validate_warnings() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// Other kinds are skipped and counted; input that holds no kind `validate` checks is a usage
+/// error, not "0 manifests checked".
+#[test]
+fn validate_nothing_to_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let cm = dir.path().join("cm.yaml");
+    std::fs::write(
+        &cm,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n",
+    )
+    .unwrap();
+    let o = run(&["validate", cm.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("no ServiceEntry or Sidecar"),
+        "{}",
+        stderr(&o)
+    );
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "").unwrap();
+    let o = run(&["validate", empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    // With a kind it checks, the others are counted.
+    let o = run(&[
+        "validate",
+        cm.to_str().unwrap(),
+        "tests/fixtures/istio-validation/se-table-partial-wildcard-hosts.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(
+            "1 manifest checked (0 with errors, 1 with warnings); 1 document of other kinds skipped"
+        ),
+        "{}",
+        stdout(&o)
+    );
+}
+
 /// With the mesh's current config, covered destinations are reported with the entry that
 /// covers them and get nothing new; exportTo and Sidecar imports decide visibility.
 #[test]
