@@ -364,7 +364,7 @@ fn selector_without_labels(spec: &Value) -> bool {
 }
 
 /// The warnings of istiod's `ValidateServiceEntry` and of `istioctl analyze` (IST0134).
-fn service_entry_warnings(doc: &Value, opts: &Options) -> Vec<Message> {
+pub(crate) fn service_entry_warnings(doc: &Value, opts: &Options) -> Vec<Message> {
     let mut out = Vec::new();
     let Some(spec) = doc.get("spec").filter(|s| s.is_object()) else {
         return out;

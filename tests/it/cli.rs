@@ -1116,6 +1116,65 @@ fn audit_of_existing_entries() {
     assert_eq!(v["audit"], serde_json::json!([]));
 }
 
+/// The audit gives IST0134 as `istioctl analyze` does: an empty protocol is an unset one,
+/// allocated addresses (`status.addresses`) and a mesh config with DNS auto-allocation make it
+/// moot.
+#[test]
+fn audit_ist0134_as_istio() {
+    let tcp = |extra: &[&str]| -> Vec<(String, Vec<String>)> {
+        let o = run(&[
+            &[
+                "analyze",
+                "-o",
+                "json",
+                "--existing",
+                "tests/fixtures/manifests/audit-ist0134.yaml",
+            ],
+            extra,
+            &["samples/"],
+        ]
+        .concat());
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["finding"] == "tcp-without-addresses")
+            .map(|f| {
+                (
+                    f["entry"].as_str().unwrap().to_owned(),
+                    f["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|i| i.as_str().unwrap().to_owned())
+                        .collect(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        tcp(&[]),
+        [("shop/empty-protocol".to_owned(), vec!["5432".to_owned()])]
+    );
+    assert_eq!(
+        tcp(&[
+            "--mesh-config",
+            "tests/fixtures/manifests/mesh-dns-auto-allocate.yaml"
+        ]),
+        []
+    );
+    assert_eq!(
+        tcp(&[
+            "--mesh-config",
+            "tests/fixtures/manifests/mesh-dns-capture-only.yaml"
+        ])
+        .len(),
+        1
+    );
+}
+
 /// Filters and the apiVersion.
 #[test]
 fn selection_flags() {
