@@ -55,4 +55,5 @@ pub mod render;
 pub mod sidecar;
 pub mod telemetry;
 pub mod validate;
+pub mod validate_across;
 pub mod yaml;

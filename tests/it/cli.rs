@@ -1032,6 +1032,79 @@ fn validate_nothing_to_check() {
     );
 }
 
+/// Checks across manifests, as `istioctl analyze` makes them: the cases of Istio's
+/// `analyzers_test.go` on its testdata (`tests/fixtures/istio-analyze/`), IST0111 and IST0177.
+#[test]
+fn validate_across_manifests() {
+    let coded = |file: &str| -> Vec<String> {
+        let path = format!("tests/fixtures/istio-analyze/{file}.yaml");
+        let o = run(&["validate", "-o", "json", &path]);
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let mut out = Vec::new();
+        for m in v["manifests"].as_array().unwrap() {
+            for f in m["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .chain(m["warnings"].as_array().unwrap())
+            {
+                if let Some(c @ ("IST0111" | "IST0177")) = f["code"].as_str() {
+                    out.push(format!(
+                        "{c} {} {}/{}",
+                        f["level"].as_str().unwrap(),
+                        m["namespace"].as_str().unwrap(),
+                        m["name"].as_str().unwrap()
+                    ));
+                }
+            }
+        }
+        out.sort();
+        out
+    };
+    assert_eq!(
+        coded("serviceentry-conflicting-protocol"),
+        [
+            "IST0177 warning default/se-http",
+            "IST0177 warning default/se-https"
+        ]
+    );
+    assert_eq!(
+        coded("serviceentry-no-conflict-protocol"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        coded("serviceentry-conflicting-exportto"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        coded("sidecar-default-selector"),
+        [
+            "IST0111 error ns2/has-conflict-1",
+            "IST0111 error ns2/has-conflict-2"
+        ]
+    );
+    let o = run(&[
+        "validate",
+        "tests/fixtures/istio-analyze/serviceentry-conflicting-protocol.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("ServiceEntry default/se-http: warning[IST0177]: Multiple ServiceEntries (default/se-http, default/se-https) define the same host \"example.com\" and port 13835 with conflicting protocols (HTTP, HTTPS)."),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&[
+        "validate",
+        "tests/fixtures/istio-analyze/sidecar-default-selector.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("Sidecar ns2/has-conflict-1: error[IST0111]: The Sidecars [has-conflict-1 has-conflict-2] in namespace \"ns2\" have no workload selector"),
+        "{}",
+        stdout(&o)
+    );
+}
+
 /// With the mesh's current config, covered destinations are reported with the entry that
 /// covers them and get nothing new; exportTo and Sidecar imports decide visibility.
 #[test]
