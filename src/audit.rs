@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::aggregate::Summary;
 use crate::existing::{Entry, Existing, host_matches};
+use crate::validate;
 
 /// How many exact hosts a wildcard entry may have served and still be worth replacing.
 pub const FEW_HOSTS: usize = 5;
@@ -29,7 +30,9 @@ fn id(e: &Entry) -> String {
 }
 
 /// Audits every existing ServiceEntry against the observed destinations.
-pub fn audit(existing: &Existing, summary: &Summary) -> Vec<Finding> {
+/// `tcp-without-addresses` is `validate`'s IST0134, under `opts` (the mesh config), as
+/// `istioctl analyze` reports it.
+pub fn audit(existing: &Existing, summary: &Summary, opts: &validate::Options) -> Vec<Finding> {
     let mut out = Vec::new();
     // Each entry's destinations: those its hosts or addresses match, on any port (found by
     // the entries' index, not by matching every entry with every destination).
@@ -125,14 +128,33 @@ pub fn audit(existing: &Existing, summary: &Summary) -> Vec<Finding> {
                 });
             }
         }
-        if e.addresses.is_empty() && !e.tcp_ports.is_empty() {
+        let open = open_tcp_ports(e, opts);
+        if !open.is_empty() {
             out.push(Finding {
                 entry: id(e),
                 finding: "tcp-without-addresses",
                 detail: "TCP (or unset) ports without addresses open the port to every destination (IST0134): add addresses or set the protocol".into(),
-                items: e.tcp_ports.iter().map(ToString::to_string).collect(),
+                items: open,
             });
         }
     }
     out
+}
+
+/// The ports of an entry `istioctl analyze` reports IST0134 on: `validate`'s rule, which reads
+/// `status.addresses` and the mesh config.
+fn open_tcp_ports(e: &Entry, opts: &validate::Options) -> Vec<String> {
+    let ports = e.raw.pointer("/spec/ports");
+    validate::service_entry_warnings(&e.raw, opts)
+        .into_iter()
+        .filter(|m| m.code == Some("IST0134"))
+        .filter_map(|m| {
+            let i: usize = m.pointer.strip_prefix("/spec/ports/")?.parse().ok()?;
+            ports?
+                .get(i)?
+                .get("number")?
+                .as_u64()
+                .map(|n| n.to_string())
+        })
+        .collect()
 }

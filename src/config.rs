@@ -49,6 +49,8 @@ pub struct Settings {
     pub containers: Vec<String>,
     /// `--pods`: pod names to owner workloads and service accounts, for ztunnel lines.
     pub pods: Option<Arc<crate::pods::Pods>>,
+    /// `--mesh-config` turns on DNS capture and address auto-allocation (IST0134 is moot).
+    pub mesh_dns_auto_allocate: bool,
 }
 
 /// The proxy containers of a mesh: sidecars, gateways and waypoints (`istio-proxy`), ztunnel.
@@ -89,6 +91,7 @@ impl Default for Settings {
             stdin_name: None,
             containers: PROXY_CONTAINERS.iter().map(|c| (*c).to_owned()).collect(),
             pods: None,
+            mesh_dns_auto_allocate: false,
         }
     }
 }
@@ -128,6 +131,8 @@ pub struct Selection {
     pub max_entries: Option<usize>,
     /// The high-cardinality parents found in this run's traffic ([`Selection::observe`]).
     pub high_cardinality: Arc<crate::cardinality::Found>,
+    /// What `--existing` entries are audited with (`validate`'s rules).
+    pub validate: crate::validate::Options,
 }
 
 impl Default for Selection {
@@ -149,6 +154,7 @@ impl Default for Selection {
             include_high_cardinality: false,
             max_entries: None,
             high_cardinality: Arc::default(),
+            validate: crate::validate::Options::default(),
         }
     }
 }
@@ -326,6 +332,23 @@ fn window(a: &RunArgs) -> Result<Option<Window>, UsageError> {
         return Err(UsageError("--since must be before --until".into()));
     }
     Ok((since.is_some() || until.is_some()).then_some(Window { since, until }))
+}
+
+/// Whether `--mesh-config` has the proxies capture DNS and allocate addresses, as
+/// `validate --mesh-config` reads it.
+fn mesh_dns_auto_allocate(a: &ReadArgs) -> Result<bool, UsageError> {
+    let Some(path) = &a.mesh_config else {
+        return Ok(false);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        UsageError(format!(
+            "--mesh-config {}: {}",
+            path.display(),
+            crate::ingest::io_reason(&e)
+        ))
+    })?;
+    crate::validate::mesh_dns_auto_allocate(&text)
+        .map_err(|e| UsageError(format!("--mesh-config {}: {e}", path.display())))
 }
 
 fn custom_format(a: &ReadArgs) -> Result<Option<Custom>, UsageError> {
@@ -560,6 +583,7 @@ impl Settings {
             namespace: o.source_namespace.clone(),
             workload: o.source_workload.clone(),
             custom: custom_format(a)?.map(Arc::new),
+            mesh_dns_auto_allocate: mesh_dns_auto_allocate(a)?,
             track_mesh: false,
             partials,
             stdin_name: o.stdin_name.clone(),

@@ -19,7 +19,7 @@ pub struct Entry {
     pub name: String,
     pub hosts: Vec<String>,
     pub ports: Vec<u16>,
-    /// Ports whose protocol is TCP or unset.
+    /// Ports whose protocol is TCP or unset (or empty).
     pub tcp_ports: Vec<u16>,
     /// Each port's protocol, upper case (empty when unset).
     pub protocols: Vec<(u16, String)>,
@@ -441,7 +441,8 @@ fn entry(v: Value, namespace: String, name: String) -> Result<Entry, String> {
         port(p, "targetPort", &field("targetPort"))?;
         let Some(n) = number else { continue };
         ports.push(n);
-        if protocol.is_none_or(|x| x.eq_ignore_ascii_case("tcp")) {
+        // An empty protocol is an unset one (Istio reads the field as proto3 does).
+        if protocol.is_none_or(|x| x.is_empty() || x.eq_ignore_ascii_case("tcp")) {
             tcp_ports.push(n);
         }
         protocols.push((n, protocol.unwrap_or("").to_ascii_uppercase()));

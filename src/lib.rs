@@ -56,6 +56,7 @@ pub mod render;
 pub mod sidecar;
 pub mod telemetry;
 pub mod validate;
+pub mod validate_across;
 pub mod validate_ambient;
 pub mod waypoint_policy;
 pub mod yaml;

@@ -156,6 +156,26 @@ pub fn parse_version(s: &str) -> Result<(u32, u32), String> {
     }
 }
 
+/// The kinds [`check`] validates (the last three, of ambient mode's egress, in their own API
+/// groups: Gateway API's `Gateway`, `security.istio.io`, `networking.k8s.io`): every other kind
+/// is skipped. A kind added to `check` is added here.
+pub const KINDS: &[&str] = &[
+    "ServiceEntry",
+    "Sidecar",
+    "Gateway",
+    "AuthorizationPolicy",
+    "NetworkPolicy",
+];
+
+/// The kinds [`KINDS`] names, for a message: `ServiceEntry or Sidecar`.
+pub fn kinds_named() -> String {
+    match KINDS.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 /// Checks a ServiceEntry or a Sidecar as Istio does: the CRD schema and istiod's errors, then
 /// the webhook's and `istioctl analyze`'s warnings. Errors come first, each group in the order
 /// the rules run. The kinds of ambient egress (waypoint Gateway, AuthorizationPolicy,
@@ -359,7 +379,7 @@ fn selector_without_labels(spec: &Value) -> bool {
 }
 
 /// The warnings of istiod's `ValidateServiceEntry` and of `istioctl analyze` (IST0134).
-fn service_entry_warnings(doc: &Value, opts: &Options) -> Vec<Message> {
+pub(crate) fn service_entry_warnings(doc: &Value, opts: &Options) -> Vec<Message> {
     let mut out = Vec::new();
     let Some(spec) = doc.get("spec").filter(|s| s.is_object()) else {
         return out;
@@ -1520,6 +1540,32 @@ mod tests {
     fn se(spec: Value) -> Value {
         json!({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
                "metadata": {"name": "x"}, "spec": spec})
+    }
+
+    /// `KINDS` names exactly the kinds `check` validates.
+    #[test]
+    fn kinds_are_those_checked() {
+        let api = |k: &str| match k {
+            "Gateway" => "gateway.networking.k8s.io/v1",
+            "AuthorizationPolicy" => "security.istio.io/v1",
+            "NetworkPolicy" => "networking.k8s.io/v1",
+            _ => "networking.istio.io/v1",
+        };
+        for k in KINDS {
+            assert!(
+                check(
+                    &json!({"kind": k, "apiVersion": api(k)}),
+                    &Options::default()
+                )
+                .is_some(),
+                "{k}"
+            );
+        }
+        assert!(check(&json!({"kind": "ConfigMap"}), &Options::default()).is_none());
+        assert_eq!(
+            kinds_named(),
+            "ServiceEntry, Sidecar, Gateway, AuthorizationPolicy or NetworkPolicy"
+        );
     }
 
     #[test]

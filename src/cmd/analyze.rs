@@ -27,6 +27,7 @@ fn report(select: &SelectArgs, a: &ReportArgs, mut settings: Settings) -> Result
     super::one_stdin_reader(&settings, &select.filter.existing)?;
     let mut selection = Selection::from_args(select)?;
     selection.rules = settings.rules.clone();
+    selection.validate.mesh_dns_auto_allocate = settings.mesh_dns_auto_allocate;
     // Checked before any input is read. One flag may name `-`: it then takes standard output,
     // and the table is not printed.
     let mut outs = super::out::prepare_all(

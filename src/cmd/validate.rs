@@ -32,6 +32,8 @@ pub fn run(a: &ValidateArgs) -> Result<Exit, Error> {
     let format = crate::config::validate_output(a.output);
     let mut out = output(None)?;
     let mut report = Validated::default();
+    // What the checks across manifests need of each one checked, by its place in the report.
+    let mut parts = Vec::new();
     for_each_file(&a.paths, |path, text| {
         let mut docs = Vec::new();
         push_docs(path, text, &mut docs)?;
@@ -41,6 +43,7 @@ pub fn run(a: &ValidateArgs) -> Result<Exit, Error> {
                 report.skipped += 1;
                 continue;
             };
+            parts.push(crate::validate_across::part(&d.value));
             report.push(d, messages);
         }
         // Where the documents with findings are: the file read again for the spans of its
@@ -54,6 +57,14 @@ pub fn run(a: &ValidateArgs) -> Result<Exit, Error> {
         Ok(())
     })
     .map_err(Error::Unreadable)?;
+    if report.checked == 0 {
+        return Err(Error::Usage(format!(
+            "no {} in the input ({} of other kinds skipped): nothing to validate",
+            validate::kinds_named(),
+            crate::render::count(report.skipped as u64, "document", "documents")
+        )));
+    }
+    report.across(&parts);
     crate::render::write(&mut out, format, &report).map_err(io_err("writing"))?;
     out.flush().map_err(io_err("writing"))?;
     let fails = report.failed > 0 || (a.fail_on == FailOn::Warning && report.warned > 0);
@@ -74,6 +85,32 @@ struct Validated {
 }
 
 impl Validated {
+    /// Adds the findings across manifests (`istioctl analyze`'s IST0111 and IST0177) after
+    /// each manifest's own, and counts again.
+    fn across(&mut self, parts: &[crate::validate_across::Part]) {
+        for (i, m) in crate::validate_across::across(parts) {
+            let Some(manifest) = self.manifests.get_mut(i) else {
+                continue;
+            };
+            let at = manifest.at;
+            let found = Found { message: m, at };
+            match found.message.level {
+                Level::Error => manifest.errors.push(found),
+                Level::Warning => manifest.warnings.push(found),
+            }
+        }
+        self.failed = self
+            .manifests
+            .iter()
+            .filter(|m| !m.errors.is_empty())
+            .count();
+        self.warned = self
+            .manifests
+            .iter()
+            .filter(|m| !m.warnings.is_empty())
+            .count();
+    }
+
     fn push(&mut self, d: &Doc, messages: Vec<Message>) {
         self.checked += 1;
         let text = |p: &str, none: &str| match d.value.pointer(p).and_then(Value::as_str) {
@@ -157,7 +194,8 @@ impl Manifest {
     fn line(&self, f: &Found) -> String {
         let m = &f.message;
         let level = match (m.level, m.code) {
-            (Level::Error, _) => "error".to_owned(),
+            (Level::Error, None) => "error".to_owned(),
+            (Level::Error, Some(c)) => format!("error[{c}]"),
             (Level::Warning, None) => "warning".to_owned(),
             (Level::Warning, Some(c)) => format!("warning[{c}]"),
         };

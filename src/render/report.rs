@@ -368,7 +368,7 @@ impl<'a> Report<'a> {
             audit: sel
                 .existing
                 .as_deref()
-                .map(|e| crate::audit::audit(e, s))
+                .map(|e| crate::audit::audit(e, s, &sel.validate))
                 .unwrap_or_default(),
             high_cardinality: sel.high_cardinality.findings.clone(),
             unknown_prefix: s.unknown_prefix,

@@ -993,6 +993,118 @@ fn validate_warnings() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// Other kinds are skipped and counted; input that holds no kind `validate` checks is a usage
+/// error, not "0 manifests checked".
+#[test]
+fn validate_nothing_to_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let cm = dir.path().join("cm.yaml");
+    std::fs::write(
+        &cm,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n",
+    )
+    .unwrap();
+    let o = run(&["validate", cm.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("no ServiceEntry, Sidecar, Gateway, AuthorizationPolicy or NetworkPolicy"),
+        "{}",
+        stderr(&o)
+    );
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "").unwrap();
+    let o = run(&["validate", empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    // With a kind it checks, the others are counted.
+    let o = run(&[
+        "validate",
+        cm.to_str().unwrap(),
+        "tests/fixtures/istio-validation/se-table-partial-wildcard-hosts.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(
+            "1 manifest checked (0 with errors, 1 with warnings); 1 document of other kinds skipped"
+        ),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// Checks across manifests, as `istioctl analyze` makes them: the cases of Istio's
+/// `analyzers_test.go` on its testdata (`tests/fixtures/istio-analyze/`), IST0111 and IST0177.
+#[test]
+fn validate_across_manifests() {
+    let coded = |file: &str| -> Vec<String> {
+        let path = format!("tests/fixtures/istio-analyze/{file}.yaml");
+        let o = run(&["validate", "-o", "json", &path]);
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let mut out = Vec::new();
+        for m in v["manifests"].as_array().unwrap() {
+            for f in m["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .chain(m["warnings"].as_array().unwrap())
+            {
+                if let Some(c @ ("IST0111" | "IST0177")) = f["code"].as_str() {
+                    out.push(format!(
+                        "{c} {} {}/{}",
+                        f["level"].as_str().unwrap(),
+                        m["namespace"].as_str().unwrap(),
+                        m["name"].as_str().unwrap()
+                    ));
+                }
+            }
+        }
+        out.sort();
+        out
+    };
+    assert_eq!(
+        coded("serviceentry-conflicting-protocol"),
+        [
+            "IST0177 warning default/se-http",
+            "IST0177 warning default/se-https"
+        ]
+    );
+    assert_eq!(
+        coded("serviceentry-no-conflict-protocol"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        coded("serviceentry-conflicting-exportto"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        coded("sidecar-default-selector"),
+        [
+            "IST0111 error ns2/has-conflict-1",
+            "IST0111 error ns2/has-conflict-2"
+        ]
+    );
+    let o = run(&[
+        "validate",
+        "tests/fixtures/istio-analyze/serviceentry-conflicting-protocol.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("ServiceEntry default/se-http: warning[IST0177]: Multiple ServiceEntries (default/se-http, default/se-https) define the same host \"example.com\" and port 13835 with conflicting protocols (HTTP, HTTPS)."),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&[
+        "validate",
+        "tests/fixtures/istio-analyze/sidecar-default-selector.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("Sidecar ns2/has-conflict-1: error[IST0111]: The Sidecars [has-conflict-1 has-conflict-2] in namespace \"ns2\" have no workload selector"),
+        "{}",
+        stdout(&o)
+    );
+}
+
 /// With the mesh's current config, covered destinations are reported with the entry that
 /// covers them and get nothing new; exportTo and Sidecar imports decide visibility.
 #[test]
@@ -1075,6 +1187,65 @@ fn audit_of_existing_entries() {
     let v: Value =
         serde_json::from_str(&stdout(&run(&["analyze", "-o", "json", "samples/"]))).unwrap();
     assert_eq!(v["audit"], serde_json::json!([]));
+}
+
+/// The audit gives IST0134 as `istioctl analyze` does: an empty protocol is an unset one,
+/// allocated addresses (`status.addresses`) and a mesh config with DNS auto-allocation make it
+/// moot.
+#[test]
+fn audit_ist0134_as_istio() {
+    let tcp = |extra: &[&str]| -> Vec<(String, Vec<String>)> {
+        let o = run(&[
+            &[
+                "analyze",
+                "-o",
+                "json",
+                "--existing",
+                "tests/fixtures/manifests/audit-ist0134.yaml",
+            ],
+            extra,
+            &["samples/"],
+        ]
+        .concat());
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["finding"] == "tcp-without-addresses")
+            .map(|f| {
+                (
+                    f["entry"].as_str().unwrap().to_owned(),
+                    f["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|i| i.as_str().unwrap().to_owned())
+                        .collect(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        tcp(&[]),
+        [("shop/empty-protocol".to_owned(), vec!["5432".to_owned()])]
+    );
+    assert_eq!(
+        tcp(&[
+            "--mesh-config",
+            "tests/fixtures/manifests/mesh-dns-auto-allocate.yaml"
+        ]),
+        []
+    );
+    assert_eq!(
+        tcp(&[
+            "--mesh-config",
+            "tests/fixtures/manifests/mesh-dns-capture-only.yaml"
+        ])
+        .len(),
+        1
+    );
 }
 
 /// Filters and the apiVersion.
