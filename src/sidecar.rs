@@ -451,28 +451,62 @@ fn who(p: &SidecarPlan) -> String {
     }
 }
 
-/// A Sidecar name for a workload: its label value made a DNS-1123 subdomain.
+/// Longest piece of a label value kept in one label of a Sidecar's name: with `egress-advisor-`
+/// and a hash, the first label stays within DNS-1123's 63 characters.
+const NAME_PIECE: usize = 39;
+
+/// A Sidecar name for a workload: `egress-advisor-<value>` when the label value is a DNS-1123
+/// subdomain that fits; otherwise the value made one (lower case, other characters as `-`,
+/// each label trimmed and cut) with a hash of the value itself, so that two values never share
+/// a name (a second Sidecar of the same name would replace the first).
 fn sidecar_name(selector: &Option<(&'static str, String)>) -> String {
-    match selector {
-        None => "egress-advisor".to_owned(),
-        Some((_, value)) => {
-            let v: String = value
-                .to_ascii_lowercase()
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
-            let v = v.trim_matches(|c| c == '-' || c == '.');
-            let mut name = format!("egress-advisor-{v}");
-            name.truncate(253);
-            name.trim_end_matches(['-', '.']).to_owned()
+    let Some((_, value)) = selector else {
+        return "egress-advisor".to_owned();
+    };
+    let mapped: String = value
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let labels: Vec<&str> = mapped
+        .split('.')
+        .map(|l| l.trim_matches('-'))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let exact = !value.is_empty()
+        && labels.len() <= 4
+        && labels.iter().all(|l| l.len() <= NAME_PIECE)
+        && labels.join(".") == *value;
+    let mut parts: Vec<String> = labels
+        .iter()
+        .take(4)
+        .map(|l| {
+            l[..l.len().min(NAME_PIECE)]
+                .trim_end_matches('-')
+                .to_owned()
+        })
+        .collect();
+    if !exact {
+        // FNV-1a: the same on every platform and release.
+        let hash = value.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let hash = format!("{:08x}", hash >> 32);
+        match parts.last_mut() {
+            Some(l) => {
+                l.push('-');
+                l.push_str(&hash);
+            }
+            None => parts.push(hash),
         }
     }
+    format!("egress-advisor-{}", parts.join("."))
 }
 
 #[derive(Serialize)]
@@ -621,6 +655,36 @@ pub fn render(out: &mut String, sidecars: &[SidecarPlan], api_version: &str) -> 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sidecar_names_are_valid_and_distinct() {
+        let name = |v: &str| super::sidecar_name(&Some(("app", v.to_owned())));
+        assert_eq!(name("checkout"), "egress-advisor-checkout");
+        assert_eq!(name("api.v2"), "egress-advisor-api.v2");
+        let long = "x".repeat(300);
+        let values = [
+            "a-.0",
+            "a_b",
+            "a-b",
+            "A-b",
+            "",
+            "-",
+            ".",
+            "..",
+            "lyu4d..4",
+            "a..b",
+            &long,
+            "é",
+            "a.b.c.d.e",
+        ];
+        let mut seen = std::collections::BTreeSet::from(["egress-advisor".to_owned()]);
+        for v in values {
+            let n = name(v);
+            assert!(crate::validate::is_dns1123_subdomain(&n), "{v:?} -> {n:?}");
+            assert!(n.split('.').all(|l| l.len() <= 63), "{v:?} -> {n:?}");
+            assert!(seen.insert(n.clone()), "{v:?} -> {n:?} is taken");
+        }
+    }
+
     use super::imports;
 
     #[test]
