@@ -388,8 +388,12 @@ fn write_embedded_json(out: &mut dyn Write, value: &impl Serialize) -> io::Resul
             self.0.flush()
         }
     }
-    serde_json::to_writer(Escaping(out), value)
-        .map_err(|e| io::Error::other(format!("HTML data: {e}")))
+    // serde writes a string in small pieces (between the characters it escapes): gathered
+    // into large blocks first, each byte is looked at once by a fast scan, not per piece.
+    let mut buffered = io::BufWriter::with_capacity(1 << 16, Escaping(out));
+    serde_json::to_writer(&mut buffered, value)
+        .map_err(|e| io::Error::other(format!("HTML data: {e}")))?;
+    buffered.flush()
 }
 
 #[cfg(test)]
