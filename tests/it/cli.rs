@@ -1008,7 +1008,8 @@ fn validate_nothing_to_check() {
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     assert!(stdout(&o).is_empty(), "{}", stdout(&o));
     assert!(
-        stderr(&o).contains("no ServiceEntry, Sidecar, Gateway, AuthorizationPolicy or NetworkPolicy"),
+        stderr(&o)
+            .contains("no ServiceEntry, Sidecar, Gateway, AuthorizationPolicy or NetworkPolicy"),
         "{}",
         stderr(&o)
     );
