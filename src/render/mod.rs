@@ -185,8 +185,8 @@ pub fn md_escape(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            // Backslashes, not entities: GitHub's autolinker reads the text after entities
-            // are decoded, and `&#64;` is an `@` to it. A scheme's `://` makes a link of what
+            // Backslashes, not entities: cmark-gfm's autolinker reads the text after entities
+            // are decoded (comrak, its port, links `a&#64;b.c`; the markdown tests show it). A scheme's `://` makes a link of what
             // follows; any other colon is text.
             ':' if rest[1..].starts_with("//") => out.push_str("\\:"),
             '@' => out.push_str("\\@"),
