@@ -6,8 +6,10 @@
 //! for a caller only when the waypoint lets that caller through: when no ALLOW policy targets
 //! the entry, or one of its rules matches the caller. Callers are judged by namespace (`check`
 //! counts namespaces): a rule naming principals of a namespace (`<td>/ns/<ns>/sa/<sa>`) admits
-//! that namespace. `to` and `when` conditions (ports, methods, SNI) are not evaluated, and DENY
-//! policies are not read: the judgement errs towards declared.
+//! that namespace. What the judgement does not evaluate never lets a caller through: a rule
+//! with `to` or `when` conditions (ports, methods, SNI), a source with more than namespaces and
+//! principals (`ipBlocks`, `notNamespaces`, ...), and a DENY or CUSTOM policy on the entry,
+//! which makes it undeclared for every caller. Where it cannot tell, the gate fails.
 
 use serde_json::Value;
 
@@ -18,8 +20,10 @@ use crate::existing::Entry;
 pub struct Policy {
     pub namespace: String,
     pub name: String,
-    /// An ALLOW policy (the only action read further).
+    /// An ALLOW policy (the only action whose rules are read).
     pub allow: bool,
+    /// A DENY or CUSTOM policy: it may refuse any caller, which the rules are not read to tell.
+    pub blocks: bool,
     /// The names of the ServiceEntries it targets (in its own namespace).
     pub targets: Vec<String>,
     /// `None`: a rule matches every caller. Otherwise the namespaces its rules admit (`*` for
@@ -44,6 +48,7 @@ pub fn read(v: &Value, namespace: &str, name: &str) -> Option<Policy> {
         namespace: namespace.to_owned(),
         name: name.to_owned(),
         allow: false,
+        blocks: false,
         targets: Vec::new(),
         namespaces: Some(Vec::new()),
         raw: v.clone(),
@@ -51,15 +56,6 @@ pub fn read(v: &Value, namespace: &str, name: &str) -> Option<Policy> {
     let Some(spec) = v.get("spec") else {
         return Some(policy);
     };
-    if spec
-        .get("action")
-        .and_then(Value::as_str)
-        .unwrap_or("ALLOW")
-        != "ALLOW"
-    {
-        return Some(policy);
-    }
-    policy.allow = true;
     let mut refs: Vec<&Value> = Vec::new();
     if let Some(list) = spec.get("targetRefs").and_then(Value::as_array) {
         refs.extend(list);
@@ -73,12 +69,29 @@ pub fn read(v: &Value, namespace: &str, name: &str) -> Option<Policy> {
         })
         .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_owned))
         .collect();
+    match spec
+        .get("action")
+        .and_then(Value::as_str)
+        .unwrap_or("ALLOW")
+    {
+        "ALLOW" => policy.allow = true,
+        // AUDIT only records.
+        "AUDIT" => return Some(policy),
+        _ => {
+            policy.blocks = true;
+            return Some(policy);
+        }
+    }
     if policy.targets.is_empty() {
         return Some(policy);
     }
     let mut namespaces = Vec::new();
     let rules = spec.get("rules").and_then(Value::as_array);
     for rule in rules.into_iter().flatten() {
+        if rule.get("to").is_some() || rule.get("when").is_some() {
+            // Conditions on the request: not evaluated, so the rule vouches for no one.
+            continue;
+        }
         let Some(from) = rule.get("from").and_then(Value::as_array) else {
             // A rule without `from` matches every caller.
             policy.namespaces = None;
@@ -86,6 +99,14 @@ pub fn read(v: &Value, namespace: &str, name: &str) -> Option<Policy> {
         };
         for f in from {
             let Some(src) = f.get("source") else { continue };
+            // Constraints besides namespaces and principals: not evaluated, so the source
+            // vouches for no one.
+            if src
+                .as_object()
+                .is_none_or(|o| o.keys().any(|k| k != "namespaces" && k != "principals"))
+            {
+                continue;
+            }
             let list = |k: &str| -> Vec<&str> {
                 src.get(k)
                     .and_then(Value::as_array)
@@ -109,7 +130,8 @@ pub fn read(v: &Value, namespace: &str, name: &str) -> Option<Policy> {
 }
 
 /// Whether the waypoint lets a caller of `namespace` (`None`: not named) through entry `e`:
-/// no ALLOW policy targets it, or one admits the caller. An entry not bound to a waypoint
+/// no DENY or CUSTOM policy targets it, and no ALLOW policy does or one admits the caller. An
+/// entry not bound to a waypoint
 /// has no waypoint policy: always.
 pub fn admits(policies: &[Policy], e: &Entry, namespace: Option<&str>) -> bool {
     let bound = e
@@ -120,6 +142,10 @@ pub fn admits(policies: &[Policy], e: &Entry, namespace: Option<&str>) -> bool {
         .is_some_and(|w| w != "none");
     if !bound {
         return true;
+    }
+    let on_entry = |p: &&Policy| p.namespace == e.namespace && p.targets.contains(&e.name);
+    if policies.iter().filter(on_entry).any(|p| p.blocks) {
+        return false;
     }
     let mut targeting = policies
         .iter()
@@ -159,5 +185,51 @@ mod tests {
             Some(vec!["payments".to_owned(), "shop".to_owned()])
         );
         assert_eq!(policy(json!([{}])).namespaces, None);
+    }
+
+    fn entry() -> Entry {
+        Entry {
+            namespace: "istio-egress".into(),
+            name: "se".into(),
+            hosts: vec!["api.example.com".into()],
+            ports: vec![443],
+            tcp_ports: Vec::new(),
+            protocols: vec![(443, "TLS".into())],
+            addresses: Vec::new(),
+            export_to: Vec::new(),
+            raw: json!({"metadata": {"labels": {"istio.io/use-waypoint": "waypoint"}}}),
+        }
+    }
+
+    /// What the judgement cannot evaluate never counts as letting a caller through: a DENY or
+    /// CUSTOM policy on the entry, a rule with `to` or `when` conditions, a source with more
+    /// than namespaces and principals.
+    #[test]
+    fn what_cannot_be_evaluated_admits_no_one() {
+        let e = entry();
+        let with = |rules: Value| vec![policy(rules)];
+        let from_shop = json!({"from": [{"source": {"namespaces": ["shop"]}}]});
+        assert!(admits(&with(json!([from_shop])), &e, Some("shop")));
+        assert!(!admits(&with(json!([from_shop])), &e, Some("billing")));
+        let narrowed = json!([{"from": [{"source": {"namespaces": ["shop"]}}], "to": [{"operation": {"ports": ["8443"]}}]}]);
+        assert!(!admits(&with(narrowed), &e, Some("shop")));
+        let when = json!([{"when": [{"key": "connection.sni", "values": ["x.example.com"]}]}]);
+        assert!(!admits(&with(when), &e, Some("shop")));
+        let ip =
+            json!([{"from": [{"source": {"namespaces": ["shop"], "ipBlocks": ["10.0.0.0/8"]}}]}]);
+        assert!(!admits(&with(ip), &e, Some("shop")));
+        for action in ["DENY", "CUSTOM"] {
+            let mut deny = policy(json!([{}])).raw;
+            deny["spec"]["action"] = json!(action);
+            let deny = read(&deny, "istio-egress", "d").unwrap();
+            let mut all = with(json!([from_shop]));
+            all.push(deny);
+            assert!(!admits(&all, &e, Some("shop")), "{action}");
+        }
+        let mut audit = policy(json!([{}])).raw;
+        audit["spec"]["action"] = json!("AUDIT");
+        let mut all = with(json!([from_shop]));
+        all.push(read(&audit, "istio-egress", "a").unwrap());
+        assert!(admits(&all, &e, Some("shop")), "AUDIT only records");
     }
 }
